@@ -1,0 +1,119 @@
+# threadkit - the only build system. See README.md.
+#   make            libraries (build/libthreadkit.a, build/libthreadkit.so)
+#   make test       dependencies, then every test (C; Lua once it exists)
+#   make sanitize   the tests under ThreadSanitizer, then ASan+UBSan
+#   make valgrind   the C tests under valgrind (leaks are errors)
+#   make bench      benchmarks against peers (not a test)
+#   make install    PREFIX=/usr/local by default
+
+CC      ?= gcc
+PREFIX  ?= /usr/local
+BUILD   ?= build
+OPT     ?= -O2
+SAN     ?=
+# Scales every test's time limit (sanitizers and valgrind are slower).
+TK_TEST_TIMEOUT_MULTIPLIER ?= 1
+export TK_TEST_TIMEOUT_MULTIPLIER
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wundef -Wwrite-strings \
+        -Wmissing-prototypes -Wstrict-prototypes -Wmissing-declarations \
+        -Wredundant-decls
+CFLAGS_ALL := -std=c11 $(OPT) -g $(WARN) -D_POSIX_C_SOURCE=200809L \
+              -fPIC -fvisibility=hidden -Iinclude -MMD -MP $(SAN) $(CFLAGS)
+LDLIBS_ALL := -lpthread $(LDLIBS)
+
+CORE_SRC := $(wildcard src/core/*.c)
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
+LIB_A    := $(BUILD)/libthreadkit.a
+LIB_SO   := $(BUILD)/libthreadkit.so
+
+TEST_SRC := $(wildcard tests/c/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
+
+.PHONY: all lib test test-c deps sanitize tsan asan valgrind bench install \
+        clean check-layering readme-example
+
+all: lib
+lib: $(LIB_A) $(LIB_SO)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(LIB_A): $(CORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(LIB_SO): $(CORE_OBJ)
+	$(CC) $(SAN) -shared -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/tests/%: tests/c/%.c tests/c/tk_test.h $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Isrc/core -o $@ $< $(LIB_A) -lcmocka $(LDLIBS_ALL)
+
+deps:
+	@sh scripts/deps.sh
+
+# Results of every suite go to $(BUILD)/results; scripts/summary.sh adds up.
+test: deps
+	@rm -f $(BUILD)/results
+	@$(MAKE) --no-print-directory test-c check-layering readme-example
+	@sh scripts/summary.sh $(BUILD)/results
+
+test-c: $(TEST_BIN)
+	@sh scripts/run_c_tests.sh $(BUILD) $(TEST_BIN)
+
+check-layering:
+	@if grep -rlE '#include *[<"](lua|lauxlib|lualib)\.h' src/core; then \
+	  echo "src/core must not include Lua headers"; exit 1; fi
+
+# The README's C example must compile and run.
+readme-example: $(LIB_A)
+	@mkdir -p $(BUILD)/readme
+	@sed -n '/^```c$$/,/^```$$/p' README.md | sed '1d;$$d' > $(BUILD)/readme/example.c
+	@$(CC) $(CFLAGS_ALL) -o $(BUILD)/readme/example $(BUILD)/readme/example.c \
+	  $(LIB_A) $(LDLIBS_ALL)
+	@if $(BUILD)/readme/example > $(BUILD)/readme/out.txt; then \
+	  echo "readme example: ok"; echo "readme-example 1 0" >> $(BUILD)/results; \
+	else echo "readme example: FAILED"; echo "readme-example 0 1" >> $(BUILD)/results; exit 1; fi
+
+sanitize: deps
+	@rm -f build/tsan/results build/asan/results
+	@$(MAKE) --no-print-directory tsan
+	@$(MAKE) --no-print-directory asan
+
+tsan:
+	@$(MAKE) --no-print-directory BUILD=build/tsan OPT=-O1 \
+	  SAN="-fsanitize=thread" TK_TEST_TIMEOUT_MULTIPLIER=10 \
+	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" test-c
+	@sh scripts/summary.sh build/tsan/results
+
+asan:
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
+	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	  TK_TEST_TIMEOUT_MULTIPLIER=5 ASAN_OPTIONS="detect_leaks=1" test-c
+	@sh scripts/summary.sh build/asan/results
+
+valgrind: deps
+	@rm -f build/valgrind/results
+	@$(MAKE) --no-print-directory BUILD=build/valgrind OPT=-O1 \
+	  TK_TEST_TIMEOUT_MULTIPLIER=30 TK_TEST_WRAPPER="valgrind -q \
+	  --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,possible \
+	  --show-leak-kinds=definite,possible" TK_STRESS_SCALE=20 test-c
+	@sh scripts/summary.sh build/valgrind/results
+
+bench: lib
+	@$(MAKE) --no-print-directory -C scripts/bench BUILD=$(abspath $(BUILD))
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/threadkit.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' threadkit.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/threadkit.pc
+
+clean:
+	rm -rf build
+
+-include $(CORE_OBJ:.o=.d)

@@ -1,0 +1,293 @@
+/*
+** threadkit.h - the public C API of threadkit: pools, jobs, tokens.
+** See LICENSE for copyright and licence.
+**
+** Conventions. Every fallible function returns int: 0 on success or a
+** negative TK_E* code (tk_strerror() explains it). Times are in seconds as
+** double; a negative timeout means "wait forever", 0 means "do not wait".
+** Objects are opaque. Refcounted objects (job, token) are released with
+** _release; every handle an API call hands out carries one reference that
+** the caller owns. Unless a comment says otherwise, every function is
+** thread-safe.
+*/
+#ifndef THREADKIT_H
+#define THREADKIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define TK_API __attribute__((visibility("default")))
+#else
+#define TK_API
+#endif
+
+#define TK_VERSION_MAJOR 0
+#define TK_VERSION_MINOR 1
+#define TK_VERSION_PATCH 0
+#define TK_VERSION_STRING "0.1.0"
+
+/* {====================================================== errors */
+
+#define TK_ERRNO_MAP(XX)                                  \
+  XX(EINVAL, -1, "invalid argument")                      \
+  XX(ENOMEM, -2, "not enough memory")                     \
+  XX(ETIMEDOUT, -3, "timed out")                          \
+  XX(ECANCELED, -4, "operation canceled")                 \
+  XX(ESHUTDOWN, -5, "pool is shut down")                  \
+  XX(EFULL, -6, "queue is full")                          \
+  XX(EBUSY, -7, "resource busy")                          \
+  XX(ENOENT, -8, "no such entry")                         \
+  XX(ESYS, -9, "system call failed")                      \
+  XX(EFAILED, -10, "task failed")
+
+typedef enum {
+#define XX(name, code, msg) TK_##name = code,
+  TK_ERRNO_MAP(XX)
+#undef XX
+} tk_errno_t;
+
+/* "invalid argument" for TK_EINVAL; "unknown error" for any other code. */
+TK_API const char *tk_strerror(int err);
+/* "EINVAL" for TK_EINVAL; "UNKNOWN" for any other code. */
+TK_API const char *tk_err_name(int err);
+
+/* }====================================================== */
+
+/* {====================================================== allocator */
+
+/* Replaces the allocator used for every core allocation. Call it before
+** any other threadkit function; NULL restores malloc/realloc/free.
+** Not thread-safe. Returns TK_EINVAL when only some functions are given. */
+typedef void *(*tk_malloc_fn)(size_t size);
+typedef void *(*tk_realloc_fn)(void *ptr, size_t size);
+typedef void (*tk_free_fn)(void *ptr);
+TK_API int tk_replace_allocator(tk_malloc_fn m, tk_realloc_fn r, tk_free_fn f);
+
+/* }====================================================== */
+
+/* {====================================================== priorities */
+
+/* Any int is a priority; higher runs first, equal priorities run FIFO. */
+enum {
+  TK_LOWEST = -2,
+  TK_LOW = -1,
+  TK_NORMAL = 0,
+  TK_HIGH = 1,
+  TK_HIGHEST = 2
+};
+
+/* }====================================================== */
+
+typedef struct tk_pool tk_pool_t;
+typedef struct tk_job tk_job_t;
+typedef struct tk_token tk_token_t;
+
+/* {====================================================== tokens */
+
+/* Cooperative cancellation. A token starts not cancelled; tk_token_cancel
+** sets it once and for all and runs each registered callback exactly once,
+** outside any lock, on the cancelling thread. */
+typedef void (*tk_cancel_fn)(void *arg);
+
+/* Creates a token (one reference, owned by the caller). */
+TK_API int tk_token_new(tk_token_t **out);
+/* Creates a token that is cancelled when `parent` is (at once if it is
+** already). The child keeps no reference to the parent alive. */
+TK_API int tk_token_new_child(tk_token_t *parent, tk_token_t **out);
+/* Arms a deadline: the token cancels itself `seconds` from now. A token has
+** at most one deadline; a later call replaces it. TK_EINVAL if seconds < 0. */
+TK_API int tk_token_set_deadline(tk_token_t *t, double seconds);
+TK_API void tk_token_retain(tk_token_t *t);
+/* Drops one reference; the last one frees the token. NULL is ignored. */
+TK_API void tk_token_release(tk_token_t *t);
+/* Cancels the token. Returns 0 when this call cancelled it, TK_ECANCELED
+** when it already was (nothing runs twice). */
+TK_API int tk_token_cancel(tk_token_t *t);
+/* One atomic load. NULL reads as "not cancelled". */
+TK_API int tk_token_is_cancelled(const tk_token_t *t);
+/* Blocks until cancelled (0) or the timeout passes (TK_ETIMEDOUT). */
+TK_API int tk_token_wait(tk_token_t *t, double timeout);
+/* Registers fn(arg) to run on cancellation. If the token already is
+** cancelled, fn runs at once on this thread and *id (if given) is 0.
+** Otherwise *id receives a non-zero handle for tk_token_off_cancel. */
+TK_API int tk_token_on_cancel(tk_token_t *t, tk_cancel_fn fn, void *arg,
+                              uint64_t *id);
+/* Unregisters a callback. 0: it was removed and will never run.
+** TK_ENOENT: it already ran, or is running now (in which case this call
+** waits for it to return, unless called from that callback itself). */
+TK_API int tk_token_off_cancel(tk_token_t *t, uint64_t id);
+
+/* }====================================================== */
+
+/* {====================================================== jobs */
+
+typedef enum {
+  TK_JOB_PENDING = 0,
+  TK_JOB_RUNNING = 1,
+  TK_JOB_COMPLETED = 2,
+  TK_JOB_FAILED = 3,
+  TK_JOB_CANCELLED = 4
+} tk_job_state_t;
+
+/* A task. Return 0 to complete, anything else to fail (tk_job_fail gives
+** the failure a message; without one the message is tk_strerror(rc)).
+** A task that fails after its token was cancelled, or returns TK_ECANCELED,
+** ends CANCELLED. */
+typedef int (*tk_task_fn)(void *arg);
+
+/* Options for tk_pool_submit. Zero-initialise, then set what you need. */
+typedef struct tk_job_opts {
+  int priority;               /* TK_LOWEST..TK_HIGHEST or any int */
+  const char *name;           /* copied; NULL for none */
+  tk_token_t *token;          /* the job's token is a child of this one */
+  tk_job_t *const *after;     /* run only after these jobs all completed */
+  size_t n_after;             /* number of entries in `after` */
+  double timeout;             /* > 0: cancel the job's token after this many
+                                 seconds of running; 0: none */
+  double block_timeout;       /* bounded pools: 0 = the pool's on_full rule;
+                                 > 0 = block at most this long for room;
+                                 < 0 = never block (TK_EFULL at once) */
+} tk_job_opts_t;
+
+TK_API void tk_job_retain(tk_job_t *job);
+/* Drops one reference; the last one frees the job and its result. A job
+** may be released while it runs or waits: the pool keeps its own reference.
+** Using a handle after releasing it is undefined behaviour. NULL is ok. */
+TK_API void tk_job_release(tk_job_t *job);
+/* One atomic load; a final state never changes again. */
+TK_API tk_job_state_t tk_job_state(const tk_job_t *job);
+/* "pending", "running", "completed", "failed" or "cancelled". */
+TK_API const char *tk_job_state_name(tk_job_state_t state);
+/* Blocks until the job is in a final state (0) or TK_ETIMEDOUT. */
+TK_API int tk_job_wait(tk_job_t *job, double timeout);
+/* Cancels the job. PENDING: it ends CANCELLED at once and never runs (0).
+** RUNNING: its token is cancelled and TK_EBUSY is returned; the task decides
+** when to stop. Already final: TK_EINVAL. */
+TK_API int tk_job_cancel(tk_job_t *job);
+/* The job's own token (borrowed; valid while you hold the job). Cancelling
+** it cancels the job as tk_job_cancel does. */
+TK_API tk_token_t *tk_job_token(tk_job_t *job);
+TK_API int tk_job_is_cancelled(const tk_job_t *job);
+TK_API int tk_job_priority(const tk_job_t *job);
+/* Name given at submit, or NULL. Borrowed. */
+TK_API const char *tk_job_name(const tk_job_t *job);
+/* Error text of a FAILED or CANCELLED job, else NULL. Borrowed, stable once
+** the job is final. */
+TK_API const char *tk_job_error(const tk_job_t *job);
+/* Result stored by the task with tk_job_set_result (NULL if none). Borrowed;
+** read it only once the job is COMPLETED. */
+TK_API void *tk_job_result(const tk_job_t *job);
+/* Seconds the task ran; < 0 if it never started or has not finished. */
+TK_API double tk_job_execution_time(const tk_job_t *job);
+/* Seconds between submit and start (or cancellation); < 0 if still queued. */
+TK_API double tk_job_queue_wait(const tk_job_t *job);
+/* Monotonic timestamps in seconds (0 when the event has not happened). */
+TK_API double tk_job_submitted_at(const tk_job_t *job);
+TK_API double tk_job_started_at(const tk_job_t *job);
+TK_API double tk_job_finished_at(const tk_job_t *job);
+
+/* The job whose task runs on this thread (borrowed), or NULL outside tasks
+** and inside fire-and-forget tasks. */
+TK_API tk_job_t *tk_job_current(void);
+/* For the running task only: stores a result; `free_fn` (may be NULL) is
+** called on it when the job is freed. TK_EINVAL outside the job's task. */
+TK_API int tk_job_set_result(tk_job_t *job, void *result,
+                             void (*free_fn)(void *));
+/* For the running task only: sets the failure message (printf format).
+** Returns TK_EFAILED so a task can `return tk_job_fail(job, "...")`. */
+TK_API int tk_job_fail(tk_job_t *job, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Shorthand for tk_job_is_cancelled(tk_job_current()); 0 outside tasks. */
+TK_API int tk_cancelled(void);
+
+/* }====================================================== */
+
+/* {====================================================== pools */
+
+/* Per-worker hooks: init runs on each worker thread before its first job
+** and may store a per-worker pointer in *worker_data; fini runs on the same
+** thread when it exits. A failing init (non-zero) makes tk_pool_new fail. */
+typedef int (*tk_worker_init_fn)(void *pool_data, int index,
+                                 void **worker_data);
+typedef void (*tk_worker_fini_fn)(void *pool_data, int index,
+                                  void *worker_data);
+
+typedef struct tk_pool_opts {
+  int workers;                /* 0: number of online CPUs */
+  const char *name;           /* thread names "<name>-<i>"; default "tk" */
+  size_t capacity;            /* max pending jobs; 0 = unbounded */
+  int block_on_full;          /* bounded: 1 = submit blocks for room,
+                                 0 = submit fails with TK_EFULL */
+  int paused;                 /* 1: workers start only at tk_pool_resume */
+  tk_worker_init_fn worker_init;
+  tk_worker_fini_fn worker_fini;
+  void *data;                 /* passed to the hooks */
+} tk_pool_opts_t;
+
+typedef struct tk_pool_metrics {
+  uint64_t submitted;         /* jobs accepted */
+  uint64_t completed;
+  uint64_t failed;
+  uint64_t cancelled;
+  uint64_t running;           /* now */
+  uint64_t pending;           /* now: queued or waiting for dependencies */
+  uint64_t peak_pending;
+  int workers;
+  double total_execution_time;  /* seconds, over finished runs */
+  double mean_execution_time;
+  double mean_queue_wait;       /* over jobs that started */
+} tk_pool_metrics_t;
+
+/* Creates a pool and starts its workers (opts may be NULL). Errors:
+** TK_EINVAL for workers < 0 or > 4096 or an absurd capacity, TK_ENOMEM,
+** TK_ESYS when threads cannot be created, or what worker_init returned. */
+TK_API int tk_pool_new(const tk_pool_opts_t *opts, tk_pool_t **out);
+/* Shuts down (wait, not cancelling), joins the workers and frees the pool.
+** Job handles stay valid. Must not be called from one of its own workers
+** (TK_EBUSY). NULL is ignored (0). */
+TK_API int tk_pool_free(tk_pool_t *pool);
+/* Submits fn(arg). On success *out (if not NULL) receives a job handle the
+** caller must release. Errors: TK_EINVAL, TK_ENOMEM, TK_ESHUTDOWN, TK_EFULL,
+** TK_ETIMEDOUT (blocked for room too long). On error fn never runs. */
+TK_API int tk_pool_submit(tk_pool_t *pool, const tk_job_opts_t *opts,
+                          tk_task_fn fn, void *arg, tk_job_t **out);
+/* Fire-and-forget: the cheapest way in. fn(arg, 0) runs on a worker, or
+** fn(arg, TK_ECANCELED) runs instead if the job is cancelled by a shutdown
+** before it starts: exactly one of the two, once. */
+typedef void (*tk_post_fn)(void *arg, int status);
+TK_API int tk_pool_post(tk_pool_t *pool, int priority, tk_post_fn fn,
+                        void *arg);
+/* Posts n jobs fn(args[i], ...) under one lock. All or nothing. */
+TK_API int tk_pool_post_batch(tk_pool_t *pool, int priority, tk_post_fn fn,
+                              void *const *args, size_t n);
+/* Starts a pool created with `paused`. Idempotent. */
+TK_API int tk_pool_resume(tk_pool_t *pool);
+/* Blocks until no job of the pool is pending or running (0) or the timeout
+** passes (TK_ETIMEDOUT). Calling it from a worker of the pool: TK_EBUSY. */
+TK_API int tk_pool_wait_all(tk_pool_t *pool, double timeout);
+/* Stops accepting jobs. cancel_pending: every job not started ends
+** CANCELLED (counted); else queued jobs still run. wait: block until the
+** workers have exited. A second call only waits (if asked) and returns 0. */
+TK_API int tk_pool_shutdown(tk_pool_t *pool, int wait, int cancel_pending);
+TK_API int tk_pool_metrics(tk_pool_t *pool, tk_pool_metrics_t *out);
+TK_API int tk_pool_workers(const tk_pool_t *pool);
+
+/* On a worker thread: its index and the pointer its init hook stored.
+** Elsewhere: -1 and NULL. */
+TK_API int tk_worker_index(void);
+TK_API void *tk_worker_data(void);
+
+/* }====================================================== */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,387 @@
+/*
+** job.c - job lifetime, state transitions, waits, dependencies, timeouts.
+** See LICENSE for copyright and licence.
+*/
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "job.h"
+#include "park.h"
+#include "pool.h"
+
+static _Thread_local tk_job_t *current;
+
+static int claim_timeout(tk__timer_entry *e) {
+  return tk__try_retain(&tk_container_of(e, tk_job_t, timer)->refs);
+}
+
+static void fire_timeout(tk__timer_entry *e) {
+  tk_job_t *job = tk_container_of(e, tk_job_t, timer);
+  atomic_store_explicit(&job->timed_out, 1, memory_order_relaxed);
+  tk_token_cancel(&job->token);
+  tk_job_release(job);
+}
+
+int tk__job_new(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
+                void *arg, int refs, tk_job_t **out) {
+  tk_job_t *job = tk__malloc(sizeof *job);
+  if (job == NULL) return TK_ENOMEM;
+  atomic_init(&job->refs, refs);
+  atomic_init(&job->state, TK_JOB_PENDING);
+  atomic_init(&job->waiters, 0);
+  job->priority = opts ? opts->priority : TK_NORMAL;
+  job->pool = pool;
+  job->fn = fn;
+  job->arg = arg;
+  job->name = NULL;
+  job->error = NULL;
+  job->result = NULL;
+  job->result_free = NULL;
+  job->t_submit = tk__now_ns();
+  job->t_finish = 0;
+  atomic_init(&job->t_start, 0);
+  job->timeout = opts ? opts->timeout : 0;
+  atomic_init(&job->timed_out, 0);
+  tk__timer_entry_init(&job->timer, claim_timeout, fire_timeout);
+  atomic_init(&job->dependents, NULL);
+  atomic_init(&job->deps_left, 0);
+  atomic_init(&job->dep_reason, NULL);
+  atomic_init(&job->held, 0);
+  job->held_prev = job->held_next = NULL;
+  tk__token_init_embedded(&job->token, job);
+  if (opts != NULL && opts->name != NULL &&
+      (job->name = tk__strdup(opts->name)) == NULL) {
+    tk__free(job);
+    return TK_ENOMEM;
+  }
+  *out = job;
+  return 0;
+}
+
+static void job_free(tk_job_t *job) {
+  tk__token_fini(&job->token);
+  if (job->result_free != NULL) job->result_free(job->result);
+  tk__free(job->name);
+  tk__free(job->error);
+  tk__free(atomic_load_explicit(&job->dep_reason, memory_order_relaxed));
+  tk__free(job);
+}
+
+void tk_job_retain(tk_job_t *job) {
+  if (job != NULL) atomic_fetch_add_explicit(&job->refs, 1, memory_order_relaxed);
+}
+
+void tk_job_release(tk_job_t *job) {
+  if (job == NULL) return;
+  if (atomic_fetch_sub_explicit(&job->refs, 1, memory_order_acq_rel) == 1)
+    job_free(job);
+}
+
+static int is_final(int st) {
+  return st >= TK_JOB_COMPLETED && st <= TK_JOB_CANCELLED;
+}
+
+tk_job_state_t tk_job_state(const tk_job_t *job) {
+  int st = atomic_load_explicit(&job->state, memory_order_acquire);
+  return st == TK__JOB_CANCELLING ? TK_JOB_PENDING : (tk_job_state_t)st;
+}
+
+const char *tk_job_state_name(tk_job_state_t state) {
+  static const char *const names[] = {"pending", "running", "completed",
+                                      "failed", "cancelled"};
+  return (unsigned)state < TK_ARRAY_SIZE(names) ? names[state] : "unknown";
+}
+
+/* Publishes the final state, wakes waiters and tells the dependents. The
+** error text and times are written before; the caller holds a reference. */
+static void publish(tk_job_t *job, int state) {
+  atomic_store_explicit(&job->state, state, memory_order_seq_cst);
+  /* Pairs with the waiter's increment-then-check in tk_job_wait. */
+  if (atomic_load_explicit(&job->waiters, memory_order_seq_cst) > 0) {
+    tk__bucket *b = tk__park_bucket(job);
+    pthread_mutex_lock(&b->mu);
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+  }
+}
+
+static void notify_dependents(tk_job_t *job) {
+  tk__dep_node *n = atomic_exchange_explicit(&job->dependents,
+                                             TK__DEPS_CLOSED,
+                                             memory_order_acq_rel);
+  while (n != NULL && n != TK__DEPS_CLOSED) {
+    tk__dep_node *next = n->next;
+    tk__job_dep_done(n->dependent, job, n->index);
+    tk_job_release(n->dependent);
+    tk__free(n);
+    n = next;
+  }
+}
+
+int tk_job_wait(tk_job_t *job, double timeout) {
+  if (job == NULL) return TK_EINVAL;
+  if (is_final(atomic_load_explicit(&job->state, memory_order_acquire)))
+    return 0;
+  if (timeout == 0) return TK_ETIMEDOUT;
+  uint64_t deadline = tk__deadline(timeout);
+  tk__bucket *b = tk__park_bucket(job);
+  int rc = 0;
+  pthread_mutex_lock(&b->mu);
+  atomic_fetch_add_explicit(&job->waiters, 1, memory_order_seq_cst);
+  while (!is_final(atomic_load_explicit(&job->state, memory_order_seq_cst))) {
+    if (tk__bucket_wait(b, deadline) == TK_ETIMEDOUT) {
+      rc = TK_ETIMEDOUT;
+      break;
+    }
+  }
+  atomic_fetch_sub_explicit(&job->waiters, 1, memory_order_relaxed);
+  pthread_mutex_unlock(&b->mu);
+  return rc;
+}
+
+/* {====================================================== running */
+
+int tk__job_start(tk_job_t *job) {
+  int expected = TK_JOB_PENDING;
+  return atomic_compare_exchange_strong_explicit(&job->state, &expected,
+                                                 TK_JOB_RUNNING,
+                                                 memory_order_acq_rel,
+                                                 memory_order_acquire);
+}
+
+int tk__job_run(tk_job_t *job) {
+  uint64_t start = tk__now_ns();
+  atomic_store_explicit(&job->t_start, start, memory_order_relaxed);
+  int state;
+  if (tk_token_is_cancelled(&job->token)) {
+    /* Cancelled (by its token or group) after it was queued: never runs. */
+    job->error = tk__strdup("cancelled before it started");
+    state = TK_JOB_CANCELLED;
+  } else {
+    int armed = job->timeout > 0 &&
+                tk__timer_arm(&job->timer,
+                              start + (uint64_t)(job->timeout * 1e9)) == 0;
+    tk_job_t *prev = current;
+    current = job;
+    int rc = job->fn(job->arg);
+    current = prev;
+    if (armed) tk__timer_disarm(&job->timer);
+    if (rc == 0) {
+      state = TK_JOB_COMPLETED;
+    } else {
+      int cancelled = rc == TK_ECANCELED || tk_token_is_cancelled(&job->token);
+      state = cancelled ? TK_JOB_CANCELLED : TK_JOB_FAILED;
+      if (cancelled && atomic_load_explicit(&job->timed_out,
+                                            memory_order_relaxed)) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "timed out after %g s", job->timeout);
+        tk__free(job->error);
+        job->error = tk__strdup(buf);
+      } else if (job->error == NULL) {
+        job->error = tk__strdup(cancelled ? "cancelled" : tk_strerror(rc));
+      }
+    }
+  }
+  job->t_finish = tk__now_ns();
+  publish(job, state);
+  notify_dependents(job);
+  return state;
+}
+
+tk_job_t *tk_job_current(void) { return current; }
+
+int tk_cancelled(void) { return current != NULL && tk_job_is_cancelled(current); }
+
+int tk_job_set_result(tk_job_t *job, void *result, void (*free_fn)(void *)) {
+  if (job == NULL || job != current) return TK_EINVAL;
+  if (job->result_free != NULL) job->result_free(job->result);
+  job->result = result;
+  job->result_free = free_fn;
+  return 0;
+}
+
+int tk_job_fail(tk_job_t *job, const char *fmt, ...) {
+  if (job == NULL || job != current || fmt == NULL) return TK_EINVAL;
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  char *msg = n >= 0 ? tk__malloc((size_t)n + 1) : NULL;
+  if (msg != NULL) {
+    va_start(ap, fmt);
+    vsnprintf(msg, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    tk__free(job->error);
+    job->error = msg;
+  }
+  return TK_EFAILED;
+}
+
+/* }====================================================== */
+
+/* {====================================================== cancellation */
+
+int tk__job_cancel_pending(tk_job_t *job, char *reason) {
+  int expected = TK_JOB_PENDING;
+  if (!atomic_compare_exchange_strong_explicit(&job->state, &expected,
+                                               TK__JOB_CANCELLING,
+                                               memory_order_acq_rel,
+                                               memory_order_acquire)) {
+    tk__free(reason);
+    return TK_EINVAL;
+  }
+  tk_job_retain(job);  /* the pool may drop its reference below */
+  if (reason == NULL) {
+    const char *text = atomic_load_explicit(&job->timed_out,
+                                            memory_order_relaxed)
+                           ? "timed out" : "cancelled";
+    reason = tk__strdup(text);
+  }
+  job->error = reason;
+  job->t_finish = tk__now_ns();
+  publish(job, TK_JOB_CANCELLED);
+  tk__pool_job_cancelled(job->pool, job);
+  notify_dependents(job);
+  tk_job_release(job);
+  return 0;
+}
+
+void tk__job_token_cancelled(tk_job_t *job) {
+  if (atomic_load_explicit(&job->state, memory_order_acquire) ==
+      TK_JOB_PENDING)
+    tk__job_cancel_pending(job, NULL);
+}
+
+int tk_job_cancel(tk_job_t *job) {
+  if (job == NULL) return TK_EINVAL;
+  if (tk__job_cancel_pending(job, NULL) == 0) {
+    tk_token_cancel(&job->token);  /* so is_cancelled agrees */
+    return 0;
+  }
+  int st = atomic_load_explicit(&job->state, memory_order_acquire);
+  if (st == TK_JOB_RUNNING) {
+    tk_token_cancel(&job->token);
+    return TK_EBUSY;
+  }
+  return TK_EINVAL;
+}
+
+tk_token_t *tk_job_token(tk_job_t *job) {
+  return job != NULL ? &job->token : NULL;
+}
+
+int tk_job_is_cancelled(const tk_job_t *job) {
+  if (job == NULL) return 0;
+  return tk_token_is_cancelled(&job->token) ||
+         atomic_load_explicit(&job->state, memory_order_acquire) ==
+             TK_JOB_CANCELLED;
+}
+
+/* }====================================================== */
+
+/* {====================================================== dependencies */
+
+int tk__job_add_dependent(tk_job_t *job, tk_job_t *dependent, size_t index) {
+  tk__dep_node *n = tk__malloc(sizeof *n);
+  if (n == NULL) return TK_ENOMEM;
+  n->dependent = dependent;
+  n->index = index;
+  tk__dep_node *head = atomic_load_explicit(&job->dependents,
+                                            memory_order_acquire);
+  do {
+    if (head == TK__DEPS_CLOSED) {
+      tk__free(n);
+      return TK_EBUSY;
+    }
+    n->next = head;
+  } while (!atomic_compare_exchange_weak_explicit(&job->dependents, &head, n,
+                                                  memory_order_acq_rel,
+                                                  memory_order_acquire));
+  tk_job_retain(dependent);
+  return 0;
+}
+
+static char *dep_reason(tk_job_t *dep, size_t index) {
+  int st = atomic_load_explicit(&dep->state, memory_order_acquire);
+  const char *what = st == TK_JOB_FAILED ? "failed" : "was cancelled";
+  char buf[256];
+  if (dep->name != NULL)
+    snprintf(buf, sizeof buf, "dependency '%s' %s", dep->name, what);
+  else
+    snprintf(buf, sizeof buf, "dependency #%zu %s", index + 1, what);
+  return tk__strdup(buf);
+}
+
+void tk__job_dep_done(tk_job_t *job, tk_job_t *dep, size_t index) {
+  if (dep != NULL &&
+      atomic_load_explicit(&dep->state, memory_order_acquire) !=
+          TK_JOB_COMPLETED) {
+    char *reason = dep_reason(dep, index);
+    char *none = NULL;
+    if (reason == NULL ||
+        !atomic_compare_exchange_strong(&job->dep_reason, &none, reason))
+      tk__free(reason);
+  }
+  if (atomic_fetch_sub_explicit(&job->deps_left, 1, memory_order_acq_rel) != 1)
+    return;
+  char *reason = atomic_exchange(&job->dep_reason, NULL);
+  if (reason != NULL) tk__job_cancel_pending(job, reason);
+  else tk__pool_deps_ready(job->pool, job);
+}
+
+/* }====================================================== */
+
+/* {====================================================== accessors */
+
+int tk_job_priority(const tk_job_t *job) { return job ? job->priority : 0; }
+const char *tk_job_name(const tk_job_t *job) { return job ? job->name : NULL; }
+
+const char *tk_job_error(const tk_job_t *job) {
+  if (job == NULL) return NULL;
+  int st = atomic_load_explicit(&job->state, memory_order_acquire);
+  return is_final(st) ? job->error : NULL;
+}
+
+void *tk_job_result(const tk_job_t *job) {
+  if (job == NULL) return NULL;
+  int st = atomic_load_explicit(&job->state, memory_order_acquire);
+  return st == TK_JOB_COMPLETED ? job->result : NULL;
+}
+
+static double seconds(uint64_t ns) { return (double)ns / 1e9; }
+
+double tk_job_execution_time(const tk_job_t *job) {
+  if (job == NULL) return -1;
+  int st = atomic_load_explicit(&job->state, memory_order_acquire);
+  uint64_t start = atomic_load_explicit(&job->t_start, memory_order_relaxed);
+  if (!is_final(st) || start == 0) return -1;
+  return seconds(job->t_finish - start);
+}
+
+double tk_job_queue_wait(const tk_job_t *job) {
+  if (job == NULL) return -1;
+  int st = atomic_load_explicit(&job->state, memory_order_acquire);
+  if (st == TK_JOB_PENDING || st == TK__JOB_CANCELLING) return -1;
+  uint64_t start = atomic_load_explicit(&job->t_start, memory_order_relaxed);
+  uint64_t end = start ? start : job->t_finish;
+  return seconds(end - job->t_submit);
+}
+
+double tk_job_submitted_at(const tk_job_t *job) {
+  return job ? seconds(job->t_submit) : 0;
+}
+
+double tk_job_started_at(const tk_job_t *job) {
+  if (job == NULL) return 0;
+  int st = atomic_load_explicit(&job->state, memory_order_acquire);
+  if (st == TK_JOB_PENDING || st == TK__JOB_CANCELLING) return 0;
+  return seconds(atomic_load_explicit(&job->t_start, memory_order_relaxed));
+}
+
+double tk_job_finished_at(const tk_job_t *job) {
+  if (job == NULL) return 0;
+  int st = atomic_load_explicit(&job->state, memory_order_acquire);
+  return is_final(st) ? seconds(job->t_finish) : 0;
+}
+
+/* }====================================================== */

@@ -1,0 +1,73 @@
+/*
+** job.h - the job's layout and the transitions the pool drives.
+** Private to src/core. See LICENSE for copyright and licence.
+*/
+#ifndef TK_JOB_H
+#define TK_JOB_H
+
+#include "timer.h"
+#include "token.h"
+
+/* Internal state between PENDING and CANCELLED while the canceller writes
+** the error text; tk_job_state() reports it as PENDING. */
+#define TK__JOB_CANCELLING 5
+
+typedef struct tk__dep_node tk__dep_node;
+struct tk__dep_node {
+  tk__dep_node *next;
+  tk_job_t *dependent;           /* holds a reference */
+  size_t index;                  /* position in the dependent's `after` */
+};
+#define TK__DEPS_CLOSED ((tk__dep_node *)1)
+
+struct tk_job {
+  atomic_int refs;
+  atomic_int state;              /* tk_job_state_t or TK__JOB_CANCELLING */
+  atomic_int waiters;            /* threads blocked in tk_job_wait */
+  int priority;
+  tk_pool_t *pool;               /* the pool that runs it (no reference) */
+  tk_task_fn fn;
+  void *arg;
+  char *name;                    /* owned, or NULL */
+  char *error;                   /* owned; written before the final state */
+  void *result;
+  void (*result_free)(void *);
+  uint64_t t_submit, t_finish;   /* monotonic ns, 0 = not yet */
+  _Atomic uint64_t t_start;      /* read while it runs, so atomic */
+  double timeout;                /* seconds of running allowed, 0 = none */
+  atomic_int timed_out;          /* the timeout fired */
+  tk__timer_entry timer;         /* the timeout */
+  _Atomic(tk__dep_node *) dependents;  /* or TK__DEPS_CLOSED once final */
+  atomic_size_t deps_left;       /* unfinished dependencies (+1 at submit) */
+  _Atomic(char *) dep_reason;    /* first dependency that did not complete */
+  atomic_int held;               /* on the pool's held list (see pool.c) */
+  tk_job_t *held_prev, *held_next;  /* pool mutex */
+  tk_token_t token;              /* the job's own token */
+};
+
+static inline atomic_int *tk__job_refs(tk_job_t *job) { return &job->refs; }
+
+/* Allocates a PENDING job with `refs` references. */
+TK_INTERNAL int tk__job_new(tk_pool_t *pool, const tk_job_opts_t *opts,
+                            tk_task_fn fn, void *arg, int refs,
+                            tk_job_t **out);
+/* Worker side: PENDING -> RUNNING. Returns 0 if the job was cancelled
+** first (then it must not run). */
+TK_INTERNAL int tk__job_start(tk_job_t *job);
+/* Worker side, after tk__job_start: runs the task (unless its token was
+** cancelled meanwhile) and makes the job final. Returns the final state. */
+TK_INTERNAL int tk__job_run(tk_job_t *job);
+/* PENDING -> CANCELLED with `reason` (owned; NULL for the default text).
+** Does the pool's accounting. Returns 0, or TK_EINVAL if not PENDING. */
+TK_INTERNAL int tk__job_cancel_pending(tk_job_t *job, char *reason);
+/* Called by the job's token when it is cancelled. */
+TK_INTERNAL void tk__job_token_cancelled(tk_job_t *job);
+/* Registers `dependent` to hear when `job` ends. Returns 0, or TK_EBUSY if
+** `job` is already final (the caller then calls tk__job_dep_done itself),
+** or TK_ENOMEM. */
+TK_INTERNAL int tk__job_add_dependent(tk_job_t *job, tk_job_t *dependent,
+                                      size_t index);
+/* One dependency of `job` ended (dep may be NULL for the submit guard). */
+TK_INTERNAL void tk__job_dep_done(tk_job_t *job, tk_job_t *dep, size_t index);
+
+#endif

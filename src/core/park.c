@@ -1,0 +1,56 @@
+/*
+** park.c - striped mutex+condvar buckets and monotonic condvar helpers.
+** See LICENSE for copyright and licence.
+*/
+#include <errno.h>
+#include <stdlib.h>
+
+#include "park.h"
+
+#define NBUCKETS 64  /* power of two */
+
+static tk__bucket buckets[NBUCKETS];
+static pthread_once_t buckets_once = PTHREAD_ONCE_INIT;
+
+int tk__cond_init(pthread_cond_t *cv) {
+  pthread_condattr_t attr;
+  if (pthread_condattr_init(&attr) != 0) return TK_ESYS;
+  int rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  if (rc == 0) rc = pthread_cond_init(cv, &attr);
+  pthread_condattr_destroy(&attr);
+  return rc == 0 ? 0 : TK_ESYS;
+}
+
+int tk__cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu, uint64_t deadline) {
+  if (deadline == UINT64_MAX) {
+    pthread_cond_wait(cv, mu);
+    return 0;
+  }
+  if (tk__now_ns() >= deadline) return TK_ETIMEDOUT;
+  struct timespec ts = tk__timespec(deadline);
+  if (pthread_cond_timedwait(cv, mu, &ts) == ETIMEDOUT) return TK_ETIMEDOUT;
+  return 0;
+}
+
+static void init_buckets(void) {
+  for (int i = 0; i < NBUCKETS; i++) {
+    /* A bucket that cannot be made is a broken process: nothing to return
+    ** the error to from pthread_once, and it cannot happen with Linux's
+    ** pthreads, whose init functions do not allocate. */
+    if (pthread_mutex_init(&buckets[i].mu, NULL) != 0 ||
+        tk__cond_init(&buckets[i].cv) != 0)
+      abort();
+  }
+}
+
+tk__bucket *tk__park_bucket(const void *addr) {
+  pthread_once(&buckets_once, init_buckets);
+  uintptr_t h = (uintptr_t)addr;
+  h ^= h >> 17;
+  h *= UINT64_C(0x9E3779B97F4A7C15);
+  return &buckets[(h >> 32) & (NBUCKETS - 1)];
+}
+
+int tk__bucket_wait(tk__bucket *b, uint64_t deadline) {
+  return tk__cond_wait(&b->cv, &b->mu, deadline);
+}

@@ -1,0 +1,34 @@
+/*
+** park.h - a striped table of mutex+condvar pairs keyed by address.
+** Objects that are waited on rarely (jobs, tokens) borrow a bucket instead
+** of carrying a mutex and a condvar each, which keeps them small and cheap
+** to create. Private to src/core. See LICENSE for copyright and licence.
+*/
+#ifndef TK_PARK_H
+#define TK_PARK_H
+
+#include <pthread.h>
+
+#include "tk_common.h"
+
+typedef struct tk__bucket {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;             /* CLOCK_MONOTONIC */
+  char pad[TK_CACHELINE];        /* keeps neighbouring buckets apart */
+} tk__bucket;
+
+/* The bucket of an address; always the same one for the same address. */
+TK_INTERNAL tk__bucket *tk__park_bucket(const void *addr);
+
+/* With b->mu held: waits for a broadcast or the deadline (ns, UINT64_MAX for
+** none). Returns TK_ETIMEDOUT once the deadline passed, else 0; callers
+** re-check their condition either way (spurious wake-ups happen). */
+TK_INTERNAL int tk__bucket_wait(tk__bucket *b, uint64_t deadline);
+
+/* Initialises a condvar on CLOCK_MONOTONIC (shared by pool and timer). */
+TK_INTERNAL int tk__cond_init(pthread_cond_t *cv);
+/* Timed wait on a CLOCK_MONOTONIC condvar; same return as tk__bucket_wait. */
+TK_INTERNAL int tk__cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu,
+                              uint64_t deadline);
+
+#endif

@@ -1,0 +1,81 @@
+/*
+** tk_common.h - helpers shared by the core: allocation, containers, clock.
+** Private to src/core. See LICENSE for copyright and licence.
+*/
+#ifndef TK_COMMON_H
+#define TK_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "threadkit.h"
+
+#if defined(__GNUC__)
+#define TK_INTERNAL __attribute__((visibility("hidden")))
+#define TK_LIKELY(x) __builtin_expect(!!(x), 1)
+#define TK_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define TK_INTERNAL
+#define TK_LIKELY(x) (x)
+#define TK_UNLIKELY(x) (x)
+#endif
+
+#define TK_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define TK_STATIC_ASSERT(e) _Static_assert(e, #e)
+#define tk_container_of(ptr, type, member) \
+  ((type *)((char *)(ptr) - offsetof(type, member)))
+
+/* A cache line, to keep per-worker counters from sharing one. */
+#define TK_CACHELINE 64
+
+#ifdef TK_DEBUG
+#include <assert.h>
+#define tk_assert(c) assert(c)
+#else
+#define tk_assert(c) ((void)0)
+#endif
+
+/* Allocation goes through the replaceable allocator (tk_replace_allocator). */
+TK_INTERNAL void *tk__malloc(size_t size);
+TK_INTERNAL void *tk__calloc(size_t n, size_t size);
+TK_INTERNAL void *tk__realloc(void *ptr, size_t size);
+TK_INTERNAL void tk__free(void *ptr);
+TK_INTERNAL char *tk__strdup(const char *s);
+
+/* Monotonic clock in nanoseconds. */
+static inline uint64_t tk__now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Deadline for a timeout in seconds: UINT64_MAX for "forever" (< 0). */
+static inline uint64_t tk__deadline(double timeout) {
+  if (timeout < 0) return UINT64_MAX;
+  if (timeout > 1e9) return UINT64_MAX;  /* ~31 years: forever enough */
+  return tk__now_ns() + (uint64_t)(timeout * 1e9);
+}
+
+/* Absolute timespec for pthread_cond_timedwait on CLOCK_MONOTONIC. */
+static inline struct timespec tk__timespec(uint64_t ns) {
+  struct timespec ts;
+  ts.tv_sec = (time_t)(ns / 1000000000u);
+  ts.tv_nsec = (long)(ns % 1000000000u);
+  return ts;
+}
+
+/* Increments *refs unless it is zero (the object is being freed). */
+static inline int tk__try_retain(atomic_int *refs) {
+  int n = atomic_load_explicit(refs, memory_order_relaxed);
+  while (n > 0) {
+    if (atomic_compare_exchange_weak_explicit(refs, &n, n + 1,
+                                              memory_order_acquire,
+                                              memory_order_relaxed))
+      return 1;
+  }
+  return 0;
+}
+
+#endif

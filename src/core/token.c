@@ -1,0 +1,280 @@
+/*
+** token.c - cancellation tokens: exactly-once callbacks, children, deadlines.
+** See LICENSE for copyright and licence.
+*/
+#include "job.h"
+#include "park.h"
+#include "token.h"
+
+static int claim_deadline(tk__timer_entry *e);
+static void fire_deadline(tk__timer_entry *e);
+
+static void init_common(tk_token_t *t) {
+  atomic_init(&t->refs, 1);
+  atomic_init(&t->cancelled, 0);
+  t->owner = NULL;
+  t->head = t->tail = NULL;
+  t->running_id = 0;
+  t->next_id = 0;
+  t->parent = NULL;
+  t->link.linked = 0;
+  t->has_deadline = 0;
+  tk__timer_entry_init(&t->deadline, claim_deadline, fire_deadline);
+}
+
+void tk__token_init_embedded(tk_token_t *t, tk_job_t *owner) {
+  init_common(t);
+  t->owner = owner;
+}
+
+static int try_retain(tk_token_t *t) {
+  if (t->owner != NULL) return tk__try_retain(tk__job_refs(t->owner));
+  return tk__try_retain(&t->refs);
+}
+
+static void append(tk_token_t *t, tk__cb_node *n) {
+  n->next = NULL;
+  n->prev = t->tail;
+  if (t->tail) t->tail->next = n;
+  else t->head = n;
+  t->tail = n;
+  n->linked = 1;
+}
+
+static void unlink_node(tk_token_t *t, tk__cb_node *n) {
+  if (n->prev) n->prev->next = n->next;
+  else t->head = n->next;
+  if (n->next) n->next->prev = n->prev;
+  else t->tail = n->prev;
+  n->next = n->prev = NULL;
+  n->linked = 0;
+}
+
+int tk_token_new(tk_token_t **out) {
+  if (out == NULL) return TK_EINVAL;
+  tk_token_t *t = tk__malloc(sizeof *t);
+  if (t == NULL) return TK_ENOMEM;
+  init_common(t);
+  *out = t;
+  return 0;
+}
+
+int tk__token_link(tk_token_t *t, tk_token_t *parent) {
+  tk_token_retain(parent);
+  t->parent = parent;
+  t->link.fn = NULL;
+  t->link.arg = NULL;
+  t->link.id = 0;
+  t->link.child = t;
+  tk__bucket *b = tk__park_bucket(parent);
+  pthread_mutex_lock(&b->mu);
+  int already = atomic_load_explicit(&parent->cancelled, memory_order_relaxed);
+  if (!already) append(parent, &t->link);
+  pthread_mutex_unlock(&b->mu);
+  return already;
+}
+
+int tk_token_new_child(tk_token_t *parent, tk_token_t **out) {
+  if (parent == NULL || out == NULL) return TK_EINVAL;
+  int rc = tk_token_new(out);
+  if (rc == 0 && tk__token_link(*out, parent)) tk_token_cancel(*out);
+  return rc;
+}
+
+void tk__token_fini(tk_token_t *t) {
+  tk_token_t *parent = t->parent;
+  if (parent != NULL) {
+    tk__bucket *b = tk__park_bucket(parent);
+    pthread_mutex_lock(&b->mu);
+    /* If the parent already popped our link it either retained us (then we
+    ** are not being freed) or failed to and skipped us: nothing to wait for. */
+    if (t->link.linked) unlink_node(parent, &t->link);
+    pthread_mutex_unlock(&b->mu);
+    t->parent = NULL;
+    tk_token_release(parent);
+  }
+  if (t->has_deadline) {
+    tk__timer_disarm(&t->deadline);
+    tk__timer_release();
+    t->has_deadline = 0;
+  }
+  /* Callbacks of a token that is freed uncancelled never run. */
+  tk__cb_node *n = t->head;
+  while (n != NULL) {
+    tk__cb_node *next = n->next;
+    tk__free(n);
+    n = next;
+  }
+  t->head = t->tail = NULL;
+}
+
+void tk_token_retain(tk_token_t *t) {
+  if (t == NULL) return;
+  if (t->owner != NULL) tk_job_retain(t->owner);
+  else atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+}
+
+void tk_token_release(tk_token_t *t) {
+  if (t == NULL) return;
+  if (t->owner != NULL) {
+    tk_job_release(t->owner);
+    return;
+  }
+  if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
+    return;
+  tk__token_fini(t);
+  tk__free(t);
+}
+
+int tk_token_is_cancelled(const tk_token_t *t) {
+  return t != NULL &&
+         atomic_load_explicit(&t->cancelled, memory_order_acquire) != 0;
+}
+
+int tk_token_cancel(tk_token_t *t) {
+  if (t == NULL) return TK_EINVAL;
+  tk__bucket *b = tk__park_bucket(t);
+  pthread_mutex_lock(&b->mu);
+  if (atomic_load_explicit(&t->cancelled, memory_order_relaxed)) {
+    pthread_mutex_unlock(&b->mu);
+    return TK_ECANCELED;
+  }
+  atomic_store_explicit(&t->cancelled, 1, memory_order_release);
+  t->runner = pthread_self();
+  pthread_cond_broadcast(&b->cv);
+  pthread_mutex_unlock(&b->mu);
+
+  /* A pending job whose token is cancelled ends at once, before anything
+  ** registered on the token hears about it. */
+  if (t->owner != NULL) tk__job_token_cancelled(t->owner);
+
+  /* Callbacks run one at a time in registration order, never under the
+  ** lock, so each may register, unregister or cancel freely. */
+  pthread_mutex_lock(&b->mu);
+  tk__cb_node *n;
+  while ((n = t->head) != NULL) {
+    unlink_node(t, n);
+    if (n->child != NULL) {
+      tk_token_t *child = n->child;
+      if (!try_retain(child)) continue;  /* being freed: skip it */
+      pthread_mutex_unlock(&b->mu);
+      tk_token_cancel(child);
+      tk_token_release(child);
+      pthread_mutex_lock(&b->mu);
+      continue;
+    }
+    t->running_id = n->id;
+    pthread_mutex_unlock(&b->mu);
+    n->fn(n->arg);
+    tk__free(n);
+    pthread_mutex_lock(&b->mu);
+    t->running_id = 0;
+    pthread_cond_broadcast(&b->cv);
+  }
+  int had_deadline = t->has_deadline;
+  pthread_mutex_unlock(&b->mu);
+  if (had_deadline) tk__timer_disarm(&t->deadline);
+  return 0;
+}
+
+int tk_token_wait(tk_token_t *t, double timeout) {
+  if (t == NULL) return TK_EINVAL;
+  if (tk_token_is_cancelled(t)) return 0;
+  uint64_t deadline = tk__deadline(timeout);
+  tk__bucket *b = tk__park_bucket(t);
+  int rc = 0;
+  pthread_mutex_lock(&b->mu);
+  while (!atomic_load_explicit(&t->cancelled, memory_order_relaxed)) {
+    if (tk__bucket_wait(b, deadline) == TK_ETIMEDOUT) {
+      rc = TK_ETIMEDOUT;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&b->mu);
+  return rc;
+}
+
+int tk_token_on_cancel(tk_token_t *t, tk_cancel_fn fn, void *arg,
+                       uint64_t *id) {
+  if (t == NULL || fn == NULL) return TK_EINVAL;
+  if (id != NULL) *id = 0;
+  if (tk_token_is_cancelled(t)) {
+    fn(arg);
+    return 0;
+  }
+  tk__cb_node *n = tk__malloc(sizeof *n);
+  if (n == NULL) return TK_ENOMEM;
+  n->fn = fn;
+  n->arg = arg;
+  n->child = NULL;
+  tk__bucket *b = tk__park_bucket(t);
+  pthread_mutex_lock(&b->mu);
+  int already = atomic_load_explicit(&t->cancelled, memory_order_relaxed);
+  if (!already) {
+    n->id = ++t->next_id;
+    append(t, n);
+    if (id != NULL) *id = n->id;
+  }
+  pthread_mutex_unlock(&b->mu);
+  if (already) {
+    /* Cancelled between the check and the lock: run it here, once. */
+    tk__free(n);
+    fn(arg);
+  }
+  return 0;
+}
+
+int tk_token_off_cancel(tk_token_t *t, uint64_t id) {
+  if (t == NULL || id == 0) return TK_EINVAL;
+  tk__bucket *b = tk__park_bucket(t);
+  int rc = TK_ENOENT;
+  pthread_mutex_lock(&b->mu);
+  for (tk__cb_node *n = t->head; n != NULL; n = n->next) {
+    if (n->id == id) {
+      unlink_node(t, n);
+      tk__free(n);
+      rc = 0;
+      break;
+    }
+  }
+  if (rc != 0) {
+    /* Running now: wait until it returned, unless we are inside it. */
+    while (t->running_id == id && !pthread_equal(t->runner, pthread_self()))
+      tk__bucket_wait(b, UINT64_MAX);
+  }
+  pthread_mutex_unlock(&b->mu);
+  return rc;
+}
+
+/* {====================================================== deadlines */
+
+static int claim_deadline(tk__timer_entry *e) {
+  return try_retain(tk_container_of(e, tk_token_t, deadline));
+}
+
+static void fire_deadline(tk__timer_entry *e) {
+  tk_token_t *t = tk_container_of(e, tk_token_t, deadline);
+  tk_token_cancel(t);
+  tk_token_release(t);
+}
+
+int tk_token_set_deadline(tk_token_t *t, double seconds) {
+  if (t == NULL || !(seconds >= 0)) return TK_EINVAL;
+  if (tk_token_is_cancelled(t)) return 0;
+  tk__bucket *b = tk__park_bucket(t);
+  pthread_mutex_lock(&b->mu);
+  int need = !t->has_deadline;
+  pthread_mutex_unlock(&b->mu);
+  if (need) {
+    int rc = tk__timer_acquire();
+    if (rc != 0) return rc;
+    pthread_mutex_lock(&b->mu);
+    if (t->has_deadline) need = 0;  /* lost a race: give ours back */
+    else t->has_deadline = 1;
+    pthread_mutex_unlock(&b->mu);
+    if (!need) tk__timer_release();
+  }
+  return tk__timer_arm(&t->deadline, tk__deadline(seconds));
+}
+
+/* }====================================================== */

@@ -1,0 +1,45 @@
+/*
+** token.h - the token's layout, so a job can embed its own token.
+** Private to src/core. See LICENSE for copyright and licence.
+*/
+#ifndef TK_TOKEN_H
+#define TK_TOKEN_H
+
+#include <pthread.h>
+
+#include "timer.h"
+
+typedef struct tk__cb_node tk__cb_node;
+struct tk__cb_node {
+  tk__cb_node *next, *prev;      /* list of the token it is registered on */
+  tk_cancel_fn fn;               /* user callback, or NULL for a child link */
+  void *arg;
+  uint64_t id;                   /* 0 for a child link */
+  tk_token_t *child;             /* set for a child link */
+  int linked;                    /* still in the list (guarded by the lock) */
+};
+
+/* Fields under "lock" are guarded by the park bucket of the token. */
+struct tk_token {
+  atomic_int refs;               /* unused when owner != NULL */
+  atomic_int cancelled;          /* 0 -> 1 once, under lock */
+  tk_job_t *owner;               /* embedded in this job: refs are its refs */
+  tk__cb_node *head, *tail;      /* lock: callbacks not run yet */
+  uint64_t running_id;           /* lock: id of the callback running now */
+  pthread_t runner;              /* lock: thread running the callbacks */
+  uint64_t next_id;              /* lock */
+  tk_token_t *parent;            /* holds a reference while set */
+  tk__cb_node link;              /* our node in the parent's list */
+  tk__timer_entry deadline;
+  int has_deadline;              /* lock: holds a timer use */
+};
+
+/* Initialises a token embedded in `owner` (refcount forwarded to the job). */
+TK_INTERNAL void tk__token_init_embedded(tk_token_t *t, tk_job_t *owner);
+/* Makes t a child of parent (retains parent). Returns 1 if the parent is
+** already cancelled: the caller then cancels t when it is ready to. */
+TK_INTERNAL int tk__token_link(tk_token_t *t, tk_token_t *parent);
+/* Tears down an embedded token (unlink, disarm) without freeing it. */
+TK_INTERNAL void tk__token_fini(tk_token_t *t);
+
+#endif
