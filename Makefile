@@ -30,8 +30,10 @@ LIB_SO   := $(BUILD)/libthreadkit.so
 TEST_SRC := $(wildcard tests/c/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 
-.PHONY: all lib test test-c deps sanitize tsan asan valgrind bench install \
-        clean check-layering readme-example
+DEMO := $(BUILD)/demo
+
+.PHONY: all lib demo test test-c deps sanitize tsan asan valgrind bench install \
+        clean check-layering readme-example demo-check
 
 all: lib
 lib: $(LIB_A) $(LIB_SO)
@@ -54,10 +56,16 @@ $(BUILD)/tests/%: tests/c/%.c tests/c/tk_test.h $(LIB_A)
 deps:
 	@sh scripts/deps.sh
 
+$(DEMO): scripts/examples/demo.c $(LIB_A)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LDLIBS_ALL)
+
+demo: $(DEMO)
+	@$(DEMO)
+
 # Results of every suite go to $(BUILD)/results; scripts/summary.sh adds up.
 test: deps
 	@rm -f $(BUILD)/results
-	@$(MAKE) --no-print-directory test-c check-layering readme-example
+	@$(MAKE) --no-print-directory test-c check-layering readme-example demo-check
 	@sh scripts/summary.sh $(BUILD)/results
 
 test-c: $(TEST_BIN)
@@ -76,6 +84,14 @@ readme-example: $(LIB_A)
 	@if $(BUILD)/readme/example > $(BUILD)/readme/out.txt; then \
 	  echo "readme example: ok"; echo "readme-example 1 0" >> $(BUILD)/results; \
 	else echo "readme example: FAILED"; echo "readme-example 0 1" >> $(BUILD)/results; exit 1; fi
+
+# The demo must run and tell its story.
+demo-check: $(DEMO)
+	@if $(DEMO) > $(BUILD)/demo.out 2>&1 && \
+	  grep -q "aggregate *cancelled (dependency 'parse b' was cancelled)" $(BUILD)/demo.out && \
+	  grep -q "report (50 ms budget) *cancelled" $(BUILD)/demo.out; then \
+	  echo "demo: ok"; echo "demo 1 0" >> $(BUILD)/results; \
+	else echo "demo: FAILED"; cat $(BUILD)/demo.out; echo "demo 0 1" >> $(BUILD)/results; exit 1; fi
 
 sanitize: deps
 	@rm -f build/tsan/results build/asan/results

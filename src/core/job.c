@@ -46,6 +46,7 @@ int tk__job_new(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
   atomic_init(&job->dependents, NULL);
   atomic_init(&job->deps_left, 0);
   atomic_init(&job->dep_reason, NULL);
+  job->cascade_next = NULL;
   atomic_init(&job->held, 0);
   job->held_prev = job->held_next = NULL;
   tk__token_init_embedded(&job->token, job);
@@ -324,9 +325,26 @@ void tk__job_dep_done(tk_job_t *job, tk_job_t *dep, size_t index) {
   }
   if (atomic_fetch_sub_explicit(&job->deps_left, 1, memory_order_acq_rel) != 1)
     return;
-  char *reason = atomic_exchange(&job->dep_reason, NULL);
-  if (reason != NULL) tk__job_cancel_pending(job, reason);
-  else tk__pool_deps_ready(job->pool, job);
+  if (atomic_load(&job->dep_reason) == NULL) {
+    tk__pool_deps_ready(job->pool, job);
+    return;
+  }
+  /* Cancelling notifies the job's own dependents, which may cancel theirs:
+  ** a trampoline keeps a long chain from becoming deep recursion. */
+  static _Thread_local tk_job_t *cascade;
+  static _Thread_local int draining;
+  tk_job_retain(job);
+  job->cascade_next = cascade;
+  cascade = job;
+  if (draining) return;
+  draining = 1;
+  while (cascade != NULL) {
+    tk_job_t *j = cascade;
+    cascade = j->cascade_next;
+    tk__job_cancel_pending(j, atomic_exchange(&j->dep_reason, NULL));
+    tk_job_release(j);
+  }
+  draining = 0;
 }
 
 /* }====================================================== */

@@ -40,6 +40,7 @@ struct tk_job {
   _Atomic(tk__dep_node *) dependents;  /* or TK__DEPS_CLOSED once final */
   atomic_size_t deps_left;       /* unfinished dependencies (+1 at submit) */
   _Atomic(char *) dep_reason;    /* first dependency that did not complete */
+  tk_job_t *cascade_next;        /* on this thread's list of jobs to cancel */
   atomic_int held;               /* on the pool's held list (see pool.c) */
   tk_job_t *held_prev, *held_next;  /* pool mutex */
   tk_token_t token;              /* the job's own token */

@@ -1,0 +1,272 @@
+/*
+** test_token.c - cancellation tokens: exactly-once callbacks, children,
+** deadlines, waits. See LICENSE for copyright and licence.
+*/
+#include "tk_test.h"
+
+static void count_cb(void *arg) { atomic_fetch_add((atomic_int *)arg, 1); }
+
+static void token_cancel_idempotent(void **state) {
+  (void)state;
+  tk_token_t *t;
+  assert_ok(tk_token_new(&t));
+  assert_false(tk_token_is_cancelled(t));
+  assert_int_equal(0, tk_token_cancel(t));
+  assert_true(tk_token_is_cancelled(t));
+  assert_int_equal(TK_ECANCELED, tk_token_cancel(t));
+  tk_token_release(t);
+}
+
+typedef struct race {
+  tk_token_t *t;
+  pthread_barrier_t *start;
+  atomic_int *wins;
+} race;
+
+static void *cancel_racer(void *arg) {
+  race *r = arg;
+  pthread_barrier_wait(r->start);
+  if (tk_token_cancel(r->t) == 0) atomic_fetch_add(r->wins, 1);
+  return NULL;
+}
+
+static void token_callbacks_once_with_8_racing_cancels(void **state) {
+  (void)state;
+  for (int round = 0; round < 200; round++) {
+    tk_token_t *t;
+    assert_ok(tk_token_new(&t));
+    atomic_int calls = 0, wins = 0;
+    for (int i = 0; i < 10; i++)
+      assert_ok(tk_token_on_cancel(t, count_cb, &calls, NULL));
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, 8);
+    pthread_t th[8];
+    race r = {t, &start, &wins};
+    for (int i = 0; i < 8; i++) pthread_create(&th[i], NULL, cancel_racer, &r);
+    for (int i = 0; i < 8; i++) pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&start);
+    assert_int_equal(1, atomic_load(&wins));
+    assert_int_equal(10, atomic_load(&calls));
+    tk_token_release(t);
+  }
+}
+
+static void token_register_after_cancel_runs_at_once(void **state) {
+  (void)state;
+  tk_token_t *t;
+  assert_ok(tk_token_new(&t));
+  tk_token_cancel(t);
+  atomic_int calls = 0;
+  uint64_t id = 99;
+  assert_ok(tk_token_on_cancel(t, count_cb, &calls, &id));
+  assert_int_equal(1, atomic_load(&calls));
+  assert_int_equal(0, id);
+  tk_token_release(t);
+}
+
+typedef struct rereg {
+  tk_token_t *t;
+  tk_token_t *other;
+  atomic_int inner;
+} rereg;
+
+static void inner_cb(void *arg) { atomic_fetch_add(&((rereg *)arg)->inner, 1); }
+
+static void reregistering_cb(void *arg) {
+  rereg *r = arg;
+  /* Registering on the token being cancelled runs at once, no deadlock. */
+  tk_token_on_cancel(r->t, inner_cb, r, NULL);
+  /* Cancelling another token from a callback works too. */
+  tk_token_cancel(r->other);
+}
+
+static void token_callback_reregisters_and_cancels_another(void **state) {
+  (void)state;
+  rereg r = {NULL, NULL, 0};
+  assert_ok(tk_token_new(&r.t));
+  assert_ok(tk_token_new(&r.other));
+  atomic_int other_calls = 0;
+  assert_ok(tk_token_on_cancel(r.other, count_cb, &other_calls, NULL));
+  assert_ok(tk_token_on_cancel(r.t, reregistering_cb, &r, NULL));
+  tk_token_cancel(r.t);
+  assert_int_equal(1, atomic_load(&r.inner));
+  assert_true(tk_token_is_cancelled(r.other));
+  assert_int_equal(1, atomic_load(&other_calls));
+  tk_token_release(r.t);
+  tk_token_release(r.other);
+}
+
+static int order[4];
+static atomic_int order_n;
+static void record_cb(void *arg) {
+  order[atomic_fetch_add(&order_n, 1)] = (int)(intptr_t)arg;
+}
+
+static void token_callbacks_run_in_registration_order(void **state) {
+  (void)state;
+  tk_token_t *t;
+  assert_ok(tk_token_new(&t));
+  atomic_store(&order_n, 0);
+  for (intptr_t i = 0; i < 4; i++)
+    assert_ok(tk_token_on_cancel(t, record_cb, (void *)i, NULL));
+  tk_token_cancel(t);
+  for (int i = 0; i < 4; i++) assert_int_equal(i, order[i]);
+  tk_token_release(t);
+}
+
+static void token_off_cancel(void **state) {
+  (void)state;
+  tk_token_t *t;
+  assert_ok(tk_token_new(&t));
+  atomic_int a = 0, b = 0;
+  uint64_t ida, idb;
+  assert_ok(tk_token_on_cancel(t, count_cb, &a, &ida));
+  assert_ok(tk_token_on_cancel(t, count_cb, &b, &idb));
+  assert_int_not_equal(0, ida);
+  assert_int_equal(0, tk_token_off_cancel(t, ida));
+  assert_int_equal(TK_ENOENT, tk_token_off_cancel(t, ida));
+  tk_token_cancel(t);
+  assert_int_equal(0, atomic_load(&a));
+  assert_int_equal(1, atomic_load(&b));
+  assert_int_equal(TK_ENOENT, tk_token_off_cancel(t, idb));
+  assert_int_equal(TK_EINVAL, tk_token_off_cancel(t, 0));
+  tk_token_release(t);
+}
+
+static void token_uncancelled_release_frees_callbacks(void **state) {
+  (void)state;
+  tk_token_t *t;
+  assert_ok(tk_token_new(&t));
+  atomic_int calls = 0;
+  assert_ok(tk_token_on_cancel(t, count_cb, &calls, NULL));
+  tk_token_release(t);  /* leak checkers verify the node is freed */
+  assert_int_equal(0, atomic_load(&calls));
+}
+
+static void token_children_follow_parent(void **state) {
+  (void)state;
+  tk_token_t *p, *c, *gc;
+  assert_ok(tk_token_new(&p));
+  assert_ok(tk_token_new_child(p, &c));
+  assert_ok(tk_token_new_child(c, &gc));
+  atomic_int calls = 0;
+  assert_ok(tk_token_on_cancel(gc, count_cb, &calls, NULL));
+  /* Cancelling a child does not touch the parent. */
+  tk_token_t *sibling;
+  assert_ok(tk_token_new_child(p, &sibling));
+  tk_token_cancel(sibling);
+  assert_false(tk_token_is_cancelled(p));
+  assert_false(tk_token_is_cancelled(c));
+  tk_token_cancel(p);
+  assert_true(tk_token_is_cancelled(c));
+  assert_true(tk_token_is_cancelled(gc));
+  assert_int_equal(1, atomic_load(&calls));
+  /* A child of a cancelled parent starts cancelled. */
+  tk_token_t *late;
+  assert_ok(tk_token_new_child(p, &late));
+  assert_true(tk_token_is_cancelled(late));
+  tk_token_release(late);
+  tk_token_release(sibling);
+  tk_token_release(gc);
+  tk_token_release(c);
+  tk_token_release(p);
+}
+
+static void token_child_released_before_parent_cancel(void **state) {
+  (void)state;
+  tk_token_t *p, *c;
+  assert_ok(tk_token_new(&p));
+  for (int i = 0; i < 100; i++) {
+    assert_ok(tk_token_new_child(p, &c));
+    tk_token_release(c);  /* unlinks from p */
+  }
+  assert_int_equal(0, tk_token_cancel(p));
+  tk_token_release(p);
+}
+
+static void token_wait_timeout_and_wake(void **state) {
+  (void)state;
+  tk_token_t *t;
+  assert_ok(tk_token_new(&t));
+  double t0 = now_s();
+  assert_int_equal(TK_ETIMEDOUT, tk_token_wait(t, 0.05));
+  assert_true(now_s() - t0 >= 0.045);
+  assert_int_equal(TK_ETIMEDOUT, tk_token_wait(t, 0));
+  assert_ok(tk_token_set_deadline(t, 0.02));
+  assert_int_equal(0, tk_token_wait(t, 30));
+  assert_true(tk_token_is_cancelled(t));
+  tk_token_release(t);
+}
+
+static void token_deadline_fires_callbacks(void **state) {
+  (void)state;
+  tk_token_t *t;
+  assert_ok(tk_token_new(&t));
+  atomic_int calls = 0;
+  assert_ok(tk_token_on_cancel(t, count_cb, &calls, NULL));
+  assert_ok(tk_token_set_deadline(t, 0.01));
+  assert_ok(tk_token_wait(t, 30));
+  /* Callbacks ran on the timer thread, before or soon after the wake. */
+  for (int i = 0; i < 3000 && atomic_load(&calls) == 0; i++) {
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
+  assert_int_equal(1, atomic_load(&calls));
+  tk_token_release(t);
+}
+
+static void token_deadline_released_before_firing(void **state) {
+  (void)state;
+  /* Tokens freed with a far deadline pending: the timer must drop them. */
+  for (int i = 0; i < 100; i++) {
+    tk_token_t *t;
+    assert_ok(tk_token_new(&t));
+    assert_ok(tk_token_set_deadline(t, 3600));
+    assert_ok(tk_token_set_deadline(t, 1800));  /* re-arm replaces */
+    tk_token_release(t);
+  }
+  /* Many deadlines firing in order. */
+  tk_token_t *ts[50];
+  for (int i = 0; i < 50; i++) {
+    assert_ok(tk_token_new(&ts[i]));
+    assert_ok(tk_token_set_deadline(ts[i], 0.001 * (50 - i)));
+  }
+  for (int i = 0; i < 50; i++) {
+    assert_ok(tk_token_wait(ts[i], 30));
+    tk_token_release(ts[i]);
+  }
+}
+
+static void token_bad_input(void **state) {
+  (void)state;
+  tk_token_t *t;
+  assert_int_equal(TK_EINVAL, tk_token_new(NULL));
+  assert_int_equal(TK_EINVAL, tk_token_new_child(NULL, &t));
+  assert_int_equal(TK_EINVAL, tk_token_cancel(NULL));
+  assert_int_equal(TK_EINVAL, tk_token_wait(NULL, 0));
+  assert_false(tk_token_is_cancelled(NULL));
+  assert_ok(tk_token_new(&t));
+  assert_int_equal(TK_EINVAL, tk_token_on_cancel(t, NULL, NULL, NULL));
+  assert_int_equal(TK_EINVAL, tk_token_set_deadline(t, -1));
+  tk_token_release(t);
+  tk_token_release(NULL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(token_cancel_idempotent),
+      cmocka_unit_test(token_callbacks_once_with_8_racing_cancels),
+      cmocka_unit_test(token_register_after_cancel_runs_at_once),
+      cmocka_unit_test(token_callback_reregisters_and_cancels_another),
+      cmocka_unit_test(token_callbacks_run_in_registration_order),
+      cmocka_unit_test(token_off_cancel),
+      cmocka_unit_test(token_uncancelled_release_frees_callbacks),
+      cmocka_unit_test(token_children_follow_parent),
+      cmocka_unit_test(token_child_released_before_parent_cancel),
+      cmocka_unit_test(token_wait_timeout_and_wake),
+      cmocka_unit_test(token_deadline_fires_callbacks),
+      cmocka_unit_test(token_deadline_released_before_firing),
+      cmocka_unit_test(token_bad_input),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
