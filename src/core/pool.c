@@ -2,10 +2,17 @@
 ** pool.c - worker threads draining one ready queue.
 ** See LICENSE for copyright and licence.
 **
-** One mutex guards the queue, the held list and the counters marked "mu".
-** Workers that find the queue empty spin briefly (a burst of submits is
-** then served without a futex wake-up) and then sleep on work_cv; submit
-** signals only when someone sleeps and nobody spins.
+** Submitters hand tasks over through a lock-free inbox (inbox.c) and never
+** take the pool mutex on the common path; whoever holds the mutex first
+** moves the inbox into the ready queue (readyq.c), which orders tasks by
+** priority. Workers that find no work poll briefly (at most half the CPUs
+** at once, so they do not starve submitters) and then sleep on work_cv; a
+** submitter wakes a sleeper only when the polling workers cannot absorb
+** the backlog.
+**
+** The mutex guards the ready queue, the held list and the fields marked
+** "mu". Lock order: pool mu, then park buckets (job.c, token.c); nothing
+** here calls into a job or token while holding mu except state reads.
 */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -14,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "inbox.h"
 #include "job.h"
 #include "park.h"
 #include "pool.h"
@@ -21,7 +29,9 @@
 
 #define MAX_WORKERS 4096
 #define MAX_CAPACITY ((size_t)1 << 40)
-#define SPIN_ROUNDS 200          /* about 20-50 us of polling before sleep */
+#ifndef SPIN_ROUNDS
+#define SPIN_ROUNDS 100          /* ~10-30 us of polling before sleeping */
+#endif
 
 typedef struct worker {
   _Alignas(TK_CACHELINE) tk_pool_t *pool;
@@ -35,28 +45,40 @@ typedef struct worker {
 } worker;
 
 struct tk_pool {
+  /* Hot, guarded by mu: kept together so a pop touches few lines. */
   pthread_mutex_t mu;
-  pthread_cond_t work_cv;        /* workers wait for work */
-  pthread_cond_t space_cv;       /* bounded submitters wait for room */
-  pthread_cond_t idle_cv;        /* wait_all waits for outstanding == 0 */
-  pthread_cond_t state_cv;       /* start-up, resume, worker exits */
-  tk__readyq q;                  /* mu */
-  atomic_size_t queued;          /* copy of q.total for spinners */
-  int sleepers, spinning, busy;  /* mu: workers asleep / polling / running */
-  int space_waiters;             /* mu */
-  int paused, stopping, drained; /* mu */
-  int ready, exited;             /* mu: workers up / gone */
-  int init_rc;                   /* mu: first failing worker_init */
-  uint64_t submitted;            /* mu */
-  uint64_t pending, peak_pending;/* mu: queued or held, not yet started */
-  uint64_t cancelled;            /* mu: cancelled without a worker */
-  atomic_long outstanding;       /* submitted and not yet final */
-  atomic_int idle_waiters;
-  tk_job_t *held;                /* mu: jobs waiting for dependencies */
-  int has_timer;                 /* mu: holds a timer use */
+  tk__readyq q;
+  int busy;                      /* workers running a task */
+  int space_waiters;             /* bounded submitters waiting for room */
+  int idle_waiters;              /* threads in wait_all or free */
+  int paused, closed, drained;   /* closed: no lock-free submit can land */
+  uint64_t submitted;
+  /* Queued or held, not yet started. Signed: a job cancelled while an
+  ** earlier inbox slot is still being written is uncounted before it is
+  ** counted; the sum is right whenever the inbox is empty. */
+  int64_t pending;
+  uint64_t peak_pending;
+  /* Read by submitters without the lock; written under mu. */
+  atomic_int sleepers, spinning; /* workers asleep / polling */
+  atomic_int nonempty;           /* the ready queue has tasks */
+  int nworkers;
+  int max_spinners;              /* half the CPUs, at least one */
   size_t capacity;
   int block_on_full;
-  int nworkers;
+  /* Lock-free submitters in flight; shutdown waits for them to land. */
+  _Alignas(TK_CACHELINE) atomic_int submitting;
+  atomic_int stopping;
+  tk__inbox inbox;
+  /* Cold. */
+  _Alignas(TK_CACHELINE) pthread_cond_t work_cv;  /* workers wait for work */
+  pthread_cond_t space_cv;       /* bounded submitters wait for room */
+  pthread_cond_t idle_cv;        /* wait_all: nothing pending or running */
+  pthread_cond_t state_cv;       /* start-up, resume, worker exits */
+  int ready, exited;             /* mu: workers up / gone */
+  int init_rc;                   /* mu: first failing worker_init */
+  uint64_t cancelled;            /* mu: cancelled without a worker */
+  tk_job_t *held;                /* mu: jobs waiting for dependencies */
+  atomic_int has_timer;          /* holds a timer use (set under mu) */
   worker *workers;
   char name[16];
   tk_worker_init_fn init;
@@ -74,15 +96,86 @@ static void cpu_relax(void) {
 #endif
 }
 
-/* outstanding-- after a job became final; wakes wait_all at zero. */
-static void done_one(tk_pool_t *pool) {
-  if (atomic_fetch_sub(&pool->outstanding, 1) == 1 &&
-      atomic_load(&pool->idle_waiters) > 0) {
-    pthread_mutex_lock(&pool->mu);
-    pthread_cond_broadcast(&pool->idle_cv);
-    pthread_mutex_unlock(&pool->mu);
-  }
+/* Increments a counter that only the calling thread writes. */
+static void bump(atomic_uint_least64_t *c, uint64_t n) {
+  atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                        memory_order_relaxed);
 }
+
+/* {====================================================== locking */
+
+/* With mu held: mirrors whether the ready queue has tasks, for pollers. */
+static void note_queue(tk_pool_t *pool) {
+  int ne = pool->q.total > 0;
+  if (atomic_load_explicit(&pool->nonempty, memory_order_relaxed) != ne)
+    atomic_store_explicit(&pool->nonempty, ne, memory_order_relaxed);
+}
+
+/* With mu held: moves what submitters left in the inbox into the ready
+** queue, counting it as submitted and pending. If the queue cannot grow
+** (out of memory) the rest stays in the inbox for a later try. */
+static void drain(tk_pool_t *pool) {
+  int prio;
+  tk__task t;
+  size_t n = 0;
+  for (;;) {
+    size_t pos = atomic_load_explicit(&pool->inbox.head, memory_order_relaxed);
+    tk__slot *s = &pool->inbox.slots[pos & (TK__INBOX_SLOTS - 1)];
+    if (atomic_load_explicit(&s->seq, memory_order_acquire) != pos + 1) break;
+    if (tk__readyq_reserve(&pool->q, s->prio, 1) != 0) break;
+    tk__inbox_pop(&pool->inbox, &prio, &t);
+    tk__readyq_push(&pool->q, prio, &t);  /* cannot fail: reserved */
+    n++;
+  }
+  if (n == 0) return;
+  pool->submitted += n;
+  pool->pending += (int64_t)n;
+  if (pool->pending > (int64_t)pool->peak_pending)
+    pool->peak_pending = (uint64_t)pool->pending;
+  note_queue(pool);
+}
+
+static void lock(tk_pool_t *pool) {
+  pthread_mutex_lock(&pool->mu);
+  drain(pool);
+}
+
+static void unlock(tk_pool_t *pool) { pthread_mutex_unlock(&pool->mu); }
+
+static void set_atomic(atomic_int *a, int v) {
+  atomic_store_explicit(a, v, memory_order_seq_cst);
+}
+
+/* With mu held: wakes wait_all (and free) once nothing is pending or
+** running. Every path that ends a job passes here under mu. */
+static void check_idle(tk_pool_t *pool) {
+  if (pool->idle_waiters > 0 && pool->pending == 0 && pool->busy == 0 &&
+      tk__inbox_count(&pool->inbox) == 0)
+    pthread_cond_broadcast(&pool->idle_cv);
+}
+
+/* With mu held: wakes a sleeper if the polling workers cannot take every
+** queued task next. */
+static void wake_locked(tk_pool_t *pool) {
+  int sleepers = atomic_load_explicit(&pool->sleepers, memory_order_relaxed);
+  int spinning = atomic_load_explicit(&pool->spinning, memory_order_relaxed);
+  if (sleepers > 0 && !pool->paused &&
+      pool->q.total + tk__inbox_count(&pool->inbox) > (size_t)spinning)
+    pthread_cond_signal(&pool->work_cv);
+}
+
+/* After a lock-free push: the same decision, taking the lock only to
+** signal. The seq_cst load pairs with the worker's announce-then-check. */
+static void wake_after_push(tk_pool_t *pool) {
+  if (atomic_load_explicit(&pool->sleepers, memory_order_seq_cst) == 0) return;
+  int spinning = atomic_load_explicit(&pool->spinning, memory_order_relaxed);
+  if (tk__inbox_count(&pool->inbox) <= (size_t)spinning) return;
+  pthread_mutex_lock(&pool->mu);
+  wake_locked(pool);
+  pthread_mutex_unlock(&pool->mu);
+}
+
+/* }====================================================== */
 
 /* {====================================================== held list */
 
@@ -135,41 +228,35 @@ static void cancel_list(tk_job_t *list, const char *why) {
 
 void tk__pool_job_cancelled(tk_pool_t *pool, tk_job_t *job) {
   int owned = held_claim(job);
-  pthread_mutex_lock(&pool->mu);
+  lock(pool);  /* drains first, so the job is counted as pending */
   if (owned) held_unlink(pool, job);
   pool->pending--;
   pool->cancelled++;
   if (pool->space_waiters) pthread_cond_signal(&pool->space_cv);
-  /* outstanding drops under mu here: tk_pool_free waits on mu for zero, so
-  ** it cannot free the pool under our feet. */
-  if (atomic_fetch_sub(&pool->outstanding, 1) == 1)
-    pthread_cond_broadcast(&pool->idle_cv);
-  pthread_mutex_unlock(&pool->mu);
+  /* pending drops under mu: tk_pool_free waits on mu for zero, so it cannot
+  ** free the pool under our feet. */
+  check_idle(pool);
+  unlock(pool);
   if (owned) tk_job_release(job);
 }
 
-/* With mu held: wakes a sleeper if nobody is polling the queue. */
-static void wake_one(tk_pool_t *pool) {
-  if (pool->sleepers > 0 && pool->spinning == 0 && !pool->paused)
-    pthread_cond_signal(&pool->work_cv);
-}
-
+/* With mu held (and drained): appends to the ready queue. */
 static int push_locked(tk_pool_t *pool, int prio, const tk__task *t) {
   int rc = tk__readyq_push(&pool->q, prio, t);
   if (rc == 0) {
-    atomic_store_explicit(&pool->queued, pool->q.total, memory_order_relaxed);
-    wake_one(pool);
+    note_queue(pool);
+    wake_locked(pool);
   }
   return rc;
 }
 
 void tk__pool_deps_ready(tk_pool_t *pool, tk_job_t *job) {
   if (!held_claim(job)) return;  /* being cancelled by someone else */
-  pthread_mutex_lock(&pool->mu);
+  lock(pool);
   held_unlink(pool, job);
   tk__task t = {NULL, NULL, job};  /* the held reference moves to the queue */
   int rc = pool->drained ? TK_ESHUTDOWN : push_locked(pool, job->priority, &t);
-  pthread_mutex_unlock(&pool->mu);
+  unlock(pool);
   if (rc != 0) {
     tk__job_cancel_pending(job, tk__strdup(
         rc == TK_ESHUTDOWN ? "pool shut down before its dependencies finished"
@@ -181,28 +268,20 @@ void tk__pool_deps_ready(tk_pool_t *pool, tk_job_t *job) {
 /* {====================================================== workers */
 
 static void run_task(worker *w, tk__task *t) {
-  tk_pool_t *pool = w->pool;
-#define BUMP(ctr, n)                                                      \
-  atomic_store_explicit(&(ctr), atomic_load_explicit(&(ctr),             \
-                        memory_order_relaxed) + (n), memory_order_relaxed)
   if (t->job == NULL) {
     ((tk_post_fn)t->fn)(t->arg, 0);
-    BUMP(w->completed, 1);
-    done_one(pool);
+    bump(&w->completed, 1);
     return;
   }
   tk_job_t *job = t->job;
   int state = tk__job_run(job);
-  atomic_uint_least64_t *c = state == TK_JOB_COMPLETED ? &w->completed
-                             : state == TK_JOB_FAILED  ? &w->failed
-                                                       : &w->cancelled;
   uint64_t start = atomic_load_explicit(&job->t_start, memory_order_relaxed);
-  BUMP(*c, 1);
-  BUMP(w->ran, 1);
-  BUMP(w->exec_ns, job->t_finish - start);
-  BUMP(w->wait_ns, start - job->t_submit);
-#undef BUMP
-  done_one(pool);
+  bump(state == TK_JOB_COMPLETED ? &w->completed
+       : state == TK_JOB_FAILED  ? &w->failed
+                                 : &w->cancelled, 1);
+  bump(&w->ran, 1);
+  bump(&w->exec_ns, job->t_finish - start);
+  bump(&w->wait_ns, start - job->t_submit);
   tk_job_release(job);
 }
 
@@ -212,11 +291,22 @@ static void run_task(worker *w, tk__task *t) {
 ** the queue's reference, outside the lock). */
 static int take(tk_pool_t *pool, tk__task *t) {
   if (!tk__readyq_pop(&pool->q, t)) return 0;
-  atomic_store_explicit(&pool->queued, pool->q.total, memory_order_relaxed);
+  note_queue(pool);
   if (t->job != NULL && !tk__job_start(t->job)) return 2;
   pool->pending--;
   if (pool->space_waiters) pthread_cond_signal(&pool->space_cv);
   return 1;
+}
+
+/* Polls for work without the lock; returns when some may have arrived or
+** after SPIN_ROUNDS. */
+static void poll_for_work(tk_pool_t *pool) {
+  for (int i = 0; i < SPIN_ROUNDS; i++) {
+    if (atomic_load_explicit(&pool->nonempty, memory_order_relaxed) ||
+        tk__inbox_count(&pool->inbox) > 0)
+      return;
+    for (int k = 0; k < 32; k++) cpu_relax();
+  }
 }
 
 static void *worker_main(void *arg) {
@@ -232,29 +322,40 @@ static void *worker_main(void *arg) {
   if (rc != 0 && pool->init_rc == 0) pool->init_rc = rc;
   pool->ready++;
   pthread_cond_broadcast(&pool->state_cv);
-  while (pool->paused && !pool->stopping)
+  while (pool->paused && !pool->closed)
     pthread_cond_wait(&pool->state_cv, &pool->mu);
 
   tk_job_t *orphans = NULL;
+  int polled = 0;                /* polled since the last task: sleep next */
   for (;;) {
+    drain(pool);
     tk__task t;
     int got = take(pool, &t);
     if (got == 2) {
-      pthread_mutex_unlock(&pool->mu);
+      unlock(pool);
       tk_job_release(t.job);
       pthread_mutex_lock(&pool->mu);
       continue;
     }
     if (got == 1) {
+      polled = 0;
       pool->busy++;
-      if (pool->q.total > 0) wake_one(pool);  /* more work: chain a wake */
-      pthread_mutex_unlock(&pool->mu);
+      if (pool->q.total > 0) wake_locked(pool);  /* more work: chain a wake */
+      unlock(pool);
       run_task(w, &t);
       pthread_mutex_lock(&pool->mu);
       pool->busy--;
+      check_idle(pool);
       continue;
     }
-    if (pool->stopping) {
+    if (tk__inbox_count(&pool->inbox) > 0) {
+      /* A submitter claimed a slot and is still writing it. */
+      unlock(pool);
+      sched_yield();
+      pthread_mutex_lock(&pool->mu);
+      continue;
+    }
+    if (pool->closed) {
       /* Running jobs may still queue their dependents: exit only once the
       ** queue is empty and nobody runs anything. */
       if (pool->busy == 0 || pool->drained) {
@@ -265,27 +366,32 @@ static void *worker_main(void *arg) {
         }
         break;
       }
-      pool->sleepers++;
       pthread_cond_wait(&pool->work_cv, &pool->mu);
-      pool->sleepers--;
       continue;
     }
-    /* Poll without the lock for a moment before sleeping. */
-    pool->spinning++;
-    pthread_mutex_unlock(&pool->mu);
-    for (int i = 0; i < SPIN_ROUNDS; i++) {
-      if (atomic_load_explicit(&pool->queued, memory_order_relaxed) > 0) break;
-      for (int k = 0; k < 32; k++) cpu_relax();
-      if ((i & 15) == 15) sched_yield();
+    int spinning = atomic_load_explicit(&pool->spinning, memory_order_relaxed);
+    if (!polled && spinning < pool->max_spinners) {
+      polled = 1;
+      set_atomic(&pool->spinning, spinning + 1);
+      unlock(pool);
+      poll_for_work(pool);
+      pthread_mutex_lock(&pool->mu);
+      set_atomic(&pool->spinning,
+                 atomic_load_explicit(&pool->spinning, memory_order_relaxed) - 1);
+      continue;  /* the loop drains and looks again before sleeping */
     }
-    pthread_mutex_lock(&pool->mu);
-    pool->spinning--;
-    if (pool->q.total > 0 || pool->stopping) continue;
-    pool->sleepers++;
-    pthread_cond_wait(&pool->work_cv, &pool->mu);
-    pool->sleepers--;
+    /* Announce, then look once more: a submitter pushes, then reads
+    ** sleepers; one of the two sees the other. */
+    set_atomic(&pool->sleepers,
+               atomic_load_explicit(&pool->sleepers, memory_order_relaxed) + 1);
+    if (tk__inbox_count(&pool->inbox) == 0 && pool->q.total == 0 &&
+        !pool->closed)
+      pthread_cond_wait(&pool->work_cv, &pool->mu);
+    set_atomic(&pool->sleepers,
+               atomic_load_explicit(&pool->sleepers, memory_order_relaxed) - 1);
+    polled = 0;
   }
-  pthread_mutex_unlock(&pool->mu);
+  unlock(pool);
   cancel_list(orphans, "pool shut down before its dependencies finished");
   if (pool->fini) pool->fini(pool->data, w->index, w->data);
   pthread_mutex_lock(&pool->mu);
@@ -305,7 +411,7 @@ static int online_cpus(void) {
 }
 
 static void destroy(tk_pool_t *pool) {
-  if (pool->has_timer) tk__timer_release();
+  if (atomic_load(&pool->has_timer)) tk__timer_release();
   tk__readyq_free(&pool->q);
   pthread_cond_destroy(&pool->work_cv);
   pthread_cond_destroy(&pool->space_cv);
@@ -321,6 +427,28 @@ static void join_started(tk_pool_t *pool) {
     if (pool->workers[i].started) pthread_join(pool->workers[i].thread, NULL);
 }
 
+/* Creates mu (adaptive: critical sections are a few dozen instructions, so
+** a contended lock is better spun on briefly than slept on) and the
+** condvars. Returns 0 or TK_ESYS with nothing left to undo. */
+static int init_sync(tk_pool_t *pool) {
+  pthread_mutexattr_t ma;
+  if (pthread_mutexattr_init(&ma) != 0) return TK_ESYS;
+  pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
+  int rc = pthread_mutex_init(&pool->mu, &ma);
+  pthread_mutexattr_destroy(&ma);
+  if (rc != 0) return TK_ESYS;
+  pthread_cond_t *cvs[] = {&pool->work_cv, &pool->space_cv, &pool->idle_cv,
+                           &pool->state_cv};
+  for (size_t i = 0; i < TK_ARRAY_SIZE(cvs); i++) {
+    if (tk__cond_init(cvs[i]) != 0) {
+      while (i-- > 0) pthread_cond_destroy(cvs[i]);
+      pthread_mutex_destroy(&pool->mu);
+      return TK_ESYS;
+    }
+  }
+  return 0;
+}
+
 int tk_pool_new(const tk_pool_opts_t *opts, tk_pool_t **out) {
   static const tk_pool_opts_t defaults;
   if (out == NULL) return TK_EINVAL;
@@ -329,33 +457,31 @@ int tk_pool_new(const tk_pool_opts_t *opts, tk_pool_t **out) {
   if (opts->workers < 0 || opts->workers > MAX_WORKERS ||
       opts->capacity > MAX_CAPACITY)
     return TK_EINVAL;
-  tk_pool_t *pool = tk__calloc(1, sizeof *pool);
+  tk_pool_t *pool = tk__malloc(sizeof *pool);
   if (pool == NULL) return TK_ENOMEM;
-  int rc;
+  memset(pool, 0, offsetof(tk_pool_t, inbox));
+  memset(&pool->work_cv, 0, sizeof *pool - offsetof(tk_pool_t, work_cv));
   pool->nworkers = opts->workers ? opts->workers : online_cpus();
   pool->workers = tk__calloc((size_t)pool->nworkers, sizeof *pool->workers);
-  int ncv = 0;
-  int ok = pool->workers != NULL &&
-           pthread_mutex_init(&pool->mu, NULL) == 0 &&
-           tk__cond_init(&pool->work_cv) == 0 && ++ncv &&
-           tk__cond_init(&pool->space_cv) == 0 && ++ncv &&
-           tk__cond_init(&pool->idle_cv) == 0 && ++ncv &&
-           tk__cond_init(&pool->state_cv) == 0 && ++ncv;
-  if (!ok) {
-    /* Partial set-up is rare enough to unwind by hand. */
-    pthread_cond_t *cvs[] = {&pool->work_cv, &pool->space_cv, &pool->idle_cv,
-                             &pool->state_cv};
-    for (int i = 0; i < ncv; i++) pthread_cond_destroy(cvs[i]);
-    rc = pool->workers == NULL ? TK_ENOMEM : TK_ESYS;
-    if (pool->workers != NULL) pthread_mutex_destroy(&pool->mu);
+  if (pool->workers == NULL) {
+    tk__free(pool);
+    return TK_ENOMEM;
+  }
+  int rc = init_sync(pool);
+  if (rc != 0) {
     tk__free(pool->workers);
     tk__free(pool);
     return rc;
   }
   tk__readyq_init(&pool->q);
-  atomic_init(&pool->queued, 0);
-  atomic_init(&pool->outstanding, 0);
-  atomic_init(&pool->idle_waiters, 0);
+  tk__inbox_init(&pool->inbox);
+  atomic_init(&pool->sleepers, 0);
+  atomic_init(&pool->spinning, 0);
+  atomic_init(&pool->nonempty, 0);
+  atomic_init(&pool->submitting, 0);
+  atomic_init(&pool->stopping, 0);
+  atomic_init(&pool->has_timer, 0);
+  pool->max_spinners = online_cpus() / 2 > 0 ? online_cpus() / 2 : 1;
   pool->capacity = opts->capacity;
   pool->block_on_full = opts->block_on_full;
   pool->paused = opts->paused != 0;
@@ -364,7 +490,6 @@ int tk_pool_new(const tk_pool_opts_t *opts, tk_pool_t **out) {
   pool->fini = opts->worker_fini;
   pool->data = opts->data;
 
-  rc = 0;
   for (int i = 0; i < pool->nworkers; i++) {
     worker *w = &pool->workers[i];
     w->pool = pool;
@@ -381,7 +506,7 @@ int tk_pool_new(const tk_pool_opts_t *opts, tk_pool_t **out) {
   while (pool->ready < started) pthread_cond_wait(&pool->state_cv, &pool->mu);
   if (rc == 0) rc = pool->init_rc;
   if (rc != 0) {
-    pool->stopping = 1;
+    pool->closed = 1;
     pthread_cond_broadcast(&pool->state_cv);
     pthread_cond_broadcast(&pool->work_cv);
   }
@@ -401,11 +526,16 @@ static int on_own_worker(const tk_pool_t *pool) {
 
 int tk_pool_shutdown(tk_pool_t *pool, int wait, int cancel_pending) {
   if (pool == NULL) return TK_EINVAL;
+  /* New submits fail from here on; wait for lock-free ones in flight to
+  ** land in the inbox, so that the workers see every accepted task. */
+  atomic_store(&pool->stopping, 1);
+  while (atomic_load(&pool->submitting) != 0) sched_yield();
+
   tk__task *drop = NULL;
   size_t ndrop = 0;
   tk_job_t *held = NULL;
-  pthread_mutex_lock(&pool->mu);
-  pool->stopping = 1;
+  lock(pool);
+  pool->closed = 1;
   pool->paused = 0;
   if (cancel_pending) {
     held = held_take_all(pool);
@@ -413,12 +543,12 @@ int tk_pool_shutdown(tk_pool_t *pool, int wait, int cancel_pending) {
     drop = ndrop ? tk__malloc(ndrop * sizeof *drop) : NULL;
     if (drop == NULL) ndrop = 0;  /* no memory: the workers drain instead */
     for (size_t i = 0; i < ndrop; i++) tk__readyq_pop(&pool->q, &drop[i]);
-    atomic_store_explicit(&pool->queued, pool->q.total, memory_order_relaxed);
+    note_queue(pool);
   }
   pthread_cond_broadcast(&pool->work_cv);
   pthread_cond_broadcast(&pool->state_cv);
   pthread_cond_broadcast(&pool->space_cv);
-  pthread_mutex_unlock(&pool->mu);
+  unlock(pool);
 
   for (size_t i = 0; i < ndrop; i++) {
     if (drop[i].job != NULL) {
@@ -427,12 +557,11 @@ int tk_pool_shutdown(tk_pool_t *pool, int wait, int cancel_pending) {
       continue;
     }
     ((tk_post_fn)drop[i].fn)(drop[i].arg, TK_ECANCELED);
-    pthread_mutex_lock(&pool->mu);
+    lock(pool);
     pool->pending--;
     pool->cancelled++;
-    if (atomic_fetch_sub(&pool->outstanding, 1) == 1)
-      pthread_cond_broadcast(&pool->idle_cv);
-    pthread_mutex_unlock(&pool->mu);
+    check_idle(pool);
+    unlock(pool);
   }
   tk__free(drop);
   cancel_list(held, "pool shut down");
@@ -452,21 +581,23 @@ int tk_pool_free(tk_pool_t *pool) {
   tk_pool_shutdown(pool, 1, 0);
   join_started(pool);
   /* Cancellations running on other threads finish their accounting under
-  ** mu; once outstanding is zero nothing else touches the pool. */
-  pthread_mutex_lock(&pool->mu);
-  while (atomic_load(&pool->outstanding) != 0)
+  ** mu; once nothing is pending nothing else touches the pool. */
+  lock(pool);
+  pool->idle_waiters++;
+  while (pool->pending != 0 || pool->busy != 0)
     pthread_cond_wait(&pool->idle_cv, &pool->mu);
-  pthread_mutex_unlock(&pool->mu);
+  pool->idle_waiters--;
+  unlock(pool);
   destroy(pool);
   return 0;
 }
 
 int tk_pool_resume(tk_pool_t *pool) {
   if (pool == NULL) return TK_EINVAL;
-  pthread_mutex_lock(&pool->mu);
+  lock(pool);
   pool->paused = 0;
   pthread_cond_broadcast(&pool->state_cv);
-  pthread_mutex_unlock(&pool->mu);
+  unlock(pool);
   return 0;
 }
 
@@ -481,24 +612,68 @@ static int wait_for_room(tk_pool_t *pool, size_t n, double block_timeout) {
   int block = block_timeout > 0 || (block_timeout == 0 && pool->block_on_full);
   uint64_t deadline = block_timeout > 0 ? tk__deadline(block_timeout)
                                         : UINT64_MAX;
-  while (pool->pending + n > pool->capacity) {
+  while ((uint64_t)pool->pending + n > pool->capacity) {
     if (!block) return TK_EFULL;
-    if (pool->stopping) return TK_ESHUTDOWN;
+    if (pool->closed) return TK_ESHUTDOWN;
     pool->space_waiters++;
     int rc = tk__cond_wait(&pool->space_cv, &pool->mu, deadline);
     pool->space_waiters--;
-    if (rc == TK_ETIMEDOUT && pool->pending + n > pool->capacity)
+    drain(pool);
+    if (rc == TK_ETIMEDOUT && (uint64_t)pool->pending + n > pool->capacity)
       return TK_ETIMEDOUT;
   }
-  return pool->stopping ? TK_ESHUTDOWN : 0;
+  return pool->closed ? TK_ESHUTDOWN : 0;
 }
 
 /* With mu held: counts n accepted jobs. */
 static void accepted(tk_pool_t *pool, size_t n) {
   pool->submitted += n;
-  pool->pending += n;
-  if (pool->pending > pool->peak_pending) pool->peak_pending = pool->pending;
-  atomic_fetch_add_explicit(&pool->outstanding, (long)n, memory_order_relaxed);
+  pool->pending += (int64_t)n;
+  if (pool->pending > (int64_t)pool->peak_pending)
+    pool->peak_pending = (uint64_t)pool->pending;
+}
+
+/* The common path: an unbounded, running pool takes the task through the
+** inbox without its mutex. Returns TK_EBUSY when the caller must use the
+** locked path (bounded pool, inbox full), TK_ESHUTDOWN after shutdown. */
+static int push_lock_free(tk_pool_t *pool, int prio, const tk__task *t) {
+  if (pool->capacity != 0) return TK_EBUSY;
+  atomic_fetch_add_explicit(&pool->submitting, 1, memory_order_seq_cst);
+  int rc;
+  if (atomic_load_explicit(&pool->stopping, memory_order_seq_cst))
+    rc = TK_ESHUTDOWN;
+  else
+    rc = tk__inbox_push(&pool->inbox, prio, t) == 0 ? 0 : TK_EBUSY;
+  atomic_fetch_sub_explicit(&pool->submitting, 1, memory_order_release);
+  if (rc == 0) wake_after_push(pool);
+  return rc;
+}
+
+/* The locked path for one task; `held` parks a job on the held list
+** instead of queueing it. */
+static int push_slow(tk_pool_t *pool, int prio, const tk__task *t,
+                     double block_timeout, int held) {
+  lock(pool);
+  int rc = pool->closed || atomic_load(&pool->stopping)
+               ? TK_ESHUTDOWN
+               : wait_for_room(pool, 1, block_timeout);
+  if (rc == 0 && held) held_push(pool, t->job);
+  else if (rc == 0) rc = push_locked(pool, prio, t);
+  if (rc == 0) accepted(pool, 1);
+  unlock(pool);
+  return rc;
+}
+
+static int ensure_timer(tk_pool_t *pool) {
+  if (atomic_load(&pool->has_timer)) return 0;
+  pthread_mutex_lock(&pool->mu);
+  int rc = 0;
+  if (!atomic_load(&pool->has_timer)) {
+    rc = tk__timer_acquire();
+    if (rc == 0) atomic_store(&pool->has_timer, 1);
+  }
+  pthread_mutex_unlock(&pool->mu);
+  return rc;
 }
 
 int tk_pool_submit(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
@@ -512,39 +687,41 @@ int tk_pool_submit(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
     for (size_t i = 0; i < opts->n_after; i++)
       if (opts->after[i] == NULL) return TK_EINVAL;
     n_after = opts->n_after;
+    if (opts->timeout > 0) {
+      int rc = ensure_timer(pool);
+      if (rc != 0) return rc;
+    }
   }
-  /* References: the pool's, ours for the rest of this call, the caller's. */
+  /* References: the pool's, the caller's, and ours while linking to a
+  ** token or to dependencies after the job is queued (it may have run and
+  ** been released by then). */
+  int linking = opts != NULL && (opts->token != NULL || n_after > 0);
   tk_job_t *job;
-  int rc = tk__job_new(pool, opts, fn, arg, out ? 3 : 2, &job);
+  int rc = tk__job_new(pool, opts, fn, arg, 1 + (out != NULL) + linking, &job);
   if (rc != 0) return rc;
+  if (out != NULL) *out = job;
 
-  pthread_mutex_lock(&pool->mu);
-  rc = pool->stopping ? TK_ESHUTDOWN
-                      : wait_for_room(pool, 1, opts ? opts->block_timeout : 0);
-  if (rc == 0 && job->timeout > 0 && !pool->has_timer) {
-    rc = tk__timer_acquire();
-    pool->has_timer = rc == 0;
-  }
-  if (rc == 0 && n_after == 0) {
-    tk__task t = {NULL, NULL, job};
-    rc = push_locked(pool, job->priority, &t);
-  } else if (rc == 0) {
+  tk__task t = {NULL, NULL, job};
+  if (n_after > 0) {
     /* Waits on the held list until its dependencies end; the +1 on
     ** deps_left keeps it there until every registration below is done. */
     atomic_store(&job->held, 1);
     atomic_store(&job->deps_left, n_after + 1);
-    held_push(pool, job);
+    rc = push_slow(pool, job->priority, &t, opts->block_timeout, 1);
+  } else {
+    rc = push_lock_free(pool, job->priority, &t);
+    if (rc == TK_EBUSY)
+      rc = push_slow(pool, job->priority, &t, opts ? opts->block_timeout : 0, 0);
   }
-  if (rc == 0) accepted(pool, 1);
-  pthread_mutex_unlock(&pool->mu);
   if (rc != 0) {
+    if (out != NULL) *out = NULL;
     atomic_store(&job->refs, 1);
     tk_job_release(job);
     return rc;
   }
+  if (!linking) return 0;
 
-  if (opts != NULL && opts->token != NULL &&
-      tk__token_link(&job->token, opts->token))
+  if (opts->token != NULL && tk__token_link(&job->token, opts->token))
     tk_token_cancel(&job->token);
   for (size_t i = 0; i < n_after; i++) {
     int r = tk__job_add_dependent(opts->after[i], job, i);
@@ -560,7 +737,6 @@ int tk_pool_submit(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
     }
   }
   if (n_after > 0) tk__job_dep_done(job, NULL, 0);  /* the submit guard */
-  if (out != NULL) *out = job;
   tk_job_release(job);
   return 0;
 }
@@ -568,33 +744,30 @@ int tk_pool_submit(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
 int tk_pool_post_batch(tk_pool_t *pool, int priority, tk_post_fn fn,
                        void *const *args, size_t n) {
   if (pool == NULL || fn == NULL || (args == NULL && n > 0)) return TK_EINVAL;
-  pthread_mutex_lock(&pool->mu);
-  int rc = pool->stopping ? TK_ESHUTDOWN : wait_for_room(pool, n, 0);
+  lock(pool);
+  int rc = pool->closed || atomic_load(&pool->stopping)
+               ? TK_ESHUTDOWN
+               : wait_for_room(pool, n, 0);
   if (rc == 0) rc = tk__readyq_reserve(&pool->q, priority, n);
   if (rc == 0) {
     for (size_t i = 0; i < n; i++) {
       tk__task t = {(void *)fn, args[i], NULL};
       tk__readyq_push(&pool->q, priority, &t);  /* cannot fail: reserved */
     }
-    atomic_store_explicit(&pool->queued, pool->q.total, memory_order_relaxed);
+    note_queue(pool);
     accepted(pool, n);
-    if (pool->sleepers > 0 && !pool->paused)
+    if (atomic_load(&pool->sleepers) > 0 && !pool->paused)
       pthread_cond_broadcast(&pool->work_cv);
   }
-  pthread_mutex_unlock(&pool->mu);
+  unlock(pool);
   return rc;
 }
 
 int tk_pool_post(tk_pool_t *pool, int priority, tk_post_fn fn, void *arg) {
   if (pool == NULL || fn == NULL) return TK_EINVAL;
-  pthread_mutex_lock(&pool->mu);
-  int rc = pool->stopping ? TK_ESHUTDOWN : wait_for_room(pool, 1, 0);
-  if (rc == 0) {
-    tk__task t = {(void *)fn, arg, NULL};
-    rc = push_locked(pool, priority, &t);
-  }
-  if (rc == 0) accepted(pool, 1);
-  pthread_mutex_unlock(&pool->mu);
+  tk__task t = {(void *)fn, arg, NULL};
+  int rc = push_lock_free(pool, priority, &t);
+  if (rc == TK_EBUSY) rc = push_slow(pool, priority, &t, 0, 0);
   return rc;
 }
 
@@ -605,20 +778,21 @@ int tk_pool_post(tk_pool_t *pool, int priority, tk_post_fn fn, void *arg) {
 int tk_pool_wait_all(tk_pool_t *pool, double timeout) {
   if (pool == NULL) return TK_EINVAL;
   if (on_own_worker(pool)) return TK_EBUSY;
-  if (atomic_load(&pool->outstanding) == 0) return 0;
   uint64_t deadline = tk__deadline(timeout);
   int rc = 0;
-  pthread_mutex_lock(&pool->mu);
-  atomic_fetch_add(&pool->idle_waiters, 1);
-  while (atomic_load(&pool->outstanding) != 0) {
-    if (tk__cond_wait(&pool->idle_cv, &pool->mu, deadline) == TK_ETIMEDOUT &&
-        atomic_load(&pool->outstanding) != 0) {
-      rc = TK_ETIMEDOUT;
+  lock(pool);
+  pool->idle_waiters++;
+  while (pool->pending != 0 || pool->busy != 0 ||
+         tk__inbox_count(&pool->inbox) != 0) {
+    if (tk__cond_wait(&pool->idle_cv, &pool->mu, deadline) == TK_ETIMEDOUT) {
+      drain(pool);
+      if (pool->pending != 0 || pool->busy != 0) rc = TK_ETIMEDOUT;
       break;
     }
+    drain(pool);
   }
-  atomic_fetch_sub(&pool->idle_waiters, 1);
-  pthread_mutex_unlock(&pool->mu);
+  pool->idle_waiters--;
+  unlock(pool);
   return rc;
 }
 
@@ -626,9 +800,9 @@ int tk_pool_metrics(tk_pool_t *pool, tk_pool_metrics_t *m) {
   if (pool == NULL || m == NULL) return TK_EINVAL;
   memset(m, 0, sizeof *m);
   uint64_t exec_ns = 0, wait_ns = 0, ran = 0;
-  pthread_mutex_lock(&pool->mu);
+  lock(pool);
   m->submitted = pool->submitted;
-  m->pending = pool->pending;
+  m->pending = pool->pending > 0 ? (uint64_t)pool->pending : 0;
   m->peak_pending = pool->peak_pending;
   m->running = (uint64_t)pool->busy;
   m->cancelled = pool->cancelled;
@@ -641,7 +815,7 @@ int tk_pool_metrics(tk_pool_t *pool, tk_pool_metrics_t *m) {
     exec_ns += atomic_load_explicit(&w->exec_ns, memory_order_relaxed);
     wait_ns += atomic_load_explicit(&w->wait_ns, memory_order_relaxed);
   }
-  pthread_mutex_unlock(&pool->mu);
+  unlock(pool);
   m->workers = pool->nworkers;
   m->total_execution_time = (double)exec_ns / 1e9;
   m->mean_execution_time = ran ? m->total_execution_time / (double)ran : 0;

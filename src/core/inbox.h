@@ -1,0 +1,39 @@
+/*
+** inbox.h - a bounded lock-free queue through which submitters hand tasks
+** to the pool without taking its mutex (after Dmitry Vyukov's bounded MPMC
+** queue: a sequence number per slot). Many producers; one consumer at a
+** time (the holder of the pool mutex). FIFO in the order producers claimed
+** their slots. Private to src/core. See LICENSE for copyright and licence.
+*/
+#ifndef TK_INBOX_H
+#define TK_INBOX_H
+
+#include "readyq.h"
+
+#define TK__INBOX_SLOTS 4096     /* power of two */
+
+typedef struct tk__slot {
+  atomic_size_t seq;             /* == pos: free; == pos + 1: filled */
+  int prio;
+  tk__task task;
+} tk__slot;
+
+typedef struct tk__inbox {
+  _Alignas(TK_CACHELINE) atomic_size_t tail;  /* producers */
+  _Alignas(TK_CACHELINE) atomic_size_t head;  /* consumer; read by all */
+  _Alignas(TK_CACHELINE) tk__slot slots[TK__INBOX_SLOTS];
+} tk__inbox;
+
+TK_INTERNAL void tk__inbox_init(tk__inbox *b);
+/* Appends a task; returns 0, or TK_EFULL when every slot is taken. */
+TK_INTERNAL int tk__inbox_push(tk__inbox *b, int prio, const tk__task *t);
+/* Consumer only: removes the oldest filled task. 0 when none is ready. */
+TK_INTERNAL int tk__inbox_pop(tk__inbox *b, int *prio, tk__task *t);
+
+/* Tasks claimed and not yet consumed (may count one still being written). */
+static inline size_t tk__inbox_count(tk__inbox *b) {
+  return atomic_load_explicit(&b->tail, memory_order_seq_cst) -
+         atomic_load_explicit(&b->head, memory_order_relaxed);
+}
+
+#endif
