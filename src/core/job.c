@@ -12,14 +12,50 @@
 static _Thread_local tk_job_t *current;
 
 static int claim_timeout(tk__timer_entry *e) {
-  return tk__try_retain(&tk_container_of(e, tk_job_t, timer)->refs);
+  tk__job_ext *x = tk_container_of(e, tk__job_ext, timer);
+  return tk__try_retain(&x->token.owner->refs);
 }
 
 static void fire_timeout(tk__timer_entry *e) {
-  tk_job_t *job = tk_container_of(e, tk_job_t, timer);
-  atomic_store_explicit(&job->timed_out, 1, memory_order_relaxed);
-  tk_token_cancel(&job->token);
+  tk__job_ext *x = tk_container_of(e, tk__job_ext, timer);
+  tk_job_t *job = x->token.owner;
+  atomic_store_explicit(&x->timed_out, 1, memory_order_relaxed);
+  tk_token_cancel(&x->token);
   tk_job_release(job);
+}
+
+static tk__job_ext *ext_new(tk_job_t *job) {
+  tk__job_ext *x = tk__malloc(sizeof *x);
+  if (x == NULL) return NULL;
+  tk__token_init_embedded(&x->token, job);
+  x->name = NULL;
+  x->timeout = 0;
+  atomic_init(&x->timed_out, 0);
+  tk__timer_entry_init(&x->timer, claim_timeout, fire_timeout);
+  atomic_init(&x->deps_left, 0);
+  atomic_init(&x->dep_reason, NULL);
+  x->cascade_next = NULL;
+  atomic_init(&x->held, 0);
+  x->held_prev = x->held_next = NULL;
+  return x;
+}
+
+static void ext_free(tk__job_ext *x) {
+  if (x == NULL) return;
+  tk__token_fini(&x->token);
+  tk__free(x->name);
+  tk__free(atomic_load_explicit(&x->dep_reason, memory_order_relaxed));
+  tk__free(x);
+}
+
+tk__job_ext *tk__job_ext_get(tk_job_t *job) {
+  tk__job_ext *x = tk__job_ext_peek(job);
+  if (x != NULL) return x;
+  tk__job_ext *mine = ext_new(job);
+  if (mine == NULL) return NULL;
+  if (atomic_compare_exchange_strong(&job->ext, &x, mine)) return mine;
+  ext_free(mine);  /* another thread installed one first */
+  return x;
 }
 
 int tk__job_new(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
@@ -33,38 +69,34 @@ int tk__job_new(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
   job->pool = pool;
   job->fn = fn;
   job->arg = arg;
-  job->name = NULL;
-  job->error = NULL;
-  job->result = NULL;
-  job->result_free = NULL;
   job->t_submit = tk__now_ns();
   job->t_finish = 0;
   atomic_init(&job->t_start, 0);
-  job->timeout = opts ? opts->timeout : 0;
-  atomic_init(&job->timed_out, 0);
-  tk__timer_entry_init(&job->timer, claim_timeout, fire_timeout);
+  job->error = NULL;
+  job->result = NULL;
+  job->result_free = NULL;
   atomic_init(&job->dependents, NULL);
-  atomic_init(&job->deps_left, 0);
-  atomic_init(&job->dep_reason, NULL);
-  job->cascade_next = NULL;
-  atomic_init(&job->held, 0);
-  job->held_prev = job->held_next = NULL;
-  tk__token_init_embedded(&job->token, job);
-  if (opts != NULL && opts->name != NULL &&
-      (job->name = tk__strdup(opts->name)) == NULL) {
-    tk__free(job);
-    return TK_ENOMEM;
+  atomic_init(&job->ext, NULL);
+  if (opts != NULL && (opts->name != NULL || opts->token != NULL ||
+                       opts->timeout > 0 || opts->n_after > 0)) {
+    tk__job_ext *x = ext_new(job);
+    if (x == NULL ||
+        (opts->name != NULL && (x->name = tk__strdup(opts->name)) == NULL)) {
+      ext_free(x);
+      tk__free(job);
+      return TK_ENOMEM;
+    }
+    x->timeout = opts->timeout;
+    atomic_init(&job->ext, x);
   }
   *out = job;
   return 0;
 }
 
 static void job_free(tk_job_t *job) {
-  tk__token_fini(&job->token);
+  ext_free(tk__job_ext_peek(job));
   if (job->result_free != NULL) job->result_free(job->result);
-  tk__free(job->name);
   tk__free(job->error);
-  tk__free(atomic_load_explicit(&job->dep_reason, memory_order_relaxed));
   tk__free(job);
 }
 
@@ -153,29 +185,32 @@ int tk__job_start(tk_job_t *job) {
 int tk__job_run(tk_job_t *job) {
   uint64_t start = tk__now_ns();
   atomic_store_explicit(&job->t_start, start, memory_order_relaxed);
+  tk__job_ext *x = tk__job_ext_peek(job);
   int state;
-  if (tk_token_is_cancelled(&job->token)) {
+  if (x != NULL && tk_token_is_cancelled(&x->token)) {
     /* Cancelled (by its token or group) after it was queued: never runs. */
     job->error = tk__strdup("cancelled before it started");
     state = TK_JOB_CANCELLED;
   } else {
-    int armed = job->timeout > 0 &&
-                tk__timer_arm(&job->timer,
-                              start + (uint64_t)(job->timeout * 1e9)) == 0;
+    int armed = x != NULL && x->timeout > 0 &&
+                tk__timer_arm(&x->timer,
+                              start + (uint64_t)(x->timeout * 1e9)) == 0;
     tk_job_t *prev = current;
     current = job;
     int rc = job->fn(job->arg);
     current = prev;
-    if (armed) tk__timer_disarm(&job->timer);
+    if (armed) tk__timer_disarm(&x->timer);
+    x = tk__job_ext_peek(job);  /* the task may have made one */
     if (rc == 0) {
       state = TK_JOB_COMPLETED;
     } else {
-      int cancelled = rc == TK_ECANCELED || tk_token_is_cancelled(&job->token);
+      int cancelled = rc == TK_ECANCELED ||
+                      (x != NULL && tk_token_is_cancelled(&x->token));
       state = cancelled ? TK_JOB_CANCELLED : TK_JOB_FAILED;
-      if (cancelled && atomic_load_explicit(&job->timed_out,
-                                            memory_order_relaxed)) {
+      if (cancelled && x != NULL &&
+          atomic_load_explicit(&x->timed_out, memory_order_relaxed)) {
         char buf[64];
-        snprintf(buf, sizeof buf, "timed out after %g s", job->timeout);
+        snprintf(buf, sizeof buf, "timed out after %g s", x->timeout);
         tk__free(job->error);
         job->error = tk__strdup(buf);
       } else if (job->error == NULL) {
@@ -233,10 +268,10 @@ int tk__job_cancel_pending(tk_job_t *job, char *reason) {
   }
   tk_job_retain(job);  /* the pool may drop its reference below */
   if (reason == NULL) {
-    const char *text = atomic_load_explicit(&job->timed_out,
-                                            memory_order_relaxed)
-                           ? "timed out" : "cancelled";
-    reason = tk__strdup(text);
+    tk__job_ext *x = tk__job_ext_peek(job);
+    int timed_out = x != NULL &&
+                    atomic_load_explicit(&x->timed_out, memory_order_relaxed);
+    reason = tk__strdup(timed_out ? "timed out" : "cancelled");
   }
   job->error = reason;
   job->t_finish = tk__now_ns();
@@ -256,24 +291,29 @@ void tk__job_token_cancelled(tk_job_t *job) {
 int tk_job_cancel(tk_job_t *job) {
   if (job == NULL) return TK_EINVAL;
   if (tk__job_cancel_pending(job, NULL) == 0) {
-    tk_token_cancel(&job->token);  /* so is_cancelled agrees */
+    tk__job_ext *x = tk__job_ext_peek(job);
+    if (x != NULL) tk_token_cancel(&x->token);  /* so its callbacks run */
     return 0;
   }
   int st = atomic_load_explicit(&job->state, memory_order_acquire);
   if (st == TK_JOB_RUNNING) {
-    tk_token_cancel(&job->token);
+    tk__job_ext *x = tk__job_ext_get(job);
+    if (x == NULL) return TK_ENOMEM;
+    tk_token_cancel(&x->token);
     return TK_EBUSY;
   }
   return TK_EINVAL;
 }
 
 tk_token_t *tk_job_token(tk_job_t *job) {
-  return job != NULL ? &job->token : NULL;
+  tk__job_ext *x = job != NULL ? tk__job_ext_get(job) : NULL;
+  return x != NULL ? &x->token : NULL;
 }
 
 int tk_job_is_cancelled(const tk_job_t *job) {
   if (job == NULL) return 0;
-  return tk_token_is_cancelled(&job->token) ||
+  tk__job_ext *x = tk__job_ext_peek(job);
+  return (x != NULL && tk_token_is_cancelled(&x->token)) ||
          atomic_load_explicit(&job->state, memory_order_acquire) ==
              TK_JOB_CANCELLED;
 }
@@ -306,26 +346,28 @@ static char *dep_reason(tk_job_t *dep, size_t index) {
   int st = atomic_load_explicit(&dep->state, memory_order_acquire);
   const char *what = st == TK_JOB_FAILED ? "failed" : "was cancelled";
   char buf[256];
-  if (dep->name != NULL)
-    snprintf(buf, sizeof buf, "dependency '%s' %s", dep->name, what);
+  const char *name = tk_job_name(dep);
+  if (name != NULL)
+    snprintf(buf, sizeof buf, "dependency '%s' %s", name, what);
   else
     snprintf(buf, sizeof buf, "dependency #%zu %s", index + 1, what);
   return tk__strdup(buf);
 }
 
 void tk__job_dep_done(tk_job_t *job, tk_job_t *dep, size_t index) {
+  tk__job_ext *x = tk__job_ext_peek(job);  /* made at submit */
   if (dep != NULL &&
       atomic_load_explicit(&dep->state, memory_order_acquire) !=
           TK_JOB_COMPLETED) {
     char *reason = dep_reason(dep, index);
     char *none = NULL;
     if (reason == NULL ||
-        !atomic_compare_exchange_strong(&job->dep_reason, &none, reason))
+        !atomic_compare_exchange_strong(&x->dep_reason, &none, reason))
       tk__free(reason);
   }
-  if (atomic_fetch_sub_explicit(&job->deps_left, 1, memory_order_acq_rel) != 1)
+  if (atomic_fetch_sub_explicit(&x->deps_left, 1, memory_order_acq_rel) != 1)
     return;
-  if (atomic_load(&job->dep_reason) == NULL) {
+  if (atomic_load(&x->dep_reason) == NULL) {
     tk__pool_deps_ready(job->pool, job);
     return;
   }
@@ -334,14 +376,15 @@ void tk__job_dep_done(tk_job_t *job, tk_job_t *dep, size_t index) {
   static _Thread_local tk_job_t *cascade;
   static _Thread_local int draining;
   tk_job_retain(job);
-  job->cascade_next = cascade;
+  x->cascade_next = cascade;
   cascade = job;
   if (draining) return;
   draining = 1;
   while (cascade != NULL) {
     tk_job_t *j = cascade;
-    cascade = j->cascade_next;
-    tk__job_cancel_pending(j, atomic_exchange(&j->dep_reason, NULL));
+    tk__job_ext *jx = tk__job_ext_peek(j);
+    cascade = jx->cascade_next;
+    tk__job_cancel_pending(j, atomic_exchange(&jx->dep_reason, NULL));
     tk_job_release(j);
   }
   draining = 0;
@@ -352,7 +395,10 @@ void tk__job_dep_done(tk_job_t *job, tk_job_t *dep, size_t index) {
 /* {====================================================== accessors */
 
 int tk_job_priority(const tk_job_t *job) { return job ? job->priority : 0; }
-const char *tk_job_name(const tk_job_t *job) { return job ? job->name : NULL; }
+const char *tk_job_name(const tk_job_t *job) {
+  tk__job_ext *x = job ? tk__job_ext_peek(job) : NULL;
+  return x ? x->name : NULL;
+}
 
 const char *tk_job_error(const tk_job_t *job) {
   if (job == NULL) return NULL;

@@ -20,6 +20,21 @@ struct tk__dep_node {
 };
 #define TK__DEPS_CLOSED ((tk__dep_node *)1)
 
+/* What only some jobs need (a name, a token, a timeout, dependencies):
+** kept out of the job so the common job fits in two cache lines. */
+typedef struct tk__job_ext {
+  tk_token_t token;              /* the job's own token */
+  char *name;                    /* owned, or NULL */
+  double timeout;                /* seconds of running allowed, 0 = none */
+  atomic_int timed_out;          /* the timeout fired */
+  tk__timer_entry timer;         /* the timeout */
+  atomic_size_t deps_left;       /* unfinished dependencies (+1 at submit) */
+  _Atomic(char *) dep_reason;    /* first dependency that did not complete */
+  tk_job_t *cascade_next;        /* on this thread's list of jobs to cancel */
+  atomic_int held;               /* on the pool's held list (see pool.c) */
+  tk_job_t *held_prev, *held_next;  /* pool mutex */
+} tk__job_ext;
+
 struct tk_job {
   atomic_int refs;
   atomic_int state;              /* tk_job_state_t or TK__JOB_CANCELLING */
@@ -28,23 +43,21 @@ struct tk_job {
   tk_pool_t *pool;               /* the pool that runs it (no reference) */
   tk_task_fn fn;
   void *arg;
-  char *name;                    /* owned, or NULL */
+  uint64_t t_submit, t_finish;   /* monotonic ns, 0 = not yet */
+  _Atomic uint64_t t_start;      /* read while it runs, so atomic */
   char *error;                   /* owned; written before the final state */
   void *result;
   void (*result_free)(void *);
-  uint64_t t_submit, t_finish;   /* monotonic ns, 0 = not yet */
-  _Atomic uint64_t t_start;      /* read while it runs, so atomic */
-  double timeout;                /* seconds of running allowed, 0 = none */
-  atomic_int timed_out;          /* the timeout fired */
-  tk__timer_entry timer;         /* the timeout */
   _Atomic(tk__dep_node *) dependents;  /* or TK__DEPS_CLOSED once final */
-  atomic_size_t deps_left;       /* unfinished dependencies (+1 at submit) */
-  _Atomic(char *) dep_reason;    /* first dependency that did not complete */
-  tk_job_t *cascade_next;        /* on this thread's list of jobs to cancel */
-  atomic_int held;               /* on the pool's held list (see pool.c) */
-  tk_job_t *held_prev, *held_next;  /* pool mutex */
-  tk_token_t token;              /* the job's own token */
+  _Atomic(tk__job_ext *) ext;    /* NULL until needed; never changes after */
 };
+
+/* The job's extension, or NULL if it has none (yet). */
+static inline tk__job_ext *tk__job_ext_peek(const tk_job_t *job) {
+  return atomic_load_explicit(&((tk_job_t *)job)->ext, memory_order_acquire);
+}
+/* The job's extension, created on first use; NULL only on ENOMEM. */
+TK_INTERNAL tk__job_ext *tk__job_ext_get(tk_job_t *job);
 
 static inline atomic_int *tk__job_refs(tk_job_t *job) { return &job->refs; }
 

@@ -179,34 +179,39 @@ static void wake_after_push(tk_pool_t *pool) {
 
 /* {====================================================== held list */
 
+/* Held jobs always have an extension (made at submit for their `after`). */
+static tk__job_ext *X(tk_job_t *job) { return tk__job_ext_peek(job); }
+
 static void held_push(tk_pool_t *pool, tk_job_t *job) {
-  job->held_prev = NULL;
-  job->held_next = pool->held;
-  if (pool->held) pool->held->held_prev = job;
+  X(job)->held_prev = NULL;
+  X(job)->held_next = pool->held;
+  if (pool->held) X(pool->held)->held_prev = job;
   pool->held = job;
 }
 
 static void held_unlink(tk_pool_t *pool, tk_job_t *job) {
-  if (job->held_prev) job->held_prev->held_next = job->held_next;
-  else pool->held = job->held_next;
-  if (job->held_next) job->held_next->held_prev = job->held_prev;
-  job->held_prev = job->held_next = NULL;
+  tk__job_ext *x = X(job);
+  if (x->held_prev) X(x->held_prev)->held_next = x->held_next;
+  else pool->held = x->held_next;
+  if (x->held_next) X(x->held_next)->held_prev = x->held_prev;
+  x->held_prev = x->held_next = NULL;
 }
 
-/* Whoever turns job->held from 1 to 0 owns the job's place on the list
-** (and the reference it holds) and must unlink it under mu. */
+/* Whoever turns x->held from 1 to 0 owns the job's place on the list (and
+** the reference it holds) and must unlink it under mu. */
 static int held_claim(tk_job_t *job) {
-  return atomic_exchange(&job->held, 0) == 1;
+  tk__job_ext *x = X(job);
+  return x != NULL && atomic_exchange(&x->held, 0) == 1;
 }
 
 /* Detaches every claimable held job into a singly linked list (mu held). */
 static tk_job_t *held_take_all(tk_pool_t *pool) {
   tk_job_t *out = NULL, *j = pool->held;
   while (j != NULL) {
-    tk_job_t *next = j->held_next;
+    tk_job_t *next = X(j)->held_next;
     if (held_claim(j)) {
       held_unlink(pool, j);
-      j->held_next = out;
+      X(j)->held_next = out;
       out = j;
     }
     j = next;
@@ -216,8 +221,8 @@ static tk_job_t *held_take_all(tk_pool_t *pool) {
 
 static void cancel_list(tk_job_t *list, const char *why) {
   while (list != NULL) {
-    tk_job_t *next = list->held_next;
-    list->held_next = NULL;
+    tk_job_t *next = X(list)->held_next;
+    X(list)->held_next = NULL;
     tk__job_cancel_pending(list, tk__strdup(why));
     tk_job_release(list);
     list = next;
@@ -705,8 +710,8 @@ int tk_pool_submit(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
   if (n_after > 0) {
     /* Waits on the held list until its dependencies end; the +1 on
     ** deps_left keeps it there until every registration below is done. */
-    atomic_store(&job->held, 1);
-    atomic_store(&job->deps_left, n_after + 1);
+    atomic_store(&X(job)->held, 1);
+    atomic_store(&X(job)->deps_left, n_after + 1);
     rc = push_slow(pool, job->priority, &t, opts->block_timeout, 1);
   } else {
     rc = push_lock_free(pool, job->priority, &t);
@@ -721,8 +726,8 @@ int tk_pool_submit(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
   }
   if (!linking) return 0;
 
-  if (opts->token != NULL && tk__token_link(&job->token, opts->token))
-    tk_token_cancel(&job->token);
+  if (opts->token != NULL && tk__token_link(&X(job)->token, opts->token))
+    tk_token_cancel(&X(job)->token);
   for (size_t i = 0; i < n_after; i++) {
     int r = tk__job_add_dependent(opts->after[i], job, i);
     if (r == TK_EBUSY) {
@@ -731,7 +736,8 @@ int tk_pool_submit(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
       /* Cannot wait for it: fail safe, never run without it. */
       char *none = NULL;
       char *why = tk__strdup("not enough memory to track a dependency");
-      if (why && !atomic_compare_exchange_strong(&job->dep_reason, &none, why))
+      if (why && !atomic_compare_exchange_strong(&X(job)->dep_reason, &none,
+                                                 why))
         tk__free(why);
       tk__job_dep_done(job, NULL, i);
     }
