@@ -14,6 +14,9 @@ int tk__inbox_push(tk__inbox *b, int prio, const tk__task *t) {
   size_t pos = atomic_load_explicit(&b->tail, memory_order_relaxed);
   tk__slot *s;
   for (;;) {
+    /* A closed tail never equals a slot's seq, so the CAS below cannot
+    ** claim a slot once the inbox is closed. */
+    if (pos & TK__INBOX_CLOSED) return TK_ESHUTDOWN;
     s = &b->slots[pos & (TK__INBOX_SLOTS - 1)];
     size_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
     intptr_t dif = (intptr_t)seq - (intptr_t)pos;
@@ -46,4 +49,8 @@ int tk__inbox_pop(tk__inbox *b, int *prio, tk__task *t) {
   atomic_store_explicit(&s->seq, pos + TK__INBOX_SLOTS, memory_order_release);
   atomic_store_explicit(&b->head, pos + 1, memory_order_release);
   return 1;
+}
+
+void tk__inbox_close(tk__inbox *b) {
+  atomic_fetch_or_explicit(&b->tail, TK__INBOX_CLOSED, memory_order_seq_cst);
 }

@@ -11,6 +11,8 @@
 #include "readyq.h"
 
 #define TK__INBOX_SLOTS 4096     /* power of two */
+/* Set in tail by tk__inbox_close: every later push fails. */
+#define TK__INBOX_CLOSED ((size_t)1 << (sizeof(size_t) * 8 - 1))
 
 typedef struct tk__slot {
   atomic_size_t seq;             /* == pos: free; == pos + 1: filled */
@@ -25,14 +27,19 @@ typedef struct tk__inbox {
 } tk__inbox;
 
 TK_INTERNAL void tk__inbox_init(tk__inbox *b);
-/* Appends a task; returns 0, or TK_EFULL when every slot is taken. */
+/* Appends a task; returns 0, TK_EFULL when every slot is taken, or
+** TK_ESHUTDOWN once the inbox is closed. */
 TK_INTERNAL int tk__inbox_push(tk__inbox *b, int prio, const tk__task *t);
+/* Refuses every later push. A push that claimed its slot before still
+** lands (the consumer waits for its write). */
+TK_INTERNAL void tk__inbox_close(tk__inbox *b);
 /* Consumer only: removes the oldest filled task. 0 when none is ready. */
 TK_INTERNAL int tk__inbox_pop(tk__inbox *b, int *prio, tk__task *t);
 
 /* Tasks claimed and not yet consumed (may count one still being written). */
 static inline size_t tk__inbox_count(tk__inbox *b) {
-  return atomic_load_explicit(&b->tail, memory_order_seq_cst) -
+  return (atomic_load_explicit(&b->tail, memory_order_seq_cst) &
+          ~TK__INBOX_CLOSED) -
          atomic_load_explicit(&b->head, memory_order_relaxed);
 }
 

@@ -65,9 +65,7 @@ struct tk_pool {
   int max_spinners;              /* half the CPUs, at least one */
   size_t capacity;
   int block_on_full;
-  /* Lock-free submitters in flight; shutdown waits for them to land. */
-  _Alignas(TK_CACHELINE) atomic_int submitting;
-  atomic_int stopping;
+  atomic_int stopping;           /* submits fail from now on */
   tk__inbox inbox;
   /* Cold. */
   _Alignas(TK_CACHELINE) pthread_cond_t work_cv;  /* workers wait for work */
@@ -483,7 +481,6 @@ int tk_pool_new(const tk_pool_opts_t *opts, tk_pool_t **out) {
   atomic_init(&pool->sleepers, 0);
   atomic_init(&pool->spinning, 0);
   atomic_init(&pool->nonempty, 0);
-  atomic_init(&pool->submitting, 0);
   atomic_init(&pool->stopping, 0);
   atomic_init(&pool->has_timer, 0);
   pool->max_spinners = online_cpus() / 2 > 0 ? online_cpus() / 2 : 1;
@@ -531,10 +528,11 @@ static int on_own_worker(const tk_pool_t *pool) {
 
 int tk_pool_shutdown(tk_pool_t *pool, int wait, int cancel_pending) {
   if (pool == NULL) return TK_EINVAL;
-  /* New submits fail from here on; wait for lock-free ones in flight to
-  ** land in the inbox, so that the workers see every accepted task. */
+  /* New submits fail from here on. A lock-free submit that claimed its
+  ** inbox slot before the close still lands; the workers wait for it (see
+  ** "still writing" in worker_main) before they may exit. */
   atomic_store(&pool->stopping, 1);
-  while (atomic_load(&pool->submitting) != 0) sched_yield();
+  tk__inbox_close(&pool->inbox);
 
   tk__task *drop = NULL;
   size_t ndrop = 0;
@@ -643,15 +641,9 @@ static void accepted(tk_pool_t *pool, size_t n) {
 ** locked path (bounded pool, inbox full), TK_ESHUTDOWN after shutdown. */
 static int push_lock_free(tk_pool_t *pool, int prio, const tk__task *t) {
   if (pool->capacity != 0) return TK_EBUSY;
-  atomic_fetch_add_explicit(&pool->submitting, 1, memory_order_seq_cst);
-  int rc;
-  if (atomic_load_explicit(&pool->stopping, memory_order_seq_cst))
-    rc = TK_ESHUTDOWN;
-  else
-    rc = tk__inbox_push(&pool->inbox, prio, t) == 0 ? 0 : TK_EBUSY;
-  atomic_fetch_sub_explicit(&pool->submitting, 1, memory_order_release);
+  int rc = tk__inbox_push(&pool->inbox, prio, t);
   if (rc == 0) wake_after_push(pool);
-  return rc;
+  return rc == TK_EFULL ? TK_EBUSY : rc;
 }
 
 /* The locked path for one task; `held` parks a job on the held list
