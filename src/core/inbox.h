@@ -10,12 +10,14 @@
 
 #include "readyq.h"
 
-#define TK__INBOX_SLOTS 4096     /* power of two */
+#define TK__INBOX_SLOTS 1024     /* power of two */
 /* Set in tail by tk__inbox_close: every later push fails. */
 #define TK__INBOX_CLOSED ((size_t)1 << (sizeof(size_t) * 8 - 1))
 
+/* One cache line a slot: a producer filling slot i does not disturb the
+** consumer reading slot i - 1. */
 typedef struct tk__slot {
-  atomic_size_t seq;             /* == pos: free; == pos + 1: filled */
+  _Alignas(TK_CACHELINE) atomic_size_t seq;  /* pos: free; pos + 1: filled */
   int prio;
   tk__task task;
 } tk__slot;

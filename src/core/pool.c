@@ -58,13 +58,15 @@ struct tk_pool {
   ** counted; the sum is right whenever the inbox is empty. */
   int64_t pending;
   uint64_t peak_pending;
-  /* Read by submitters without the lock; written under mu. */
-  atomic_int sleepers, spinning; /* workers asleep / polling */
-  atomic_int nonempty;           /* the ready queue has tasks */
   int nworkers;
   int max_spinners;              /* half the CPUs, at least one */
   size_t capacity;
   int block_on_full;
+  /* Read by submitters and pollers without the lock; written under mu,
+  ** rarely, and on a line of their own so that reading them does not pull
+  ** the mutex's line away from the workers. */
+  _Alignas(TK_CACHELINE) atomic_int sleepers, spinning;  /* asleep/polling */
+  atomic_int nonempty;           /* the ready queue has tasks */
   atomic_int stopping;           /* submits fail from now on */
   tk__inbox inbox;
   /* Cold. */
