@@ -137,8 +137,16 @@ typedef enum {
 /* A task. Return 0 to complete, anything else to fail (tk_job_fail gives
 ** the failure a message; without one the message is tk_strerror(rc)).
 ** A task that fails after its token was cancelled, or returns TK_ECANCELED,
-** ends CANCELLED. */
+** ends CANCELLED. Returning TK_SUSPEND instead frees the worker without
+** ending the job: see tk_job_resume. */
 typedef int (*tk_task_fn)(void *arg);
+
+/* Task return value: "not finished, wake me later". The job stays RUNNING
+** and the worker runs other tasks; after tk_job_resume(job) the same worker
+** calls the task function again with the same argument. The task must
+** have arranged for someone to call tk_job_resume (a token callback, a
+** tk_job_on_finish callback...). Suspended jobs count as running. */
+#define TK_SUSPEND 1
 
 /* Options for tk_pool_submit. Zero-initialise, then set what you need. */
 typedef struct tk_job_opts {
@@ -207,6 +215,14 @@ TK_API int tk_job_fail(tk_job_t *job, const char *fmt, ...)
     ;
 /* Shorthand for tk_job_is_cancelled(tk_job_current()); 0 outside tasks. */
 TK_API int tk_cancelled(void);
+/* Wakes a job whose task returned TK_SUSPEND: it runs again on the worker
+** that ran it. Safe from any thread, including before the task has
+** returned TK_SUSPEND (it then runs again at once). TK_EINVAL if the job is
+** not running. */
+TK_API int tk_job_resume(tk_job_t *job);
+/* Runs fn(arg) once when the job is final, on the thread that ends it (at
+** once on this thread if it already is). TK_ENOMEM: fn will not run. */
+TK_API int tk_job_on_finish(tk_job_t *job, tk_cancel_fn fn, void *arg);
 
 /* }====================================================== */
 
@@ -237,7 +253,7 @@ typedef struct tk_pool_metrics {
   uint64_t completed;
   uint64_t failed;
   uint64_t cancelled;
-  uint64_t running;           /* now */
+  uint64_t running;           /* now (including suspended jobs) */
   uint64_t pending;           /* now: queued or waiting for dependencies */
   uint64_t peak_pending;
   int workers;

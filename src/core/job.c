@@ -37,6 +37,10 @@ static tk__job_ext *ext_new(tk_job_t *job) {
   x->cascade_next = NULL;
   atomic_init(&x->held, 0);
   x->held_prev = x->held_next = NULL;
+  atomic_init(&x->susp, 0);
+  x->worker = -1;
+  x->resume_next = NULL;
+  x->susp_prev = x->susp_next = NULL;
   return x;
 }
 
@@ -144,8 +148,12 @@ static void notify_dependents(tk_job_t *job) {
                                              memory_order_acq_rel);
   while (n != NULL && n != TK__DEPS_CLOSED) {
     tk__dep_node *next = n->next;
-    tk__job_dep_done(n->dependent, job, n->index);
-    tk_job_release(n->dependent);
+    if (n->dependent != NULL) {
+      tk__job_dep_done(n->dependent, job, n->index);
+      tk_job_release(n->dependent);
+    } else {
+      n->fn(n->arg);
+    }
     tk__free(n);
     n = next;
   }
@@ -182,25 +190,29 @@ int tk__job_start(tk_job_t *job) {
                                                  memory_order_acquire);
 }
 
-int tk__job_run(tk_job_t *job) {
-  uint64_t start = tk__now_ns();
+int tk__job_run(tk_job_t *job, int resumed) {
+  uint64_t start = resumed ? atomic_load_explicit(&job->t_start,
+                                                  memory_order_relaxed)
+                           : tk__now_ns();
   atomic_store_explicit(&job->t_start, start, memory_order_relaxed);
   tk__job_ext *x = tk__job_ext_peek(job);
   int state;
-  if (x != NULL && tk_token_is_cancelled(&x->token)) {
+  if (!resumed && x != NULL && tk_token_is_cancelled(&x->token)) {
     /* Cancelled (by its token or group) after it was queued: never runs. */
     job->error = tk__strdup("cancelled before it started");
     state = TK_JOB_CANCELLED;
   } else {
-    int armed = x != NULL && x->timeout > 0 &&
-                tk__timer_arm(&x->timer,
-                              start + (uint64_t)(x->timeout * 1e9)) == 0;
+    /* The timeout runs from the first start and stays armed while the
+    ** job is suspended. */
+    if (!resumed && x != NULL && x->timeout > 0)
+      tk__timer_arm(&x->timer, start + (uint64_t)(x->timeout * 1e9));
     tk_job_t *prev = current;
     current = job;
     int rc = job->fn(job->arg);
     current = prev;
-    if (armed) tk__timer_disarm(&x->timer);
+    if (rc == TK_SUSPEND) return TK__SUSPENDED;
     x = tk__job_ext_peek(job);  /* the task may have made one */
+    if (x != NULL && x->timeout > 0) tk__timer_disarm(&x->timer);
     if (rc == 0) {
       state = TK_JOB_COMPLETED;
     } else {
@@ -222,6 +234,16 @@ int tk__job_run(tk_job_t *job) {
   publish(job, state);
   notify_dependents(job);
   return state;
+}
+
+void tk__job_abort(tk_job_t *job, const char *why) {
+  tk__job_ext *x = tk__job_ext_peek(job);
+  if (x != NULL && x->timeout > 0) tk__timer_disarm(&x->timer);
+  tk__free(job->error);
+  job->error = tk__strdup(why);
+  job->t_finish = tk__now_ns();
+  publish(job, TK_JOB_FAILED);
+  notify_dependents(job);
 }
 
 tk_job_t *tk_job_current(void) { return current; }
@@ -322,24 +344,47 @@ int tk_job_is_cancelled(const tk_job_t *job) {
 
 /* {====================================================== dependencies */
 
+/* Pushes n on the job's list of things to tell when it ends; 0 if the job
+** already ended (the caller handles n itself). */
+static int push_dep_node(tk_job_t *job, tk__dep_node *n) {
+  tk__dep_node *head = atomic_load_explicit(&job->dependents,
+                                            memory_order_acquire);
+  do {
+    if (head == TK__DEPS_CLOSED) return 0;
+    n->next = head;
+  } while (!atomic_compare_exchange_weak_explicit(&job->dependents, &head, n,
+                                                  memory_order_acq_rel,
+                                                  memory_order_acquire));
+  return 1;
+}
+
+int tk_job_on_finish(tk_job_t *job, tk_cancel_fn fn, void *arg) {
+  if (job == NULL || fn == NULL) return TK_EINVAL;
+  tk__dep_node *n = tk__malloc(sizeof *n);
+  if (n == NULL) return TK_ENOMEM;
+  n->dependent = NULL;
+  n->index = 0;
+  n->fn = fn;
+  n->arg = arg;
+  if (!push_dep_node(job, n)) {
+    tk__free(n);
+    fn(arg);
+  }
+  return 0;
+}
+
 int tk__job_add_dependent(tk_job_t *job, tk_job_t *dependent, size_t index) {
   tk__dep_node *n = tk__malloc(sizeof *n);
   if (n == NULL) return TK_ENOMEM;
   n->dependent = dependent;
   n->index = index;
-  tk__dep_node *head = atomic_load_explicit(&job->dependents,
-                                            memory_order_acquire);
-  do {
-    if (head == TK__DEPS_CLOSED) {
-      tk__free(n);
-      return TK_EBUSY;
-    }
-    n->next = head;
-  } while (!atomic_compare_exchange_weak_explicit(&job->dependents, &head, n,
-                                                  memory_order_acq_rel,
-                                                  memory_order_acquire));
-  tk_job_retain(dependent);
-  return 0;
+  n->fn = NULL;
+  n->arg = NULL;
+  tk_job_retain(dependent);  /* before the push: the job may end at once */
+  if (push_dep_node(job, n)) return 0;
+  tk_job_release(dependent);
+  tk__free(n);
+  return TK_EBUSY;
 }
 
 static char *dep_reason(tk_job_t *dep, size_t index) {

@@ -15,8 +15,10 @@
 typedef struct tk__dep_node tk__dep_node;
 struct tk__dep_node {
   tk__dep_node *next;
-  tk_job_t *dependent;           /* holds a reference */
+  tk_job_t *dependent;           /* holds a reference; NULL for a callback */
   size_t index;                  /* position in the dependent's `after` */
+  tk_cancel_fn fn;               /* tk_job_on_finish callback */
+  void *arg;
 };
 #define TK__DEPS_CLOSED ((tk__dep_node *)1)
 
@@ -33,6 +35,11 @@ typedef struct tk__job_ext {
   tk_job_t *cascade_next;        /* on this thread's list of jobs to cancel */
   atomic_int held;               /* on the pool's held list (see pool.c) */
   tk_job_t *held_prev, *held_next;  /* pool mutex */
+  /* Suspension (TK_SUSPEND): */
+  atomic_int susp;               /* 0 running, 1 parked, 2 resume asked */
+  int worker;                    /* index of the worker it is bound to */
+  tk_job_t *resume_next;         /* on that worker's resume list (pool mu) */
+  tk_job_t *susp_prev, *susp_next;  /* on the pool's suspended list (mu) */
 } tk__job_ext;
 
 struct tk_job {
@@ -69,8 +76,13 @@ TK_INTERNAL int tk__job_new(tk_pool_t *pool, const tk_job_opts_t *opts,
 ** first (then it must not run). */
 TK_INTERNAL int tk__job_start(tk_job_t *job);
 /* Worker side, after tk__job_start: runs the task (unless its token was
-** cancelled meanwhile) and makes the job final. Returns the final state. */
-TK_INTERNAL int tk__job_run(tk_job_t *job);
+** cancelled meanwhile) and makes the job final. Returns the final state,
+** or TK__SUSPENDED when the task returned TK_SUSPEND (the job stays
+** RUNNING; `resumed` is 1 when it runs again after tk_job_resume). */
+#define TK__SUSPENDED (-1)
+TK_INTERNAL int tk__job_run(tk_job_t *job, int resumed);
+/* RUNNING -> FAILED with `why`, for a task the pool cannot continue. */
+TK_INTERNAL void tk__job_abort(tk_job_t *job, const char *why);
 /* PENDING -> CANCELLED with `reason` (owned; NULL for the default text).
 ** Does the pool's accounting. Returns 0, or TK_EINVAL if not PENDING. */
 TK_INTERNAL int tk__job_cancel_pending(tk_job_t *job, char *reason);

@@ -6,7 +6,8 @@
 ** take the pool mutex on the common path; whoever holds the mutex first
 ** moves the inbox into the ready queue (readyq.c), which orders tasks by
 ** priority. Workers that find no work poll briefly (at most half the CPUs
-** at once, so they do not starve submitters) and then sleep on work_cv; a
+** at once, so they do not starve submitters) and then sleep, each on its
+** own condvar (so a resumed job can wake the one worker it belongs to); a
 ** submitter wakes a sleeper only when the polling workers cannot absorb
 ** the backlog.
 **
@@ -39,6 +40,10 @@ typedef struct worker {
   int index;
   int started;                   /* thread was created */
   void *data;                    /* from the init hook */
+  pthread_cond_t cv;             /* it sleeps here, alone */
+  int parked;                    /* mu: on the pool's parked stack */
+  struct worker *park_next;      /* mu */
+  tk_job_t *resume_head, *resume_tail;  /* mu: its suspended jobs to run */
   /* Written by this worker only; read by metrics. */
   atomic_uint_least64_t completed, failed, cancelled, ran;
   atomic_uint_least64_t exec_ns, wait_ns;
@@ -49,6 +54,8 @@ struct tk_pool {
   pthread_mutex_t mu;
   tk__readyq q;
   int busy;                      /* workers running a task */
+  int suspended;                 /* jobs parked by TK_SUSPEND */
+  struct worker *parked;         /* stack of sleeping workers */
   int space_waiters;             /* bounded submitters waiting for room */
   int idle_waiters;              /* threads in wait_all or free */
   int paused, closed, drained;   /* closed: no lock-free submit can land */
@@ -70,14 +77,14 @@ struct tk_pool {
   atomic_int stopping;           /* submits fail from now on */
   tk__inbox inbox;
   /* Cold. */
-  _Alignas(TK_CACHELINE) pthread_cond_t work_cv;  /* workers wait for work */
-  pthread_cond_t space_cv;       /* bounded submitters wait for room */
+  _Alignas(TK_CACHELINE) pthread_cond_t space_cv;       /* bounded submitters wait for room */
   pthread_cond_t idle_cv;        /* wait_all: nothing pending or running */
   pthread_cond_t state_cv;       /* start-up, resume, worker exits */
   int ready, exited;             /* mu: workers up / gone */
   int init_rc;                   /* mu: first failing worker_init */
   uint64_t cancelled;            /* mu: cancelled without a worker */
   tk_job_t *held;                /* mu: jobs waiting for dependencies */
+  tk_job_t *susp_list;           /* mu: suspended jobs */
   atomic_int has_timer;          /* holds a timer use (set under mu) */
   worker *workers;
   char name[16];
@@ -150,20 +157,55 @@ static void set_atomic(atomic_int *a, int v) {
 ** running. Every path that ends a job passes here under mu. */
 static void check_idle(tk_pool_t *pool) {
   if (pool->idle_waiters > 0 && pool->pending == 0 && pool->busy == 0 &&
-      tk__inbox_count(&pool->inbox) == 0)
+      pool->suspended == 0 && tk__inbox_count(&pool->inbox) == 0)
     pthread_cond_broadcast(&pool->idle_cv);
 }
+
+/* {====================================================== parking */
+
+/* With mu held: w sleeps until unparked (or a spurious wake-up). The
+** caller re-checks its reasons to sleep first. */
+static void park(tk_pool_t *pool, worker *w) {
+  w->parked = 1;
+  w->park_next = pool->parked;
+  pool->parked = w;
+  pthread_cond_wait(&w->cv, &pool->mu);
+  if (w->parked) {  /* spurious: take ourselves off the stack */
+    worker **pp = &pool->parked;
+    while (*pp != w) pp = &(*pp)->park_next;
+    *pp = w->park_next;
+    w->parked = 0;
+    set_atomic(&pool->sleepers,
+               atomic_load_explicit(&pool->sleepers, memory_order_relaxed) - 1);
+  }
+}
+
+/* With mu held: wakes w if it is parked. */
+static void unpark(tk_pool_t *pool, worker *w) {
+  if (!w->parked) return;
+  worker **pp = &pool->parked;
+  while (*pp != w) pp = &(*pp)->park_next;
+  *pp = w->park_next;
+  w->parked = 0;
+  set_atomic(&pool->sleepers,
+             atomic_load_explicit(&pool->sleepers, memory_order_relaxed) - 1);
+  pthread_cond_signal(&w->cv);
+}
+
+static void unpark_all(tk_pool_t *pool) {
+  while (pool->parked != NULL) unpark(pool, pool->parked);
+}
+
+/* }====================================================== */
 
 /* With mu held: wakes a sleeper if the polling workers cannot take every
 ** queued task next. */
 static void wake_locked(tk_pool_t *pool) {
-  int sleepers = atomic_load_explicit(&pool->sleepers, memory_order_relaxed);
   int spinning = atomic_load_explicit(&pool->spinning, memory_order_relaxed);
-  if (sleepers > 0 && !pool->paused &&
+  if (pool->parked != NULL && !pool->paused &&
       pool->q.total + tk__inbox_count(&pool->inbox) > (size_t)spinning)
-    pthread_cond_signal(&pool->work_cv);
+    unpark(pool, pool->parked);
 }
-
 /* After a lock-free push: the same decision, taking the lock only to
 ** signal. The seq_cst load pairs with the worker's announce-then-check. */
 static void wake_after_push(tk_pool_t *pool) {
@@ -272,14 +314,88 @@ void tk__pool_deps_ready(tk_pool_t *pool, tk_job_t *job) {
 
 /* {====================================================== workers */
 
-static void run_task(worker *w, tk__task *t) {
+/* With mu held: queues a suspended job to run again on its worker. */
+static void resume_push(tk_pool_t *pool, worker *w, tk_job_t *job) {
+  X(job)->resume_next = NULL;
+  if (w->resume_tail) X(w->resume_tail)->resume_next = job;
+  else w->resume_head = job;
+  w->resume_tail = job;
+  unpark(pool, w);
+}
+
+static void susp_link(tk_pool_t *pool, tk_job_t *job) {
+  X(job)->susp_prev = NULL;
+  X(job)->susp_next = pool->susp_list;
+  if (pool->susp_list) X(pool->susp_list)->susp_prev = job;
+  pool->susp_list = job;
+}
+
+static void susp_unlink(tk_pool_t *pool, tk_job_t *job) {
+  tk__job_ext *x = X(job);
+  if (x->susp_prev) X(x->susp_prev)->susp_next = x->susp_next;
+  else pool->susp_list = x->susp_next;
+  if (x->susp_next) X(x->susp_next)->susp_prev = x->susp_prev;
+  x->susp_prev = x->susp_next = NULL;
+}
+
+/* The task returned TK_SUSPEND: park the job (keeping the queue's
+** reference) unless a resume was asked for already. */
+static void suspend(worker *w, tk_job_t *job) {
+  tk_pool_t *pool = w->pool;
+  tk__job_ext *x = tk__job_ext_get(job);
+  if (x == NULL) {
+    /* Cannot record where it waits: end it rather than lose it. */
+    tk__job_abort(job, "not enough memory to suspend the task");
+    bump(&w->failed, 1);
+    tk_job_release(job);
+    return;
+  }
+  x->worker = w->index;
+  pthread_mutex_lock(&pool->mu);
+  pool->suspended++;
+  susp_link(pool, job);
+  int expected = 0;
+  if (!atomic_compare_exchange_strong(&x->susp, &expected, 1)) {
+    atomic_store(&x->susp, 0);  /* resumed before it parked: run again */
+    resume_push(pool, w, job);
+  }
+  pthread_mutex_unlock(&pool->mu);
+}
+
+int tk_job_resume(tk_job_t *job) {
+  if (job == NULL) return TK_EINVAL;
+  tk__job_ext *x = tk__job_ext_get(job);
+  if (x == NULL) return TK_ENOMEM;
+  for (;;) {
+    if (atomic_load_explicit(&job->state, memory_order_acquire) !=
+        TK_JOB_RUNNING)
+      return TK_EINVAL;
+    int s = atomic_load(&x->susp);
+    if (s == 2) return 0;
+    if (atomic_compare_exchange_weak(&x->susp, &s, s == 0 ? 2 : 0)) {
+      if (s == 1) {
+        tk_pool_t *pool = job->pool;
+        pthread_mutex_lock(&pool->mu);
+        resume_push(pool, &pool->workers[x->worker], job);
+        pthread_mutex_unlock(&pool->mu);
+      }
+      return 0;
+    }
+  }
+}
+
+static void run_task(worker *w, tk__task *t, int resumed) {
   if (t->job == NULL) {
     ((tk_post_fn)t->fn)(t->arg, 0);
     bump(&w->completed, 1);
     return;
   }
   tk_job_t *job = t->job;
-  int state = tk__job_run(job);
+  int state = tk__job_run(job, resumed);
+  if (state == TK__SUSPENDED) {
+    suspend(w, job);
+    return;
+  }
   uint64_t start = atomic_load_explicit(&job->t_start, memory_order_relaxed);
   bump(state == TK_JOB_COMPLETED ? &w->completed
        : state == TK_JOB_FAILED  ? &w->failed
@@ -289,7 +405,6 @@ static void run_task(worker *w, tk__task *t) {
   bump(&w->wait_ns, start - job->t_submit);
   tk_job_release(job);
 }
-
 /* With mu held: pops the next task and moves it out of "pending". Returns
 ** 0 when the queue is empty, 1 for a task to run, 2 for a job that was
 ** cancelled while queued (its canceller counted it; the caller only drops
@@ -333,6 +448,22 @@ static void *worker_main(void *arg) {
   tk_job_t *orphans = NULL;
   int polled = 0;                /* polled since the last task: sleep next */
   for (;;) {
+    if (w->resume_head != NULL) {
+      /* Its own suspended jobs first: they already hold resources. */
+      tk__task t = {NULL, NULL, w->resume_head};
+      w->resume_head = X(t.job)->resume_next;
+      if (w->resume_head == NULL) w->resume_tail = NULL;
+      susp_unlink(pool, t.job);
+      pool->suspended--;
+      pool->busy++;
+      unlock(pool);
+      run_task(w, &t, 1);
+      pthread_mutex_lock(&pool->mu);
+      pool->busy--;
+      check_idle(pool);
+      polled = 0;
+      continue;
+    }
     drain(pool);
     tk__task t;
     int got = take(pool, &t);
@@ -347,10 +478,11 @@ static void *worker_main(void *arg) {
       pool->busy++;
       if (pool->q.total > 0) wake_locked(pool);  /* more work: chain a wake */
       unlock(pool);
-      run_task(w, &t);
+      run_task(w, &t, 0);
       pthread_mutex_lock(&pool->mu);
       pool->busy--;
       check_idle(pool);
+      if (pool->closed && pool->busy == 0) unpark_all(pool);
       continue;
     }
     if (tk__inbox_count(&pool->inbox) > 0) {
@@ -361,17 +493,19 @@ static void *worker_main(void *arg) {
       continue;
     }
     if (pool->closed) {
-      /* Running jobs may still queue their dependents: exit only once the
-      ** queue is empty and nobody runs anything. */
-      if (pool->busy == 0 || pool->drained) {
+      /* Running jobs may still queue their dependents, suspended ones
+      ** still have to finish: exit only once nothing runs or waits. */
+      if ((pool->busy == 0 && pool->suspended == 0) || pool->drained) {
         if (!pool->drained) {
           pool->drained = 1;
           orphans = held_take_all(pool);
-          pthread_cond_broadcast(&pool->work_cv);
+          unpark_all(pool);
         }
         break;
       }
-      pthread_cond_wait(&pool->work_cv, &pool->mu);
+      set_atomic(&pool->sleepers,
+                 atomic_load_explicit(&pool->sleepers, memory_order_relaxed) + 1);
+      park(pool, w);
       continue;
     }
     int spinning = atomic_load_explicit(&pool->spinning, memory_order_relaxed);
@@ -390,10 +524,11 @@ static void *worker_main(void *arg) {
     set_atomic(&pool->sleepers,
                atomic_load_explicit(&pool->sleepers, memory_order_relaxed) + 1);
     if (tk__inbox_count(&pool->inbox) == 0 && pool->q.total == 0 &&
-        !pool->closed)
-      pthread_cond_wait(&pool->work_cv, &pool->mu);
-    set_atomic(&pool->sleepers,
-               atomic_load_explicit(&pool->sleepers, memory_order_relaxed) - 1);
+        !pool->closed && w->resume_head == NULL)
+      park(pool, w);
+    else
+      set_atomic(&pool->sleepers,
+                 atomic_load_explicit(&pool->sleepers, memory_order_relaxed) - 1);
     polled = 0;
   }
   unlock(pool);
@@ -418,7 +553,8 @@ static int online_cpus(void) {
 static void destroy(tk_pool_t *pool) {
   if (atomic_load(&pool->has_timer)) tk__timer_release();
   tk__readyq_free(&pool->q);
-  pthread_cond_destroy(&pool->work_cv);
+  for (int i = 0; i < pool->nworkers; i++)
+    pthread_cond_destroy(&pool->workers[i].cv);
   pthread_cond_destroy(&pool->space_cv);
   pthread_cond_destroy(&pool->idle_cv);
   pthread_cond_destroy(&pool->state_cv);
@@ -432,6 +568,12 @@ static void join_started(tk_pool_t *pool) {
     if (pool->workers[i].started) pthread_join(pool->workers[i].thread, NULL);
 }
 
+/* The pool's condvars, then each worker's, by number. */
+static pthread_cond_t *nth_cond(tk_pool_t *pool, size_t i) {
+  pthread_cond_t *own[] = {&pool->space_cv, &pool->idle_cv, &pool->state_cv};
+  return i < 3 ? own[i] : &pool->workers[i - 3].cv;
+}
+
 /* Creates mu (adaptive: critical sections are a few dozen instructions, so
 ** a contended lock is better spun on briefly than slept on) and the
 ** condvars. Returns 0 or TK_ESYS with nothing left to undo. */
@@ -442,11 +584,10 @@ static int init_sync(tk_pool_t *pool) {
   int rc = pthread_mutex_init(&pool->mu, &ma);
   pthread_mutexattr_destroy(&ma);
   if (rc != 0) return TK_ESYS;
-  pthread_cond_t *cvs[] = {&pool->work_cv, &pool->space_cv, &pool->idle_cv,
-                           &pool->state_cv};
-  for (size_t i = 0; i < TK_ARRAY_SIZE(cvs); i++) {
-    if (tk__cond_init(cvs[i]) != 0) {
-      while (i-- > 0) pthread_cond_destroy(cvs[i]);
+  size_t ncv = 3 + (size_t)pool->nworkers;
+  for (size_t i = 0; i < ncv; i++) {
+    if (tk__cond_init(nth_cond(pool, i)) != 0) {
+      while (i-- > 0) pthread_cond_destroy(nth_cond(pool, i));
       pthread_mutex_destroy(&pool->mu);
       return TK_ESYS;
     }
@@ -465,7 +606,7 @@ int tk_pool_new(const tk_pool_opts_t *opts, tk_pool_t **out) {
   tk_pool_t *pool = tk__malloc(sizeof *pool);
   if (pool == NULL) return TK_ENOMEM;
   memset(pool, 0, offsetof(tk_pool_t, inbox));
-  memset(&pool->work_cv, 0, sizeof *pool - offsetof(tk_pool_t, work_cv));
+  memset(&pool->space_cv, 0, sizeof *pool - offsetof(tk_pool_t, space_cv));
   pool->nworkers = opts->workers ? opts->workers : online_cpus();
   pool->workers = tk__calloc((size_t)pool->nworkers, sizeof *pool->workers);
   if (pool->workers == NULL) {
@@ -512,7 +653,7 @@ int tk_pool_new(const tk_pool_opts_t *opts, tk_pool_t **out) {
   if (rc != 0) {
     pool->closed = 1;
     pthread_cond_broadcast(&pool->state_cv);
-    pthread_cond_broadcast(&pool->work_cv);
+    unpark_all(pool);
   }
   pthread_mutex_unlock(&pool->mu);
   if (rc != 0) {
@@ -550,10 +691,26 @@ int tk_pool_shutdown(tk_pool_t *pool, int wait, int cancel_pending) {
     for (size_t i = 0; i < ndrop; i++) tk__readyq_pop(&pool->q, &drop[i]);
     note_queue(pool);
   }
-  pthread_cond_broadcast(&pool->work_cv);
+  /* Suspended jobs wait for something that may never come: cancel their
+  ** tokens so that their waits end. */
+  size_t nsusp = 0;
+  tk_job_t **susp = NULL;
+  if (cancel_pending && pool->suspended > 0 &&
+      (susp = tk__malloc((size_t)pool->suspended * sizeof *susp)) != NULL) {
+    for (tk_job_t *j = pool->susp_list; j != NULL; j = X(j)->susp_next) {
+      tk_job_retain(j);
+      susp[nsusp++] = j;
+    }
+  }
+  unpark_all(pool);
   pthread_cond_broadcast(&pool->state_cv);
   pthread_cond_broadcast(&pool->space_cv);
   unlock(pool);
+  for (size_t i = 0; i < nsusp; i++) {
+    tk_token_cancel(&X(susp[i])->token);
+    tk_job_release(susp[i]);
+  }
+  tk__free(susp);
 
   for (size_t i = 0; i < ndrop; i++) {
     if (drop[i].job != NULL) {
@@ -589,7 +746,7 @@ int tk_pool_free(tk_pool_t *pool) {
   ** mu; once nothing is pending nothing else touches the pool. */
   lock(pool);
   pool->idle_waiters++;
-  while (pool->pending != 0 || pool->busy != 0)
+  while (pool->pending != 0 || pool->busy != 0 || pool->suspended != 0)
     pthread_cond_wait(&pool->idle_cv, &pool->mu);
   pool->idle_waiters--;
   unlock(pool);
@@ -756,8 +913,8 @@ int tk_pool_post_batch(tk_pool_t *pool, int priority, tk_post_fn fn,
     }
     note_queue(pool);
     accepted(pool, n);
-    if (atomic_load(&pool->sleepers) > 0 && !pool->paused)
-      pthread_cond_broadcast(&pool->work_cv);
+    for (size_t i = 0; i < n && pool->parked != NULL && !pool->paused; i++)
+      unpark(pool, pool->parked);
   }
   unlock(pool);
   return rc;
@@ -782,11 +939,11 @@ int tk_pool_wait_all(tk_pool_t *pool, double timeout) {
   int rc = 0;
   lock(pool);
   pool->idle_waiters++;
-  while (pool->pending != 0 || pool->busy != 0 ||
+  while (pool->pending != 0 || pool->busy != 0 || pool->suspended != 0 ||
          tk__inbox_count(&pool->inbox) != 0) {
     if (tk__cond_wait(&pool->idle_cv, &pool->mu, deadline) == TK_ETIMEDOUT) {
       drain(pool);
-      if (pool->pending != 0 || pool->busy != 0) rc = TK_ETIMEDOUT;
+      if (pool->pending != 0 || pool->busy != 0 || pool->suspended != 0) rc = TK_ETIMEDOUT;
       break;
     }
     drain(pool);
@@ -804,7 +961,7 @@ int tk_pool_metrics(tk_pool_t *pool, tk_pool_metrics_t *m) {
   m->submitted = pool->submitted;
   m->pending = pool->pending > 0 ? (uint64_t)pool->pending : 0;
   m->peak_pending = pool->peak_pending;
-  m->running = (uint64_t)pool->busy;
+  m->running = (uint64_t)(pool->busy + pool->suspended);
   m->cancelled = pool->cancelled;
   for (int i = 0; i < pool->nworkers; i++) {
     worker *w = &pool->workers[i];
