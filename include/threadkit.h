@@ -160,6 +160,9 @@ typedef struct tk_job_opts {
   double block_timeout;       /* bounded pools: 0 = the pool's on_full rule;
                                  > 0 = block at most this long for room;
                                  < 0 = never block (TK_EFULL at once) */
+  void (*arg_free)(void *);   /* if set, called on arg when the job is freed
+                                 (whether or not it ran); not on a failed
+                                 submit */
 } tk_job_opts_t;
 
 TK_API void tk_job_retain(tk_job_t *job);

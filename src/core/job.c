@@ -73,6 +73,7 @@ int tk__job_new(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
   job->pool = pool;
   job->fn = fn;
   job->arg = arg;
+  job->arg_free = opts ? opts->arg_free : NULL;
   job->t_submit = tk__now_ns();
   job->t_finish = 0;
   atomic_init(&job->t_start, 0);
@@ -100,6 +101,7 @@ int tk__job_new(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
 static void job_free(tk_job_t *job) {
   ext_free(tk__job_ext_peek(job));
   if (job->result_free != NULL) job->result_free(job->result);
+  if (job->arg_free != NULL) job->arg_free(job->arg);
   tk__free(job->error);
   tk__free(job);
 }

@@ -50,6 +50,7 @@ struct tk_job {
   tk_pool_t *pool;               /* the pool that runs it (no reference) */
   tk_task_fn fn;
   void *arg;
+  void (*arg_free)(void *);      /* called on arg when the job is freed */
   uint64_t t_submit, t_finish;   /* monotonic ns, 0 = not yet */
   _Atomic uint64_t t_start;      /* read while it runs, so atomic */
   char *error;                   /* owned; written before the final state */

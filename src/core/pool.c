@@ -871,6 +871,7 @@ int tk_pool_submit(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
   }
   if (rc != 0) {
     if (out != NULL) *out = NULL;
+    job->arg_free = NULL;  /* a failed submit leaves arg to the caller */
     atomic_store(&job->refs, 1);
     tk_job_release(job);
     return rc;

@@ -278,6 +278,36 @@ static void job_outlives_pool(void **state) {
   tk_job_release(j);
 }
 
+static void count_free(void *arg) { atomic_fetch_add((atomic_int *)arg, 1); }
+
+static void job_arg_free_runs_once_ran_or_not(void **state) {
+  (void)state;
+  tk_pool_t *p = new_pool(1);
+  gate g;
+  gate_init(&g);
+  atomic_int freed = 0;
+  tk_job_opts_t o = {0};
+  o.arg_free = count_free;
+  tk_job_t *blocker, *ran, *never;
+  assert_ok(tk_pool_submit(p, NULL, gate_task, &g, &blocker));
+  assert_ok(tk_pool_submit(p, &o, noop_task, &freed, &ran));
+  assert_ok(tk_pool_submit(p, &o, noop_task, &freed, &never));
+  assert_int_equal(0, tk_job_cancel(never));
+  gate_open(&g);
+  assert_ok(tk_pool_wait_all(p, 30));
+  assert_int_equal(0, atomic_load(&freed));  /* handles still held */
+  tk_job_release(ran);
+  tk_job_release(never);
+  assert_int_equal(2, atomic_load(&freed));
+  /* A failed submit leaves the argument to the caller. */
+  tk_pool_shutdown(p, 1, 0);
+  assert_int_equal(TK_ESHUTDOWN, tk_pool_submit(p, &o, noop_task, &freed, NULL));
+  assert_int_equal(2, atomic_load(&freed));
+  tk_job_release(blocker);
+  tk_pool_free(p);
+  gate_destroy(&g);
+}
+
 static void job_bad_input(void **state) {
   (void)state;
   assert_int_equal(TK_EINVAL, tk_job_wait(NULL, 0));
@@ -303,6 +333,7 @@ int main(void) {
       cmocka_unit_test(job_timeout_cancels_its_token),
       cmocka_unit_test(job_current_inside_and_outside),
       cmocka_unit_test(job_outlives_pool),
+      cmocka_unit_test(job_arg_free_runs_once_ran_or_not),
       cmocka_unit_test(job_bad_input),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

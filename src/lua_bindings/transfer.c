@@ -1,0 +1,565 @@
+/*
+** transfer.c - copying Lua values between independent states.
+** See LICENSE for copyright and licence.
+**
+** Values are encoded into a flat buffer in the sending state and decoded
+** in the receiving one. Tables keep their shape (shared references and
+** cycles are preserved within one transfer; metatables travel too);
+** functions travel as bytecode with debug info plus their upvalues, and an
+** upvalue named _ENV binds to the receiving state's globals. C functions
+** of the standard library and of threadkit travel by name; threadkit's
+** own objects travel by reference. Anything else is refused, naming where
+** it sits.
+*/
+#include <stdlib.h>
+#include <string.h>
+
+#include "tkl.h"
+
+#define MAX_DEPTH 100
+
+enum {
+  T_NIL = 1, T_FALSE, T_TRUE, T_INT, T_FLT, T_STR, T_TABLE, T_REF, T_END,
+  T_FUNC, T_ENV, T_CFUNC, T_HANDLE
+};
+
+/* {====================================================== buffers */
+
+void tkl_buf_init(tkl_buf *b) { memset(b, 0, sizeof *b); }
+
+void tkl_buf_free(tkl_buf *b) {
+  for (size_t i = 0; i < b->nrefs; i++)
+    if (b->refs[i].ptr != NULL) tkl_release_handle(b->refs[i].kind, b->refs[i].ptr);
+  free(b->refs);
+  free(b->data);
+  tkl_buf_init(b);
+}
+
+tkl_buf *tkl_buf_new(void) {
+  tkl_buf *b = malloc(sizeof *b);
+  if (b != NULL) tkl_buf_init(b);
+  return b;
+}
+
+void tkl_buf_delete(void *b) {
+  if (b == NULL) return;
+  tkl_buf_free(b);
+  free(b);
+}
+
+/* }====================================================== */
+
+/* {====================================================== encoding */
+
+typedef struct path_ent {
+  int kind;                      /* 'k' string key, 'i' integer key, 'u'
+                                    upvalue, 'm' metatable, 'o' other key */
+  const char *s;
+  lua_Integer i;
+} path_ent;
+
+typedef struct enc {
+  lua_State *L;
+  tkl_buf *b;
+  int seen;                      /* stack index: object -> id */
+  int next_id;
+  const char *what;              /* "argument", "result", "value" */
+  int top_index;                 /* which top-level value (1-based) */
+  path_ent path[MAX_DEPTH + 1];
+  int depth;
+} enc;
+
+static void grow(enc *e, size_t n) {
+  tkl_buf *b = e->b;
+  if (b->cap - b->len >= n) return;
+  size_t cap = b->cap ? b->cap : 64;
+  while (cap - b->len < n) {
+    if (cap > ((size_t)1 << 40)) luaL_error(e->L, "value too large to copy");
+    cap *= 2;
+  }
+  unsigned char *d = realloc(b->data, cap);
+  if (d == NULL) luaL_error(e->L, "not enough memory");
+  b->data = d;
+  b->cap = cap;
+}
+
+static void put(enc *e, const void *p, size_t n) {
+  grow(e, n);
+  memcpy(e->b->data + e->b->len, p, n);
+  e->b->len += n;
+}
+
+static void put_byte(enc *e, int c) {
+  unsigned char u = (unsigned char)c;
+  put(e, &u, 1);
+}
+
+static void put_size(enc *e, size_t n) {
+  unsigned char tmp[10];
+  int k = 0;
+  do {
+    tmp[k++] = (unsigned char)((n & 0x7f) | (n >= 0x80 ? 0x80 : 0));
+    n >>= 7;
+  } while (n > 0);
+  put(e, tmp, (size_t)k);
+}
+
+/* Raises "cannot copy argument #2, field conn: userdata is not ...". */
+static int refuse(enc *e, const char *why) {
+  lua_State *L = e->L;
+  luaL_Buffer lb;
+  luaL_buffinit(L, &lb);
+  if (strcmp(e->what, "upvalue") == 0) {
+    luaL_addstring(&lb, "task function");
+  } else {
+    lua_pushfstring(L, "%s #%d", e->what, e->top_index);
+    luaL_addvalue(&lb);
+  }
+  int in_field = 0;
+  for (int k = 0; k < e->depth; k++) {
+    path_ent *p = &e->path[k];
+    switch (p->kind) {
+      case 'u':
+        lua_pushfstring(L, ", upvalue '%s'", p->s);
+        in_field = 0;
+        break;
+      case 'm':
+        lua_pushstring(L, ", metatable");
+        in_field = 0;
+        break;
+      case 'k':
+        lua_pushfstring(L, in_field ? ".%s" : ", field %s", p->s);
+        in_field = 1;
+        break;
+      case 'i':
+        lua_pushfstring(L, in_field ? "[%I]" : ", field [%I]", p->i);
+        in_field = 1;
+        break;
+      default:
+        lua_pushstring(L, in_field ? "[?]" : ", field [?]");
+        in_field = 1;
+        break;
+    }
+    luaL_addvalue(&lb);
+  }
+  luaL_pushresult(&lb);
+  return luaL_error(L, "cannot copy %s: %s", lua_tostring(L, -1), why);
+}
+
+static void push_path(enc *e, int kind, const char *s, lua_Integer i) {
+  if (e->depth >= MAX_DEPTH) refuse(e, "value nested too deeply");
+  e->path[e->depth].kind = kind;
+  e->path[e->depth].s = s;
+  e->path[e->depth].i = i;
+  e->depth++;
+}
+
+static void encode_value(enc *e, int idx);
+
+/* Emits T_REF if the object at idx was already written; else registers
+** it and returns 0. */
+static int seen_before(enc *e, int idx) {
+  lua_State *L = e->L;
+  lua_pushvalue(L, idx);
+  if (lua_rawget(L, e->seen) == LUA_TNUMBER) {
+    put_byte(e, T_REF);
+    put_size(e, (size_t)lua_tointeger(L, -1));
+    lua_pop(L, 1);
+    return 1;
+  }
+  lua_pop(L, 1);
+  lua_pushvalue(L, idx);
+  lua_pushinteger(L, ++e->next_id);
+  lua_rawset(L, e->seen);
+  return 0;
+}
+
+static void encode_table(enc *e, int idx) {
+  lua_State *L = e->L;
+  if (seen_before(e, idx)) return;
+  put_byte(e, T_TABLE);
+  luaL_checkstack(L, 6, "value nested too deeply");
+  lua_pushnil(L);
+  while (lua_next(L, idx) != 0) {
+    int v = lua_gettop(L), k = v - 1;
+    /* The key names the path for the value; keys are values too. */
+    if (lua_type(L, k) == LUA_TSTRING) push_path(e, 'k', lua_tostring(L, k), 0);
+    else if (lua_isinteger(L, k)) push_path(e, 'i', NULL, lua_tointeger(L, k));
+    else push_path(e, 'o', NULL, 0);
+    encode_value(e, k);
+    encode_value(e, v);
+    e->depth--;
+    lua_pop(L, 1);
+  }
+  put_byte(e, T_END);
+  if (lua_getmetatable(L, idx)) {
+    push_path(e, 'm', NULL, 0);
+    encode_value(e, lua_gettop(L));
+    e->depth--;
+    lua_pop(L, 1);
+  } else {
+    put_byte(e, T_NIL);
+  }
+}
+
+static int writer(lua_State *L, const void *p, size_t sz, void *ud) {
+  (void)L;
+  luaL_addlstring((luaL_Buffer *)ud, p, sz);
+  return 0;
+}
+
+/* Pushes the bytecode of the Lua function at idx, cached per function. */
+static void push_bytecode(lua_State *L, int idx) {
+  lua_getfield(L, LUA_REGISTRYINDEX, "threadkit.dumps");
+  lua_pushvalue(L, idx);
+  if (lua_rawget(L, -2) == LUA_TSTRING) {
+    lua_remove(L, -2);
+    return;
+  }
+  lua_pop(L, 1);
+  luaL_Buffer lb;
+  lua_pushvalue(L, idx);
+  luaL_buffinit(L, &lb);
+  /* The function sits below the buffer's slot: dump it from there. */
+  lua_pushvalue(L, -2);
+  lua_dump(L, writer, &lb, 0);
+  lua_pop(L, 1);
+  luaL_pushresult(&lb);
+  lua_remove(L, -2);
+  /* stack: dumps, bytecode */
+  lua_pushvalue(L, idx);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, -4);
+  lua_remove(L, -2);
+}
+
+static void encode_function(enc *e, int idx) {
+  lua_State *L = e->L;
+  if (lua_iscfunction(L, idx)) {
+    lua_getfield(L, LUA_REGISTRYINDEX, "threadkit.cnames");
+    lua_pushvalue(L, idx);
+    if (lua_rawget(L, -2) != LUA_TSTRING) {
+      lua_pop(L, 2);
+      refuse(e, "C function is not transferable (only the standard "
+                "library's and threadkit's are)");
+    }
+    size_t n;
+    const char *name = lua_tolstring(L, -1, &n);
+    put_byte(e, T_CFUNC);
+    put_size(e, n);
+    put(e, name, n);
+    lua_pop(L, 2);
+    return;
+  }
+  if (seen_before(e, idx)) return;
+  push_bytecode(L, idx);
+  size_t n;
+  const char *code = lua_tolstring(L, -1, &n);
+  put_byte(e, T_FUNC);
+  put_size(e, n);
+  put(e, code, n);
+  lua_pop(L, 1);
+  int nup = 0;
+  while (lua_getupvalue(L, idx, nup + 1) != NULL) {
+    lua_pop(L, 1);
+    nup++;
+  }
+  put_size(e, (size_t)nup);
+  for (int i = 1; i <= nup; i++) {
+    const char *name = lua_getupvalue(L, idx, i);
+    if (name != NULL && strcmp(name, "_ENV") == 0) {
+      put_byte(e, T_ENV);
+    } else {
+      push_path(e, 'u', name && *name ? name : "?", 0);
+      encode_value(e, lua_gettop(L));
+      e->depth--;
+    }
+    lua_pop(L, 1);
+  }
+}
+
+static void encode_handle(enc *e, int idx) {
+  static const int kinds[] = {TKL_K_JOB, TKL_K_TOKEN, TKL_K_CHANNEL,
+                              TKL_K_SHARED};
+  for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+    void *p = tkl_test_handle(e->L, idx, kinds[k]);
+    if (p == NULL) continue;
+    tkl_buf *b = e->b;
+    if (b->nrefs == b->caprefs) {
+      size_t cap = b->caprefs ? b->caprefs * 2 : 4;
+      tkl_ref *r = realloc(b->refs, cap * sizeof *r);
+      if (r == NULL) luaL_error(e->L, "not enough memory");
+      b->refs = r;
+      b->caprefs = cap;
+    }
+    tkl_retain_handle(kinds[k], p);
+    b->refs[b->nrefs].kind = kinds[k];
+    b->refs[b->nrefs].ptr = p;
+    b->nrefs++;
+    put_byte(e, T_HANDLE);
+    put_byte(e, kinds[k]);
+    put(e, &p, sizeof p);
+    return;
+  }
+  refuse(e, "userdata is not transferable");
+}
+
+static void encode_value(enc *e, int idx) {
+  lua_State *L = e->L;
+  switch (lua_type(L, idx)) {
+    case LUA_TNIL: put_byte(e, T_NIL); break;
+    case LUA_TBOOLEAN: put_byte(e, lua_toboolean(L, idx) ? T_TRUE : T_FALSE); break;
+    case LUA_TNUMBER:
+      if (lua_isinteger(L, idx)) {
+        lua_Integer i = lua_tointeger(L, idx);
+        put_byte(e, T_INT);
+        put(e, &i, sizeof i);
+      } else {
+        lua_Number d = lua_tonumber(L, idx);
+        put_byte(e, T_FLT);
+        put(e, &d, sizeof d);
+      }
+      break;
+    case LUA_TSTRING: {
+      size_t n;
+      const char *s = lua_tolstring(L, idx, &n);
+      put_byte(e, T_STR);
+      put_size(e, n);
+      put(e, s, n);
+      break;
+    }
+    case LUA_TTABLE:
+      if (e->depth >= MAX_DEPTH) refuse(e, "value nested too deeply");
+      encode_table(e, lua_absindex(L, idx));
+      break;
+    case LUA_TFUNCTION:
+      if (e->depth >= MAX_DEPTH) refuse(e, "value nested too deeply");
+      encode_function(e, lua_absindex(L, idx));
+      break;
+    case LUA_TUSERDATA: encode_handle(e, lua_absindex(L, idx)); break;
+    case LUA_TTHREAD: refuse(e, "coroutine is not transferable"); break;
+    default: refuse(e, "light userdata is not transferable"); break;
+  }
+}
+
+void tkl_encode(lua_State *L, int first, int n, tkl_buf *b, const char *what) {
+  enc e;
+  e.L = L;
+  e.b = b;
+  e.next_id = 0;
+  e.what = what;
+  e.depth = 0;
+  first = lua_absindex(L, first);
+  luaL_checkstack(L, 8, NULL);
+  lua_newtable(L);
+  e.seen = lua_gettop(L);
+  put_size(&e, (size_t)n);
+  for (int i = 0; i < n; i++) {
+    e.top_index = i + 1;
+    encode_value(&e, first + i);
+  }
+  lua_pop(L, 1);
+}
+
+/* }====================================================== */
+
+/* {====================================================== decoding */
+
+typedef struct dec {
+  lua_State *L;
+  tkl_buf *b;
+  int objs;                      /* stack index: id -> object */
+  int next_id;
+  int depth;
+  size_t handles;                /* handles taken so far */
+} dec;
+
+static int bad(dec *d) {
+  return luaL_error(d->L, "threadkit: malformed value buffer");
+}
+
+static const unsigned char *take(dec *d, size_t n) {
+  tkl_buf *b = d->b;
+  if (n > b->len - b->pos) bad(d);
+  const unsigned char *p = b->data + b->pos;
+  b->pos += n;
+  return p;
+}
+
+static int take_byte(dec *d) { return *take(d, 1); }
+
+static size_t take_size(dec *d) {
+  size_t n = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    int c = take_byte(d);
+    n |= (size_t)(c & 0x7f) << shift;
+    if (!(c & 0x80)) return n;
+  }
+  bad(d);
+  return 0;
+}
+
+static void decode_value(dec *d);
+
+static void remember(dec *d) {
+  lua_pushvalue(d->L, -1);
+  lua_rawseti(d->L, d->objs, ++d->next_id);
+}
+
+/* Pushes a closure for `code`: the state's cached one when it has no
+** upvalues but _ENV (closures are immutable then, so one serves every
+** task), else a fresh load. */
+static void load_function(dec *d, const char *code, size_t n, int *fresh) {
+  lua_State *L = d->L;
+  lua_getfield(L, LUA_REGISTRYINDEX, "threadkit.loads");
+  lua_pushlstring(L, code, n);
+  if (lua_rawget(L, -2) == LUA_TFUNCTION) {
+    lua_remove(L, -2);
+    *fresh = 0;
+    return;
+  }
+  lua_pop(L, 1);
+  if (luaL_loadbufferx(L, code, n, "=transfer", "b") != LUA_OK)
+    lua_error(L);
+  *fresh = 1;
+  lua_remove(L, -2);
+}
+
+static void decode_function(dec *d) {
+  lua_State *L = d->L;
+  size_t n = take_size(d);
+  const char *code = (const char *)take(d, n);
+  int fresh;
+  load_function(d, code, n, &fresh);
+  int f = lua_gettop(L);
+  remember(d);
+  size_t nup = take_size(d);
+  if (nup > 255) bad(d);
+  int only_env = 1;
+  for (size_t i = 1; i <= nup; i++) {
+    if (d->b->pos < d->b->len && d->b->data[d->b->pos] == T_ENV) {
+      d->b->pos++;
+      if (fresh) {
+        lua_pushglobaltable(L);
+        if (lua_setupvalue(L, f, (int)i) == NULL) lua_pop(L, 1);
+      }
+      continue;
+    }
+    only_env = 0;
+    /* Only closures whose upvalues are all _ENV are cached, and the same
+    ** bytecode always encodes the same upvalue kinds. */
+    if (!fresh) bad(d);
+    decode_value(d);
+    if (lua_setupvalue(L, f, (int)i) == NULL) lua_pop(L, 1);
+  }
+  if (fresh && only_env) {
+    lua_getfield(L, LUA_REGISTRYINDEX, "threadkit.loads");
+    lua_pushlstring(L, code, n);
+    lua_pushvalue(L, f);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+  }
+}
+
+static void decode_value(dec *d) {
+  lua_State *L = d->L;
+  if (++d->depth > MAX_DEPTH + 2) bad(d);
+  luaL_checkstack(L, 6, "value nested too deeply");
+  int tag = take_byte(d);
+  switch (tag) {
+    case T_NIL: lua_pushnil(L); break;
+    case T_FALSE: lua_pushboolean(L, 0); break;
+    case T_TRUE: lua_pushboolean(L, 1); break;
+    case T_INT: {
+      lua_Integer i;
+      memcpy(&i, take(d, sizeof i), sizeof i);
+      lua_pushinteger(L, i);
+      break;
+    }
+    case T_FLT: {
+      lua_Number x;
+      memcpy(&x, take(d, sizeof x), sizeof x);
+      lua_pushnumber(L, x);
+      break;
+    }
+    case T_STR: {
+      size_t n = take_size(d);
+      lua_pushlstring(L, (const char *)take(d, n), n);
+      break;
+    }
+    case T_REF: {
+      size_t id = take_size(d);
+      if (id == 0 || id > (size_t)d->next_id) bad(d);
+      lua_rawgeti(L, d->objs, (lua_Integer)id);
+      break;
+    }
+    case T_TABLE: {
+      lua_newtable(L);
+      int t = lua_gettop(L);
+      remember(d);
+      for (;;) {
+        if (d->b->pos < d->b->len && d->b->data[d->b->pos] == T_END) {
+          d->b->pos++;
+          break;
+        }
+        decode_value(d);
+        decode_value(d);
+        if (lua_isnil(L, -2)) bad(d);
+        lua_rawset(L, t);
+      }
+      decode_value(d);  /* metatable or nil */
+      if (lua_istable(L, -1)) lua_setmetatable(L, t);
+      else lua_pop(L, 1);
+      break;
+    }
+    case T_FUNC: decode_function(d); break;
+    case T_CFUNC: {
+      size_t n = take_size(d);
+      const char *name = (const char *)take(d, n);
+      lua_getfield(L, LUA_REGISTRYINDEX, "threadkit.cfuncs");
+      lua_pushlstring(L, name, n);
+      if (lua_rawget(L, -2) != LUA_TFUNCTION)
+        luaL_error(L, "C function '%s' is not available here", lua_tostring(L, -2));
+      lua_remove(L, -2);
+      break;
+    }
+    case T_HANDLE: {
+      int kind = take_byte(d);
+      void *p;
+      memcpy(&p, take(d, sizeof p), sizeof p);
+      tkl_buf *b = d->b;
+      if (d->handles >= b->nrefs || b->refs[d->handles].ptr != p ||
+          b->refs[d->handles].kind != kind)
+        bad(d);
+      d->handles++;
+      /* The buffer keeps its reference (it may be decoded again, as a
+      ** result is); the box gets one of its own. */
+      tkl_retain_handle(kind, p);
+      tkl_push_handle(L, kind, p);
+      break;
+    }
+    default: bad(d);
+  }
+  d->depth--;
+}
+
+int tkl_decode(lua_State *L, tkl_buf *b) {
+  dec d;
+  d.L = L;
+  d.b = b;
+  d.next_id = 0;
+  d.depth = 0;
+  d.handles = 0;
+  b->pos = 0;
+  luaL_checkstack(L, 8, NULL);
+  lua_newtable(L);
+  d.objs = lua_gettop(L);
+  size_t n = take_size(&d);
+  if (n > 250 || !lua_checkstack(L, (int)n + 8))
+    luaL_error(L, "too many values to copy");
+  for (size_t i = 0; i < n; i++) decode_value(&d);
+  lua_remove(L, d.objs);
+  return (int)n;
+}
+
+/* }====================================================== */
