@@ -117,6 +117,12 @@ TK_API int tk_token_wait(tk_token_t *t, double timeout);
 ** Otherwise *id receives a non-zero handle for tk_token_off_cancel. */
 TK_API int tk_token_on_cancel(tk_token_t *t, tk_cancel_fn fn, void *arg,
                               uint64_t *id);
+/* Like tk_token_on_cancel, plus `dispose` (may be NULL): run instead of fn
+** when the registration ends without fn running (tk_token_off_cancel, or
+** the token freed uncancelled), so that arg can always be reclaimed. */
+TK_API int tk_token_on_cancel_ex(tk_token_t *t, tk_cancel_fn fn,
+                                 tk_cancel_fn dispose, void *arg,
+                                 uint64_t *id);
 /* Unregisters a callback. 0: it was removed and will never run.
 ** TK_ENOENT: it already ran, or is running now (in which case this call
 ** waits for it to return, unless called from that callback itself). */
@@ -184,6 +190,8 @@ TK_API int tk_job_cancel(tk_job_t *job);
 ** it cancels the job as tk_job_cancel does. */
 TK_API tk_token_t *tk_job_token(tk_job_t *job);
 TK_API int tk_job_is_cancelled(const tk_job_t *job);
+/* 1 once the job's timeout fired (its token was cancelled by it). */
+TK_API int tk_job_timed_out(const tk_job_t *job);
 TK_API int tk_job_priority(const tk_job_t *job);
 /* Name given at submit, or NULL. Borrowed. */
 TK_API const char *tk_job_name(const tk_job_t *job);
@@ -193,6 +201,9 @@ TK_API const char *tk_job_error(const tk_job_t *job);
 /* Result stored by the task with tk_job_set_result (NULL if none). Borrowed;
 ** read it only once the job is COMPLETED. */
 TK_API void *tk_job_result(const tk_job_t *job);
+/* The argument given at submit (borrowed); *fn (if fn is not NULL) gets
+** the task function, so a layer can recognise its own jobs. */
+TK_API void *tk_job_arg(const tk_job_t *job, tk_task_fn *fn);
 /* Seconds the task ran; < 0 if it never started or has not finished. */
 TK_API double tk_job_execution_time(const tk_job_t *job);
 /* Seconds between submit and start (or cancellation); < 0 if still queued. */

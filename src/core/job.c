@@ -334,6 +334,11 @@ tk_token_t *tk_job_token(tk_job_t *job) {
   return x != NULL ? &x->token : NULL;
 }
 
+int tk_job_timed_out(const tk_job_t *job) {
+  tk__job_ext *x = job != NULL ? tk__job_ext_peek(job) : NULL;
+  return x != NULL && atomic_load_explicit(&x->timed_out, memory_order_relaxed);
+}
+
 int tk_job_is_cancelled(const tk_job_t *job) {
   if (job == NULL) return 0;
   tk__job_ext *x = tk__job_ext_peek(job);
@@ -460,6 +465,11 @@ void *tk_job_result(const tk_job_t *job) {
 }
 
 static double seconds(uint64_t ns) { return (double)ns / 1e9; }
+
+void *tk_job_arg(const tk_job_t *job, tk_task_fn *fn) {
+  if (fn != NULL) *fn = job ? job->fn : NULL;
+  return job ? job->arg : NULL;
+}
 
 double tk_job_execution_time(const tk_job_t *job) {
   if (job == NULL) return -1;

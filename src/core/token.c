@@ -63,6 +63,7 @@ int tk__token_link(tk_token_t *t, tk_token_t *parent) {
   tk_token_retain(parent);
   t->parent = parent;
   t->link.fn = NULL;
+  t->link.dispose = NULL;
   t->link.arg = NULL;
   t->link.id = 0;
   t->link.child = t;
@@ -98,10 +99,12 @@ void tk__token_fini(tk_token_t *t) {
     tk__timer_release();
     t->has_deadline = 0;
   }
-  /* Callbacks of a token that is freed uncancelled never run. */
+  /* Callbacks of a token that is freed uncancelled never run; their
+  ** dispose functions do. */
   tk__cb_node *n = t->head;
   while (n != NULL) {
     tk__cb_node *next = n->next;
+    if (n->dispose != NULL) n->dispose(n->arg);
     tk__free(n);
     n = next;
   }
@@ -196,6 +199,11 @@ int tk_token_wait(tk_token_t *t, double timeout) {
 
 int tk_token_on_cancel(tk_token_t *t, tk_cancel_fn fn, void *arg,
                        uint64_t *id) {
+  return tk_token_on_cancel_ex(t, fn, NULL, arg, id);
+}
+
+int tk_token_on_cancel_ex(tk_token_t *t, tk_cancel_fn fn, tk_cancel_fn dispose,
+                          void *arg, uint64_t *id) {
   if (t == NULL || fn == NULL) return TK_EINVAL;
   if (id != NULL) *id = 0;
   if (tk_token_is_cancelled(t)) {
@@ -205,6 +213,7 @@ int tk_token_on_cancel(tk_token_t *t, tk_cancel_fn fn, void *arg,
   tk__cb_node *n = tk__malloc(sizeof *n);
   if (n == NULL) return TK_ENOMEM;
   n->fn = fn;
+  n->dispose = dispose;
   n->arg = arg;
   n->child = NULL;
   tk__bucket *b = tk__park_bucket(t);
@@ -228,11 +237,12 @@ int tk_token_off_cancel(tk_token_t *t, uint64_t id) {
   if (t == NULL || id == 0) return TK_EINVAL;
   tk__bucket *b = tk__park_bucket(t);
   int rc = TK_ENOENT;
+  tk__cb_node *found = NULL;
   pthread_mutex_lock(&b->mu);
   for (tk__cb_node *n = t->head; n != NULL; n = n->next) {
     if (n->id == id) {
       unlink_node(t, n);
-      tk__free(n);
+      found = n;
       rc = 0;
       break;
     }
@@ -243,6 +253,10 @@ int tk_token_off_cancel(tk_token_t *t, uint64_t id) {
       tk__bucket_wait(b, UINT64_MAX);
   }
   pthread_mutex_unlock(&b->mu);
+  if (found != NULL) {
+    if (found->dispose != NULL) found->dispose(found->arg);
+    tk__free(found);
+  }
   return rc;
 }
 

@@ -13,6 +13,7 @@ typedef struct tk__cb_node tk__cb_node;
 struct tk__cb_node {
   tk__cb_node *next, *prev;      /* list of the token it is registered on */
   tk_cancel_fn fn;               /* user callback, or NULL for a child link */
+  tk_cancel_fn dispose;          /* run if dropped without running fn */
   void *arg;
   uint64_t id;                   /* 0 for a child link */
   tk_token_t *child;             /* set for a child link */

@@ -81,6 +81,101 @@ TKL_INTERNAL void tkl_retain_handle(int kind, void *ptr);
 
 /* }====================================================== */
 
+/* Creates the metatable of a handle kind: __gc/__close/__eq/__tostring,
+** and __index = the methods, or index(self, key) with the methods table as
+** its upvalue 1 when index is given. */
+TKL_INTERNAL void tkl_new_handle_type(lua_State *L, int kind,
+                                      const luaL_Reg *methods,
+                                      lua_CFunction index);
+
+/* Channels and shared tables are refcounted C objects (lchannel.c,
+** lshared.c). */
+typedef struct tkl_channel tkl_channel;
+typedef struct tkl_shared tkl_shared;
+TKL_INTERNAL void tkl_channel_retain(tkl_channel *c);
+TKL_INTERNAL void tkl_channel_release(tkl_channel *c);
+TKL_INTERNAL void tkl_shared_retain(tkl_shared *s);
+TKL_INTERNAL void tkl_shared_release(tkl_shared *s);
+
+/* {====================================================== pools, tasks */
+
+/* The Lua side of a pool: what a worker needs to build its state. Boxes
+** and tasks hold references; the core pool is freed when the owning box is
+** collected, closed or shut down (tkl_pool_close). */
+typedef struct tkl_pool {
+  atomic_int refs;
+  tk_pool_t *pool;               /* NULL once closed */
+  int owned;                     /* ours to shut down and free */
+  char *path, *cpath;            /* package.path/cpath of the creator */
+  tkl_buf init;                  /* encoded init function (len 0: none) */
+  char name[32];
+  struct tkl_pool *next_live;    /* on the list tklua waits for */
+} tkl_pool;
+
+TKL_INTERNAL void tkl_pool_retain(tkl_pool *p);
+TKL_INTERNAL void tkl_pool_release(tkl_pool *p);
+
+#define TKL_TASK_MAGIC 0x746b6c74u
+
+/* A Lua task: the job's argument (freed with the job) and, once it
+** completed, its result. */
+typedef struct tkl_task {
+  unsigned magic;
+  tkl_pool *pool;                /* holds a reference */
+  tkl_buf in;                    /* function, then arguments */
+  tkl_buf out;                   /* results, once completed */
+  char *traceback;               /* of a failure, or NULL */
+  tk_job_t *job;                 /* borrowed: the job owns the task */
+  lua_State *co;                 /* its coroutine, while it lives */
+  int co_ref;
+  struct tkl_wait *wait;         /* what it waits for while suspended */
+  atomic_int force;              /* cancelled with force: stop it hard */
+  atomic_int cancel_raised;      /* a cancellation error was raised */
+  void *hook_mu;                 /* pthread_mutex_t *, guards running */
+  lua_State *running;            /* co while it runs, for the hard stop */
+  uint64_t stop_cb;              /* on_cancel id of the hard-stop hook */
+} tkl_task;
+
+/* The task of a job created by the Lua layer, or NULL. */
+TKL_INTERNAL tkl_task *tkl_task_of(tk_job_t *job);
+TKL_INTERNAL tkl_task *tkl_task_new(tkl_pool *pool);
+TKL_INTERNAL void tkl_task_free(void *task);
+TKL_INTERNAL int tkl_task_run(void *task);
+/* The task running on this thread, or NULL. */
+TKL_INTERNAL tkl_task *tkl_current_task(void);
+/* The running task if L is its coroutine and may yield there, else NULL. */
+TKL_INTERNAL tkl_task *tkl_yieldable_task(lua_State *L);
+
+/* }====================================================== */
+
+/* {====================================================== waiting */
+
+/* Suspends the running task (see tkl_yieldable_task) until one of the
+** wake sources armed with tkl_wait_* fires, then runs k in the task's
+** coroutine. The job's own token always wakes it (cancellation). */
+typedef struct tkl_wait tkl_wait;
+TKL_INTERNAL tkl_wait *tkl_wait_begin(lua_State *L, tkl_task *t);
+TKL_INTERNAL void tkl_wait_deadline(lua_State *L, tkl_wait *w, double secs);
+TKL_INTERNAL void tkl_wait_token(lua_State *L, tkl_wait *w, tk_token_t *tok);
+TKL_INTERNAL void tkl_wait_job(lua_State *L, tkl_wait *w, tk_job_t *job);
+/* A callback that wakes the task once (for channels): returns an object
+** to pass to tkl_wait_fire; the wait holds it until it ends. */
+TKL_INTERNAL void *tkl_wait_waker(tkl_wait *w);
+TKL_INTERNAL void tkl_waker_retain(void *waker);
+TKL_INTERNAL void tkl_waker_fire(void *waker);   /* also releases */
+TKL_INTERNAL void tkl_waker_release(void *waker);
+TKL_INTERNAL int tkl_wait_suspend(lua_State *L, lua_KFunction k,
+                                  lua_KContext ctx);
+/* In the continuation: ends the wait (unregisters its sources). Returns
+** 1 if the deadline passed. */
+TKL_INTERNAL int tkl_wait_end(lua_State *L);
+
+/* Raises the cancellation error of the running task ("cancelled"), which
+** makes the job end CANCELLED even if a pcall catches it. */
+TKL_INTERNAL int tkl_raise_cancel(lua_State *L);
+
+/* }====================================================== */
+
 /* Registers the metatables and functions of each part into the module
 ** table on top of the stack. */
 TKL_INTERNAL void tkl_open_handles(lua_State *L);

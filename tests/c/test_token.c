@@ -237,6 +237,29 @@ static void token_deadline_released_before_firing(void **state) {
   }
 }
 
+static void token_dispose_when_dropped_unrun(void **state) {
+  (void)state;
+  atomic_int ran = 0, disposed = 0;
+  tk_token_t *t;
+  uint64_t id;
+  /* Freed uncancelled: dispose, not fn. */
+  assert_ok(tk_token_new(&t));
+  assert_ok(tk_token_on_cancel_ex(t, count_cb, count_cb, &disposed, NULL));
+  tk_token_release(t);
+  assert_int_equal(1, atomic_load(&disposed));
+  /* Unregistered: dispose. */
+  assert_ok(tk_token_new(&t));
+  assert_ok(tk_token_on_cancel_ex(t, count_cb, count_cb, &disposed, &id));
+  assert_int_equal(0, tk_token_off_cancel(t, id));
+  assert_int_equal(2, atomic_load(&disposed));
+  /* Cancelled: fn only. */
+  assert_ok(tk_token_on_cancel_ex(t, count_cb, count_cb, &ran, NULL));
+  tk_token_cancel(t);
+  tk_token_release(t);
+  assert_int_equal(1, atomic_load(&ran));
+  assert_int_equal(2, atomic_load(&disposed));
+}
+
 static void token_bad_input(void **state) {
   (void)state;
   tk_token_t *t;
@@ -266,6 +289,7 @@ int main(void) {
       cmocka_unit_test(token_wait_timeout_and_wake),
       cmocka_unit_test(token_deadline_fires_callbacks),
       cmocka_unit_test(token_deadline_released_before_firing),
+      cmocka_unit_test(token_dispose_when_dropped_unrun),
       cmocka_unit_test(token_bad_input),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

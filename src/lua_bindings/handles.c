@@ -1,0 +1,149 @@
+/*
+** handles.c - boxes for threadkit's C objects in a Lua state.
+** See LICENSE for copyright and licence.
+**
+** A box is a userdata holding one reference to a job, token, channel or
+** shared table. Each state keeps a weak cache from object to box, so the
+** same object always gets the same box there and == holds; __eq covers
+** boxes that meet through other paths.
+*/
+#include <stdio.h>
+
+#include "tkl.h"
+
+typedef struct box {
+  int kind;
+  void *ptr;                     /* NULL once released (__gc / __close) */
+} box;
+
+static const char *const mt_names[] = {NULL, TK_JOB_MT, TK_TOKEN_MT,
+                                       TK_CHANNEL_MT, TK_SHARED_MT};
+static const char *const kind_names[] = {NULL, "job", "token", "channel",
+                                         "shared"};
+
+void tkl_retain_handle(int kind, void *ptr) {
+  switch (kind) {
+    case TKL_K_JOB: tk_job_retain(ptr); break;
+    case TKL_K_TOKEN: tk_token_retain(ptr); break;
+    case TKL_K_CHANNEL: tkl_channel_retain(ptr); break;
+    case TKL_K_SHARED: tkl_shared_retain(ptr); break;
+  }
+}
+
+void tkl_release_handle(int kind, void *ptr) {
+  switch (kind) {
+    case TKL_K_JOB: tk_job_release(ptr); break;
+    case TKL_K_TOKEN: tk_token_release(ptr); break;
+    case TKL_K_CHANNEL: tkl_channel_release(ptr); break;
+    case TKL_K_SHARED: tkl_shared_release(ptr); break;
+  }
+}
+
+void tkl_push_handle(lua_State *L, int kind, void *ptr) {
+  lua_getfield(L, LUA_REGISTRYINDEX, "threadkit.boxes");
+  if (lua_rawgetp(L, -1, ptr) == LUA_TUSERDATA) {
+    box *b = lua_touserdata(L, -1);
+    if (b->ptr == ptr && b->kind == kind) {
+      tkl_release_handle(kind, ptr);  /* the box already holds one */
+      lua_remove(L, -2);
+      return;
+    }
+  }
+  lua_pop(L, 1);
+  box *b = lua_newuserdatauv(L, sizeof *b, 0);
+  b->kind = 0;
+  b->ptr = NULL;  /* consistent if setmetatable fails */
+  luaL_setmetatable(L, mt_names[kind]);
+  b->kind = kind;
+  b->ptr = ptr;
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, -3, ptr);
+  lua_remove(L, -2);
+}
+
+void *tkl_test_handle(lua_State *L, int idx, int kind) {
+  box *b = luaL_testudata(L, idx, mt_names[kind]);
+  return b != NULL ? b->ptr : NULL;
+}
+
+void *tkl_check_handle(lua_State *L, int idx, int kind) {
+  box *b = luaL_checkudata(L, idx, mt_names[kind]);
+  if (b->ptr == NULL)
+    luaL_error(L, "attempt to use a released %s", kind_names[kind]);
+  return b->ptr;
+}
+
+static int handle_gc(lua_State *L) {
+  box *b = lua_touserdata(L, 1);
+  if (b != NULL && b->ptr != NULL) {
+    void *p = b->ptr;
+    b->ptr = NULL;
+    tkl_release_handle(b->kind, p);
+  }
+  return 0;
+}
+
+static int handle_eq(lua_State *L) {
+  box *a = lua_touserdata(L, 1), *b = lua_touserdata(L, 2);
+  lua_pushboolean(L, a != NULL && b != NULL && a->kind == b->kind &&
+                         a->ptr == b->ptr && a->ptr != NULL);
+  return 1;
+}
+
+static int handle_tostring(lua_State *L) {
+  box *b = lua_touserdata(L, 1);
+  if (b->ptr == NULL)
+    lua_pushfstring(L, "threadkit.%s (released)", kind_names[b->kind]);
+  else
+    lua_pushfstring(L, "threadkit.%s (%p)", kind_names[b->kind], b->ptr);
+  return 1;
+}
+
+void tkl_new_handle_type(lua_State *L, int kind, const luaL_Reg *methods,
+                         lua_CFunction index) {
+  static const luaL_Reg meta[] = {{"__gc", handle_gc},
+                                  {"__close", handle_gc},
+                                  {"__eq", handle_eq},
+                                  {"__tostring", handle_tostring},
+                                  {NULL, NULL}};
+  luaL_newmetatable(L, mt_names[kind]);
+  luaL_setfuncs(L, meta, 0);
+  lua_pushstring(L, mt_names[kind]);
+  lua_setfield(L, -2, "__name");
+  lua_newtable(L);
+  luaL_setfuncs(L, methods, 0);
+  if (index != NULL) {
+    /* __index = function(self, k): methods first, then fields. */
+    lua_pushcclosure(L, index, 1);
+  }
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+}
+
+/* threadkit.type(v): "job", "token", "channel", "shared", "pool" or nil. */
+static int tkl_type(lua_State *L) {
+  for (int k = TKL_K_JOB; k <= TKL_K_SHARED; k++) {
+    if (luaL_testudata(L, 1, mt_names[k]) != NULL) {
+      lua_pushstring(L, kind_names[k]);
+      return 1;
+    }
+  }
+  if (luaL_testudata(L, 1, TK_POOL_MT) != NULL) {
+    lua_pushstring(L, "pool");
+    return 1;
+  }
+  lua_pushnil(L);
+  return 1;
+}
+
+void tkl_open_handles(lua_State *L) {
+  /* The per-state box cache: weak values, so boxes die normally. */
+  lua_newtable(L);
+  lua_newtable(L);
+  lua_pushstring(L, "v");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_setfield(L, LUA_REGISTRYINDEX, "threadkit.boxes");
+  lua_pushcfunction(L, tkl_type);
+  lua_setfield(L, -2, "type");
+}

@@ -1,0 +1,153 @@
+/*
+** ljob.c - jobs in Lua: fields, wait, result, cancel.
+** See LICENSE for copyright and licence.
+*/
+#include <string.h>
+
+#include "tkl.h"
+
+static tk_job_t *check_job(lua_State *L) {
+  return tkl_check_handle(L, 1, TKL_K_JOB);
+}
+
+static double opt_timeout(lua_State *L, int idx) {
+  if (lua_isnoneornil(L, idx)) return -1;
+  double t = luaL_checknumber(L, idx);
+  luaL_argcheck(L, t >= 0, idx, "timeout must not be negative");
+  return t;
+}
+
+static int is_final(tk_job_t *job) {
+  return tk_job_state(job) >= TK_JOB_COMPLETED;
+}
+
+/* Waits for job (suspending a task, blocking elsewhere), then calls k
+** with the job at index 1. */
+static int wait_then(lua_State *L, tk_job_t *job, double timeout,
+                     lua_KFunction k) {
+  if (!is_final(job) && timeout != 0) {
+    tkl_task *t = tkl_yieldable_task(L);
+    if (t != NULL && t->job == job)
+      return luaL_error(L, "a task cannot wait for its own job");
+    if (t != NULL) {
+      tkl_wait *w = tkl_wait_begin(L, t);
+      tkl_wait_job(L, w, job);
+      tkl_wait_deadline(L, w, timeout);
+      return tkl_wait_suspend(L, k, 1);
+    }
+    t = tkl_current_task();
+    if (t != NULL && t->job == job)
+      return luaL_error(L, "a task cannot wait for its own job");
+    tk_job_wait(job, timeout);
+  }
+  return k(L, LUA_OK, 0);
+}
+
+static int wait_k(lua_State *L, int status, lua_KContext suspended) {
+  (void)status;
+  if (suspended) tkl_wait_end(L);
+  lua_pushboolean(L, is_final(tkl_check_handle(L, 1, TKL_K_JOB)));
+  return 1;
+}
+
+/* job:wait([timeout]) --> true when finished, false on timeout */
+static int l_wait(lua_State *L) {
+  tk_job_t *job = check_job(L);
+  return wait_then(L, job, opt_timeout(L, 2), wait_k);
+}
+
+static int result_k(lua_State *L, int status, lua_KContext suspended) {
+  (void)status;
+  if (suspended) tkl_wait_end(L);
+  tk_job_t *job = tkl_check_handle(L, 1, TKL_K_JOB);
+  switch (tk_job_state(job)) {
+    case TK_JOB_COMPLETED: {
+      tkl_task *t = tkl_task_of(job);
+      if (t == NULL) return 0;  /* a C job: no Lua values */
+      lua_settop(L, 1);
+      return tkl_decode(L, &t->out);
+    }
+    case TK_JOB_FAILED:
+      return luaL_error(L, "%s", tk_job_error(job));
+    case TK_JOB_CANCELLED:
+      return luaL_error(L, "job was cancelled (%s)", tk_job_error(job));
+    default:
+      return luaL_error(L, "timed out waiting for the job's result");
+  }
+}
+
+/* job:result([timeout]) --> the task's return values; raises its error */
+static int l_result(lua_State *L) {
+  tk_job_t *job = check_job(L);
+  return wait_then(L, job, opt_timeout(L, 2), result_k);
+}
+
+/* job:cancel([force]) --> true if it was pending or running */
+static int l_cancel(lua_State *L) {
+  tk_job_t *job = check_job(L);
+  int force = lua_toboolean(L, 2);
+  tkl_task *t = tkl_task_of(job);
+  if (force && t != NULL) atomic_store(&t->force, 1);
+  int rc = tk_job_cancel(job);
+  lua_pushboolean(L, rc == 0 || rc == TK_EBUSY);
+  return 1;
+}
+
+static int l_is_cancelled(lua_State *L) {
+  lua_pushboolean(L, tk_job_is_cancelled(check_job(L)));
+  return 1;
+}
+
+static int l_token(lua_State *L) {
+  tk_token_t *tok = tk_job_token(check_job(L));
+  if (tok == NULL) return luaL_error(L, "not enough memory");
+  tk_token_retain(tok);
+  tkl_push_handle(L, TKL_K_TOKEN, tok);
+  return 1;
+}
+
+static int job_index(lua_State *L) {
+  tk_job_t *job = check_job(L);
+  const char *k = luaL_checkstring(L, 2);
+  if (lua_getfield(L, lua_upvalueindex(1), k) != LUA_TNIL) return 1;
+  if (strcmp(k, "state") == 0) {
+    lua_pushstring(L, tk_job_state_name(tk_job_state(job)));
+  } else if (strcmp(k, "name") == 0) {
+    const char *n = tk_job_name(job);
+    if (n) lua_pushstring(L, n);
+    else lua_pushnil(L);
+  } else if (strcmp(k, "priority") == 0) {
+    lua_pushinteger(L, tk_job_priority(job));
+  } else if (strcmp(k, "error") == 0) {
+    const char *e = tk_job_error(job);
+    if (e) lua_pushstring(L, e);
+    else lua_pushnil(L);
+  } else if (strcmp(k, "traceback") == 0) {
+    tkl_task *t = tkl_task_of(job);
+    if (t != NULL && t->traceback != NULL && is_final(job))
+      lua_pushstring(L, t->traceback);
+    else
+      lua_pushnil(L);
+  } else if (strcmp(k, "execution_time") == 0) {
+    double s = tk_job_execution_time(job);
+    if (s >= 0) lua_pushnumber(L, s);
+    else lua_pushnil(L);
+  } else if (strcmp(k, "queue_wait") == 0) {
+    double s = tk_job_queue_wait(job);
+    if (s >= 0) lua_pushnumber(L, s);
+    else lua_pushnil(L);
+  } else {
+    lua_pushnil(L);
+  }
+  return 1;
+}
+
+void tkl_open_job(lua_State *L) {
+  static const luaL_Reg methods[] = {{"wait", l_wait},
+                                     {"result", l_result},
+                                     {"cancel", l_cancel},
+                                     {"is_cancelled", l_is_cancelled},
+                                     {"token", l_token},
+                                     {NULL, NULL}};
+  tkl_new_handle_type(L, TKL_K_JOB, methods, job_index);
+}

@@ -1,0 +1,489 @@
+/*
+** lpool.c - pools in Lua: tk.pool, submit, wait_all, metrics, shutdown,
+** and the default pool behind tk.submit. See LICENSE for copyright and
+** licence.
+*/
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tkl.h"
+
+typedef struct pool_box {
+  tkl_pool *p;
+} pool_box;
+
+/* Pools that tklua waits for at the end of a script. */
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+static tkl_pool *live;
+
+static tkl_pool *default_pool;   /* live_mu */
+static lua_State *default_owner; /* the state whose close ends it */
+
+void tkl_pool_retain(tkl_pool *p) { atomic_fetch_add(&p->refs, 1); }
+
+void tkl_pool_release(tkl_pool *p) {
+  if (p == NULL || atomic_fetch_sub(&p->refs, 1) != 1) return;
+  tkl_buf_free(&p->init);
+  free(p->path);
+  free(p->cpath);
+  free(p);
+}
+
+static void live_add(tkl_pool *p) {
+  pthread_mutex_lock(&live_mu);
+  p->next_live = live;
+  live = p;
+  pthread_mutex_unlock(&live_mu);
+}
+
+static void live_remove(tkl_pool *p) {
+  pthread_mutex_lock(&live_mu);
+  for (tkl_pool **pp = &live; *pp != NULL; pp = &(*pp)->next_live) {
+    if (*pp == p) {
+      *pp = p->next_live;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&live_mu);
+}
+
+/* Waits for every live pool (tklua, at the end of a script). */
+void tkl_wait_live_pools(double timeout);
+void tkl_wait_live_pools(double timeout) {
+  pthread_mutex_lock(&live_mu);
+  for (tkl_pool *p = live; p != NULL; p = p->next_live)
+    if (p->pool) tk_pool_wait_all(p->pool, timeout);
+  pthread_mutex_unlock(&live_mu);
+}
+
+/* Cancels everything in every live pool (tklua on Ctrl-C). */
+void tkl_cancel_live_pools(void);
+void tkl_cancel_live_pools(void) {
+  pthread_mutex_lock(&live_mu);
+  for (tkl_pool *p = live; p != NULL; p = p->next_live)
+    if (p->pool) tk_pool_shutdown(p->pool, 0, 1);
+  pthread_mutex_unlock(&live_mu);
+}
+
+/* Shuts the core pool down (waiting) and frees it. Idempotent. */
+static void pool_close(tkl_pool *p, int cancel_pending) {
+  tk_pool_t *core = p->pool;
+  if (core == NULL || !p->owned) return;
+  live_remove(p);
+  tk_pool_shutdown(core, 1, cancel_pending);
+  tk_pool_free(core);
+  p->pool = NULL;
+}
+
+static tkl_pool *pool_make(lua_State *L, int workers, const char *name,
+                           size_t capacity, int block) {
+  tkl_pool *p = calloc(1, sizeof *p);
+  if (p == NULL) luaL_error(L, "not enough memory");
+  atomic_init(&p->refs, 1);
+  p->owned = 1;
+  snprintf(p->name, sizeof p->name, "%s", name ? name : "tk");
+  lua_getglobal(L, "package");
+  if (lua_istable(L, -1)) {
+    if (lua_getfield(L, -1, "path") == LUA_TSTRING)
+      p->path = strdup(lua_tostring(L, -1));
+    lua_pop(L, 1);
+    if (lua_getfield(L, -1, "cpath") == LUA_TSTRING)
+      p->cpath = strdup(lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  tkl_buf_init(&p->init);
+  tk_pool_opts_t o = {0};
+  o.workers = workers;
+  o.name = p->name;
+  o.capacity = capacity;
+  o.block_on_full = block;
+  int rc = tk_pool_new(&o, &p->pool);
+  if (rc != 0) {
+    tkl_pool_release(p);
+    luaL_error(L, "cannot create pool: %s", tk_strerror(rc));
+  }
+  live_add(p);
+  return p;
+}
+
+static tkl_pool *check_pool(lua_State *L, int idx) {
+  pool_box *b = luaL_checkudata(L, idx, TK_POOL_MT);
+  if (b->p == NULL || b->p->pool == NULL)
+    luaL_error(L, "attempt to use a closed pool");
+  return b->p;
+}
+
+static void push_pool(lua_State *L, tkl_pool *p) {
+  pool_box *b = lua_newuserdatauv(L, sizeof *b, 1);
+  b->p = NULL;
+  luaL_setmetatable(L, TK_POOL_MT);
+  b->p = p;
+}
+
+
+
+/* tk.pool(n) or tk.pool{workers, name, init, capacity, on_full} */
+static int l_pool(lua_State *L) {
+  int workers = 0, init = 0, block = 0;
+  size_t capacity = 0;
+  const char *name = NULL;
+  if (lua_isinteger(L, 1)) {
+    lua_Integer n = lua_tointeger(L, 1);
+    luaL_argcheck(L, n >= 1 && n <= 4096, 1, "workers must be 1..4096");
+    workers = (int)n;
+  } else if (lua_istable(L, 1)) {
+    if (lua_getfield(L, 1, "workers") != LUA_TNIL) {
+      lua_Integer n = lua_tointeger(L, -1);
+      if (!lua_isinteger(L, -1) || n < 1 || n > 4096)
+        luaL_argerror(L, 1, "workers must be an integer 1..4096");
+      workers = (int)n;
+    }
+    if (lua_getfield(L, 1, "name") != LUA_TNIL) {
+      name = lua_tostring(L, -1);
+      if (name == NULL) luaL_argerror(L, 1, "name must be a string");
+    }
+    if (lua_getfield(L, 1, "init") != LUA_TNIL) {
+      luaL_argexpected(L, lua_isfunction(L, -1), 1, "init to be a function");
+      init = lua_gettop(L);
+    }
+    if (lua_getfield(L, 1, "capacity") != LUA_TNIL) {
+      lua_Integer n = lua_tointeger(L, -1);
+      if (!lua_isinteger(L, -1) || n < 1)
+        luaL_argerror(L, 1, "capacity must be a positive integer");
+      capacity = (size_t)n;
+    }
+    if (lua_getfield(L, 1, "on_full") != LUA_TNIL) {
+      const char *mode = lua_tostring(L, -1);
+      if (mode != NULL && strcmp(mode, "block") == 0) block = 1;
+      else if (mode == NULL || strcmp(mode, "reject") != 0)
+        luaL_argerror(L, 1, "on_full must be \\"block\\" or \\"reject\\"");
+    }
+  } else if (!lua_isnoneornil(L, 1)) {
+    luaL_typeerror(L, 1, "integer or table");
+  }
+  push_pool(L, NULL);
+  int box = lua_gettop(L);
+  tkl_pool *p = pool_make(L, workers, name, capacity, block);
+  ((pool_box *)lua_touserdata(L, box))->p = p;  /* the box owns it now */
+  if (init != 0) tkl_encode(L, init, 1, &p->init, "argument");
+  lua_pushvalue(L, box);
+  return 1;
+}
+
+/* The default pool: made on first use, ended when the state that made it
+** closes (a sentinel in its registry). */
+static int default_gc(lua_State *L) {
+  (void)L;
+  pthread_mutex_lock(&live_mu);
+  tkl_pool *p = default_pool;
+  default_pool = NULL;
+  default_owner = NULL;
+  pthread_mutex_unlock(&live_mu);
+  if (p != NULL) {
+    pool_close(p, 0);
+    tkl_pool_release(p);
+  }
+  return 0;
+}
+
+static tkl_pool *get_default(lua_State *L) {
+  pthread_mutex_lock(&live_mu);
+  tkl_pool *p = default_pool;
+  pthread_mutex_unlock(&live_mu);
+  if (p != NULL) return p;
+  lua_getfield(L, LUA_REGISTRYINDEX, "threadkit.worker");
+  int in_worker = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  if (in_worker)
+    luaL_error(L, "the default pool is not running (a task cannot start it)");
+  p = pool_make(L, 0, "tk", 0, 0);
+  pthread_mutex_lock(&live_mu);
+  if (default_pool == NULL) {
+    default_pool = p;
+    default_owner = L;
+    p = NULL;
+  }
+  tkl_pool *winner = default_pool;
+  pthread_mutex_unlock(&live_mu);
+  if (p != NULL) {  /* lost a race: keep the other */
+    pool_close(p, 0);
+    tkl_pool_release(p);
+    return winner;
+  }
+  lua_newuserdatauv(L, 1, 0);
+  lua_newtable(L);
+  lua_pushcfunction(L, default_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  lua_setfield(L, LUA_REGISTRYINDEX, "threadkit.default_sentinel");
+  return winner;
+}
+
+/* {====================================================== submit */
+
+int tkl_priority(lua_State *L, int idx);
+int tkl_priority(lua_State *L, int idx) {
+  if (lua_isinteger(L, idx)) return (int)lua_tointeger(L, idx);
+  static const char *const names[] = {"lowest", "low", "normal", "high",
+                                      "highest", NULL};
+  const char *s = lua_tostring(L, idx);
+  if (s != NULL)
+    for (int i = 0; names[i]; i++)
+      if (strcmp(s, names[i]) == 0) return i - 2;
+  return luaL_error(L, "bad priority (an integer or \\"lowest\\".."
+                       "\\"highest\\" expected, got %s)",
+                    s ? s : luaL_typename(L, idx));
+}
+
+static int submit_error(lua_State *L, int rc, tkl_pool *p) {
+  if (rc == TK_ESHUTDOWN) return luaL_error(L, "attempt to use a shut-down pool");
+  if (rc == TK_EFULL) {
+    tk_pool_metrics_t m;
+    tk_pool_metrics(p->pool, &m);
+    return luaL_error(L, "queue is full (%d pending)", (int)m.pending);
+  }
+  return luaL_error(L, "submit failed: %s", tk_strerror(rc));
+}
+
+/* Submits the function at fidx with the values above it, options at oidx
+** (0 for none). Pushes the job. */
+static int submit(lua_State *L, tkl_pool *p, int oidx, int fidx) {
+  luaL_checktype(L, fidx, LUA_TFUNCTION);
+  tk_job_opts_t o = {0};
+  tk_job_t *after_stack[8], **after = after_stack;
+  size_t n_after = 0;
+  if (oidx != 0) {
+    if (lua_getfield(L, oidx, "priority") != LUA_TNIL)
+      o.priority = tkl_priority(L, -1);
+    if (lua_getfield(L, oidx, "name") != LUA_TNIL) {
+      o.name = lua_tostring(L, -1);
+      if (o.name == NULL) luaL_argerror(L, oidx, "name must be a string");
+    }
+    if (lua_getfield(L, oidx, "token") != LUA_TNIL)
+      o.token = tkl_check_handle(L, -1, TKL_K_TOKEN);
+    if (lua_getfield(L, oidx, "timeout") != LUA_TNIL) {
+      int ok;
+      o.timeout = lua_tonumberx(L, -1, &ok);
+      if (!ok || !(o.timeout > 0))
+        luaL_argerror(L, oidx, "timeout must be a positive number");
+    }
+    if (lua_getfield(L, oidx, "block_timeout") != LUA_TNIL) {
+      int ok;
+      o.block_timeout = lua_tonumberx(L, -1, &ok);
+      if (!ok) luaL_argerror(L, oidx, "block_timeout must be a number");
+      if (o.block_timeout == 0) o.block_timeout = -1;  /* 0: do not wait */
+    }
+    if (lua_getfield(L, oidx, "after") != LUA_TNIL) {
+      int t = lua_gettop(L);
+      if (!lua_istable(L, t)) luaL_argerror(L, oidx, "after must be a list of jobs");
+      n_after = (size_t)luaL_len(L, t);
+      if (n_after > 8) after = lua_newuserdatauv(L, n_after * sizeof *after, 0);
+      for (size_t i = 0; i < n_after; i++) {
+        lua_rawgeti(L, t, (lua_Integer)i + 1);
+        after[i] = tkl_test_handle(L, -1, TKL_K_JOB);
+        if (after[i] == NULL)
+          luaL_argerror(L, oidx, lua_pushfstring(L, "after[%d] is not a job",
+                                                 (int)i + 1));
+        lua_pop(L, 1);
+      }
+      o.after = after;
+      o.n_after = n_after;
+    }
+  }
+  int n = lua_gettop(L) - fidx + 1;  /* the function and its arguments */
+  tkl_task *t = tkl_task_new(p);
+  if (t == NULL) return luaL_error(L, "not enough memory");
+  /* Encoding can raise: until the job owns the task, a guard box frees it
+  ** if the stack unwinds. */
+  tkl_task **guard = lua_newuserdatauv(L, sizeof *guard, 0);
+  *guard = t;
+  luaL_setmetatable(L, "threadkit.taskguard");
+  tkl_encode(L, fidx, n, &t->in, "argument");
+  o.arg_free = tkl_task_free;
+  tk_job_t *job;
+  int rc = tk_pool_submit(p->pool, &o, tkl_task_run, t, &job);
+  if (rc != 0) return submit_error(L, rc, p);  /* the guard frees t */
+  *guard = NULL;
+  tkl_push_handle(L, TKL_K_JOB, job);
+  return 1;
+}
+
+static int guard_gc(lua_State *L) {
+  tkl_task **guard = lua_touserdata(L, 1);
+  if (*guard != NULL) tkl_task_free(*guard);
+  *guard = NULL;
+  return 0;
+}
+
+/* pool:submit([opts,] fn, ...) */
+static int l_pool_submit(lua_State *L) {
+  tkl_pool *p = check_pool(L, 1);
+  if (lua_istable(L, 2)) return submit(L, p, 2, 3);
+  return submit(L, p, 0, 2);
+}
+
+/* tk.submit([opts,] fn, ...) on the default pool */
+static int l_submit(lua_State *L) {
+  tkl_pool *p = get_default(L);
+  if (lua_istable(L, 1)) return submit(L, p, 1, 2);
+  return submit(L, p, 0, 1);
+}
+
+/* }====================================================== */
+
+static double opt_timeout(lua_State *L, int idx) {
+  if (lua_isnoneornil(L, idx)) return -1;
+  double t = luaL_checknumber(L, idx);
+  luaL_argcheck(L, t >= 0, idx, "timeout must not be negative");
+  return t;
+}
+
+static int wait_all(lua_State *L, tkl_pool *p, int tidx) {
+  double timeout = opt_timeout(L, tidx);
+  int rc = tk_pool_wait_all(p->pool, timeout);
+  if (rc == TK_EBUSY)
+    return luaL_error(L, "wait_all called from a task of the same pool "
+                         "(it would wait for itself)");
+  lua_pushboolean(L, rc == 0);
+  return 1;
+}
+
+static int l_pool_wait_all(lua_State *L) {
+  return wait_all(L, check_pool(L, 1), 2);
+}
+
+static int l_wait_all(lua_State *L) { return wait_all(L, get_default(L), 1); }
+
+static void push_metrics(lua_State *L, tkl_pool *p) {
+  tk_pool_metrics_t m;
+  tk_pool_metrics(p->pool, &m);
+  lua_createtable(L, 0, 12);
+#define SETI(k, v) (lua_pushinteger(L, (lua_Integer)(v)), lua_setfield(L, -2, k))
+#define SETN(k, v) (lua_pushnumber(L, (v)), lua_setfield(L, -2, k))
+  SETI("submitted", m.submitted);
+  SETI("completed", m.completed);
+  SETI("failed", m.failed);
+  SETI("cancelled", m.cancelled);
+  SETI("running", m.running);
+  SETI("pending", m.pending);
+  SETI("peak_pending", m.peak_pending);
+  SETI("workers", m.workers);
+  SETN("total_execution_time", m.total_execution_time);
+  SETN("mean_execution_time", m.mean_execution_time);
+  SETN("mean_queue_wait", m.mean_queue_wait);
+#undef SETI
+#undef SETN
+  lua_pushstring(L, p->name);
+  lua_setfield(L, -2, "name");
+}
+
+static int l_pool_metrics(lua_State *L) {
+  push_metrics(L, check_pool(L, 1));
+  return 1;
+}
+
+static int l_metrics(lua_State *L) {
+  push_metrics(L, get_default(L));
+  return 1;
+}
+
+/* pool:shutdown{wait = true, cancel_pending = false} */
+static int l_pool_shutdown(lua_State *L) {
+  pool_box *b = luaL_checkudata(L, 1, TK_POOL_MT);
+  int wait = 1, cancel = 0;
+  if (lua_istable(L, 2)) {
+    if (lua_getfield(L, 2, "wait") != LUA_TNIL) wait = lua_toboolean(L, -1);
+    if (lua_getfield(L, 2, "cancel_pending") != LUA_TNIL)
+      cancel = lua_toboolean(L, -1);
+  } else if (!lua_isnoneornil(L, 2)) {
+    luaL_typeerror(L, 2, "table or nil");
+  }
+  tkl_pool *p = b->p;
+  if (p == NULL || p->pool == NULL) return 0;  /* already shut down */
+  if (wait) {
+    pool_close(p, cancel);
+  } else {
+    tk_pool_shutdown(p->pool, 0, cancel);
+  }
+  return 0;
+}
+
+static int pool_gc(lua_State *L) {
+  pool_box *b = luaL_checkudata(L, 1, TK_POOL_MT);
+  tkl_pool *p = b->p;
+  b->p = NULL;
+  if (p != NULL) {
+    pool_close(p, 0);
+    tkl_pool_release(p);
+  }
+  return 0;
+}
+
+static int pool_tostring(lua_State *L) {
+  pool_box *b = luaL_checkudata(L, 1, TK_POOL_MT);
+  if (b->p == NULL || b->p->pool == NULL)
+    lua_pushfstring(L, "threadkit.pool (closed)");
+  else
+    lua_pushfstring(L, "threadkit.pool '%s' (%p)", b->p->name, (void *)b->p);
+  return 1;
+}
+
+static int pool_index(lua_State *L) {
+  pool_box *b = luaL_checkudata(L, 1, TK_POOL_MT);
+  const char *k = luaL_checkstring(L, 2);
+  if (lua_getfield(L, lua_upvalueindex(1), k) != LUA_TNIL) return 1;
+  if (b->p == NULL) return 0;
+  if (strcmp(k, "name") == 0) {
+    lua_pushstring(L, b->p->name);
+    return 1;
+  }
+  if (strcmp(k, "workers") == 0 && b->p->pool != NULL) {
+    lua_pushinteger(L, tk_pool_workers(b->p->pool));
+    return 1;
+  }
+  return 0;
+}
+
+/* For the embedding API: a pool made by the host, not owned. */
+tkl_pool *tkl_pool_wrap(tk_pool_t *core);
+tkl_pool *tkl_pool_wrap(tk_pool_t *core) {
+  tkl_pool *p = calloc(1, sizeof *p);
+  if (p == NULL) return NULL;
+  atomic_init(&p->refs, 1);
+  p->pool = core;
+  p->owned = 0;
+  snprintf(p->name, sizeof p->name, "host");
+  tkl_buf_init(&p->init);
+  return p;
+}
+
+void tkl_open_pool(lua_State *L) {
+  static const luaL_Reg methods[] = {{"submit", l_pool_submit},
+                                     {"wait_all", l_pool_wait_all},
+                                     {"metrics", l_pool_metrics},
+                                     {"shutdown", l_pool_shutdown},
+                                     {NULL, NULL}};
+  static const luaL_Reg meta[] = {{"__gc", pool_gc},
+                                  {"__close", pool_gc},
+                                  {"__tostring", pool_tostring},
+                                  {NULL, NULL}};
+  static const luaL_Reg funcs[] = {{"pool", l_pool},
+                                   {"submit", l_submit},
+                                   {"wait_all", l_wait_all},
+                                   {"metrics", l_metrics},
+                                   {NULL, NULL}};
+  luaL_newmetatable(L, TK_POOL_MT);
+  luaL_setfuncs(L, meta, 0);
+  lua_newtable(L);
+  luaL_setfuncs(L, methods, 0);
+  lua_pushcclosure(L, pool_index, 1);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  luaL_newmetatable(L, "threadkit.taskguard");
+  lua_pushcfunction(L, guard_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
+  luaL_setfuncs(L, funcs, 0);
+}

@@ -1,0 +1,455 @@
+/*
+** ltask.c - running Lua tasks: a lua_State per worker, a coroutine per
+** task, waits that suspend the task instead of holding its worker, and the
+** hard stop of runaway tasks. See LICENSE for copyright and licence.
+*/
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lualib.h"
+#include "tkl.h"
+
+/* {====================================================== worker states */
+
+int luaopen_threadkit(lua_State *L);
+
+static pthread_key_t state_key;
+static pthread_once_t state_once = PTHREAD_ONCE_INIT;
+static _Thread_local lua_State *wstate;
+static _Thread_local tkl_task *current;
+
+/* Set by the embedding API: runs in every new worker state. */
+void (*tkl_worker_hook)(lua_State *L);
+
+static void close_state(void *L) { lua_close(L); }
+static void make_key(void) { pthread_key_create(&state_key, close_state); }
+
+/* Builds a worker state in protected mode: libraries, the creator's
+** package paths, threadkit, the host hook, the pool's init function. */
+static int setup_state(lua_State *L) {
+  tkl_pool *p = lua_touserdata(L, 1);
+  luaL_openlibs(L);
+  lua_getglobal(L, "package");
+  if (p->path) {
+    lua_pushstring(L, p->path);
+    lua_setfield(L, -2, "path");
+  }
+  if (p->cpath) {
+    lua_pushstring(L, p->cpath);
+    lua_setfield(L, -2, "cpath");
+  }
+  lua_pop(L, 1);
+  lua_pushboolean(L, 1);
+  lua_setfield(L, LUA_REGISTRYINDEX, "threadkit.worker");
+  luaL_requiref(L, "threadkit", luaopen_threadkit, 0);
+  lua_pop(L, 1);
+  if (tkl_worker_hook != NULL) tkl_worker_hook(L);
+  if (p->init.len > 0) {
+    int n = tkl_decode(L, &p->init);
+    lua_call(L, n - 1, 0);
+  }
+  return 0;
+}
+
+/* This thread's state, made on its first task. NULL with an error message
+** in *err (static storage) when it cannot be made. */
+static lua_State *worker_state(tkl_pool *p, char *err, size_t errlen) {
+  if (wstate != NULL) return wstate;
+  pthread_once(&state_once, make_key);
+  lua_State *L = luaL_newstate();
+  if (L == NULL) {
+    snprintf(err, errlen, "not enough memory for a worker state");
+    return NULL;
+  }
+  lua_pushcfunction(L, setup_state);
+  lua_pushlightuserdata(L, p);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    snprintf(err, errlen, "worker state: %s",
+             lua_tostring(L, -1) ? lua_tostring(L, -1) : "error");
+    lua_close(L);
+    return NULL;
+  }
+  wstate = L;
+  pthread_setspecific(state_key, L);
+  return L;
+}
+
+/* }====================================================== */
+
+/* {====================================================== tasks */
+
+tkl_task *tkl_task_new(tkl_pool *pool) {
+  tkl_task *t = calloc(1, sizeof *t);
+  pthread_mutex_t *mu = malloc(sizeof *mu);
+  if (t == NULL || mu == NULL) {
+    free(t);
+    free(mu);
+    return NULL;
+  }
+  pthread_mutex_init(mu, NULL);
+  t->hook_mu = mu;
+  t->magic = TKL_TASK_MAGIC;
+  t->pool = pool;
+  tkl_pool_retain(pool);
+  tkl_buf_init(&t->in);
+  tkl_buf_init(&t->out);
+  t->co_ref = LUA_NOREF;
+  return t;
+}
+
+void tkl_task_free(void *arg) {
+  tkl_task *t = arg;
+  if (t == NULL) return;
+  tkl_buf_free(&t->in);
+  tkl_buf_free(&t->out);
+  free(t->traceback);
+  pthread_mutex_destroy(t->hook_mu);
+  free(t->hook_mu);
+  tkl_pool_release(t->pool);
+  free(t);
+}
+
+tkl_task *tkl_task_of(tk_job_t *job) {
+  tk_task_fn fn;
+  void *arg = tk_job_arg(job, &fn);
+  return fn == tkl_task_run ? arg : NULL;
+}
+
+tkl_task *tkl_current_task(void) { return current; }
+
+tkl_task *tkl_yieldable_task(lua_State *L) {
+  tkl_task *t = current;
+  return t != NULL && t->co == L && lua_isyieldable(L) ? t : NULL;
+}
+
+/* The hard stop: a hook that raises the cancellation on every count, so
+** that even a pcall cannot keep the task going. */
+static void stop_hook(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  tkl_raise_cancel(L);
+}
+
+static int must_stop(tkl_task *t) {
+  return atomic_load(&t->force) || tk_job_timed_out(t->job);
+}
+
+/* Runs on the cancelling thread when the job's token is cancelled. Setting
+** a hook from another thread is what lua.c does from a signal handler:
+** lua_sethook is safe to call asynchronously. */
+static void hard_stop_cb(void *arg) {
+  tkl_task *t = arg;
+  if (!must_stop(t)) return;
+  pthread_mutex_lock(t->hook_mu);
+  if (t->running != NULL)
+    lua_sethook(t->running, stop_hook,
+                LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+  pthread_mutex_unlock(t->hook_mu);
+}
+
+static int decode_in(lua_State *L) {
+  tkl_task *t = lua_touserdata(L, 1);
+  lua_pop(L, 1);
+  return tkl_decode(L, &t->in);
+}
+
+static int encode_out(lua_State *L) {
+  tkl_task *t = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  int n = lua_gettop(L);
+  for (int i = 1; i <= n; i++) {
+    if (lua_type(L, i) == LUA_TTHREAD)
+      return luaL_error(L, "cannot copy result #%d: a task cannot return a "
+                           "coroutine", i);
+  }
+  tkl_encode(L, 1, n, &t->out, "result");
+  return 0;
+}
+
+/* Ends the coroutine and drops it from the worker state. */
+static void drop_coroutine(lua_State *L, tkl_task *t) {
+#if LUA_VERSION_RELEASE_NUM >= 50406
+  lua_closethread(t->co, L);
+#else
+  lua_resetthread(t->co);
+#endif
+  luaL_unref(L, LUA_REGISTRYINDEX, t->co_ref);
+  t->co = NULL;
+  t->co_ref = LUA_NOREF;
+}
+
+/* The error on top of co as text. No metamethods: co may be dead. */
+static const char *error_text(lua_State *co) {
+  const char *msg = lua_tostring(co, -1);
+  if (msg != NULL) return msg;
+  return lua_pushfstring(co, "(error object is a %s value)",
+                         luaL_typename(co, -1));
+}
+
+int tkl_task_run(void *arg) {
+  tkl_task *t = arg;
+  tk_job_t *job = tk_job_current();
+  t->job = job;
+  char err[256];
+  lua_State *L = worker_state(t->pool, err, sizeof err);
+  if (L == NULL) return tk_job_fail(job, "%s", err);
+  int nargs = 0;
+  if (t->co == NULL) {
+    lua_State *co = lua_newthread(L);
+    t->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    t->co = co;
+    lua_pushcfunction(co, decode_in);
+    lua_pushlightuserdata(co, t);
+    if (lua_pcall(co, 1, LUA_MULTRET, 0) != LUA_OK) {
+      int rc = tk_job_fail(job, "%s", error_text(co));
+      drop_coroutine(L, t);
+      return rc;
+    }
+    nargs = lua_gettop(co) - 1;
+    tk_token_on_cancel(tk_job_token(job), hard_stop_cb, t, &t->stop_cb);
+  }
+  lua_State *co = t->co;
+  tkl_task *prev = current;
+  current = t;
+  pthread_mutex_lock(t->hook_mu);
+  t->running = co;
+  if (tk_job_is_cancelled(job) && must_stop(t))
+    lua_sethook(co, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+  pthread_mutex_unlock(t->hook_mu);
+  int nres = 0;
+  int st = lua_resume(co, L, nargs, &nres);
+  pthread_mutex_lock(t->hook_mu);
+  t->running = NULL;
+  pthread_mutex_unlock(t->hook_mu);
+  current = prev;
+
+  if (st == LUA_YIELD && t->wait != NULL) return TK_SUSPEND;
+  if (t->stop_cb != 0) tk_token_off_cancel(tk_job_token(job), t->stop_cb);
+  t->stop_cb = 0;
+  int rc = 0;
+  if (st == LUA_YIELD) {
+    rc = tk_job_fail(job, "a task cannot yield (use threadkit's waits, or "
+                          "a coroutine of its own)");
+  } else if (st == LUA_OK) {
+    lua_pushcfunction(co, encode_out);
+    lua_insert(co, -(nres + 1));  /* below the results */
+    lua_pushlightuserdata(co, t);
+    if (lua_pcall(co, nres + 1, 0, 0) != LUA_OK)
+      rc = tk_job_fail(job, "%s", error_text(co));
+  } else {
+    const char *msg = error_text(co);
+    luaL_traceback(L, co, msg, 0);
+    free(t->traceback);
+    t->traceback = strdup(lua_tostring(L, -1));
+    lua_pop(L, 1);
+    rc = tk_job_fail(job, "%s", msg);
+  }
+  drop_coroutine(L, t);
+  if (atomic_load(&t->cancel_raised) && tk_job_is_cancelled(job))
+    return TK_ECANCELED;
+  return rc;
+}
+
+int tkl_raise_cancel(lua_State *L) {
+  tkl_task *t = current;
+  if (t != NULL) atomic_store(&t->cancel_raised, 1);
+  lua_pushstring(L, "cancelled");
+  return lua_error(L);
+}
+
+/* }====================================================== */
+
+/* {====================================================== waiting */
+
+typedef struct waker {
+  atomic_int refs;
+  atomic_int fired;
+  tk_job_t *job;                 /* holds a reference */
+} waker;
+
+void tkl_waker_retain(void *w) { atomic_fetch_add(&((waker *)w)->refs, 1); }
+
+void tkl_waker_release(void *arg) {
+  waker *w = arg;
+  if (atomic_fetch_sub(&w->refs, 1) != 1) return;
+  tk_job_release(w->job);
+  free(w);
+}
+
+void tkl_waker_fire(void *arg) {
+  waker *w = arg;
+  if (!atomic_exchange(&w->fired, 1)) tk_job_resume(w->job);
+  tkl_waker_release(w);
+}
+
+struct tkl_wait {
+  waker *wk;
+  tk_token_t *deadline;          /* owned; cancels itself when time is up */
+  uint64_t deadline_id;
+  tk_token_t *jobtok;            /* borrowed: the job's own token */
+  uint64_t jobtok_id;
+  tk_token_t *target;            /* token:wait's token (a reference) */
+  uint64_t target_id;
+};
+
+/* Registers fn(waker) on tok; the registration holds a waker reference. */
+static uint64_t arm(lua_State *L, tkl_wait *w, tk_token_t *tok) {
+  uint64_t id = 0;
+  tkl_waker_retain(w->wk);
+  if (tk_token_on_cancel(tok, tkl_waker_fire, w->wk, &id) != 0) {
+    tkl_waker_release(w->wk);
+    luaL_error(L, "not enough memory");
+  }
+  return id;
+}
+
+static void disarm(tkl_wait *w, tk_token_t *tok, uint64_t id) {
+  if (tok != NULL && id != 0 && tk_token_off_cancel(tok, id) == 0)
+    tkl_waker_release(w->wk);  /* it will never run: give its ref back */
+}
+
+tkl_wait *tkl_wait_begin(lua_State *L, tkl_task *t) {
+  tkl_wait *w = calloc(1, sizeof *w);
+  waker *wk = calloc(1, sizeof *wk);
+  if (w == NULL || wk == NULL) {
+    free(w);
+    free(wk);
+    luaL_error(L, "not enough memory");
+  }
+  atomic_init(&wk->refs, 1);
+  atomic_init(&wk->fired, 0);
+  tk_job_retain(t->job);
+  wk->job = t->job;
+  w->wk = wk;
+  t->wait = w;
+  w->jobtok = tk_job_token(t->job);
+  w->jobtok_id = arm(L, w, w->jobtok);
+  return w;
+}
+
+void tkl_wait_deadline(lua_State *L, tkl_wait *w, double secs) {
+  if (secs < 0) return;  /* no deadline */
+  if (tk_token_new(&w->deadline) != 0) luaL_error(L, "not enough memory");
+  w->deadline_id = arm(L, w, w->deadline);
+  tk_token_set_deadline(w->deadline, secs);
+}
+
+void tkl_wait_token(lua_State *L, tkl_wait *w, tk_token_t *tok) {
+  tk_token_retain(tok);
+  w->target = tok;
+  w->target_id = arm(L, w, tok);
+}
+
+void tkl_wait_job(lua_State *L, tkl_wait *w, tk_job_t *job) {
+  /* on_finish cannot be unregistered: it keeps its waker reference until
+  ** the job ends, and a late fire finds the wait already over. */
+  tkl_waker_retain(w->wk);
+  if (tk_job_on_finish(job, tkl_waker_fire, w->wk) != 0) {
+    tkl_waker_release(w->wk);
+    luaL_error(L, "not enough memory");
+  }
+}
+
+void *tkl_wait_waker(tkl_wait *w) { return w->wk; }
+
+int tkl_wait_suspend(lua_State *L, lua_KFunction k, lua_KContext ctx) {
+  return lua_yieldk(L, 0, ctx, k);
+}
+
+int tkl_wait_end(lua_State *L) {
+  (void)L;
+  tkl_task *t = current;
+  tkl_wait *w = t->wait;
+  t->wait = NULL;
+  int timed_out = w->deadline != NULL && tk_token_is_cancelled(w->deadline);
+  disarm(w, w->jobtok, w->jobtok_id);
+  disarm(w, w->deadline, w->deadline_id);
+  disarm(w, w->target, w->target_id);
+  tk_token_release(w->deadline);
+  tk_token_release(w->target);
+  tkl_waker_release(w->wk);
+  free(w);
+  return timed_out;
+}
+
+/* }====================================================== */
+
+/* {====================================================== in-task calls */
+
+static int l_current_job(lua_State *L) {
+  tkl_task *t = current;
+  if (t == NULL || t->job == NULL) {
+    lua_pushnil(L);
+    return 1;
+  }
+  tk_job_retain(t->job);
+  tkl_push_handle(L, TKL_K_JOB, t->job);
+  return 1;
+}
+
+static int l_cancelled(lua_State *L) {
+  tkl_task *t = current;
+  lua_pushboolean(L, t != NULL && tk_job_is_cancelled(t->job));
+  return 1;
+}
+
+static int l_checkpoint(lua_State *L) {
+  tkl_task *t = current;
+  if (t != NULL && tk_job_is_cancelled(t->job)) return tkl_raise_cancel(L);
+  return 0;
+}
+
+static void nap(double s) {
+  struct timespec ts;
+  ts.tv_sec = (time_t)s;
+  ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+  while (nanosleep(&ts, &ts) != 0) {}
+}
+
+static int sleep_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  tkl_task *t = current;
+  tkl_wait_end(L);
+  lua_pushboolean(L, !tk_job_is_cancelled(t->job));
+  return 1;
+}
+
+/* tk.sleep(s): true after s seconds, false at once when the task is
+** cancelled. Inside a task it frees the worker meanwhile. */
+static int l_sleep(lua_State *L) {
+  double s = luaL_checknumber(L, 1);
+  luaL_argcheck(L, s >= 0, 1, "negative duration");
+  tkl_task *t = tkl_yieldable_task(L);
+  if (t != NULL) {
+    if (tk_job_is_cancelled(t->job)) {
+      lua_pushboolean(L, 0);
+      return 1;
+    }
+    tkl_wait *w = tkl_wait_begin(L, t);
+    tkl_wait_deadline(L, w, s);
+    return tkl_wait_suspend(L, sleep_k, 0);
+  }
+  t = current;
+  if (t != NULL) {  /* in a task, but cannot yield here: block */
+    int cancelled = tk_token_wait(tk_job_token(t->job), s) == 0;
+    lua_pushboolean(L, !cancelled);
+    return 1;
+  }
+  nap(s);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+void tkl_open_task(lua_State *L) {
+  static const luaL_Reg funcs[] = {{"current_job", l_current_job},
+                                   {"cancelled", l_cancelled},
+                                   {"checkpoint", l_checkpoint},
+                                   {"sleep", l_sleep},
+                                   {NULL, NULL}};
+  luaL_setfuncs(L, funcs, 0);
+}
+
+/* }====================================================== */
