@@ -27,20 +27,47 @@ CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 LIB_A    := $(BUILD)/libthreadkit.a
 LIB_SO   := $(BUILD)/libthreadkit.so
 
+# The Lua layer. LUA_INC / LUA_LIB may be overridden.
+LUA      ?= lua5.4
+LUA_INC  ?= /usr/include/lua5.4
+LUA_LIB  ?= -l:liblua5.4.a
+LUA_SRC  := $(wildcard src/lua_bindings/*.c)
+LUA_OBJ  := $(LUA_SRC:%.c=$(BUILD)/%.o)
+MODULE   := $(BUILD)/threadkit.so
+TKLUA    := $(BUILD)/tklua
+
 TEST_SRC := $(wildcard tests/c/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 
 DEMO := $(BUILD)/demo
 
-.PHONY: all lib demo test test-c deps sanitize tsan asan valgrind bench install \
+.PHONY: all lib module cli demo test test-c deps sanitize tsan asan valgrind bench install \
         clean check-layering readme-example demo-check
 
-all: lib
+all: lib module cli
 lib: $(LIB_A) $(LIB_SO)
+module: $(MODULE)
+cli: $(TKLUA)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/src/lua_bindings/%.o: src/lua_bindings/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -c $< -o $@
+
+$(BUILD)/src/cli/%.o: src/cli/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -Isrc/lua_bindings -c $< -o $@
+
+# The module resolves Lua's symbols from the interpreter that loads it.
+$(MODULE): $(LUA_OBJ) $(CORE_OBJ)
+	$(CC) $(SAN) -shared -o $@ $^ -lpthread
+
+# tklua links Lua statically and exports its symbols for C modules.
+$(TKLUA): $(BUILD)/src/cli/tklua.o $(LUA_OBJ) $(LIB_A)
+	$(CC) $(SAN) -Wl,-E -o $@ $^ $(LUA_LIB) -lm -ldl -lpthread
 
 $(LIB_A): $(CORE_OBJ)
 	@rm -f $@
@@ -132,4 +159,4 @@ install: lib
 clean:
 	rm -rf build
 
--include $(CORE_OBJ:.o=.d)
+-include $(CORE_OBJ:.o=.d) $(LUA_OBJ:.o=.d)

@@ -158,7 +158,7 @@ static int l_pool(lua_State *L) {
       const char *mode = lua_tostring(L, -1);
       if (mode != NULL && strcmp(mode, "block") == 0) block = 1;
       else if (mode == NULL || strcmp(mode, "reject") != 0)
-        luaL_argerror(L, 1, "on_full must be \\"block\\" or \\"reject\\"");
+        luaL_argerror(L, 1, "on_full must be \"block\" or \"reject\"");
     }
   } else if (!lua_isnoneornil(L, 1)) {
     luaL_typeerror(L, 1, "integer or table");
@@ -232,8 +232,8 @@ int tkl_priority(lua_State *L, int idx) {
   if (s != NULL)
     for (int i = 0; names[i]; i++)
       if (strcmp(s, names[i]) == 0) return i - 2;
-  return luaL_error(L, "bad priority (an integer or \\"lowest\\".."
-                       "\\"highest\\" expected, got %s)",
+  return luaL_error(L, "bad priority (an integer or \"lowest\".."
+                       "\"highest\" expected, got %s)",
                     s ? s : luaL_typename(L, idx));
 }
 
@@ -444,6 +444,33 @@ static int pool_index(lua_State *L) {
     return 1;
   }
   return 0;
+}
+
+/* Runs a copied function as a fire-and-forget task on the default pool
+** (on_cancel callbacks fired from another thread). Dropped if there is no
+** default pool. */
+int tkl_submit_copied(const tkl_buf *fn);
+int tkl_submit_copied(const tkl_buf *fn) {
+  pthread_mutex_lock(&live_mu);
+  tkl_pool *p = default_pool;
+  if (p != NULL) tkl_pool_retain(p);
+  pthread_mutex_unlock(&live_mu);
+  if (p == NULL || p->pool == NULL) {
+    tkl_pool_release(p);
+    return TK_ESHUTDOWN;
+  }
+  tkl_task *t = tkl_task_new(p);
+  tkl_pool_release(p);
+  if (t == NULL) return TK_ENOMEM;
+  if (tkl_buf_copy(&t->in, fn) != 0) {
+    tkl_task_free(t);
+    return TK_ENOMEM;
+  }
+  tk_job_opts_t o = {0};
+  o.arg_free = tkl_task_free;
+  int rc = tk_pool_submit(t->pool->pool, &o, tkl_task_run, t, NULL);
+  if (rc != 0) tkl_task_free(t);
+  return rc;
 }
 
 /* For the embedding API: a pool made by the host, not owned. */

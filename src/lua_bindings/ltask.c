@@ -16,15 +16,47 @@
 
 int luaopen_threadkit(lua_State *L);
 
+/* Each thread that runs Lua tasks has a slot saying what it runs, so that
+** a hard stop (job cancelled with force, timeout, tklua's Ctrl-C) can set a
+** hook on exactly that coroutine. Slots live from the thread's first task
+** to its exit. slots_mu guards the list (a slot is freed only under it);
+** each slot's own mutex guards its task, so the task runner, which sets it
+** twice per task, never contends with other workers. */
+typedef struct slot {
+  struct slot *next;
+  lua_State *state;              /* the thread's worker state */
+  pthread_mutex_t mu;
+  tkl_task *task;                /* mu: running now, or NULL */
+} slot;
+
+static pthread_mutex_t slots_mu = PTHREAD_MUTEX_INITIALIZER;
+static slot *slots;
+static atomic_int interrupted;   /* tkl_interrupt_all was called */
+
 static pthread_key_t state_key;
 static pthread_once_t state_once = PTHREAD_ONCE_INIT;
-static _Thread_local lua_State *wstate;
+static _Thread_local slot *myslot;
 static _Thread_local tkl_task *current;
 
 /* Set by the embedding API: runs in every new worker state. */
 void (*tkl_worker_hook)(lua_State *L);
 
-static void close_state(void *L) { lua_close(L); }
+/* Thread exit: unlist the slot and close the thread's worker state. */
+static void close_state(void *arg) {
+  slot *me = arg;
+  pthread_mutex_lock(&slots_mu);
+  for (slot **pp = &slots; *pp != NULL; pp = &(*pp)->next) {
+    if (*pp == me) {
+      *pp = me->next;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&slots_mu);
+  lua_close(me->state);
+  pthread_mutex_destroy(&me->mu);
+  free(me);
+}
+
 static void make_key(void) { pthread_key_create(&state_key, close_state); }
 
 /* Builds a worker state in protected mode: libraries, the creator's
@@ -57,10 +89,12 @@ static int setup_state(lua_State *L) {
 /* This thread's state, made on its first task. NULL with an error message
 ** in *err (static storage) when it cannot be made. */
 static lua_State *worker_state(tkl_pool *p, char *err, size_t errlen) {
-  if (wstate != NULL) return wstate;
+  if (myslot != NULL) return myslot->state;
   pthread_once(&state_once, make_key);
-  lua_State *L = luaL_newstate();
+  slot *me = calloc(1, sizeof *me);
+  lua_State *L = me ? luaL_newstate() : NULL;
   if (L == NULL) {
+    free(me);
     snprintf(err, errlen, "not enough memory for a worker state");
     return NULL;
   }
@@ -70,10 +104,17 @@ static lua_State *worker_state(tkl_pool *p, char *err, size_t errlen) {
     snprintf(err, errlen, "worker state: %s",
              lua_tostring(L, -1) ? lua_tostring(L, -1) : "error");
     lua_close(L);
+    free(me);
     return NULL;
   }
-  wstate = L;
-  pthread_setspecific(state_key, L);
+  me->state = L;
+  pthread_mutex_init(&me->mu, NULL);
+  pthread_mutex_lock(&slots_mu);
+  me->next = slots;
+  slots = me;
+  pthread_mutex_unlock(&slots_mu);
+  myslot = me;
+  pthread_setspecific(state_key, me);
   return L;
 }
 
@@ -83,14 +124,7 @@ static lua_State *worker_state(tkl_pool *p, char *err, size_t errlen) {
 
 tkl_task *tkl_task_new(tkl_pool *pool) {
   tkl_task *t = calloc(1, sizeof *t);
-  pthread_mutex_t *mu = malloc(sizeof *mu);
-  if (t == NULL || mu == NULL) {
-    free(t);
-    free(mu);
-    return NULL;
-  }
-  pthread_mutex_init(mu, NULL);
-  t->hook_mu = mu;
+  if (t == NULL) return NULL;
   t->magic = TKL_TASK_MAGIC;
   t->pool = pool;
   tkl_pool_retain(pool);
@@ -106,8 +140,6 @@ void tkl_task_free(void *arg) {
   tkl_buf_free(&t->in);
   tkl_buf_free(&t->out);
   free(t->traceback);
-  pthread_mutex_destroy(t->hook_mu);
-  free(t->hook_mu);
   tkl_pool_release(t->pool);
   free(t);
 }
@@ -133,20 +165,43 @@ static void stop_hook(lua_State *L, lua_Debug *ar) {
 }
 
 static int must_stop(tkl_task *t) {
-  return atomic_load(&t->force) || tk_job_timed_out(t->job);
+  return atomic_load(&t->force) || tk_job_timed_out(t->job) ||
+         atomic_load(&interrupted);
 }
 
-/* Runs on the cancelling thread when the job's token is cancelled. Setting
-** a hook from another thread is what lua.c does from a signal handler:
-** lua_sethook is safe to call asynchronously. */
+/* With the slot's mu held: stops the task it runs. Setting a hook from
+** another thread is what lua.c does from its SIGINT handler: lua_sethook
+** is documented as safe to call asynchronously. */
+static void stop_slot(slot *s) {
+  if (s->task != NULL && s->task->co != NULL)
+    lua_sethook(s->task->co, stop_hook,
+                LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+/* Runs on the cancelling thread when the job's token is cancelled. */
 static void hard_stop_cb(void *arg) {
   tkl_task *t = arg;
   if (!must_stop(t)) return;
-  pthread_mutex_lock(t->hook_mu);
-  if (t->running != NULL)
-    lua_sethook(t->running, stop_hook,
-                LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
-  pthread_mutex_unlock(t->hook_mu);
+  pthread_mutex_lock(&slots_mu);
+  for (slot *s = slots; s != NULL; s = s->next) {
+    pthread_mutex_lock(&s->mu);
+    if (s->task == t) stop_slot(s);
+    pthread_mutex_unlock(&s->mu);
+  }
+  pthread_mutex_unlock(&slots_mu);
+}
+
+/* Ctrl-C in tklua: every running task stops, and every later one too. */
+void tkl_interrupt_all(void);
+void tkl_interrupt_all(void) {
+  atomic_store(&interrupted, 1);
+  pthread_mutex_lock(&slots_mu);
+  for (slot *s = slots; s != NULL; s = s->next) {
+    pthread_mutex_lock(&s->mu);
+    stop_slot(s);
+    pthread_mutex_unlock(&s->mu);
+  }
+  pthread_mutex_unlock(&slots_mu);
 }
 
 static int decode_in(lua_State *L) {
@@ -213,16 +268,16 @@ int tkl_task_run(void *arg) {
   lua_State *co = t->co;
   tkl_task *prev = current;
   current = t;
-  pthread_mutex_lock(t->hook_mu);
-  t->running = co;
-  if (tk_job_is_cancelled(job) && must_stop(t))
-    lua_sethook(co, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
-  pthread_mutex_unlock(t->hook_mu);
+  pthread_mutex_lock(&myslot->mu);
+  myslot->task = t;
+  if ((tk_job_is_cancelled(job) && must_stop(t)) || atomic_load(&interrupted))
+    stop_slot(myslot);
+  pthread_mutex_unlock(&myslot->mu);
   int nres = 0;
   int st = lua_resume(co, L, nargs, &nres);
-  pthread_mutex_lock(t->hook_mu);
-  t->running = NULL;
-  pthread_mutex_unlock(t->hook_mu);
+  pthread_mutex_lock(&myslot->mu);
+  myslot->task = prev;
+  pthread_mutex_unlock(&myslot->mu);
   current = prev;
 
   if (st == LUA_YIELD && t->wait != NULL) return TK_SUSPEND;

@@ -99,55 +99,74 @@ static int l_child(lua_State *L) {
 
 /* {====================================================== on_cancel */
 
+/* One registration: held by the token (until fn or dispose runs) and by
+** the registering state (until it sweeps it or closes). */
 typedef struct reg {
-  lua_State *owner;              /* main thread of the registering state */
+  atomic_int refs;
+  atomic_int done;               /* fn ran or will never run */
+  _Atomic(lua_State *) owner;    /* main thread of the state; NULL once it
+                                    closed */
   tkl_buf fn;                    /* the callback, copied */
   int ref;                       /* the callback in the owner's registry */
-  atomic_int done;
 } reg;
 
-/* Runs fn as a fire-and-forget task on the default pool. */
-int tkl_submit_copied(tkl_buf *fn);
+static void reg_release(reg *r) {
+  if (atomic_fetch_sub(&r->refs, 1) != 1) return;
+  tkl_buf_free(&r->fn);
+  free(r);
+}
+
+/* Runs fn as a fire-and-forget task on the default pool (lpool.c). */
+int tkl_submit_copied(const tkl_buf *fn);
 
 static void on_cancel_cb(void *arg) {
   reg *r = arg;
   atomic_store(&r->done, 1);
-  lua_State *L = r->owner;
-  if (cancelling == L) {
+  lua_State *L = atomic_load(&r->owner);
+  if (L != NULL && cancelling == L) {
     /* Same state, inside its own tok:cancel(): call it right here. */
     lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref);
-    luaL_unref(L, LUA_REGISTRYINDEX, r->ref);
     if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
       lua_writestringerror("threadkit: on_cancel callback: %s\n",
                            lua_tostring(L, -1));
       lua_pop(L, 1);
     }
-    tkl_buf_free(&r->fn);
-    free(r);
-    return;
+  } else {
+    /* Another thread cannot enter the state: run the copy instead. */
+    tkl_submit_copied(&r->fn);
   }
-  /* Another thread: the state cannot be entered; run the copy. Its
-  ** registry entry is dropped by the owner's next on_cancel (sweep). */
-  tkl_submit_copied(&r->fn);
+  reg_release(r);
 }
 
-/* Drops registry entries of callbacks that ran elsewhere. */
-static void sweep(lua_State *L) {
+static void on_cancel_dispose(void *arg) {
+  reg *r = arg;
+  atomic_store(&r->done, 1);
+  reg_release(r);
+}
+
+/* Drops the state's part of registrations that are over (all of them when
+** the state closes). The table maps lightuserdata(reg) -> true. */
+static void sweep(lua_State *L, int all) {
   lua_getfield(L, LUA_REGISTRYINDEX, "threadkit.oncancel");
   lua_pushnil(L);
   while (lua_next(L, -2) != 0) {
     reg *r = lua_touserdata(L, -2);
     lua_pop(L, 1);
-    if (atomic_load(&r->done)) {
-      luaL_unref(L, LUA_REGISTRYINDEX, r->ref);
-      tkl_buf_free(&r->fn);
+    if (all || atomic_load(&r->done)) {
+      if (all) atomic_store(&r->owner, NULL);
+      else luaL_unref(L, LUA_REGISTRYINDEX, r->ref);
       lua_pushvalue(L, -1);
       lua_pushnil(L);
-      lua_rawset(L, -4);
-      free(r);
+      lua_rawset(L, -4);  /* clearing the current key is allowed */
+      reg_release(r);
     }
   }
   lua_pop(L, 1);
+}
+
+static int oncancel_gc(lua_State *L) {
+  sweep(L, 1);
+  return 0;
 }
 
 /* tok:on_cancel(fn): runs once; at once if already cancelled */
@@ -159,22 +178,27 @@ static int l_on_cancel(lua_State *L) {
     lua_call(L, 0, 0);
     return 0;
   }
-  sweep(L);
+  sweep(L, 0);
   reg *r = calloc(1, sizeof *r);
   if (r == NULL) return luaL_error(L, "not enough memory");
+  atomic_init(&r->refs, 1);  /* the state's */
+  atomic_init(&r->owner, main_thread(L));
   tkl_buf_init(&r->fn);
-  r->owner = main_thread(L);
-  /* Track r before encoding, which may raise. */
+  lua_pushvalue(L, 2);
+  r->ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_getfield(L, LUA_REGISTRYINDEX, "threadkit.oncancel");
   lua_pushlightuserdata(L, r);
   lua_pushboolean(L, 1);
   lua_rawset(L, -3);
   lua_pop(L, 1);
-  lua_pushvalue(L, 2);
-  r->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  atomic_store(&r->done, 1);  /* swept if the encoding below raises */
   tkl_encode(L, 2, 1, &r->fn, "argument");
-  if (tk_token_on_cancel(t, on_cancel_cb, r, NULL) != 0)
+  atomic_store(&r->done, 0);
+  atomic_fetch_add(&r->refs, 1);  /* the token's */
+  if (tk_token_on_cancel_ex(t, on_cancel_cb, on_cancel_dispose, r, NULL) != 0) {
+    on_cancel_dispose(r);
     return luaL_error(L, "not enough memory");
+  }
   return 0;
 }
 
@@ -188,7 +212,12 @@ void tkl_open_token(lua_State *L) {
                                      {"child", l_child},
                                      {NULL, NULL}};
   tkl_new_handle_type(L, TKL_K_TOKEN, methods, NULL);
+  /* Registrations of this state; its __gc lets go of them at close. */
   lua_newtable(L);
+  lua_newtable(L);
+  lua_pushcfunction(L, oncancel_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
   lua_setfield(L, LUA_REGISTRYINDEX, "threadkit.oncancel");
   lua_pushcfunction(L, l_token);
   lua_setfield(L, -2, "token");

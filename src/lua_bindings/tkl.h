@@ -49,6 +49,8 @@ TKL_INTERNAL void tkl_buf_init(tkl_buf *b);
 TKL_INTERNAL void tkl_buf_free(tkl_buf *b);
 TKL_INTERNAL tkl_buf *tkl_buf_new(void);
 TKL_INTERNAL void tkl_buf_delete(void *b);  /* tkl_buf_free + free */
+/* Makes dst a copy of src (retaining its handles). 0, or TK_ENOMEM. */
+TKL_INTERNAL int tkl_buf_copy(tkl_buf *dst, const tkl_buf *src);
 
 /* }====================================================== */
 
@@ -131,8 +133,6 @@ typedef struct tkl_task {
   struct tkl_wait *wait;         /* what it waits for while suspended */
   atomic_int force;              /* cancelled with force: stop it hard */
   atomic_int cancel_raised;      /* a cancellation error was raised */
-  void *hook_mu;                 /* pthread_mutex_t *, guards running */
-  lua_State *running;            /* co while it runs, for the hard stop */
   uint64_t stop_cb;              /* on_cancel id of the hard-stop hook */
 } tkl_task;
 

@@ -41,6 +41,26 @@ tkl_buf *tkl_buf_new(void) {
   return b;
 }
 
+int tkl_buf_copy(tkl_buf *dst, const tkl_buf *src) {
+  tkl_buf_init(dst);
+  dst->data = malloc(src->len ? src->len : 1);
+  dst->refs = src->nrefs ? malloc(src->nrefs * sizeof *src->refs) : NULL;
+  if (dst->data == NULL || (src->nrefs > 0 && dst->refs == NULL)) {
+    free(dst->data);
+    free(dst->refs);
+    tkl_buf_init(dst);
+    return TK_ENOMEM;
+  }
+  memcpy(dst->data, src->data, src->len);
+  dst->len = dst->cap = src->len;
+  for (size_t i = 0; i < src->nrefs; i++) {
+    dst->refs[i] = src->refs[i];
+    tkl_retain_handle(src->refs[i].kind, src->refs[i].ptr);
+  }
+  dst->nrefs = dst->caprefs = src->nrefs;
+  return 0;
+}
+
 void tkl_buf_delete(void *b) {
   if (b == NULL) return;
   tkl_buf_free(b);

@@ -1,0 +1,431 @@
+/*
+** lshared.c - shared tables: a map of copied values that every state can
+** read and write; each operation is atomic. See LICENSE for copyright and
+** licence.
+*/
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tkl.h"
+
+typedef struct entry {
+  struct entry *next;
+  size_t hash;
+  size_t klen;
+  tkl_buf val;
+  char key[];                    /* type byte + payload */
+} entry;
+
+struct tkl_shared {
+  atomic_int refs;
+  pthread_mutex_t mu;
+  entry **buckets;
+  size_t nbuckets, count;
+};
+
+void tkl_shared_retain(tkl_shared *s) { atomic_fetch_add(&s->refs, 1); }
+
+void tkl_shared_release(tkl_shared *s) {
+  if (atomic_fetch_sub(&s->refs, 1) != 1) return;
+  for (size_t i = 0; i < s->nbuckets; i++) {
+    entry *e = s->buckets[i];
+    while (e != NULL) {
+      entry *next = e->next;
+      tkl_buf_free(&e->val);
+      free(e);
+      e = next;
+    }
+  }
+  free(s->buckets);
+  pthread_mutex_destroy(&s->mu);
+  free(s);
+}
+
+static tkl_shared *check_shared(lua_State *L) {
+  return tkl_check_handle(L, 1, TKL_K_SHARED);
+}
+
+/* Keys: strings, numbers (integral floats count as integers, as in Lua)
+** and booleans, flattened to bytes. */
+typedef struct keybuf {
+  char bytes[1 + sizeof(lua_Integer)];
+  const char *p;
+  size_t n;
+} keybuf;
+
+static void make_key(lua_State *L, int idx, keybuf *k) {
+  switch (lua_type(L, idx)) {
+    case LUA_TSTRING: {
+      /* Strings are keyed by themselves after an 's'. */
+      size_t n;
+      const char *s = lua_tolstring(L, idx, &n);
+      lua_pushfstring(L, "s");
+      lua_pushlstring(L, s, n);
+      lua_concat(L, 2);
+      k->p = lua_tolstring(L, -1, &k->n);  /* anchored on the stack */
+      return;
+    }
+    case LUA_TNUMBER: {
+      lua_Integer i;
+      if (lua_isinteger(L, idx)) {
+        i = lua_tointeger(L, idx);
+      } else {
+        lua_Number x = lua_tonumber(L, idx);
+        if (x != x) luaL_argerror(L, idx, "key is NaN");
+        if (x == floor(x) && x >= -9.2e18 && x <= 9.2e18) {
+          i = (lua_Integer)x;
+        } else {
+          k->bytes[0] = 'f';
+          memcpy(k->bytes + 1, &x, sizeof x);
+          k->p = k->bytes;
+          k->n = 1 + sizeof x;
+          return;
+        }
+      }
+      k->bytes[0] = 'i';
+      memcpy(k->bytes + 1, &i, sizeof i);
+      k->p = k->bytes;
+      k->n = 1 + sizeof i;
+      return;
+    }
+    case LUA_TBOOLEAN:
+      k->bytes[0] = lua_toboolean(L, idx) ? 'T' : 'F';
+      k->p = k->bytes;
+      k->n = 1;
+      return;
+    default:
+      luaL_argerror(L, idx, lua_pushfstring(L, "shared table keys must be "
+                                              "strings, numbers or booleans, "
+                                              "got %s", luaL_typename(L, idx)));
+  }
+}
+
+static size_t hash_bytes(const char *p, size_t n) {
+  size_t h = 1469598103934665603u;
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 1099511628211u;
+  return h;
+}
+
+/* With mu held. */
+static entry **find(tkl_shared *s, const char *k, size_t n, size_t h) {
+  if (s->nbuckets == 0) return NULL;
+  entry **pe = &s->buckets[h & (s->nbuckets - 1)];
+  while (*pe != NULL) {
+    if ((*pe)->hash == h && (*pe)->klen == n && memcmp((*pe)->key, k, n) == 0)
+      return pe;
+    pe = &(*pe)->next;
+  }
+  return NULL;
+}
+
+static int grow(tkl_shared *s) {
+  size_t nb = s->nbuckets ? s->nbuckets * 2 : 16;
+  entry **b = calloc(nb, sizeof *b);
+  if (b == NULL) return 0;
+  for (size_t i = 0; i < s->nbuckets; i++) {
+    entry *e = s->buckets[i];
+    while (e != NULL) {
+      entry *next = e->next;
+      e->next = b[e->hash & (nb - 1)];
+      b[e->hash & (nb - 1)] = e;
+      e = next;
+    }
+  }
+  free(s->buckets);
+  s->buckets = b;
+  s->nbuckets = nb;
+  return 1;
+}
+
+/* With mu held: stores val (taken over; NULL deletes). 0 on ENOMEM. */
+static int store(tkl_shared *s, const char *k, size_t n, tkl_buf *val) {
+  size_t h = hash_bytes(k, n);
+  entry **pe = find(s, k, n, h);
+  if (pe != NULL) {
+    entry *e = *pe;
+    tkl_buf_free(&e->val);
+    if (val != NULL) {
+      e->val = *val;
+    } else {
+      *pe = e->next;
+      free(e);
+      s->count--;
+    }
+    return 1;
+  }
+  if (val == NULL) return 1;
+  if (s->count >= s->nbuckets && !grow(s)) return 0;
+  entry *e = malloc(sizeof *e + n);
+  if (e == NULL) return 0;
+  memcpy(e->key, k, n);
+  e->klen = n;
+  e->hash = h;
+  e->val = *val;
+  e->next = s->buckets[h & (s->nbuckets - 1)];
+  s->buckets[h & (s->nbuckets - 1)] = e;
+  s->count++;
+  return 1;
+}
+
+static void int_key(lua_Integer i, keybuf *k) {
+  k->bytes[0] = 'i';
+  memcpy(k->bytes + 1, &i, sizeof i);
+  k->p = k->bytes;
+  k->n = 1 + sizeof i;
+}
+
+/* With mu held: the border, as # gives for a table. */
+static lua_Integer border(tkl_shared *s) {
+  lua_Integer n = 0;
+  for (;;) {
+    keybuf k;
+    int_key(n + 1, &k);
+    if (find(s, k.p, k.n, hash_bytes(k.p, k.n)) == NULL) return n;
+    n++;
+  }
+}
+
+static int l_newindex(lua_State *L);
+
+static int l_shared(lua_State *L) {
+  tkl_shared *s = calloc(1, sizeof *s);
+  if (s == NULL) return luaL_error(L, "not enough memory");
+  atomic_init(&s->refs, 1);
+  pthread_mutex_init(&s->mu, NULL);
+  tkl_push_handle(L, TKL_K_SHARED, s);
+  if (lua_istable(L, 1)) {  /* tk.shared{...}: initial contents */
+    int box = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, 1) != 0) {
+      lua_pushcfunction(L, l_newindex);
+      lua_pushvalue(L, box);
+      lua_pushvalue(L, -4);  /* key */
+      lua_pushvalue(L, -4);  /* value */
+      lua_call(L, 3, 0);
+      lua_pop(L, 1);
+    }
+  }
+  return 1;
+}
+
+static const luaL_Reg methods[];
+
+static int l_index(lua_State *L) {
+  tkl_shared *s = check_shared(L);
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    for (const luaL_Reg *m = methods; m->name; m++) {
+      if (strcmp(m->name, lua_tostring(L, 2)) == 0) {
+        lua_pushcfunction(L, m->func);
+        return 1;
+      }
+    }
+  }
+  keybuf k;
+  make_key(L, 2, &k);
+  tkl_buf copy;
+  tkl_buf_init(&copy);
+  pthread_mutex_lock(&s->mu);
+  entry **pe = find(s, k.p, k.n, hash_bytes(k.p, k.n));
+  int found = pe != NULL;
+  /* Decode outside the lock, from a copy. */
+  int ok = !found || tkl_buf_copy(&copy, &(*pe)->val) == 0;
+  pthread_mutex_unlock(&s->mu);
+  if (!ok) {
+    tkl_buf_free(&copy);
+    return luaL_error(L, "not enough memory");
+  }
+  if (!found) {
+    lua_pushnil(L);
+    return 1;
+  }
+  tkl_buf **guard = lua_newuserdatauv(L, sizeof *guard, 0);
+  tkl_buf *heap = tkl_buf_new();
+  if (heap == NULL) {
+    tkl_buf_free(&copy);
+    return luaL_error(L, "not enough memory");
+  }
+  *heap = copy;
+  *guard = heap;
+  luaL_setmetatable(L, "threadkit.bufguard");
+  tkl_decode(L, heap);
+  return 1;
+}
+
+static int l_newindex(lua_State *L) {
+  tkl_shared *s = check_shared(L);
+  keybuf k;
+  make_key(L, 2, &k);
+  tkl_buf *val = NULL;
+  tkl_buf b;
+  tkl_buf_init(&b);
+  if (!lua_isnil(L, 3)) {
+    tkl_buf **guard = lua_newuserdatauv(L, sizeof *guard, 0);
+    *guard = tkl_buf_new();
+    if (*guard == NULL) return luaL_error(L, "not enough memory");
+    luaL_setmetatable(L, "threadkit.bufguard");
+    tkl_encode(L, 3, 1, *guard, "value");
+    b = **guard;
+    free(*guard);
+    *guard = NULL;
+    val = &b;
+  }
+  pthread_mutex_lock(&s->mu);
+  int ok = store(s, k.p, k.n, val);
+  pthread_mutex_unlock(&s->mu);
+  if (!ok) {
+    tkl_buf_free(&b);
+    return luaL_error(L, "not enough memory");
+  }
+  return 0;
+}
+
+static int l_len(lua_State *L) {
+  tkl_shared *s = check_shared(L);
+  pthread_mutex_lock(&s->mu);
+  lua_Integer n = border(s);
+  pthread_mutex_unlock(&s->mu);
+  lua_pushinteger(L, n);
+  return 1;
+}
+
+/* s:append(v): s[#s + 1] = v, atomically; returns the new length */
+static int l_append(lua_State *L) {
+  tkl_shared *s = check_shared(L);
+  luaL_checkany(L, 2);
+  tkl_buf **guard = lua_newuserdatauv(L, sizeof *guard, 0);
+  *guard = tkl_buf_new();
+  if (*guard == NULL) return luaL_error(L, "not enough memory");
+  luaL_setmetatable(L, "threadkit.bufguard");
+  tkl_encode(L, 2, 1, *guard, "value");
+  tkl_buf b = **guard;
+  free(*guard);
+  *guard = NULL;
+  pthread_mutex_lock(&s->mu);
+  lua_Integer n = border(s) + 1;
+  keybuf k;
+  int_key(n, &k);
+  int ok = store(s, k.p, k.n, &b);
+  pthread_mutex_unlock(&s->mu);
+  if (!ok) {
+    tkl_buf_free(&b);
+    return luaL_error(L, "not enough memory");
+  }
+  lua_pushinteger(L, n);
+  return 1;
+}
+
+/* s:incr(k, [n]): adds n (default 1) to a number, atomically; returns it */
+static int l_incr(lua_State *L) {
+  tkl_shared *s = check_shared(L);
+  lua_Number by = luaL_optnumber(L, 3, 1);
+  int int_by = lua_isnoneornil(L, 3) || lua_isinteger(L, 3);
+  lua_settop(L, 2);
+  keybuf k;
+  make_key(L, 2, &k);  /* may push the key's bytes */
+  lua_State *scratch = lua_newthread(L);  /* decode/encode in private */
+  pthread_mutex_lock(&s->mu);
+  entry **pe = find(s, k.p, k.n, hash_bytes(k.p, k.n));
+  lua_Number cur = 0;
+  int cur_int = 1;
+  lua_Integer icur = 0;
+  if (pe != NULL) {
+    tkl_buf *v = &(*pe)->val;
+    /* A number is 1 + tag + 8 bytes: read it without a Lua call. */
+    if (v->len == 10 && v->data[1] == 4 /* T_INT */) {
+      memcpy(&icur, v->data + 2, sizeof icur);
+    } else if (v->len == 10 && v->data[1] == 5 /* T_FLT */) {
+      memcpy(&cur, v->data + 2, sizeof cur);
+      cur_int = 0;
+    } else {
+      pthread_mutex_unlock(&s->mu);
+      return luaL_error(L, "incr: the value is not a number");
+    }
+  }
+  if (cur_int && int_by) {
+    lua_pushinteger(scratch, icur + (lua_Integer)by);
+  } else {
+    lua_pushnumber(scratch, (cur_int ? (lua_Number)icur : cur) + by);
+  }
+  tkl_buf b;
+  tkl_buf_init(&b);
+  tkl_encode(scratch, 1, 1, &b, "value");  /* a number: cannot raise */
+  int ok = store(s, k.p, k.n, &b);
+  pthread_mutex_unlock(&s->mu);
+  if (!ok) {
+    tkl_buf_free(&b);
+    return luaL_error(L, "not enough memory");
+  }
+  lua_xmove(scratch, L, 1);
+  return 1;
+}
+
+/* pairs(s): a snapshot, copied into a plain table */
+static int l_pairs(lua_State *L) {
+  tkl_shared *s = check_shared(L);
+  lua_getglobal(L, "next");
+  lua_newtable(L);
+  int t = lua_gettop(L);
+  pthread_mutex_lock(&s->mu);
+  /* Copy keys; values are read back one by one through __index, which
+  ** locks again: simple, and each read is consistent. */
+  lua_newtable(L);
+  int keys = lua_gettop(L);
+  lua_Integer nk = 0;
+  for (size_t i = 0; i < s->nbuckets; i++) {
+    for (entry *e = s->buckets[i]; e != NULL; e = e->next) {
+      switch (e->key[0]) {
+        case 's': lua_pushlstring(L, e->key + 1, e->klen - 1); break;
+        case 'i': {
+          lua_Integer v;
+          memcpy(&v, e->key + 1, sizeof v);
+          lua_pushinteger(L, v);
+          break;
+        }
+        case 'f': {
+          lua_Number v;
+          memcpy(&v, e->key + 1, sizeof v);
+          lua_pushnumber(L, v);
+          break;
+        }
+        default: lua_pushboolean(L, e->key[0] == 'T'); break;
+      }
+      lua_rawseti(L, keys, ++nk);
+    }
+  }
+  pthread_mutex_unlock(&s->mu);
+  for (lua_Integer i = 1; i <= nk; i++) {
+    lua_rawgeti(L, keys, i);
+    lua_pushcfunction(L, l_index);
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, -3);
+    lua_call(L, 2, 1);
+    if (lua_isnil(L, -1)) lua_pop(L, 2);  /* removed meanwhile */
+    else lua_rawset(L, t);
+  }
+  lua_pop(L, 1);
+  lua_pushnil(L);
+  return 3;
+}
+
+static const luaL_Reg methods[] = {{"append", l_append},
+                                   {"incr", l_incr},
+                                   {NULL, NULL}};
+
+void tkl_open_shared(lua_State *L) {
+  static const luaL_Reg none[] = {{NULL, NULL}};
+  tkl_new_handle_type(L, TKL_K_SHARED, none, NULL);
+  luaL_getmetatable(L, TK_SHARED_MT);
+  lua_pushcfunction(L, l_index);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, l_newindex);
+  lua_setfield(L, -2, "__newindex");
+  lua_pushcfunction(L, l_len);
+  lua_setfield(L, -2, "__len");
+  lua_pushcfunction(L, l_pairs);
+  lua_setfield(L, -2, "__pairs");
+  lua_pop(L, 1);
+  lua_pushcfunction(L, l_shared);
+  lua_setfield(L, -2, "shared");
+}

@@ -1,0 +1,82 @@
+/*
+** module.c - luaopen_threadkit: the threadkit Lua module.
+** See LICENSE for copyright and licence.
+*/
+#include <string.h>
+
+#include "tkl.h"
+
+__attribute__((visibility("default"))) int luaopen_threadkit(lua_State *L);
+
+/* Names every C function of the loaded standard libraries and of threadkit
+** so that functions holding them can travel (transfer.c). */
+static void register_cfuncs(lua_State *L, int module) {
+  static const char *const libs[] = {"_G", "string", "table", "math", "io",
+                                     "os", "utf8", "coroutine", "debug",
+                                     "package", NULL};
+  lua_newtable(L);  /* function -> name */
+  int cnames = lua_gettop(L);
+  lua_newtable(L);  /* name -> function */
+  int cfuncs = lua_gettop(L);
+  lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  int loaded = lua_gettop(L);
+  for (int i = -1; libs[i + 1] != NULL || i == -1; i++) {
+    const char *lib = i < 0 ? "threadkit" : libs[i];
+    if (i < 0) lua_pushvalue(L, module);
+    else lua_getfield(L, loaded, lib);
+    if (!lua_istable(L, -1)) {
+      lua_pop(L, 1);
+      continue;
+    }
+    lua_pushnil(L);
+    while (lua_next(L, -2) != 0) {
+      if (lua_iscfunction(L, -1) && lua_type(L, -2) == LUA_TSTRING) {
+        lua_pushfstring(L, "%s.%s", lib, lua_tostring(L, -2));
+        lua_pushvalue(L, -2);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, cnames);   /* cnames[fn] = name */
+        lua_pushvalue(L, -2);
+        lua_rawset(L, cfuncs);   /* cfuncs[name] = fn */
+      }
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  lua_setfield(L, LUA_REGISTRYINDEX, "threadkit.cfuncs");
+  lua_setfield(L, LUA_REGISTRYINDEX, "threadkit.cnames");
+}
+
+static void weak_table(lua_State *L, const char *name, const char *mode) {
+  lua_newtable(L);
+  lua_newtable(L);
+  lua_pushstring(L, mode);
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_setfield(L, LUA_REGISTRYINDEX, name);
+}
+
+int luaopen_threadkit(lua_State *L) {
+  luaL_checkversion(L);
+  lua_newtable(L);
+  int module = lua_gettop(L);
+  weak_table(L, "threadkit.dumps", "k");  /* function -> bytecode */
+  weak_table(L, "threadkit.loads", "v");  /* bytecode -> closure */
+  tkl_open_handles(L);
+  tkl_open_pool(L);
+  tkl_open_job(L);
+  tkl_open_token(L);
+  tkl_open_channel(L);
+  tkl_open_shared(L);
+  tkl_open_task(L);
+  static const char *const prios[] = {"LOWEST", "LOW", "NORMAL", "HIGH",
+                                      "HIGHEST"};
+  for (int i = 0; i < 5; i++) {
+    lua_pushinteger(L, i - 2);
+    lua_setfield(L, module, prios[i]);
+  }
+  lua_pushstring(L, "threadkit " TK_VERSION_STRING);
+  lua_setfield(L, module, "_VERSION");
+  register_cfuncs(L, module);
+  return 1;
+}
