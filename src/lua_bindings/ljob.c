@@ -67,10 +67,12 @@ static int result_k(lua_State *L, int status, lua_KContext suspended) {
       lua_settop(L, 1);
       return tkl_decode(L, &t->out);
     }
-    case TK_JOB_FAILED:
-      return luaL_error(L, "%s", tk_job_error(job));
+    case TK_JOB_FAILED:  /* the task's own message, already placed */
+      lua_pushstring(L, tk_job_error(job));
+      return lua_error(L);
     case TK_JOB_CANCELLED:
-      return luaL_error(L, "job was cancelled (%s)", tk_job_error(job));
+      lua_pushfstring(L, "job was cancelled (%s)", tk_job_error(job));
+      return lua_error(L);
     default:
       return luaL_error(L, "timed out waiting for the job's result");
   }

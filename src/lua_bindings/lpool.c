@@ -18,6 +18,11 @@ static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
 static tkl_pool *live;
 
 static tkl_pool *default_pool;   /* live_mu */
+static int default_workers;      /* 0: one per CPU */
+
+/* tklua -j N */
+void tkl_set_default_workers(int n);
+void tkl_set_default_workers(int n) { default_workers = n; }
 static lua_State *default_owner; /* the state whose close ends it */
 
 void tkl_pool_retain(tkl_pool *p) { atomic_fetch_add(&p->refs, 1); }
@@ -198,7 +203,7 @@ static tkl_pool *get_default(lua_State *L) {
   lua_pop(L, 1);
   if (in_worker)
     luaL_error(L, "the default pool is not running (a task cannot start it)");
-  p = pool_make(L, 0, "tk", 0, 0);
+  p = pool_make(L, default_workers, "tk", 0, 0);
   pthread_mutex_lock(&live_mu);
   if (default_pool == NULL) {
     default_pool = p;
