@@ -256,6 +256,7 @@ static int submit_error(lua_State *L, int rc, tkl_pool *p) {
 ** (0 for none). Pushes the job. */
 static int submit(lua_State *L, tkl_pool *p, int oidx, int fidx) {
   luaL_checktype(L, fidx, LUA_TFUNCTION);
+  int n = lua_gettop(L) - fidx + 1;  /* the function and its arguments */
   tk_job_opts_t o = {0};
   tk_job_t *after_stack[8], **after = after_stack;
   size_t n_after = 0;
@@ -297,7 +298,6 @@ static int submit(lua_State *L, tkl_pool *p, int oidx, int fidx) {
       o.n_after = n_after;
     }
   }
-  int n = lua_gettop(L) - fidx + 1;  /* the function and its arguments */
   tkl_task *t = tkl_task_new(p);
   if (t == NULL) return luaL_error(L, "not enough memory");
   /* Encoding can raise: until the job owns the task, a guard box frees it

@@ -498,8 +498,17 @@ static int l_sleep(lua_State *L) {
   return 1;
 }
 
+/* tk.now(): a monotonic clock in seconds, for measuring durations */
+static int l_now(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+  return 1;
+}
+
 void tkl_open_task(lua_State *L) {
   static const luaL_Reg funcs[] = {{"current_job", l_current_job},
+                                   {"now", l_now},
                                    {"cancelled", l_cancelled},
                                    {"checkpoint", l_checkpoint},
                                    {"sleep", l_sleep},

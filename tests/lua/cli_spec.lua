@@ -1,0 +1,113 @@
+-- cli_spec.lua - the tklua interpreter: options, exit status, Ctrl-C.
+local TKLUA = assert(os.getenv("TKLUA"), "TKLUA must name the tklua binary")
+
+-- Runs a shell command; returns stdout, stderr and the exit status.
+local function run(cmd)
+  local out, err = os.tmpname(), os.tmpname()
+  local ok, how, code = os.execute(cmd .. " >" .. out .. " 2>" .. err)
+  local function slurp(f)
+    local h = io.open(f)
+    local s = h:read("a")
+    h:close()
+    os.remove(f)
+    return s
+  end
+  if how == "signal" then code = 128 + code end
+  return slurp(out), slurp(err), ok and 0 or code
+end
+
+local function script(text)
+  local f = os.tmpname()
+  local h = io.open(f, "w")
+  h:write(text)
+  h:close()
+  return f
+end
+
+describe("tklua", function()
+  it("runs a script with arguments in arg and ...", function()
+    local f = script("print(#arg, arg[0] ~= nil, arg[1], arg[2], ...)")
+    local out, _, code = run(TKLUA .. " " .. f .. " a b")
+    assert.are.equal(0, code)
+    assert.are.equal("2\ttrue\ta\tb\ta\tb\n", out)
+    os.remove(f)
+  end)
+
+  it("has threadkit built in", function()
+    local out, _, code = run(TKLUA .. [[ -e "local tk = require 'threadkit'
+      print(tk.submit(function(x) return x * 2 end, 21):result())"]])
+    assert.are.equal(0, code)
+    assert.are.equal("42\n", out)
+  end)
+
+  it("runs -e and -l in order", function()
+    local out, _, code = run(TKLUA .. [[ -l string -e "print(string.rep('a', 3))"]])
+    assert.are.equal(0, code)
+    assert.are.equal("aaa\n", out)
+  end)
+
+  it("reads a script from stdin with -", function()
+    local out, _, code = run("echo 'print(\"in\", ...)' | " .. TKLUA .. " - x")
+    assert.are.equal(0, code)
+    assert.are.equal("in\tx\n", out)
+  end)
+
+  it("prints the version with -v and usage with -h", function()
+    local out, _, code = run(TKLUA .. " -v")
+    assert.are.equal(0, code)
+    assert.matches("^tklua %(Lua 5%.4", out)
+    local _, err, code2 = run(TKLUA .. " -h")
+    assert.are.equal(0, code2)
+    assert.matches("usage: tklua", err)
+    local _, err3, code3 = run(TKLUA .. " --bogus")
+    assert.are.equal(1, code3)
+    assert.matches("unrecognized option '%-%-bogus'", err3)
+  end)
+
+  it("exits 1 with 'tklua: message' and a traceback on error", function()
+    local f = script("local x = nil\nprint(x.y)\n")
+    local _, err, code = run(TKLUA .. " " .. f)
+    assert.are.equal(1, code)
+    assert.matches("^tklua: [^\n]*:2: attempt to index a nil value", err)
+    assert.matches("stack traceback:", err)
+    os.remove(f)
+  end)
+
+  it("waits for outstanding work at the end of the script", function()
+    local out, _, code = run(TKLUA .. [[ -e "local tk = require 'threadkit'
+      tk.submit(function() tk.sleep(0.2) print('late task') end)"]])
+    assert.are.equal(0, code)
+    assert.are.equal("late task\n", out)
+  end)
+
+  it("sizes the default pool with -j and prints --stats on stderr", function()
+    local out, err, code = run(TKLUA .. [[ -j 3 --stats -e "local tk = require 'threadkit'
+      print(tk.metrics().workers) tk.submit(function() end)"]])
+    assert.are.equal(0, code)
+    assert.are.equal("3\n", out)
+    assert.matches("threadkit stats", err)
+    assert.matches("submitted%s+1", err)
+    local _, err2, code2 = run(TKLUA .. " -j 0 -e 'print(1)'")
+    assert.are.equal(1, code2)
+    assert.matches("%-j needs", err2)
+  end)
+
+  it("stops runaway tasks and exits 130 on Ctrl-C, within a second", function()
+    local f = script([[
+      local tk = require "threadkit"
+      for _ = 1, 4 do tk.submit(function() while true do end end) end
+      print("started")
+      io.stdout:flush()
+      while true do end
+    ]])
+    -- Start it, wait for "started", send SIGINT, time the exit.
+    local cmd = "sh -c '" .. TKLUA .. " " .. f .. " > /dev/null & pid=$!; " ..
+                "sleep 0.5; start=$(date +%s%N); kill -INT $pid; wait $pid; " ..
+                "code=$?; echo $code $(( ($(date +%s%N) - start) / 1000000 ))'"
+    local out = run(cmd)
+    local code, ms = out:match("(%d+) (%d+)")
+    assert.are.equal("130", code)
+    assert.is_true(tonumber(ms) < 1000, "took " .. ms .. " ms")
+    os.remove(f)
+  end)
+end)

@@ -1,0 +1,156 @@
+-- pool_spec.lua - pools: submit, priorities, wait_all, metrics, shutdown,
+-- <close>, the default pool, bounded queues, bad input.
+local tk = require "threadkit"
+
+describe("pool", function()
+  it("runs a function with arguments and returns its results", function()
+    local p <close> = tk.pool(2)
+    local j = p:submit(function(a, b) return a + b, a * b end, 3, 4)
+    local s, m = j:result()
+    assert.are.equal(7, s)
+    assert.are.equal(12, m)
+  end)
+
+  it("accepts tk.pool(n) and tk.pool{workers, name}", function()
+    local a <close> = tk.pool(3)
+    local b <close> = tk.pool{workers = 1, name = "io"}
+    assert.are.equal(3, a:metrics().workers)
+    assert.are.equal(1, b:metrics().workers)
+    assert.are.equal("io", b.name)
+  end)
+
+  it("runs in priority order, FIFO within a priority", function()
+    local p <close> = tk.pool(1)
+    local order = tk.shared()
+    local gate = tk.token()
+    p:submit(function() gate:wait() end)  -- holds the only worker
+    local prios = {"low", "high", "normal", "highest", "lowest", "high", 1, -2}
+    for i, pr in ipairs(prios) do
+      p:submit({priority = pr}, function() order:append(i) end)
+    end
+    gate:cancel()
+    assert.is_true(p:wait_all(10))
+    local got = {}
+    for i = 1, #order do got[i] = order[i] end
+    -- highest(4); high(2), high(6), 1(7); normal(3); low(1); lowest(5), -2(8)
+    assert.are.same({4, 2, 6, 7, 3, 1, 5, 8}, got)
+  end)
+
+  it("exposes the priority constants", function()
+    assert.are.same({-2, -1, 0, 1, 2},
+                    {tk.LOWEST, tk.LOW, tk.NORMAL, tk.HIGH, tk.HIGHEST})
+  end)
+
+  it("wait_all returns false on timeout, true when done", function()
+    local p <close> = tk.pool(1)
+    local gate = tk.token()
+    p:submit(function() gate:wait() end)
+    assert.is_false(p:wait_all(0.05))
+    gate:cancel()
+    assert.is_true(p:wait_all(10))
+  end)
+
+  it("counts in metrics", function()
+    local p <close> = tk.pool(2)
+    p:submit(function() end)
+    p:submit(function() error("x") end)
+    local c = p:submit({after = {p:submit(function() error("y") end)}},
+                       function() end)
+    p:wait_all(10)
+    local m = p:metrics()
+    assert.are.equal(4, m.submitted)
+    assert.are.equal(1, m.completed)
+    assert.are.equal(2, m.failed)
+    assert.are.equal(1, m.cancelled)
+    assert.are.equal(0, m.pending + m.running)
+    assert.is_true(m.mean_execution_time >= 0)
+    assert.are.equal("cancelled", c.state)
+  end)
+
+  it("shutdown with cancel_pending cancels queued jobs", function()
+    local p = tk.pool(1)
+    local gate = tk.token()
+    local first = p:submit(function() gate:wait() return 1 end)
+    local queued = {}
+    for i = 1, 5 do queued[i] = p:submit(function() return i end) end
+    p:shutdown{wait = false, cancel_pending = true}
+    for i = 1, 5 do assert.are.equal("cancelled", queued[i].state) end
+    gate:cancel()
+    p:shutdown()
+    assert.are.equal(1, first:result())
+    assert.has_error(function() p:submit(function() end) end,
+                     "attempt to use a closed pool")
+  end)
+
+  it("shutdown without cancel runs what was queued", function()
+    local p = tk.pool(1)
+    local js = {}
+    for i = 1, 20 do js[i] = p:submit(function() return i end) end
+    p:shutdown{wait = true}
+    for i = 1, 20 do assert.are.equal(i, js[i]:result()) end
+  end)
+
+  it("closes at the end of a <close> scope", function()
+    local j
+    do
+      local p <close> = tk.pool(1)
+      j = p:submit(function() tk.sleep(0.05) return "done" end)
+    end
+    assert.are.equal("completed", j.state)
+  end)
+
+  it("has a default pool behind tk.submit", function()
+    local j = tk.submit(function(x) return x * 2 end, 21)
+    assert.are.equal(42, j:result())
+    assert.is_true(tk.wait_all(10))
+    assert.is_true(tk.metrics().submitted >= 1)
+  end)
+
+  it("rejects submits to a full bounded pool with the queue size", function()
+    local p <close> = tk.pool{workers = 1, capacity = 2, on_full = "reject"}
+    local gate = tk.token()
+    local started = tk.channel()
+    p:submit(function() started:push(true) gate:wait() end)
+    started:pop()
+    p:submit(function() end)
+    p:submit(function() end)
+    assert.has_error(function() p:submit(function() end) end,
+                     "queue is full (2 pending)")
+    gate:cancel()
+  end)
+
+  it("blocks on a full pool with on_full = block, up to block_timeout", function()
+    local p <close> = tk.pool{workers = 1, capacity = 1, on_full = "block"}
+    local gate = tk.token()
+    local started = tk.channel()
+    p:submit(function() started:push(true) gate:wait() end)
+    started:pop()
+    p:submit(function() end)
+    assert.has_error(function()
+      p:submit({block_timeout = 0.05}, function() end)
+    end)
+    gate:cancel()
+    assert.is_true(p:wait_all(10))
+  end)
+
+  it("refuses bad input with clear errors", function()
+    local p <close> = tk.pool(1)
+    assert.has_error(function() p:submit(nil) end,
+                     "bad argument #2 to 'submit' (function expected, got nil)")
+    assert.has_error(function() p:submit({}, 42) end,
+                     "bad argument #3 to 'submit' (function expected, got number)")
+    assert.has_error(function() p:submit({priority = "urgent"}, print) end)
+    assert.has_error(function() p:submit({timeout = -1}, print) end)
+    assert.has_error(function() p:submit({after = {1}}, print) end)
+    assert.has_error(function() tk.pool(0) end)
+    assert.has_error(function() tk.pool{workers = -3} end)
+    assert.has_error(function() tk.pool{on_full = "maybe", capacity = 1} end)
+    assert.has_error(function() tk.pool("many") end)
+    assert.has_error(function() p:wait_all(-1) end)
+  end)
+
+  it("runs the pool's init function in every worker state", function()
+    local p <close> = tk.pool{workers = 2, init = function() greeting = "hi" end}
+    assert.are.equal("hi", p:submit(function() return greeting end):result())
+  end)
+end)

@@ -1,0 +1,92 @@
+-- task_spec.lua - calls made inside tasks, and waits that free the worker.
+local tk = require "threadkit"
+
+describe("inside a task", function()
+  it("current_job is the running job, nil outside", function()
+    assert.is_nil(tk.current_job())
+    local j = tk.submit(function() return tk.current_job() end)
+    assert.are.equal(j, j:result())
+  end)
+
+  it("cancelled and checkpoint see the job's cancellation", function()
+    assert.is_false(tk.cancelled())
+    tk.checkpoint()  -- outside a task: nothing to do
+    local started = tk.channel()
+    local j = tk.submit(function()
+      started:push(1)
+      while not tk.cancelled() do tk.sleep(0.005) end
+      tk.checkpoint()
+      return "not reached"
+    end)
+    started:pop()
+    j:cancel()
+    assert.is_true(j:wait(10))
+    assert.are.equal("cancelled", j.state)
+  end)
+
+  it("a cancellation caught by pcall still ends the job cancelled", function()
+    local started = tk.channel()
+    local j = tk.submit(function()
+      started:push(1)
+      while not tk.cancelled() do tk.sleep(0.005) end
+      pcall(tk.checkpoint)
+      return "swallowed?"
+    end)
+    started:pop()
+    j:cancel()
+    assert.is_true(j:wait(10))
+    assert.are.equal("cancelled", j.state)
+  end)
+
+  it("ten 0.3 s sleeps on two workers take about 0.3 s, not 1.5 s", function()
+    local p <close> = tk.pool(2)
+    local js = {}
+    local t0 = tk.now()
+    for i = 1, 10 do js[i] = p:submit(function() tk.sleep(0.3) return i end) end
+    for i = 1, 10 do assert.are.equal(i, js[i]:result()) end
+    local dt = tk.now() - t0
+    assert.is_true(dt < 1.2, "took " .. dt .. " s")
+  end)
+
+  it("a task waiting on another task's job does not starve the pool", function()
+    local p <close> = tk.pool(1)
+    local outer = p:submit(function()
+      local j = p:submit(function() return 7 end)
+      return j:result() * 6
+    end)
+    assert.are.equal(42, outer:result(10))
+  end)
+
+  it("sleep returns false at once when the task is cancelled", function()
+    local started = tk.channel()
+    local j = tk.submit(function()
+      started:push(1)
+      return tk.sleep(30)
+    end)
+    started:pop()
+    j:cancel()
+    assert.is_true(j:wait(10))
+    assert.are.equal("completed", j.state)
+    assert.is_false(j:result())
+  end)
+
+  it("refuses to wait for its own job", function()
+    local j = tk.submit(function() return tk.current_job():wait() end)
+    assert.is_true(j:wait(10))
+    assert.matches("cannot wait for its own job", j.error)
+  end)
+
+  it("a task cannot yield outside threadkit's waits", function()
+    local j = tk.submit(function() coroutine.yield(1) end)
+    assert.is_true(j:wait(10))
+    assert.matches("cannot yield", j.error)
+  end)
+
+  it("coroutines of its own still work inside a task", function()
+    local j = tk.submit(function()
+      local co = coroutine.wrap(function() coroutine.yield(1) return 2 end)
+      return co() + co()
+    end)
+    assert.are.equal(3, j:result())
+  end)
+end)

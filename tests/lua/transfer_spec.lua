@@ -1,0 +1,101 @@
+-- transfer_spec.lua - what values cross between states, and how.
+local tk = require "threadkit"
+
+describe("transfer", function()
+  local p
+  before_each(function() p = tk.pool(2) end)
+  after_each(function() p:shutdown() end)
+
+  local function echo(...)
+    return p:submit(function(...) return ... end, ...):result()
+  end
+
+  it("copies scalars and binary strings", function()
+    local a, b, c, d, e, f = echo(nil, true, false, 42, 1.5, "a\0b")
+    assert.is_nil(a)
+    assert.are.same({true, false, 42, 1.5, "a\0b"}, {b, c, d, e, f})
+    assert.is_true(math.type(select(4, echo(1, 2, 3, 4))) == "integer")
+    assert.are.equal(math.maxinteger, echo(math.maxinteger))
+  end)
+
+  it("deep-copies tables keeping shared references and cycles", function()
+    local shared = {1}
+    local t = {x = shared, y = shared, list = {1, 2, {3}}}
+    t.me = t
+    local r = echo(t)
+    assert.are_not.equal(t, r)
+    assert.are.equal(r.x, r.y)
+    assert.are.equal(r, r.me)
+    assert.are.same({1, 2, {3}}, r.list)
+  end)
+
+  it("copies metatables", function()
+    local mt = {__index = function(_, k) return k .. "!" end}
+    local r = echo(setmetatable({}, mt))
+    assert.are.equal("hi!", r.hi)
+  end)
+
+  it("copies functions with upvalues; _ENV is the worker's globals", function()
+    local k = 10
+    local function add(x) return x + k end
+    local j = p:submit(function(f) return f(5), type(_G.print) end, add)
+    local v, t = j:result()
+    assert.are.equal(15, v)
+    assert.are.equal("function", t)
+    marker_global = "main"
+    assert.is_nil(p:submit(function() return marker_global end):result())
+  end)
+
+  it("copies standard library C functions by name", function()
+    local f = p:submit(function() return string.upper end):result()
+    assert.are.equal(string.upper, f)
+    assert.are.equal("ABC", p:submit(string.upper, "abc"):result())
+  end)
+
+  it("passes threadkit objects by reference", function()
+    local ch = tk.channel()
+    local t = tk.token()
+    local s = tk.shared()
+    local r1, r2, r3 = echo(ch, t, s)
+    assert.are.equal(ch, r1)
+    assert.are.equal(t, r2)
+    assert.are.equal(s, r3)
+    p:submit(function() ch:push("via worker") end):wait()
+    assert.are.equal("via worker", ch:pop(10))
+  end)
+
+  it("refuses values that cannot travel and says where they are", function()
+    local conn = io.stdout
+    assert.has_error(function()
+      p:submit(function() return conn end)
+    end, "cannot copy task function, upvalue 'conn': userdata is not transferable")
+    assert.has_error(function()
+      p:submit(function() end, 1, {cfg = {conn = conn}})
+    end, "cannot copy argument #3, field cfg.conn: userdata is not transferable")
+    assert.has_error(function()
+      p:submit(function() end, coroutine.create(print))
+    end, "cannot copy argument #2: coroutine is not transferable")
+  end)
+
+  it("refuses results that cannot travel", function()
+    local j = p:submit(function() return coroutine.create(print) end)
+    assert.is_true(j:wait(10))
+    assert.are.equal("failed", j.state)
+    assert.matches("cannot return a coroutine", j.error)
+  end)
+
+  it("limits nesting depth with an error, not a crash", function()
+    local deep = {}
+    local cur = deep
+    for _ = 1, 500 do cur.next = {}; cur = cur.next end
+    assert.has_error(function() p:submit(function() end, deep) end)
+  end)
+
+  it("copies large values", function()
+    local big = string.rep("x", 5 * 1024 * 1024)
+    assert.are.equal(#big, #echo(big))
+    local list = {}
+    for i = 1, 100000 do list[i] = i end
+    assert.are.equal(100000, #echo(list))
+  end)
+end)
