@@ -34,6 +34,7 @@ LUA_LIB  ?= -l:liblua5.4.a
 LUA_SRC  := $(wildcard src/lua_bindings/*.c)
 LUA_OBJ  := $(LUA_SRC:%.c=$(BUILD)/%.o)
 MODULE   := $(BUILD)/threadkit.so
+LIB_LUA  := $(BUILD)/libthreadkit_lua.a
 TKLUA    := $(BUILD)/tklua
 
 TEST_SRC := $(wildcard tests/c/test_*.c)
@@ -42,9 +43,9 @@ TEST_BIN := $(TEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 DEMO := $(BUILD)/demo
 
 .PHONY: all lib module cli demo test test-c deps sanitize tsan asan valgrind bench install \
-        clean check-layering readme-example demo-check
+        clean check-layering readme-example demo-check test-lua
 
-all: lib module cli
+all: lib module cli $(LIB_LUA)
 lib: $(LIB_A) $(LIB_SO)
 module: $(MODULE)
 cli: $(TKLUA)
@@ -69,6 +70,14 @@ $(MODULE): $(LUA_OBJ) $(CORE_OBJ)
 $(TKLUA): $(BUILD)/src/cli/tklua.o $(LUA_OBJ) $(LIB_A)
 	$(CC) $(SAN) -Wl,-E -o $@ $^ $(LUA_LIB) -lm -ldl -lpthread
 
+# For C hosts that embed Lua with threadkit (threadkit.h, "embedding Lua").
+$(LIB_LUA): $(LUA_OBJ) $(CORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/host: scripts/examples/host.c $(LIB_LUA)
+	$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -o $@ $< $(LIB_LUA) $(LUA_LIB) -lm -ldl -lpthread
+
 $(LIB_A): $(CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -92,11 +101,18 @@ demo: $(DEMO)
 # Results of every suite go to $(BUILD)/results; scripts/summary.sh adds up.
 test: deps
 	@rm -f $(BUILD)/results
-	@$(MAKE) --no-print-directory test-c check-layering readme-example demo-check
+	@$(MAKE) --no-print-directory test-c test-lua check-layering readme-example demo-check
 	@sh scripts/summary.sh $(BUILD)/results
 
 test-c: $(TEST_BIN)
 	@sh scripts/run_c_tests.sh $(BUILD) $(TEST_BIN)
+
+# The specs run under stock lua5.4 loading build/threadkit.so; the CLI and
+# example specs run build/tklua and build/host. TK_LUA_INTERP overrides the
+# interpreter (the sanitizer runs use their tklua).
+TK_LUA_INTERP ?= $(LUA)
+test-lua: $(MODULE) $(TKLUA) $(BUILD)/host
+	@sh scripts/run_lua_tests.sh $(BUILD) $(TK_LUA_INTERP)
 
 check-layering:
 	@if grep -rlE '#include *[<"](lua|lauxlib|lualib)\.h' src/core; then \

@@ -59,6 +59,7 @@ struct tk_pool {
   int space_waiters;             /* bounded submitters waiting for room */
   int idle_waiters;              /* threads in wait_all or free */
   int paused, closed, drained;   /* closed: no lock-free submit can land */
+  int cancel_all;                /* shutdown(cancel_pending) was called */
   uint64_t submitted;
   /* Queued or held, not yet started. Signed: a job cancelled while an
   ** earlier inbox slot is still being written is uncounted before it is
@@ -359,7 +360,11 @@ static void suspend(worker *w, tk_job_t *job) {
     atomic_store(&x->susp, 0);  /* resumed before it parked: run again */
     resume_push(pool, w, job);
   }
+  /* A shutdown that cancels everything may have collected the suspended
+  ** jobs before this one parked: it must not wait forever either. */
+  int cancel = pool->cancel_all;
   pthread_mutex_unlock(&pool->mu);
+  if (cancel) tk_token_cancel(&x->token);
 }
 
 int tk_job_resume(tk_job_t *job) {
@@ -683,6 +688,7 @@ int tk_pool_shutdown(tk_pool_t *pool, int wait, int cancel_pending) {
   lock(pool);
   pool->closed = 1;
   pool->paused = 0;
+  if (cancel_pending) pool->cancel_all = 1;
   if (cancel_pending) {
     held = held_take_all(pool);
     ndrop = pool->q.total;

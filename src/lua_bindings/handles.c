@@ -11,15 +11,12 @@
 
 #include "tkl.h"
 
-typedef struct box {
-  int kind;
-  void *ptr;                     /* NULL once released (__gc / __close) */
-} box;
+typedef tkl_box box;
 
 static const char *const mt_names[] = {NULL, TK_JOB_MT, TK_TOKEN_MT,
-                                       TK_CHANNEL_MT, TK_SHARED_MT};
+                                       TK_CHANNEL_MT, TK_SHARED_MT, TK_POOL_MT};
 static const char *const kind_names[] = {NULL, "job", "token", "channel",
-                                         "shared"};
+                                         "shared", "pool"};
 
 void tkl_retain_handle(int kind, void *ptr) {
   switch (kind) {
@@ -27,6 +24,7 @@ void tkl_retain_handle(int kind, void *ptr) {
     case TKL_K_TOKEN: tk_token_retain(ptr); break;
     case TKL_K_CHANNEL: tkl_channel_retain(ptr); break;
     case TKL_K_SHARED: tkl_shared_retain(ptr); break;
+    case TKL_K_POOL: tkl_pool_retain(ptr); break;
   }
 }
 
@@ -36,6 +34,7 @@ void tkl_release_handle(int kind, void *ptr) {
     case TKL_K_TOKEN: tk_token_release(ptr); break;
     case TKL_K_CHANNEL: tkl_channel_release(ptr); break;
     case TKL_K_SHARED: tkl_shared_release(ptr); break;
+    case TKL_K_POOL: tkl_pool_release(ptr); break;
   }
 }
 
@@ -52,6 +51,7 @@ void tkl_push_handle(lua_State *L, int kind, void *ptr) {
   lua_pop(L, 1);
   box *b = lua_newuserdatauv(L, sizeof *b, 0);
   b->kind = 0;
+  b->owner = 0;
   b->ptr = NULL;  /* consistent if setmetatable fails */
   luaL_setmetatable(L, mt_names[kind]);
   b->kind = kind;
@@ -122,19 +122,18 @@ void tkl_new_handle_type(lua_State *L, int kind, const luaL_Reg *methods,
 
 /* threadkit.type(v): "job", "token", "channel", "shared", "pool" or nil. */
 static int tkl_type(lua_State *L) {
-  for (int k = TKL_K_JOB; k <= TKL_K_SHARED; k++) {
+  for (int k = TKL_K_JOB; k <= TKL_K_POOL; k++) {
     if (luaL_testudata(L, 1, mt_names[k]) != NULL) {
       lua_pushstring(L, kind_names[k]);
       return 1;
     }
   }
-  if (luaL_testudata(L, 1, TK_POOL_MT) != NULL) {
-    lua_pushstring(L, "pool");
-    return 1;
-  }
   lua_pushnil(L);
   return 1;
 }
+
+int tkl_handle_eq(lua_State *L);
+int tkl_handle_eq(lua_State *L) { return handle_eq(L); }
 
 void tkl_open_handles(lua_State *L) {
   /* The per-state box cache: weak values, so boxes die normally. */

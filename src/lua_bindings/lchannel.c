@@ -78,7 +78,7 @@ static int l_push(lua_State *L) {
   tkl_buf **guard = lua_newuserdatauv(L, sizeof *guard, 0);
   *guard = b;
   luaL_setmetatable(L, "threadkit.bufguard");
-  tkl_encode(L, 2, 1, b, "argument");
+  tkl_encode(L, 2, 1, b, "the value");
   pthread_mutex_lock(&c->mu);
   while (!c->closed && c->capacity > 0 && c->count >= c->capacity)
     pthread_cond_wait(&c->cv, &c->mu);

@@ -9,9 +9,10 @@
 
 #include "tkl.h"
 
-typedef struct pool_box {
-  tkl_pool *p;
-} pool_box;
+/* A pool's box: the one tk.pool made (owner: it shuts the pool down when
+** collected or closed), or a reference that crossed from another state. */
+typedef tkl_box pool_box;
+#define P(b) ((tkl_pool *)(b)->ptr)
 
 /* Pools that tklua waits for at the end of a script. */
 static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -24,6 +25,8 @@ static int default_workers;      /* 0: one per CPU */
 void tkl_set_default_workers(int n);
 void tkl_set_default_workers(int n) { default_workers = n; }
 static lua_State *default_owner; /* the state whose close ends it */
+
+int tkl_handle_eq(lua_State *L);
 
 void tkl_pool_retain(tkl_pool *p) { atomic_fetch_add(&p->refs, 1); }
 
@@ -115,16 +118,19 @@ static tkl_pool *pool_make(lua_State *L, int workers, const char *name,
 
 static tkl_pool *check_pool(lua_State *L, int idx) {
   pool_box *b = luaL_checkudata(L, idx, TK_POOL_MT);
-  if (b->p == NULL || b->p->pool == NULL)
+  if (P(b) == NULL || P(b)->pool == NULL)
     luaL_error(L, "attempt to use a closed pool");
-  return b->p;
+  return P(b);
 }
 
-static void push_pool(lua_State *L, tkl_pool *p) {
-  pool_box *b = lua_newuserdatauv(L, sizeof *b, 1);
-  b->p = NULL;
+/* Pushes a new owner box (ptr set by the caller once the pool exists). */
+static pool_box *push_pool(lua_State *L) {
+  pool_box *b = lua_newuserdatauv(L, sizeof *b, 0);
+  b->kind = TKL_K_POOL;
+  b->owner = 1;
+  b->ptr = NULL;
   luaL_setmetatable(L, TK_POOL_MT);
-  b->p = p;
+  return b;
 }
 
 
@@ -168,11 +174,16 @@ static int l_pool(lua_State *L) {
   } else if (!lua_isnoneornil(L, 1)) {
     luaL_typeerror(L, 1, "integer or table");
   }
-  push_pool(L, NULL);
+  pool_box *b = push_pool(L);
   int box = lua_gettop(L);
   tkl_pool *p = pool_make(L, workers, name, capacity, block);
-  ((pool_box *)lua_touserdata(L, box))->p = p;  /* the box owns it now */
-  if (init != 0) tkl_encode(L, init, 1, &p->init, "argument");
+  b->ptr = p;  /* the box owns it now */
+  /* The state's box cache: a reference coming back finds this box. */
+  lua_getfield(L, LUA_REGISTRYINDEX, "threadkit.boxes");
+  lua_pushvalue(L, box);
+  lua_rawsetp(L, -2, p);
+  lua_pop(L, 1);
+  if (init != 0) tkl_encode(L, init, 1, &p->init, "the init function");
   lua_pushvalue(L, box);
   return 1;
 }
@@ -405,7 +416,7 @@ static int l_pool_shutdown(lua_State *L) {
   } else if (!lua_isnoneornil(L, 2)) {
     luaL_typeerror(L, 2, "table or nil");
   }
-  tkl_pool *p = b->p;
+  tkl_pool *p = P(b);
   if (p == NULL || p->pool == NULL) return 0;  /* already shut down */
   if (wait) {
     pool_close(p, cancel);
@@ -417,10 +428,10 @@ static int l_pool_shutdown(lua_State *L) {
 
 static int pool_gc(lua_State *L) {
   pool_box *b = luaL_checkudata(L, 1, TK_POOL_MT);
-  tkl_pool *p = b->p;
-  b->p = NULL;
+  tkl_pool *p = P(b);
+  b->ptr = NULL;
   if (p != NULL) {
-    pool_close(p, 0);
+    if (b->owner) pool_close(p, 0);
     tkl_pool_release(p);
   }
   return 0;
@@ -428,10 +439,10 @@ static int pool_gc(lua_State *L) {
 
 static int pool_tostring(lua_State *L) {
   pool_box *b = luaL_checkudata(L, 1, TK_POOL_MT);
-  if (b->p == NULL || b->p->pool == NULL)
+  if (P(b) == NULL || P(b)->pool == NULL)
     lua_pushfstring(L, "threadkit.pool (closed)");
   else
-    lua_pushfstring(L, "threadkit.pool '%s' (%p)", b->p->name, (void *)b->p);
+    lua_pushfstring(L, "threadkit.pool '%s' (%p)", P(b)->name, b->ptr);
   return 1;
 }
 
@@ -439,13 +450,14 @@ static int pool_index(lua_State *L) {
   pool_box *b = luaL_checkudata(L, 1, TK_POOL_MT);
   const char *k = luaL_checkstring(L, 2);
   if (lua_getfield(L, lua_upvalueindex(1), k) != LUA_TNIL) return 1;
-  if (b->p == NULL) return 0;
+  tkl_pool *p = P(b);
+  if (p == NULL) return 0;
   if (strcmp(k, "name") == 0) {
-    lua_pushstring(L, b->p->name);
+    lua_pushstring(L, p->name);
     return 1;
   }
-  if (strcmp(k, "workers") == 0 && b->p->pool != NULL) {
-    lua_pushinteger(L, tk_pool_workers(b->p->pool));
+  if (strcmp(k, "workers") == 0 && p->pool != NULL) {
+    lua_pushinteger(L, tk_pool_workers(p->pool));
     return 1;
   }
   return 0;
@@ -478,6 +490,19 @@ int tkl_submit_copied(const tkl_buf *fn) {
   return rc;
 }
 
+/* The host's pool becomes the default pool (embedding API). */
+void tkl_set_default_pool(tkl_pool *p);
+void tkl_set_default_pool(tkl_pool *p) {
+  pthread_mutex_lock(&live_mu);
+  tkl_pool *old = default_pool;
+  default_pool = p;
+  pthread_mutex_unlock(&live_mu);
+  if (old != NULL) {
+    pool_close(old, 0);
+    tkl_pool_release(old);
+  }
+}
+
 /* For the embedding API: a pool made by the host, not owned. */
 tkl_pool *tkl_pool_wrap(tk_pool_t *core);
 tkl_pool *tkl_pool_wrap(tk_pool_t *core) {
@@ -500,6 +525,7 @@ void tkl_open_pool(lua_State *L) {
   static const luaL_Reg meta[] = {{"__gc", pool_gc},
                                   {"__close", pool_gc},
                                   {"__tostring", pool_tostring},
+                                  {"__eq", tkl_handle_eq},
                                   {NULL, NULL}};
   static const luaL_Reg funcs[] = {{"pool", l_pool},
                                    {"submit", l_submit},

@@ -265,7 +265,7 @@ static int l_newindex(lua_State *L) {
     *guard = tkl_buf_new();
     if (*guard == NULL) return luaL_error(L, "not enough memory");
     luaL_setmetatable(L, "threadkit.bufguard");
-    tkl_encode(L, 3, 1, *guard, "value");
+    tkl_encode(L, 3, 1, *guard, "the value");
     b = **guard;
     free(*guard);
     *guard = NULL;
@@ -298,7 +298,7 @@ static int l_append(lua_State *L) {
   *guard = tkl_buf_new();
   if (*guard == NULL) return luaL_error(L, "not enough memory");
   luaL_setmetatable(L, "threadkit.bufguard");
-  tkl_encode(L, 2, 1, *guard, "value");
+  tkl_encode(L, 2, 1, *guard, "the value");
   tkl_buf b = **guard;
   free(*guard);
   *guard = NULL;
@@ -350,7 +350,7 @@ static int l_incr(lua_State *L) {
   }
   tkl_buf b;
   tkl_buf_init(&b);
-  tkl_encode(scratch, 1, 1, &b, "value");  /* a number: cannot raise */
+  tkl_encode(scratch, 1, 1, &b, "the value");  /* a number: cannot raise */
   int ok = store(s, k.p, k.n, &b);
   pthread_mutex_unlock(&s->mu);
   if (!ok) {

@@ -192,7 +192,7 @@ static int l_on_cancel(lua_State *L) {
   lua_rawset(L, -3);
   lua_pop(L, 1);
   atomic_store(&r->done, 1);  /* swept if the encoding below raises */
-  tkl_encode(L, 2, 1, &r->fn, "argument");
+  tkl_encode(L, 2, 1, &r->fn, "the callback");
   atomic_store(&r->done, 0);
   atomic_fetch_add(&r->refs, 1);  /* the token's */
   if (tk_token_on_cancel_ex(t, on_cancel_cb, on_cancel_dispose, r, NULL) != 0) {

@@ -42,7 +42,14 @@ typedef struct tkl_ref {
   void *ptr;
 } tkl_ref;
 
-enum { TKL_K_JOB = 1, TKL_K_TOKEN, TKL_K_CHANNEL, TKL_K_SHARED };
+enum { TKL_K_JOB = 1, TKL_K_TOKEN, TKL_K_CHANNEL, TKL_K_SHARED, TKL_K_POOL };
+
+/* The userdata of every threadkit object in a state. */
+typedef struct tkl_box {
+  int kind;
+  int owner;                     /* pools: this box made it and ends it */
+  void *ptr;                     /* NULL once released (__gc / __close) */
+} tkl_box;
 
 TKL_INTERNAL void tkl_buf_init(tkl_buf *b);
 /* Frees the bytes and releases every handle the buffer still owns. */

@@ -129,12 +129,16 @@ static int refuse(enc *e, const char *why) {
   lua_State *L = e->L;
   luaL_Buffer lb;
   luaL_buffinit(L, &lb);
-  if (strcmp(e->what, "upvalue") == 0) {
-    luaL_addstring(&lb, "task function");
+  if (strcmp(e->what, "argument") == 0) {
+    /* A submit: the task function, then its arguments. */
+    if (e->top_index == 1) lua_pushstring(L, "task function");
+    else lua_pushfstring(L, "argument #%d", e->top_index - 1);
+  } else if (strcmp(e->what, "result") == 0) {
+    lua_pushfstring(L, "result #%d", e->top_index);
   } else {
-    lua_pushfstring(L, "%s #%d", e->what, e->top_index);
-    luaL_addvalue(&lb);
+    lua_pushstring(L, e->what);
   }
+  luaL_addvalue(&lb);
   int in_field = 0;
   for (int k = 0; k < e->depth; k++) {
     path_ent *p = &e->path[k];
@@ -300,7 +304,7 @@ static void encode_function(enc *e, int idx) {
 
 static void encode_handle(enc *e, int idx) {
   static const int kinds[] = {TKL_K_JOB, TKL_K_TOKEN, TKL_K_CHANNEL,
-                              TKL_K_SHARED};
+                              TKL_K_SHARED, TKL_K_POOL};
   for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
     void *p = tkl_test_handle(e->L, idx, kinds[k]);
     if (p == NULL) continue;

@@ -23,7 +23,12 @@ describe("pool", function()
     local p <close> = tk.pool(1)
     local order = tk.shared()
     local gate = tk.token()
-    p:submit(function() gate:wait() end)  -- holds the only worker
+    finally(function() gate:cancel() end)
+    -- A spin holds the only worker (a wait would free it for the others);
+    -- it must have started before the others are queued.
+    local started = tk.channel()
+    p:submit(function() started:push(1) while not gate:is_cancelled() do end end)
+    started:pop()
     local prios = {"low", "high", "normal", "highest", "lowest", "high", 1, -2}
     for i, pr in ipairs(prios) do
       p:submit({priority = pr}, function() order:append(i) end)
@@ -70,7 +75,14 @@ describe("pool", function()
   it("shutdown with cancel_pending cancels queued jobs", function()
     local p = tk.pool(1)
     local gate = tk.token()
-    local first = p:submit(function() gate:wait() return 1 end)
+    finally(function() gate:cancel() end)
+    local started = tk.channel()
+    local first = p:submit(function()
+      started:push(1)
+      while not gate:is_cancelled() do end
+      return 1
+    end)
+    started:pop()
     local queued = {}
     for i = 1, 5 do queued[i] = p:submit(function() return i end) end
     p:shutdown{wait = false, cancel_pending = true}
@@ -109,8 +121,10 @@ describe("pool", function()
   it("rejects submits to a full bounded pool with the queue size", function()
     local p <close> = tk.pool{workers = 1, capacity = 2, on_full = "reject"}
     local gate = tk.token()
+    finally(function() gate:cancel() end)
     local started = tk.channel()
-    p:submit(function() started:push(true) gate:wait() end)
+    -- A spin holds the worker (a wait would free it).
+    p:submit(function() started:push(true) while not gate:is_cancelled() do end end)
     started:pop()
     p:submit(function() end)
     p:submit(function() end)
@@ -122,8 +136,9 @@ describe("pool", function()
   it("blocks on a full pool with on_full = block, up to block_timeout", function()
     local p <close> = tk.pool{workers = 1, capacity = 1, on_full = "block"}
     local gate = tk.token()
+    finally(function() gate:cancel() end)
     local started = tk.channel()
-    p:submit(function() started:push(true) gate:wait() end)
+    p:submit(function() started:push(true) while not gate:is_cancelled() do end end)
     started:pop()
     p:submit(function() end)
     assert.has_error(function()
@@ -135,10 +150,13 @@ describe("pool", function()
 
   it("refuses bad input with clear errors", function()
     local p <close> = tk.pool(1)
+    -- Method calls count from after self, as everywhere in Lua.
     assert.has_error(function() p:submit(nil) end,
-                     "bad argument #2 to 'submit' (function expected, got nil)")
+                     "bad argument #1 to 'submit' (function expected, got nil)")
     assert.has_error(function() p:submit({}, 42) end,
-                     "bad argument #3 to 'submit' (function expected, got number)")
+                     "bad argument #2 to 'submit' (function expected, got number)")
+    assert.has_error(function() tk.submit({}, nil) end,
+                     "bad argument #2 to 'submit' (function expected, got nil)")
     assert.has_error(function() p:submit({priority = "urgent"}, print) end)
     assert.has_error(function() p:submit({timeout = -1}, print) end)
     assert.has_error(function() p:submit({after = {1}}, print) end)

@@ -57,7 +57,8 @@ describe("token", function()
   it("cancels the pending jobs that carry it", function()
     local p <close> = tk.pool(1)
     local gate = tk.token()
-    p:submit(function() gate:wait() end)
+    finally(function() gate:cancel() end)
+    p:submit(function() while not gate:is_cancelled() do end end)  -- holds the worker
     local t = tk.token()
     local js = {}
     for i = 1, 5 do js[i] = p:submit({token = t}, function() return i end) end
