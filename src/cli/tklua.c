@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +30,9 @@ void tkl_interrupt_all(void);
 void tkl_set_default_workers(int n);
 
 static const char *progname = "tklua";
-static lua_State *globalL;
-static volatile sig_atomic_t got_sigint;
+static pthread_mutex_t global_mu = PTHREAD_MUTEX_INITIALIZER;
+static lua_State *globalL;       /* global_mu: the main state while open */
+static atomic_int got_sigint;
 
 /* {====================================================== Ctrl-C */
 
@@ -47,13 +49,16 @@ static void *sigint_thread(void *arg) {
   int sig;
   for (;;) {
     if (sigwait(set, &sig) != 0) continue;
-    got_sigint = 1;
+    atomic_store(&got_sigint, 1);
     tkl_interrupt_all();
     tkl_cancel_live_pools();
+    pthread_mutex_lock(&global_mu);
     if (globalL != NULL)
       lua_sethook(globalL, lstop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
-    /* If the main thread is stuck in C (a blocking wait), leave anyway. */
-    struct timespec ts = {1, 0};
+    pthread_mutex_unlock(&global_mu);
+    /* If the main thread is stuck in C (a blocking wait), leave anyway,
+    ** still within a second of the signal. */
+    struct timespec ts = {0, 800000000L};
     nanosleep(&ts, NULL);
     fprintf(stderr, "%s: interrupted\n", progname);
     _exit(130);
@@ -411,15 +416,19 @@ int main(int argc, char **argv) {
     message("cannot create state: not enough memory");
     return EXIT_FAILURE;
   }
+  pthread_mutex_lock(&global_mu);
   globalL = L;
+  pthread_mutex_unlock(&global_mu);
   lua_pushcfunction(L, pmain);
   lua_pushinteger(L, argc);
   lua_pushlightuserdata(L, argv);
   int status = lua_pcall(L, 2, 1, 0);
   int result = lua_toboolean(L, -1);
   report(L, status);
+  pthread_mutex_lock(&global_mu);
   globalL = NULL;
+  pthread_mutex_unlock(&global_mu);
   lua_close(L);
-  if (got_sigint) return 130;
+  if (atomic_load(&got_sigint)) return 130;
   return (result && status == LUA_OK) ? EXIT_SUCCESS : EXIT_FAILURE;
 }

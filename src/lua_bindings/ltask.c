@@ -291,8 +291,10 @@ int tkl_task_run(void *arg) {
     lua_pushcfunction(co, encode_out);
     lua_insert(co, -(nres + 1));  /* below the results */
     lua_pushlightuserdata(co, t);
+    current = t;  /* encoding looks for the task's own job */
     if (lua_pcall(co, nres + 1, 0, 0) != LUA_OK)
       rc = tk_job_fail(job, "%s", error_text(co));
+    current = prev;
   } else {
     const char *msg = error_text(co);
     luaL_traceback(L, co, msg, 0);

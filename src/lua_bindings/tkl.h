@@ -39,6 +39,7 @@ typedef struct tkl_buf {
 
 typedef struct tkl_ref {
   int kind;                      /* TKL_K_* */
+  int weak;                      /* holds no reference (see transfer.c) */
   void *ptr;
 } tkl_ref;
 

@@ -29,7 +29,8 @@ void tkl_buf_init(tkl_buf *b) { memset(b, 0, sizeof *b); }
 
 void tkl_buf_free(tkl_buf *b) {
   for (size_t i = 0; i < b->nrefs; i++)
-    if (b->refs[i].ptr != NULL) tkl_release_handle(b->refs[i].kind, b->refs[i].ptr);
+    if (b->refs[i].ptr != NULL && !b->refs[i].weak)
+      tkl_release_handle(b->refs[i].kind, b->refs[i].ptr);
   free(b->refs);
   free(b->data);
   tkl_buf_init(b);
@@ -55,6 +56,7 @@ int tkl_buf_copy(tkl_buf *dst, const tkl_buf *src) {
   dst->len = dst->cap = src->len;
   for (size_t i = 0; i < src->nrefs; i++) {
     dst->refs[i] = src->refs[i];
+    dst->refs[i].weak = 0;  /* a copy lives apart from the job */
     tkl_retain_handle(src->refs[i].kind, src->refs[i].ptr);
   }
   dst->nrefs = dst->caprefs = src->nrefs;
@@ -316,8 +318,15 @@ static void encode_handle(enc *e, int idx) {
       b->refs = r;
       b->caprefs = cap;
     }
-    tkl_retain_handle(kinds[k], p);
+    /* A task returning its own job would make the job hold itself through
+    ** its result: that reference is weak (the result lives in the job, so
+    ** the job outlives every decode of it). */
+    tkl_task *t = tkl_current_task();
+    int weak = kinds[k] == TKL_K_JOB && strcmp(e->what, "result") == 0 &&
+               t != NULL && t->job == p;
+    if (!weak) tkl_retain_handle(kinds[k], p);
     b->refs[b->nrefs].kind = kinds[k];
+    b->refs[b->nrefs].weak = weak;
     b->refs[b->nrefs].ptr = p;
     b->nrefs++;
     put_byte(e, T_HANDLE);

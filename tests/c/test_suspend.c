@@ -107,9 +107,9 @@ static void suspend_resume_before_return(void **state) {
 }
 
 static int wait_for_token_task(void *arg) {
-  int *calls = arg;
+  atomic_int *calls = arg;
   tk_job_t *me = tk_job_current();
-  if ((*calls)++ == 0) {
+  if (atomic_fetch_add(calls, 1) == 0) {
     tk_token_on_cancel(tk_job_token(me), resume_cb, me, NULL);
     return TK_SUSPEND;
   }
@@ -119,7 +119,7 @@ static int wait_for_token_task(void *arg) {
 static void suspend_shutdown_cancels_suspended(void **state) {
   (void)state;
   tk_pool_t *p = new_pool(2);
-  int calls[3] = {0, 0, 0};
+  atomic_int calls[3] = {0, 0, 0};
   tk_job_t *j[3];
   for (int i = 0; i < 3; i++)
     assert_ok(tk_pool_submit(p, NULL, wait_for_token_task, &calls[i], &j[i]));
@@ -127,14 +127,16 @@ static void suspend_shutdown_cancels_suspended(void **state) {
   for (int spins = 0; spins < 30000; spins++) {
     tk_pool_metrics_t m;
     tk_pool_metrics(p, &m);
-    if (m.running == 3 && calls[0] + calls[1] + calls[2] == 3) break;
+    if (m.running == 3 && atomic_load(&calls[0]) + atomic_load(&calls[1]) +
+                              atomic_load(&calls[2]) == 3)
+      break;
     struct timespec ts = {0, 1000000};
     nanosleep(&ts, NULL);
   }
   assert_ok(tk_pool_shutdown(p, 1, 1));
   for (int i = 0; i < 3; i++) {
     assert_int_equal(TK_JOB_CANCELLED, tk_job_state(j[i]));
-    assert_int_equal(2, calls[i]);
+    assert_int_equal(2, atomic_load(&calls[i]));
     tk_job_release(j[i]);
   }
   tk_pool_free(p);
