@@ -1,0 +1,117 @@
+-- bench_lua.lua - Lua tasks through threadkit against peers, same run.
+--   T1  N tasks `function(x) return x * 2 end`, submitted one by one from
+--       the main state to 2 workers, results summed and checked
+--   T2  the same N through luv's uv.new_work (UV_THREADPOOL_SIZE=2)
+--   T0  a serial loop, the floor
+-- and the memory of an idle worker state and of a queued task.
+-- Medians of ROUNDS rounds, interleaved. Run by `make bench` under lua5.4.
+local tk = require "threadkit"
+local N = tonumber(os.getenv("BENCH_LUA_N")) or 200000
+local ROUNDS = 5
+
+local function median(t)
+  table.sort(t)
+  local n = #t
+  return n % 2 == 1 and t[(n + 1) // 2] or (t[n // 2] + t[n // 2 + 1]) / 2
+end
+
+local expected = N * (N + 1)  -- sum of 2i for i = 1..N
+
+local function serial()
+  local f = function(x) return x * 2 end
+  local t0 = tk.now()
+  local s = 0
+  for i = 1, N do s = s + f(i) end
+  assert(s == expected)
+  return N / (tk.now() - t0)
+end
+
+local pool = tk.pool(2)
+local function threadkit_one_by_one()
+  local f = function(x) return x * 2 end
+  local t0 = tk.now()
+  local jobs = {}
+  for i = 1, N do jobs[i] = pool:submit(f, i) end
+  local s = 0
+  for i = 1, N do s = s + jobs[i]:result() end
+  assert(s == expected, "wrong sum")
+  return N / (tk.now() - t0)
+end
+
+local ok_uv, uv = pcall(require, "luv")
+local function luv_work()
+  local s, done = 0, 0
+  local work = uv.new_work(function(x) return x * 2 end,
+                           function(r) s = s + r; done = done + 1 end)
+  local t0 = tk.now()
+  for i = 1, N do work:queue(i) end
+  uv.run()
+  assert(done == N and s == expected, "luv: wrong sum")
+  return N / (tk.now() - t0)
+end
+
+local rates = {serial = {}, threadkit = {}, luv = {}}
+for _ = 1, ROUNDS do
+  rates.serial[#rates.serial + 1] = serial()
+  rates.threadkit[#rates.threadkit + 1] = threadkit_one_by_one()
+  collectgarbage()
+  if ok_uv then rates.luv[#rates.luv + 1] = luv_work() end
+  collectgarbage()
+end
+
+local tkr = median(rates.threadkit)
+print(("Lua tasks: %d x `return x * 2`, 2 workers, medians of %d rounds"):format(N, ROUNDS))
+print(("  %-30s %12s %14s"):format("", "tasks/s", "threadkit is"))
+print(("  %-30s %12.0f %13.2fx"):format("threadkit, one by one", tkr, 1))
+if ok_uv then
+  local l = median(rates.luv)
+  print(("  %-30s %12.0f %13.2fx"):format("luv uv.new_work", l, tkr / l))
+else
+  print("  luv uv.new_work               (lua-luv not installed)")
+end
+print(("  %-30s %12.0f %13.2fx"):format("serial loop (floor)", median(rates.serial),
+                                        tkr / median(rates.serial)))
+pool:shutdown()
+
+-- Memory: the Lua heap of a fresh worker state, the process RSS per idle
+-- worker state, and per queued task.
+local function rss_kb()
+  for line in io.lines("/proc/self/status") do
+    local kb = line:match("^VmRSS:%s+(%d+)")
+    if kb then return tonumber(kb) end
+  end
+end
+
+local W = 32
+collectgarbage()
+local before = rss_kb()
+local p = tk.pool(W)
+local started = tk.channel()
+local gate = tk.token()
+for _ = 1, W do
+  p:submit(function() started:push(collectgarbage("count")) gate:wait() end)
+end
+local heap = 0
+for _ = 1, W do heap = heap + started:pop() end
+local per_state = (rss_kb() - before) / W
+gate:cancel()
+p:shutdown()
+print(("Memory: a worker state's Lua heap %.0f KiB; RSS per idle worker state "
+       .. "(thread + state) %.0f KiB"):format(heap / W, per_state))
+
+local q = tk.pool(1)
+local hold = tk.token()
+local go = tk.channel()
+q:submit(function() go:push(1) while not hold:is_cancelled() do end end)
+go:pop()
+collectgarbage()
+local M = 100000
+local f = function(x) return x end
+local jobs = {}
+local r0 = rss_kb()
+for i = 1, M do jobs[i] = q:submit(f, i) end
+local per_task = (rss_kb() - r0) * 1024 / M
+hold:cancel()
+q:shutdown()
+print(("Memory: %.0f bytes per queued task (job, task, copied arguments and "
+       .. "the Lua handle)"):format(per_task))
