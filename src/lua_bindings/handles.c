@@ -61,6 +61,18 @@ void tkl_push_handle(lua_State *L, int kind, void *ptr) {
   lua_remove(L, -2);
 }
 
+void tkl_push_new_handle(lua_State *L, int kind, void *ptr) {
+  /* A new object has no box yet: skip the cache until it travels (the
+  ** encoder adds the box then). */
+  box *b = lua_newuserdatauv(L, sizeof *b, 0);
+  b->kind = 0;
+  b->owner = 0;
+  b->ptr = NULL;
+  luaL_setmetatable(L, mt_names[kind]);
+  b->kind = kind;
+  b->ptr = ptr;
+}
+
 void *tkl_test_handle(lua_State *L, int idx, int kind) {
   box *b = luaL_testudata(L, idx, mt_names[kind]);
   return b != NULL ? b->ptr : NULL;

@@ -48,7 +48,7 @@ static int l_channel(lua_State *L) {
   pthread_mutex_init(&c->mu, NULL);
   pthread_cond_init(&c->cv, NULL);
   c->capacity = (size_t)cap;
-  tkl_push_handle(L, TKL_K_CHANNEL, c);
+  tkl_push_new_handle(L, TKL_K_CHANNEL, c);
   return 1;
 }
 

@@ -322,7 +322,7 @@ static int submit(lua_State *L, tkl_pool *p, int oidx, int fidx) {
   int rc = tk_pool_submit(p->pool, &o, tkl_task_run, t, &job);
   if (rc != 0) return submit_error(L, rc, p);  /* the guard frees t */
   *guard = NULL;
-  tkl_push_handle(L, TKL_K_JOB, job);
+  tkl_push_new_handle(L, TKL_K_JOB, job);
   return 1;
 }
 

@@ -194,7 +194,7 @@ static int l_shared(lua_State *L) {
   if (s == NULL) return luaL_error(L, "not enough memory");
   atomic_init(&s->refs, 1);
   pthread_mutex_init(&s->mu, NULL);
-  tkl_push_handle(L, TKL_K_SHARED, s);
+  tkl_push_new_handle(L, TKL_K_SHARED, s);
   if (lua_istable(L, 1)) {  /* tk.shared{...}: initial contents */
     int box = lua_gettop(L);
     lua_pushnil(L);

@@ -61,7 +61,8 @@ int luaopen_threadkit(lua_State *L) {
   lua_newtable(L);
   int module = lua_gettop(L);
   weak_table(L, "threadkit.dumps", "k");  /* function -> bytecode */
-  weak_table(L, "threadkit.loads", "v");  /* bytecode -> closure */
+  weak_table(L, "threadkit.dumpids", "k");  /* function -> id */
+  weak_table(L, "threadkit.loads", "v");  /* function id -> closure */
   tkl_open_handles(L);
   tkl_open_pool(L);
   tkl_open_job(L);

@@ -82,6 +82,9 @@ TKL_INTERNAL int tkl_decode(lua_State *L, tkl_buf *b);
 /* Pushes the box of a C object (creating it, or reusing the state's box
 ** for the same object so that == holds). Takes over one reference. */
 TKL_INTERNAL void tkl_push_handle(lua_State *L, int kind, void *ptr);
+/* Pushes the box of an object this state just made (takes over one
+** reference); cheaper than tkl_push_handle. */
+TKL_INTERNAL void tkl_push_new_handle(lua_State *L, int kind, void *ptr);
 /* The object in box idx if it is of `kind`, else NULL. */
 TKL_INTERNAL void *tkl_test_handle(lua_State *L, int idx, int kind);
 TKL_INTERNAL void *tkl_check_handle(lua_State *L, int idx, int kind);

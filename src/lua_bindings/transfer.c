@@ -183,9 +183,14 @@ static void push_path(enc *e, int kind, const char *s, lua_Integer i) {
 static void encode_value(enc *e, int idx);
 
 /* Emits T_REF if the object at idx was already written; else registers
-** it and returns 0. */
+** it and returns 0. The table of written objects is made on first need:
+** most transfers are a function and a few scalars. */
 static int seen_before(enc *e, int idx) {
   lua_State *L = e->L;
+  if (lua_isnil(L, e->seen)) {
+    lua_newtable(L);
+    lua_replace(L, e->seen);
+  }
   lua_pushvalue(L, idx);
   if (lua_rawget(L, e->seen) == LUA_TNUMBER) {
     put_byte(e, T_REF);
@@ -234,13 +239,22 @@ static int writer(lua_State *L, const void *p, size_t sz, void *ud) {
   return 0;
 }
 
-/* Pushes the bytecode of the Lua function at idx, cached per function. */
-static void push_bytecode(lua_State *L, int idx) {
+/* Every dumped function gets a process-wide id, so that a worker finds its
+** compiled copy by an integer instead of hashing the bytecode. */
+static atomic_llong next_function_id;
+
+/* Pushes the bytecode of the Lua function at idx, cached per function,
+** and returns its id. */
+static lua_Integer push_bytecode(lua_State *L, int idx) {
+  lua_getfield(L, LUA_REGISTRYINDEX, "threadkit.dumpids");
+  lua_pushvalue(L, idx);
+  lua_Integer id = lua_rawget(L, -2) == LUA_TNUMBER ? lua_tointeger(L, -1) : 0;
+  lua_pop(L, 2);
   lua_getfield(L, LUA_REGISTRYINDEX, "threadkit.dumps");
   lua_pushvalue(L, idx);
-  if (lua_rawget(L, -2) == LUA_TSTRING) {
+  if (id != 0 && lua_rawget(L, -2) == LUA_TSTRING) {
     lua_remove(L, -2);
-    return;
+    return id;
   }
   lua_pop(L, 1);
   luaL_Buffer lb;
@@ -257,6 +271,13 @@ static void push_bytecode(lua_State *L, int idx) {
   lua_pushvalue(L, -2);
   lua_rawset(L, -4);
   lua_remove(L, -2);
+  id = (lua_Integer)atomic_fetch_add(&next_function_id, 1) + 1;
+  lua_getfield(L, LUA_REGISTRYINDEX, "threadkit.dumpids");
+  lua_pushvalue(L, idx);
+  lua_pushinteger(L, id);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+  return id;
 }
 
 static void encode_function(enc *e, int idx) {
@@ -278,10 +299,11 @@ static void encode_function(enc *e, int idx) {
     return;
   }
   if (seen_before(e, idx)) return;
-  push_bytecode(L, idx);
+  lua_Integer id = push_bytecode(L, idx);
   size_t n;
   const char *code = lua_tolstring(L, -1, &n);
   put_byte(e, T_FUNC);
+  put_size(e, (size_t)id);
   put_size(e, n);
   put(e, code, n);
   lua_pop(L, 1);
@@ -310,6 +332,11 @@ static void encode_handle(enc *e, int idx) {
   for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
     void *p = tkl_test_handle(e->L, idx, kinds[k]);
     if (p == NULL) continue;
+    /* The object may come back: let this state's box be found then. */
+    lua_getfield(e->L, LUA_REGISTRYINDEX, "threadkit.boxes");
+    lua_pushvalue(e->L, idx);
+    lua_rawsetp(e->L, -2, p);
+    lua_pop(e->L, 1);
     tkl_buf *b = e->b;
     if (b->nrefs == b->caprefs) {
       size_t cap = b->caprefs ? b->caprefs * 2 : 4;
@@ -384,7 +411,7 @@ void tkl_encode(lua_State *L, int first, int n, tkl_buf *b, const char *what) {
   e.depth = 0;
   first = lua_absindex(L, first);
   luaL_checkstack(L, 8, NULL);
-  lua_newtable(L);
+  lua_pushnil(L);  /* the seen table, made on first need */
   e.seen = lua_gettop(L);
   put_size(&e, (size_t)n);
   for (int i = 0; i < n; i++) {
@@ -435,18 +462,22 @@ static size_t take_size(dec *d) {
 static void decode_value(dec *d);
 
 static void remember(dec *d) {
+  if (lua_isnil(d->L, d->objs)) {
+    lua_newtable(d->L);
+    lua_replace(d->L, d->objs);
+  }
   lua_pushvalue(d->L, -1);
   lua_rawseti(d->L, d->objs, ++d->next_id);
 }
 
-/* Pushes a closure for `code`: the state's cached one when it has no
-** upvalues but _ENV (closures are immutable then, so one serves every
-** task), else a fresh load. */
-static void load_function(dec *d, const char *code, size_t n, int *fresh) {
+/* Pushes a closure for function `id`: the state's cached one when it has
+** no upvalues but _ENV (closures are immutable then, so one serves every
+** task), else a fresh load of `code`. */
+static void load_function(dec *d, lua_Integer id, const char *code, size_t n,
+                          int *fresh) {
   lua_State *L = d->L;
   lua_getfield(L, LUA_REGISTRYINDEX, "threadkit.loads");
-  lua_pushlstring(L, code, n);
-  if (lua_rawget(L, -2) == LUA_TFUNCTION) {
+  if (lua_rawgeti(L, -1, id) == LUA_TFUNCTION) {
     lua_remove(L, -2);
     *fresh = 0;
     return;
@@ -460,10 +491,11 @@ static void load_function(dec *d, const char *code, size_t n, int *fresh) {
 
 static void decode_function(dec *d) {
   lua_State *L = d->L;
+  lua_Integer id = (lua_Integer)take_size(d);
   size_t n = take_size(d);
   const char *code = (const char *)take(d, n);
   int fresh;
-  load_function(d, code, n, &fresh);
+  load_function(d, id, code, n, &fresh);
   int f = lua_gettop(L);
   remember(d);
   size_t nup = take_size(d);
@@ -487,9 +519,8 @@ static void decode_function(dec *d) {
   }
   if (fresh && only_env) {
     lua_getfield(L, LUA_REGISTRYINDEX, "threadkit.loads");
-    lua_pushlstring(L, code, n);
     lua_pushvalue(L, f);
-    lua_rawset(L, -3);
+    lua_rawseti(L, -2, id);
     lua_pop(L, 1);
   }
 }
@@ -522,7 +553,7 @@ static void decode_value(dec *d) {
     }
     case T_REF: {
       size_t id = take_size(d);
-      if (id == 0 || id > (size_t)d->next_id) bad(d);
+      if (id == 0 || id > (size_t)d->next_id || lua_isnil(L, d->objs)) bad(d);
       lua_rawgeti(L, d->objs, (lua_Integer)id);
       break;
     }
@@ -585,7 +616,7 @@ int tkl_decode(lua_State *L, tkl_buf *b) {
   d.handles = 0;
   b->pos = 0;
   luaL_checkstack(L, 8, NULL);
-  lua_newtable(L);
+  lua_pushnil(L);  /* id -> object, made on first need */
   d.objs = lua_gettop(L);
   size_t n = take_size(&d);
   if (n > 250 || !lua_checkstack(L, (int)n + 8))
