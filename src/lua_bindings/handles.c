@@ -39,7 +39,7 @@ void tkl_release_handle(int kind, void *ptr) {
 }
 
 void tkl_push_handle(lua_State *L, int kind, void *ptr) {
-  lua_getfield(L, LUA_REGISTRYINDEX, "threadkit.boxes");
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_boxes);
   if (lua_rawgetp(L, -1, ptr) == LUA_TUSERDATA) {
     box *b = lua_touserdata(L, -1);
     if (b->ptr == ptr && b->kind == kind) {
@@ -154,7 +154,7 @@ void tkl_open_handles(lua_State *L) {
   lua_pushstring(L, "v");
   lua_setfield(L, -2, "__mode");
   lua_setmetatable(L, -2);
-  lua_setfield(L, LUA_REGISTRYINDEX, "threadkit.boxes");
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &tkl_key_boxes);
   lua_pushcfunction(L, tkl_type);
   lua_setfield(L, -2, "type");
 }

@@ -91,6 +91,7 @@ static int l_cancel(lua_State *L) {
   tkl_task *t = tkl_task_of(job);
   if (force && t != NULL) atomic_store(&t->force, 1);
   int rc = tk_job_cancel(job);
+  if (force && t != NULL && rc == TK_EBUSY) tkl_stop_task(t);
   lua_pushboolean(L, rc == 0 || rc == TK_EBUSY);
   return 1;
 }

@@ -179,7 +179,7 @@ static int l_pool(lua_State *L) {
   tkl_pool *p = pool_make(L, workers, name, capacity, block);
   b->ptr = p;  /* the box owns it now */
   /* The state's box cache: a reference coming back finds this box. */
-  lua_getfield(L, LUA_REGISTRYINDEX, "threadkit.boxes");
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_boxes);
   lua_pushvalue(L, box);
   lua_rawsetp(L, -2, p);
   lua_pop(L, 1);
@@ -309,29 +309,51 @@ static int submit(lua_State *L, tkl_pool *p, int oidx, int fidx) {
       o.n_after = n_after;
     }
   }
-  tkl_task *t = tkl_task_new(p);
+  /* Encoding can raise: encode into the state's scratch buffer first (it
+  ** is reset on next use), and only then make the task. */
+  tkl_buf *scratch = tkl_scratch(L);
+  tkl_encode(L, fidx, n, scratch, "argument");
+  tkl_task *t = tkl_task_new(p, scratch);
   if (t == NULL) return luaL_error(L, "not enough memory");
-  /* Encoding can raise: until the job owns the task, a guard box frees it
-  ** if the stack unwinds. */
-  tkl_task **guard = lua_newuserdatauv(L, sizeof *guard, 0);
-  *guard = t;
-  luaL_setmetatable(L, "threadkit.taskguard");
-  tkl_encode(L, fidx, n, &t->in, "argument");
+  t->has_timeout = o.timeout > 0;
   o.arg_free = tkl_task_free;
   tk_job_t *job;
   int rc = tk_pool_submit(p->pool, &o, tkl_task_run, t, &job);
-  if (rc != 0) return submit_error(L, rc, p);  /* the guard frees t */
-  *guard = NULL;
+  if (rc != 0) {
+    tkl_task_free(t);
+    return submit_error(L, rc, p);
+  }
   tkl_push_new_handle(L, TKL_K_JOB, job);
   return 1;
 }
 
-static int guard_gc(lua_State *L) {
-  tkl_task **guard = lua_touserdata(L, 1);
-  if (*guard != NULL) tkl_task_free(*guard);
-  *guard = NULL;
+static int scratch_gc(lua_State *L) {
+  tkl_buf_free(lua_touserdata(L, 1));
   return 0;
 }
+
+tkl_buf *tkl_scratch(lua_State *L) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_scratch);
+  tkl_buf *b = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (b == NULL) {
+    b = lua_newuserdatauv(L, sizeof *b, 0);
+    tkl_buf_init(b);
+    lua_newtable(L);
+    lua_pushcfunction(L, scratch_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &tkl_key_scratch);
+  }
+  /* Whatever a failed encode left: its references go, its room stays. */
+  for (size_t i = 0; i < b->nrefs; i++)
+    if (!b->refs[i].weak) tkl_release_handle(b->refs[i].kind, b->refs[i].ptr);
+  b->nrefs = 0;
+  b->len = 0;
+  return b;
+}
+
+
 
 /* pool:submit([opts,] fn, ...) */
 static int l_pool_submit(lua_State *L) {
@@ -476,13 +498,15 @@ int tkl_submit_copied(const tkl_buf *fn) {
     tkl_pool_release(p);
     return TK_ESHUTDOWN;
   }
-  tkl_task *t = tkl_task_new(p);
-  tkl_pool_release(p);
-  if (t == NULL) return TK_ENOMEM;
-  if (tkl_buf_copy(&t->in, fn) != 0) {
-    tkl_task_free(t);
+  tkl_buf copy;
+  if (tkl_buf_copy(&copy, fn) != 0) {
+    tkl_pool_release(p);
     return TK_ENOMEM;
   }
+  tkl_task *t = tkl_task_new(p, &copy);
+  tkl_pool_release(p);
+  tkl_buf_free(&copy);
+  if (t == NULL) return TK_ENOMEM;
   tk_job_opts_t o = {0};
   o.arg_free = tkl_task_free;
   int rc = tk_pool_submit(t->pool->pool, &o, tkl_task_run, t, NULL);
@@ -538,10 +562,6 @@ void tkl_open_pool(lua_State *L) {
   luaL_setfuncs(L, methods, 0);
   lua_pushcclosure(L, pool_index, 1);
   lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
-  luaL_newmetatable(L, "threadkit.taskguard");
-  lua_pushcfunction(L, guard_gc);
-  lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
   luaL_setfuncs(L, funcs, 0);
 }

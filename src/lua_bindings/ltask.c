@@ -122,13 +122,15 @@ static lua_State *worker_state(tkl_pool *p, char *err, size_t errlen) {
 
 /* {====================================================== tasks */
 
-tkl_task *tkl_task_new(tkl_pool *pool) {
-  tkl_task *t = calloc(1, sizeof *t);
+tkl_task *tkl_task_new(tkl_pool *pool, tkl_buf *in) {
+  /* One allocation: the task, then a copy of its function and arguments. */
+  tkl_task *t = malloc(sizeof *t + in->len);
   if (t == NULL) return NULL;
+  memset(t, 0, sizeof *t);
   t->magic = TKL_TASK_MAGIC;
   t->pool = pool;
   tkl_pool_retain(pool);
-  tkl_buf_init(&t->in);
+  tkl_buf_move(&t->in, in, t + 1, in->len);  /* fits: cannot fail */
   tkl_buf_init(&t->out);
   t->co_ref = LUA_NOREF;
   return t;
@@ -178,7 +180,18 @@ static void stop_slot(slot *s) {
                 LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
 }
 
-/* Runs on the cancelling thread when the job's token is cancelled. */
+void tkl_stop_task(tkl_task *t) {
+  pthread_mutex_lock(&slots_mu);
+  for (slot *s = slots; s != NULL; s = s->next) {
+    pthread_mutex_lock(&s->mu);
+    if (s->task == t) stop_slot(s);
+    pthread_mutex_unlock(&s->mu);
+  }
+  pthread_mutex_unlock(&slots_mu);
+}
+
+/* Runs on the cancelling thread when the job's token is cancelled (jobs
+** with a timeout only: the timeout cancels the token). */
 static void hard_stop_cb(void *arg) {
   tkl_task *t = arg;
   if (!must_stop(t)) return;
@@ -219,7 +232,10 @@ static int encode_out(lua_State *L) {
       return luaL_error(L, "cannot copy result #%d: a task cannot return a "
                            "coroutine", i);
   }
-  tkl_encode(L, 1, n, &t->out, "result");
+  tkl_buf *scratch = tkl_scratch(L);
+  tkl_encode(L, 1, n, scratch, "result");
+  if (tkl_buf_move(&t->out, scratch, t->out_space, sizeof t->out_space) != 0)
+    return luaL_error(L, "not enough memory");
   return 0;
 }
 
@@ -263,7 +279,8 @@ int tkl_task_run(void *arg) {
       return rc;
     }
     nargs = lua_gettop(co) - 1;
-    tk_token_on_cancel(tk_job_token(job), hard_stop_cb, t, &t->stop_cb);
+    if (t->has_timeout)
+      tk_token_on_cancel(tk_job_token(job), hard_stop_cb, t, &t->stop_cb);
   }
   lua_State *co = t->co;
   tkl_task *prev = current;

@@ -43,26 +43,30 @@ static void register_cfuncs(lua_State *L, int module) {
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
-  lua_setfield(L, LUA_REGISTRYINDEX, "threadkit.cfuncs");
-  lua_setfield(L, LUA_REGISTRYINDEX, "threadkit.cnames");
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &tkl_key_cfuncs);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &tkl_key_cnames);
 }
 
-static void weak_table(lua_State *L, const char *name, const char *mode) {
+/* Registry keys: addresses, so lookups neither hash nor compare strings. */
+const char tkl_key_boxes, tkl_key_cfuncs, tkl_key_cnames, tkl_key_dumpids,
+    tkl_key_dumps, tkl_key_loads, tkl_key_scratch;
+
+static void weak_table(lua_State *L, const char *key, const char *mode) {
   lua_newtable(L);
   lua_newtable(L);
   lua_pushstring(L, mode);
   lua_setfield(L, -2, "__mode");
   lua_setmetatable(L, -2);
-  lua_setfield(L, LUA_REGISTRYINDEX, name);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, key);
 }
 
 int luaopen_threadkit(lua_State *L) {
   luaL_checkversion(L);
   lua_newtable(L);
   int module = lua_gettop(L);
-  weak_table(L, "threadkit.dumps", "k");  /* function -> bytecode */
-  weak_table(L, "threadkit.dumpids", "k");  /* function -> id */
-  weak_table(L, "threadkit.loads", "v");  /* function id -> closure */
+  weak_table(L, &tkl_key_dumps, "k");    /* function -> bytecode */
+  weak_table(L, &tkl_key_dumpids, "k");  /* function -> id */
+  weak_table(L, &tkl_key_loads, "v");    /* function id -> closure */
   tkl_open_handles(L);
   tkl_open_pool(L);
   tkl_open_job(L);

@@ -24,6 +24,10 @@
 #define TK_CHANNEL_MT "threadkit.channel"
 #define TK_SHARED_MT "threadkit.shared"
 
+/* Registry keys of the module's per-state tables (their addresses). */
+TKL_INTERNAL extern const char tkl_key_boxes, tkl_key_cfuncs, tkl_key_cnames,
+    tkl_key_dumpids, tkl_key_dumps, tkl_key_loads, tkl_key_scratch;
+
 /* {====================================================== buffers */
 
 /* A growable byte buffer. Handles (jobs, tokens, ...) written into it hold
@@ -31,6 +35,7 @@
 ** can still give them back. */
 typedef struct tkl_buf {
   unsigned char *data;
+  int borrowed;                  /* data lives elsewhere: not ours to free */
   size_t len, cap;
   size_t pos;                    /* read position while decoding */
   struct tkl_ref *refs;          /* handles still owned by the buffer */
@@ -57,6 +62,11 @@ TKL_INTERNAL void tkl_buf_init(tkl_buf *b);
 TKL_INTERNAL void tkl_buf_free(tkl_buf *b);
 TKL_INTERNAL tkl_buf *tkl_buf_new(void);
 TKL_INTERNAL void tkl_buf_delete(void *b);  /* tkl_buf_free + free */
+/* Moves the bytes of src into dst: into `space` (borrowed) if they fit in
+** `room` bytes, else into a new exact-size block; the handle references
+** move too. src keeps its capacity, empty. 0, or TK_ENOMEM (src intact). */
+TKL_INTERNAL int tkl_buf_move(tkl_buf *dst, tkl_buf *src, void *space,
+                              size_t room);
 /* Makes dst a copy of src (retaining its handles). 0, or TK_ENOMEM. */
 TKL_INTERNAL int tkl_buf_copy(tkl_buf *dst, const tkl_buf *src);
 
@@ -137,19 +147,29 @@ typedef struct tkl_task {
   tkl_pool *pool;                /* holds a reference */
   tkl_buf in;                    /* function, then arguments */
   tkl_buf out;                   /* results, once completed */
+  unsigned char out_space[40];   /* small results live here */
   char *traceback;               /* of a failure, or NULL */
   tk_job_t *job;                 /* borrowed: the job owns the task */
   lua_State *co;                 /* its coroutine, while it lives */
   int co_ref;
   struct tkl_wait *wait;         /* what it waits for while suspended */
+  int has_timeout;               /* its timeout stops it hard */
   atomic_int force;              /* cancelled with force: stop it hard */
   atomic_int cancel_raised;      /* a cancellation error was raised */
   uint64_t stop_cb;              /* on_cancel id of the hard-stop hook */
 } tkl_task;
 
+/* The state's reusable encoding buffer, emptied (submit encodes into it
+** so that an error leaks nothing). */
+TKL_INTERNAL tkl_buf *tkl_scratch(lua_State *L);
+/* Stops a task now if it runs Lua code (job:cancel(true)). */
+TKL_INTERNAL void tkl_stop_task(tkl_task *t);
+
 /* The task of a job created by the Lua layer, or NULL. */
 TKL_INTERNAL tkl_task *tkl_task_of(tk_job_t *job);
-TKL_INTERNAL tkl_task *tkl_task_new(tkl_pool *pool);
+/* A task carrying a copy of `in`'s bytes in the same allocation; the
+** handle references move from `in` (left empty). */
+TKL_INTERNAL tkl_task *tkl_task_new(tkl_pool *pool, tkl_buf *in);
 TKL_INTERNAL void tkl_task_free(void *task);
 TKL_INTERNAL int tkl_task_run(void *task);
 /* The task running on this thread, or NULL. */

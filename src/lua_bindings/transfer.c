@@ -32,8 +32,27 @@ void tkl_buf_free(tkl_buf *b) {
     if (b->refs[i].ptr != NULL && !b->refs[i].weak)
       tkl_release_handle(b->refs[i].kind, b->refs[i].ptr);
   free(b->refs);
-  free(b->data);
+  if (!b->borrowed) free(b->data);
   tkl_buf_init(b);
+}
+
+int tkl_buf_move(tkl_buf *dst, tkl_buf *src, void *space, size_t room) {
+  tkl_buf_init(dst);
+  if (src->len <= room && space != NULL) {
+    dst->data = space;
+    dst->borrowed = 1;
+  } else if ((dst->data = malloc(src->len ? src->len : 1)) == NULL) {
+    return TK_ENOMEM;
+  }
+  memcpy(dst->data, src->data, src->len);
+  dst->len = dst->cap = src->len;
+  dst->refs = src->refs;
+  dst->nrefs = src->nrefs;
+  dst->caprefs = src->caprefs;
+  src->refs = NULL;
+  src->nrefs = src->caprefs = 0;
+  src->len = 0;
+  return 0;
 }
 
 tkl_buf *tkl_buf_new(void) {
@@ -94,7 +113,7 @@ typedef struct enc {
 static void grow(enc *e, size_t n) {
   tkl_buf *b = e->b;
   if (b->cap - b->len >= n) return;
-  size_t cap = b->cap ? b->cap : 64;
+  size_t cap = b->cap ? b->cap : 256;
   while (cap - b->len < n) {
     if (cap > ((size_t)1 << 40)) luaL_error(e->L, "value too large to copy");
     cap *= 2;
@@ -246,11 +265,11 @@ static atomic_llong next_function_id;
 /* Pushes the bytecode of the Lua function at idx, cached per function,
 ** and returns its id. */
 static lua_Integer push_bytecode(lua_State *L, int idx) {
-  lua_getfield(L, LUA_REGISTRYINDEX, "threadkit.dumpids");
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_dumpids);
   lua_pushvalue(L, idx);
   lua_Integer id = lua_rawget(L, -2) == LUA_TNUMBER ? lua_tointeger(L, -1) : 0;
   lua_pop(L, 2);
-  lua_getfield(L, LUA_REGISTRYINDEX, "threadkit.dumps");
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_dumps);
   lua_pushvalue(L, idx);
   if (id != 0 && lua_rawget(L, -2) == LUA_TSTRING) {
     lua_remove(L, -2);
@@ -272,7 +291,7 @@ static lua_Integer push_bytecode(lua_State *L, int idx) {
   lua_rawset(L, -4);
   lua_remove(L, -2);
   id = (lua_Integer)atomic_fetch_add(&next_function_id, 1) + 1;
-  lua_getfield(L, LUA_REGISTRYINDEX, "threadkit.dumpids");
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_dumpids);
   lua_pushvalue(L, idx);
   lua_pushinteger(L, id);
   lua_rawset(L, -3);
@@ -283,7 +302,7 @@ static lua_Integer push_bytecode(lua_State *L, int idx) {
 static void encode_function(enc *e, int idx) {
   lua_State *L = e->L;
   if (lua_iscfunction(L, idx)) {
-    lua_getfield(L, LUA_REGISTRYINDEX, "threadkit.cnames");
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_cnames);
     lua_pushvalue(L, idx);
     if (lua_rawget(L, -2) != LUA_TSTRING) {
       lua_pop(L, 2);
@@ -333,7 +352,7 @@ static void encode_handle(enc *e, int idx) {
     void *p = tkl_test_handle(e->L, idx, kinds[k]);
     if (p == NULL) continue;
     /* The object may come back: let this state's box be found then. */
-    lua_getfield(e->L, LUA_REGISTRYINDEX, "threadkit.boxes");
+    lua_rawgetp(e->L, LUA_REGISTRYINDEX, &tkl_key_boxes);
     lua_pushvalue(e->L, idx);
     lua_rawsetp(e->L, -2, p);
     lua_pop(e->L, 1);
@@ -476,7 +495,7 @@ static void remember(dec *d) {
 static void load_function(dec *d, lua_Integer id, const char *code, size_t n,
                           int *fresh) {
   lua_State *L = d->L;
-  lua_getfield(L, LUA_REGISTRYINDEX, "threadkit.loads");
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_loads);
   if (lua_rawgeti(L, -1, id) == LUA_TFUNCTION) {
     lua_remove(L, -2);
     *fresh = 0;
@@ -518,7 +537,7 @@ static void decode_function(dec *d) {
     if (lua_setupvalue(L, f, (int)i) == NULL) lua_pop(L, 1);
   }
   if (fresh && only_env) {
-    lua_getfield(L, LUA_REGISTRYINDEX, "threadkit.loads");
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_loads);
     lua_pushvalue(L, f);
     lua_rawseti(L, -2, id);
     lua_pop(L, 1);
@@ -580,7 +599,7 @@ static void decode_value(dec *d) {
     case T_CFUNC: {
       size_t n = take_size(d);
       const char *name = (const char *)take(d, n);
-      lua_getfield(L, LUA_REGISTRYINDEX, "threadkit.cfuncs");
+      lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_cfuncs);
       lua_pushlstring(L, name, n);
       if (lua_rawget(L, -2) != LUA_TFUNCTION)
         luaL_error(L, "C function '%s' is not available here", lua_tostring(L, -2));
