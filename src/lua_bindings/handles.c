@@ -17,6 +17,14 @@ static const char *const mt_names[] = {NULL, TK_JOB_MT, TK_TOKEN_MT,
                                        TK_CHANNEL_MT, TK_SHARED_MT, TK_POOL_MT};
 static const char *const kind_names[] = {NULL, "job", "token", "channel",
                                          "shared", "pool"};
+/* Each kind's metatable is also stored under the address of its slot. */
+static const char mt_keys[TKL_K_POOL + 1];
+
+void tkl_register_mt(lua_State *L, int kind);
+void tkl_register_mt(lua_State *L, int kind) {
+  luaL_getmetatable(L, mt_names[kind]);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &mt_keys[kind]);
+}
 
 void tkl_retain_handle(int kind, void *ptr) {
   switch (kind) {
@@ -73,13 +81,25 @@ void tkl_push_new_handle(lua_State *L, int kind, void *ptr) {
   b->ptr = ptr;
 }
 
+/* The box at idx if its metatable is kind's. Compares metatables by
+** registry keys that are addresses: no string lookup on this hot path. */
+static box *test_box(lua_State *L, int idx, int kind) {
+  box *b = lua_touserdata(L, idx);
+  if (b == NULL || !lua_getmetatable(L, idx)) return NULL;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &mt_keys[kind]);
+  int same = lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
+  return same ? b : NULL;
+}
+
 void *tkl_test_handle(lua_State *L, int idx, int kind) {
-  box *b = luaL_testudata(L, idx, mt_names[kind]);
+  box *b = test_box(L, idx, kind);
   return b != NULL ? b->ptr : NULL;
 }
 
 void *tkl_check_handle(lua_State *L, int idx, int kind) {
-  box *b = luaL_checkudata(L, idx, mt_names[kind]);
+  box *b = test_box(L, idx, kind);
+  if (b == NULL) luaL_typeerror(L, idx, mt_names[kind]);
   if (b->ptr == NULL)
     luaL_error(L, "attempt to use a released %s", kind_names[kind]);
   return b->ptr;
@@ -130,6 +150,7 @@ void tkl_new_handle_type(lua_State *L, int kind, const luaL_Reg *methods,
   }
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
+  tkl_register_mt(L, kind);
 }
 
 /* threadkit.type(v): "job", "token", "channel", "shared", "pool" or nil. */

@@ -110,9 +110,11 @@ static int l_token(lua_State *L) {
 }
 
 static int job_index(lua_State *L) {
+  /* Only ever the __index of a job box: methods first, by raw lookup. */
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
   tk_job_t *job = check_job(L);
   const char *k = luaL_checkstring(L, 2);
-  if (lua_getfield(L, lua_upvalueindex(1), k) != LUA_TNIL) return 1;
   if (strcmp(k, "state") == 0) {
     lua_pushstring(L, tk_job_state_name(tk_job_state(job)));
   } else if (strcmp(k, "name") == 0) {

@@ -27,6 +27,7 @@ void tkl_set_default_workers(int n) { default_workers = n; }
 static lua_State *default_owner; /* the state whose close ends it */
 
 int tkl_handle_eq(lua_State *L);
+void tkl_register_mt(lua_State *L, int kind);
 
 void tkl_pool_retain(tkl_pool *p) { atomic_fetch_add(&p->refs, 1); }
 
@@ -563,5 +564,6 @@ void tkl_open_pool(lua_State *L) {
   lua_pushcclosure(L, pool_index, 1);
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
+  tkl_register_mt(L, TKL_K_POOL);
   luaL_setfuncs(L, funcs, 0);
 }
