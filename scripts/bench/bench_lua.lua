@@ -8,6 +8,7 @@
 local tk = require "threadkit"
 local N = tonumber(os.getenv("BENCH_LUA_N")) or 200000
 local ROUNDS = 5
+MEMORY_LINES = {}  -- measured first, on a fresh heap; printed last
 
 local function median(t)
   table.sort(t)
@@ -50,29 +51,6 @@ local function luv_work()
   return N / (tk.now() - t0)
 end
 
-local rates = {serial = {}, threadkit = {}, luv = {}}
-for _ = 1, ROUNDS do
-  rates.serial[#rates.serial + 1] = serial()
-  rates.threadkit[#rates.threadkit + 1] = threadkit_one_by_one()
-  collectgarbage()
-  if ok_uv then rates.luv[#rates.luv + 1] = luv_work() end
-  collectgarbage()
-end
-
-local tkr = median(rates.threadkit)
-print(("Lua tasks: %d x `return x * 2`, 2 workers, medians of %d rounds"):format(N, ROUNDS))
-print(("  %-30s %12s %14s"):format("", "tasks/s", "threadkit is"))
-print(("  %-30s %12.0f %13.2fx"):format("threadkit, one by one", tkr, 1))
-if ok_uv then
-  local l = median(rates.luv)
-  print(("  %-30s %12.0f %13.2fx"):format("luv uv.new_work", l, tkr / l))
-else
-  print("  luv uv.new_work               (lua-luv not installed)")
-end
-print(("  %-30s %12.0f %13.2fx"):format("serial loop (floor)", median(rates.serial),
-                                        tkr / median(rates.serial)))
-pool:shutdown()
-
 -- Memory: the Lua heap of a fresh worker state, the process RSS per idle
 -- worker state, and per queued task.
 local function rss_kb()
@@ -96,7 +74,7 @@ for _ = 1, W do heap = heap + started:pop() end
 local per_state = (rss_kb() - before) / W
 gate:cancel()
 p:shutdown()
-print(("Memory: a worker state's Lua heap %.0f KiB; RSS per idle worker state "
+MEMORY_LINES[#MEMORY_LINES + 1] = (("Memory: a worker state's Lua heap %.0f KiB; RSS per idle worker state "
        .. "(thread + state) %.0f KiB"):format(heap / W, per_state))
 
 local q = tk.pool(1)
@@ -108,10 +86,37 @@ collectgarbage()
 local M = 100000
 local f = function(x) return x end
 local jobs = {}
+for i = 1, M do jobs[i] = false end  -- the list itself is not per-task cost
 local r0 = rss_kb()
 for i = 1, M do jobs[i] = q:submit(f, i) end
 local per_task = (rss_kb() - r0) * 1024 / M
 hold:cancel()
 q:shutdown()
-print(("Memory: %.0f bytes per queued task (job, task, copied arguments and "
+MEMORY_LINES[#MEMORY_LINES + 1] = (("Memory: %.0f bytes per queued task (job, task, copied arguments and "
        .. "the Lua handle)"):format(per_task))
+
+local rates = {serial = {}, threadkit = {}, luv = {}}
+for _ = 1, ROUNDS do
+  rates.serial[#rates.serial + 1] = serial()
+  rates.threadkit[#rates.threadkit + 1] = threadkit_one_by_one()
+  collectgarbage()
+  if ok_uv then rates.luv[#rates.luv + 1] = luv_work() end
+  collectgarbage()
+end
+
+local tkr = median(rates.threadkit)
+print(("Lua tasks: %d x `return x * 2`, 2 workers, medians of %d rounds"):format(N, ROUNDS))
+print(("  %-30s %12s %14s"):format("", "tasks/s", "threadkit is"))
+print(("  %-30s %12.0f %13.2fx"):format("threadkit, one by one", tkr, 1))
+if ok_uv then
+  local l = median(rates.luv)
+  print(("  %-30s %12.0f %13.2fx"):format("luv uv.new_work", l, tkr / l))
+else
+  print("  luv uv.new_work               (lua-luv not installed)")
+end
+print(("  %-30s %12.0f %13.2fx"):format("serial loop (floor)", median(rates.serial),
+                                        tkr / median(rates.serial)))
+pool:shutdown()
+
+
+for _, line in ipairs(MEMORY_LINES) do print(line) end
