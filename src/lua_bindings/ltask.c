@@ -127,7 +127,6 @@ tkl_task *tkl_task_new(tkl_pool *pool, tkl_buf *in) {
   tkl_task *t = malloc(sizeof *t + in->len);
   if (t == NULL) return NULL;
   memset(t, 0, sizeof *t);
-  t->magic = TKL_TASK_MAGIC;
   t->pool = pool;
   tkl_pool_retain(pool);
   tkl_buf_move(&t->in, in, t + 1, in->len);  /* fits: cannot fail */
@@ -194,14 +193,7 @@ void tkl_stop_task(tkl_task *t) {
 ** with a timeout only: the timeout cancels the token). */
 static void hard_stop_cb(void *arg) {
   tkl_task *t = arg;
-  if (!must_stop(t)) return;
-  pthread_mutex_lock(&slots_mu);
-  for (slot *s = slots; s != NULL; s = s->next) {
-    pthread_mutex_lock(&s->mu);
-    if (s->task == t) stop_slot(s);
-    pthread_mutex_unlock(&s->mu);
-  }
-  pthread_mutex_unlock(&slots_mu);
+  if (must_stop(t)) tkl_stop_task(t);
 }
 
 /* Ctrl-C in tklua: every running task stops, and every later one too. */

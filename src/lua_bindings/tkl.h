@@ -138,12 +138,9 @@ typedef struct tkl_pool {
 TKL_INTERNAL void tkl_pool_retain(tkl_pool *p);
 TKL_INTERNAL void tkl_pool_release(tkl_pool *p);
 
-#define TKL_TASK_MAGIC 0x746b6c74u
-
 /* A Lua task: the job's argument (freed with the job) and, once it
 ** completed, its result. */
 typedef struct tkl_task {
-  unsigned magic;
   tkl_pool *pool;                /* holds a reference */
   tkl_buf in;                    /* function, then arguments */
   tkl_buf out;                   /* results, once completed */

@@ -29,14 +29,6 @@ static int pos(const trace *tr, char c) {
   return -1;
 }
 
-static tk_pool_t *new_pool(int workers) {
-  tk_pool_opts_t o = {0};
-  o.workers = workers;
-  tk_pool_t *p;
-  assert_ok(tk_pool_new(&o, &p));
-  return p;
-}
-
 static void deps_diamond(void **state) {
   (void)state;
   tk_pool_t *p = new_pool(2);

@@ -4,14 +4,6 @@
 */
 #include "tk_test.h"
 
-static tk_pool_t *new_pool(int workers) {
-  tk_pool_opts_t o = {0};
-  o.workers = workers;
-  tk_pool_t *p;
-  assert_ok(tk_pool_new(&o, &p));
-  return p;
-}
-
 static int result_task(void *arg) {
   int *v = malloc(sizeof *v);
   *v = *(int *)arg * 2;

@@ -30,14 +30,6 @@ static int sleep_task(void *arg) {
   return 0;
 }
 
-static tk_pool_t *new_pool(int workers) {
-  tk_pool_opts_t o = {0};
-  o.workers = workers;
-  tk_pool_t *p;
-  assert_ok(tk_pool_new(&o, &p));
-  return p;
-}
-
 static void suspend_frees_the_worker(void **state) {
   (void)state;
   tk_pool_t *p = new_pool(1);

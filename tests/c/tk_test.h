@@ -88,6 +88,15 @@ static inline int noop_task(void *arg) {
   return 0;
 }
 
+/* A pool of `workers` threads; the test fails if it cannot be made. */
+static inline tk_pool_t *new_pool(int workers) {
+  tk_pool_opts_t o = {0};
+  o.workers = workers;
+  tk_pool_t *p = NULL;
+  assert_int_equal(0, tk_pool_new(&o, &p));
+  return p;
+}
+
 /* Scales loop counts down under valgrind (TK_STRESS_SCALE=20 divides). */
 static inline long stress_scale(long n) {
   const char *s = getenv("TK_STRESS_SCALE");
