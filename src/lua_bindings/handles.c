@@ -26,6 +26,12 @@ void tkl_register_mt(lua_State *L, int kind) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, &mt_keys[kind]);
 }
 
+/* Sets kind's metatable on the value on top (by address, no strings). */
+static void set_mt(lua_State *L, int kind) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &mt_keys[kind]);
+  lua_setmetatable(L, -2);
+}
+
 void tkl_retain_handle(int kind, void *ptr) {
   switch (kind) {
     case TKL_K_JOB: tk_job_retain(ptr); break;
@@ -61,7 +67,7 @@ void tkl_push_handle(lua_State *L, int kind, void *ptr) {
   b->kind = 0;
   b->owner = 0;
   b->ptr = NULL;  /* consistent if setmetatable fails */
-  luaL_setmetatable(L, mt_names[kind]);
+  set_mt(L, kind);
   b->kind = kind;
   b->ptr = ptr;
   lua_pushvalue(L, -1);
@@ -76,7 +82,7 @@ void tkl_push_new_handle(lua_State *L, int kind, void *ptr) {
   b->kind = 0;
   b->owner = 0;
   b->ptr = NULL;
-  luaL_setmetatable(L, mt_names[kind]);
+  set_mt(L, kind);
   b->kind = kind;
   b->ptr = ptr;
 }

@@ -118,10 +118,11 @@ static tkl_pool *pool_make(lua_State *L, int workers, const char *name,
 }
 
 static tkl_pool *check_pool(lua_State *L, int idx) {
-  pool_box *b = luaL_checkudata(L, idx, TK_POOL_MT);
-  if (P(b) == NULL || P(b)->pool == NULL)
+  tkl_pool *p = tkl_test_handle(L, idx, TKL_K_POOL);
+  if (p == NULL) luaL_checkudata(L, idx, TK_POOL_MT);  /* raises */
+  if (p == NULL || p->pool == NULL)
     luaL_error(L, "attempt to use a closed pool");
-  return P(b);
+  return p;
 }
 
 /* Pushes a new owner box (ptr set by the caller once the pool exists). */

@@ -20,7 +20,8 @@
 
 enum {
   T_NIL = 1, T_FALSE, T_TRUE, T_INT, T_FLT, T_STR, T_TABLE, T_REF, T_END,
-  T_FUNC, T_ENV, T_CFUNC, T_HANDLE
+  T_FUNC, T_ENV, T_CFUNC, T_HANDLE,
+  T_PFUNC  /* a function that cannot be met again: not numbered */
 };
 
 /* {====================================================== buffers */
@@ -317,11 +318,23 @@ static void encode_function(enc *e, int idx) {
     lua_pop(L, 2);
     return;
   }
-  if (seen_before(e, idx)) return;
+  /* A function can only reach itself again through an upvalue (other than
+  ** _ENV): only such functions need the seen table. */
+  int plain = 1;
+  for (int i = 1;; i++) {
+    const char *name = lua_getupvalue(L, idx, i);
+    if (name == NULL) break;
+    lua_pop(L, 1);
+    if (strcmp(name, "_ENV") != 0) {
+      plain = 0;
+      break;
+    }
+  }
+  if (!plain && seen_before(e, idx)) return;
   lua_Integer id = push_bytecode(L, idx);
   size_t n;
   const char *code = lua_tolstring(L, -1, &n);
-  put_byte(e, T_FUNC);
+  put_byte(e, plain ? T_PFUNC : T_FUNC);
   put_size(e, (size_t)id);
   put_size(e, n);
   put(e, code, n);
@@ -508,7 +521,7 @@ static void load_function(dec *d, lua_Integer id, const char *code, size_t n,
   lua_remove(L, -2);
 }
 
-static void decode_function(dec *d) {
+static void decode_function(dec *d, int numbered) {
   lua_State *L = d->L;
   lua_Integer id = (lua_Integer)take_size(d);
   size_t n = take_size(d);
@@ -516,7 +529,7 @@ static void decode_function(dec *d) {
   int fresh;
   load_function(d, id, code, n, &fresh);
   int f = lua_gettop(L);
-  remember(d);
+  if (numbered) remember(d);
   size_t nup = take_size(d);
   if (nup > 255) bad(d);
   int only_env = 1;
@@ -595,7 +608,8 @@ static void decode_value(dec *d) {
       else lua_pop(L, 1);
       break;
     }
-    case T_FUNC: decode_function(d); break;
+    case T_FUNC: decode_function(d, 1); break;
+    case T_PFUNC: decode_function(d, 0); break;
     case T_CFUNC: {
       size_t n = take_size(d);
       const char *name = (const char *)take(d, n);
