@@ -471,9 +471,11 @@ static int pool_tostring(lua_State *L) {
 }
 
 static int pool_index(lua_State *L) {
+  /* Only ever the __index of a pool box: methods first, by raw lookup. */
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
   pool_box *b = luaL_checkudata(L, 1, TK_POOL_MT);
   const char *k = luaL_checkstring(L, 2);
-  if (lua_getfield(L, lua_upvalueindex(1), k) != LUA_TNIL) return 1;
   tkl_pool *p = P(b);
   if (p == NULL) return 0;
   if (strcmp(k, "name") == 0) {
