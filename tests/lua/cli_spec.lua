@@ -52,6 +52,14 @@ describe("tklua", function()
     assert.are.equal("in\tx\n", out)
   end)
 
+  it("runs a REPL with -i, and = prints an expression", function()
+    local out, _, code = run("printf 'x = 5\\n=x * 2\\nprint(x + 1)\\n' | " ..
+                             TKLUA .. " -i")
+    assert.are.equal(0, code)
+    assert.matches("10\n", out)
+    assert.matches("6\n", out)
+  end)
+
   it("prints the version with -v and usage with -h", function()
     local out, _, code = run(TKLUA .. " -v")
     assert.are.equal(0, code)

@@ -82,6 +82,21 @@ describe("inside a task", function()
     assert.matches("cannot yield", j.error)
   end)
 
+  it("waits block the worker where the stack cannot yield", function()
+    -- A metamethod called from C cannot yield: the sleep blocks instead.
+    local j = tk.submit(function()
+      local t = setmetatable({}, {__index = function() return tk.sleep(0.01) end})
+      local inside = t.anything
+      local ch = tk.channel()
+      ch:push(7)
+      local popped = setmetatable({}, {__index = function() return ch:pop(1) end}).x
+      return inside, popped
+    end)
+    local slept, popped = j:result(10)
+    assert.is_true(slept)
+    assert.are.equal(7, popped)
+  end)
+
   it("coroutines of its own still work inside a task", function()
     local j = tk.submit(function()
       local co = coroutine.wrap(function() coroutine.yield(1) return 2 end)
