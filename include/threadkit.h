@@ -169,6 +169,8 @@ typedef struct tk_job_opts {
   void (*arg_free)(void *);   /* if set, called on arg when the job is freed
                                  (whether or not it ran); not on a failed
                                  submit */
+  int gated;                  /* 1: the job stays PENDING, on no worker,
+                                 until tk_job_open(job) (and its `after`) */
 } tk_job_opts_t;
 
 TK_API void tk_job_retain(tk_job_t *job);
@@ -234,6 +236,9 @@ TK_API int tk_cancelled(void);
 ** returned TK_SUSPEND (it then runs again at once). TK_EINVAL if the job is
 ** not running. */
 TK_API int tk_job_resume(tk_job_t *job);
+/* Opens the gate of a job submitted with `gated`: it may run now (once its
+** dependencies completed). TK_EINVAL if it has no gate or it was opened. */
+TK_API int tk_job_open(tk_job_t *job);
 /* Runs fn(arg) once when the job is final, on the thread that ends it (at
 ** once on this thread if it already is). TK_ENOMEM: fn will not run. */
 TK_API int tk_job_on_finish(tk_job_t *job, tk_cancel_fn fn, void *arg);
@@ -314,6 +319,66 @@ TK_API int tk_pool_workers(const tk_pool_t *pool);
 ** Elsewhere: -1 and NULL. */
 TK_API int tk_worker_index(void);
 TK_API void *tk_worker_data(void);
+
+/* }====================================================== */
+
+/* {====================================================== groups */
+
+/* A group is a node in a forest: its tasks, a concurrency limit, an event,
+** and a join. A new group's parent is the group of the job running on the
+** creating thread (none outside tasks); a daemon group is always a root.
+** Setting a group's event cancels the tokens of its tasks and sets the
+** events of its descendants (never ancestors or siblings); its tasks that
+** have not started end CANCELLED without running. Groups are refcounted;
+** a group with unfinished tasks keeps itself alive. Thread-safe. */
+typedef struct tk_group tk_group_t;
+
+typedef struct tk_group_opts {
+  const char *name;           /* copied; NULL: a generated "group-N" */
+  int max_concurrent;         /* tasks in flight at once; 0 = unlimited */
+  int daemon;                 /* 1: a new root, out of reach of its
+                                 creator's events and joins */
+} tk_group_opts_t;
+
+/* Creates a group on `pool` (one reference, the caller's). TK_EINVAL for a
+** NULL pool or a negative max_concurrent. */
+TK_API int tk_group_new(tk_pool_t *pool, const tk_group_opts_t *opts,
+                        tk_group_t **out);
+TK_API void tk_group_retain(tk_group_t *g);
+TK_API void tk_group_release(tk_group_t *g);
+/* Submits a task to the group (opts as tk_pool_submit, but opts->token and
+** opts->gated must be unset: the group's event is the job's parent token,
+** and the group holds the gate). Beyond max_concurrent, the job waits in
+** the group (PENDING, FIFO within priority) and holds no worker. */
+TK_API int tk_group_submit(tk_group_t *g, const tk_job_opts_t *opts,
+                           tk_task_fn fn, void *arg, tk_job_t **out);
+/* Sets the event of g and of its descendants. Idempotent. */
+TK_API int tk_group_set_event(tk_group_t *g);
+TK_API int tk_group_event_is_set(const tk_group_t *g);
+/* The group's event (borrowed): a token cancelled when the event is set. */
+TK_API tk_token_t *tk_group_event(tk_group_t *g);
+/* Waits until every task of g and of its descendants is final (0), or
+** TK_ETIMEDOUT. TK_EBUSY when called from a task of g or of a descendant
+** (it would wait for itself). */
+TK_API int tk_group_join(tk_group_t *g, double timeout);
+/* Cancels g's tasks that have not started; returns how many (>= 0). */
+TK_API int tk_group_clear_pending(tk_group_t *g);
+/* Borrowed name; the parent (a new reference, or NULL for a root). */
+TK_API const char *tk_group_name(const tk_group_t *g);
+TK_API tk_group_t *tk_group_parent(tk_group_t *g);
+TK_API int tk_group_max_concurrent(const tk_group_t *g);
+/* Fills out[0..n) with new references to g's children (or, for g == NULL,
+** to the roots of the forest) in creation order; returns how many there
+** are (call again with a larger n if that is more than n). */
+TK_API size_t tk_group_children(tk_group_t *g, tk_group_t **out, size_t n);
+/* Jobs of g in submission order: new references in out[0..n); returns how
+** many there are. */
+TK_API size_t tk_group_jobs(tk_group_t *g, tk_job_t **out, size_t n);
+/* Counts of g's own tasks by state (any pointer may be NULL). */
+TK_API void tk_group_counts(tk_group_t *g, size_t *pending, size_t *running,
+                            size_t *done);
+/* The group of a job (a new reference), or NULL. */
+TK_API tk_group_t *tk_job_group(tk_job_t *job);
 
 /* }====================================================== */
 

@@ -41,6 +41,8 @@ static tk__job_ext *ext_new(tk_job_t *job) {
   x->worker = -1;
   x->resume_next = NULL;
   x->susp_prev = x->susp_next = NULL;
+  atomic_init(&x->gate, 0);
+  x->group = NULL;
   return x;
 }
 
@@ -83,7 +85,8 @@ int tk__job_new(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
   atomic_init(&job->dependents, NULL);
   atomic_init(&job->ext, NULL);
   if (opts != NULL && (opts->name != NULL || opts->token != NULL ||
-                       opts->timeout > 0 || opts->n_after > 0)) {
+                       opts->timeout > 0 || opts->n_after > 0 ||
+                       opts->gated)) {
     tk__job_ext *x = ext_new(job);
     if (x == NULL ||
         (opts->name != NULL && (x->name = tk__strdup(opts->name)) == NULL)) {
@@ -363,6 +366,13 @@ static int push_dep_node(tk_job_t *job, tk__dep_node *n) {
                                                   memory_order_acq_rel,
                                                   memory_order_acquire));
   return 1;
+}
+
+int tk_job_open(tk_job_t *job) {
+  tk__job_ext *x = job != NULL ? tk__job_ext_peek(job) : NULL;
+  if (x == NULL || atomic_exchange(&x->gate, 0) != 1) return TK_EINVAL;
+  tk__job_dep_done(job, NULL, 0);
+  return 0;
 }
 
 int tk_job_on_finish(tk_job_t *job, tk_cancel_fn fn, void *arg) {

@@ -40,6 +40,8 @@ typedef struct tk__job_ext {
   int worker;                    /* index of the worker it is bound to */
   tk_job_t *resume_next;         /* on that worker's resume list (pool mu) */
   tk_job_t *susp_prev, *susp_next;  /* on the pool's suspended list (mu) */
+  atomic_int gate;               /* 1 while a gate holds it (tk_job_open) */
+  struct tk_group *group;        /* its group, or NULL (group.c's lock) */
 } tk__job_ext;
 
 struct tk_job {

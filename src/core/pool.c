@@ -857,19 +857,23 @@ int tk_pool_submit(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
   /* References: the pool's, the caller's, and ours while linking to a
   ** token or to dependencies after the job is queued (it may have run and
   ** been released by then). */
-  int linking = opts != NULL && (opts->token != NULL || n_after > 0);
+  int gated = opts != NULL && opts->gated;
+  int linking = opts != NULL && (opts->token != NULL || n_after > 0 || gated);
   tk_job_t *job;
   int rc = tk__job_new(pool, opts, fn, arg, 1 + (out != NULL) + linking, &job);
   if (rc != 0) return rc;
   if (out != NULL) *out = job;
 
   tk__task t = {NULL, NULL, job};
-  if (n_after > 0) {
-    /* Waits on the held list until its dependencies end; the +1 on
-    ** deps_left keeps it there until every registration below is done. */
+  if (n_after > 0 || gated) {
+    /* Waits on the held list until its dependencies end (and its gate
+    ** opens); the +1 on deps_left keeps it there until every registration
+    ** below is done. */
     atomic_store(&X(job)->held, 1);
-    atomic_store(&X(job)->deps_left, n_after + 1);
+    atomic_store(&X(job)->gate, gated);
+    atomic_store(&X(job)->deps_left, n_after + 1 + (size_t)gated);
     rc = push_slow(pool, job->priority, &t, opts->block_timeout, 1);
+    if (rc != 0) atomic_store(&X(job)->gate, 0);
   } else {
     rc = push_lock_free(pool, job->priority, &t);
     if (rc == TK_EBUSY)
@@ -900,7 +904,7 @@ int tk_pool_submit(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
       tk__job_dep_done(job, NULL, i);
     }
   }
-  if (n_after > 0) tk__job_dep_done(job, NULL, 0);  /* the submit guard */
+  if (n_after > 0 || gated) tk__job_dep_done(job, NULL, 0);  /* the guard */
   tk_job_release(job);
   return 0;
 }

@@ -1,0 +1,360 @@
+/*
+** group.c - thread groups: a forest of groups, each with its tasks, a
+** concurrency limit, an event and a join. See LICENSE for copyright and
+** licence.
+**
+** One mutex (tree_mu) guards the whole forest: the links between groups,
+** every group's lists and counters, and the jobs' group pointers. Groups
+** are not on the hot path of a task; one lock keeps the tree consistent
+** without lock ordering between groups. Events are tokens: a child
+** group's event is a child token of its parent's, and a task's token a
+** child of its group's event, so setting an event reaches exactly the
+** subtree.
+*/
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "job.h"
+#include "park.h"
+
+enum { WAITING, GRANTED, FINISHED };
+
+typedef struct gnode {
+  tk_job_t *job;                 /* holds a reference */
+  struct tk_group *g;
+  int state;
+  struct gnode *wnext, *wprev;   /* waiting list, by priority then FIFO */
+} gnode;
+
+struct tk_group {
+  atomic_int refs;
+  char *name;
+  tk_pool_t *pool;
+  struct tk_group *parent;       /* holds a reference; NULL for a root */
+  int daemon, max;
+  tk_token_t *event;             /* owned */
+  /* tree_mu: */
+  struct tk_group *child_head, *child_tail, *sib_next, *sib_prev;
+  gnode **nodes;                 /* every task, in submission order */
+  size_t nnodes, capnodes;
+  gnode *wait_head, *wait_tail;  /* tasks waiting for a slot */
+  int running;                   /* granted and not finished */
+  size_t outstanding;            /* own tasks not finished */
+  size_t subtree;                /* own and descendants' not finished */
+};
+
+static pthread_mutex_t tree_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t tree_cv;   /* joins: some count went down */
+static pthread_once_t tree_once = PTHREAD_ONCE_INIT;
+static tk_group_t *roots_head, *roots_tail;
+static unsigned long group_seq;
+
+static void init_cv(void) { tk__cond_init(&tree_cv); }
+
+/* With tree_mu held: appends g to a parent's children or to the roots. */
+static void link_group(tk_group_t *g) {
+  tk_group_t **head = g->parent ? &g->parent->child_head : &roots_head;
+  tk_group_t **tail = g->parent ? &g->parent->child_tail : &roots_tail;
+  g->sib_prev = *tail;
+  g->sib_next = NULL;
+  if (*tail) (*tail)->sib_next = g;
+  else *head = g;
+  *tail = g;
+}
+
+static void unlink_group(tk_group_t *g) {
+  tk_group_t **head = g->parent ? &g->parent->child_head : &roots_head;
+  tk_group_t **tail = g->parent ? &g->parent->child_tail : &roots_tail;
+  if (g->sib_prev) g->sib_prev->sib_next = g->sib_next;
+  else *head = g->sib_next;
+  if (g->sib_next) g->sib_next->sib_prev = g->sib_prev;
+  else *tail = g->sib_prev;
+}
+
+tk_group_t *tk_job_group(tk_job_t *job) {
+  tk__job_ext *x = job ? tk__job_ext_peek(job) : NULL;
+  if (x == NULL) return NULL;
+  pthread_mutex_lock(&tree_mu);
+  tk_group_t *g = x->group;
+  if (g != NULL) tk_group_retain(g);
+  pthread_mutex_unlock(&tree_mu);
+  return g;
+}
+
+int tk_group_new(tk_pool_t *pool, const tk_group_opts_t *opts,
+                 tk_group_t **out) {
+  static const tk_group_opts_t defaults;
+  if (out != NULL) *out = NULL;
+  if (opts == NULL) opts = &defaults;
+  if (pool == NULL || out == NULL || opts->max_concurrent < 0) return TK_EINVAL;
+  pthread_once(&tree_once, init_cv);
+  tk_group_t *g = tk__calloc(1, sizeof *g);
+  if (g == NULL) return TK_ENOMEM;
+  atomic_init(&g->refs, 1);
+  g->pool = pool;
+  g->daemon = opts->daemon != 0;
+  g->max = opts->max_concurrent;
+  if (!g->daemon) g->parent = tk_job_group(tk_job_current());
+  int rc = g->parent ? tk_token_new_child(g->parent->event, &g->event)
+                     : tk_token_new(&g->event);
+  char gen[32];
+  pthread_mutex_lock(&tree_mu);
+  unsigned long n = ++group_seq;
+  pthread_mutex_unlock(&tree_mu);
+  snprintf(gen, sizeof gen, "group-%lu", n);
+  if (rc == 0 && (g->name = tk__strdup(opts->name ? opts->name : gen)) == NULL)
+    rc = TK_ENOMEM;
+  if (rc != 0) {
+    tk_token_release(g->event);
+    tk_group_release(g->parent);
+    tk__free(g);
+    return rc;
+  }
+  pthread_mutex_lock(&tree_mu);
+  link_group(g);
+  pthread_mutex_unlock(&tree_mu);
+  *out = g;
+  return 0;
+}
+
+void tk_group_retain(tk_group_t *g) {
+  if (g != NULL) atomic_fetch_add(&g->refs, 1);
+}
+
+void tk_group_release(tk_group_t *g) {
+  if (g == NULL || atomic_fetch_sub(&g->refs, 1) != 1) return;
+  pthread_mutex_lock(&tree_mu);
+  unlink_group(g);
+  for (size_t i = 0; i < g->nnodes; i++) {
+    tk__job_ext *x = tk__job_ext_peek(g->nodes[i]->job);
+    if (x != NULL && x->group == g) x->group = NULL;
+  }
+  pthread_mutex_unlock(&tree_mu);
+  for (size_t i = 0; i < g->nnodes; i++) {
+    tk_job_release(g->nodes[i]->job);
+    tk__free(g->nodes[i]);
+  }
+  tk__free(g->nodes);
+  tk_token_release(g->event);
+  tk_group_release(g->parent);
+  tk__free(g->name);
+  tk__free(g);
+}
+
+/* With tree_mu held: queues n to wait for a slot, behind every waiting
+** task of the same or a higher priority. */
+static void wait_insert(tk_group_t *g, gnode *n) {
+  int prio = tk_job_priority(n->job);
+  gnode *at = g->wait_tail;
+  while (at != NULL && tk_job_priority(at->job) < prio) at = at->wprev;
+  n->wprev = at;
+  n->wnext = at ? at->wnext : g->wait_head;
+  if (n->wnext) n->wnext->wprev = n;
+  else g->wait_tail = n;
+  if (at) at->wnext = n;
+  else g->wait_head = n;
+}
+
+static void wait_unlink(tk_group_t *g, gnode *n) {
+  if (n->wprev) n->wprev->wnext = n->wnext;
+  else g->wait_head = n->wnext;
+  if (n->wnext) n->wnext->wprev = n->wprev;
+  else g->wait_tail = n->wprev;
+  n->wnext = n->wprev = NULL;
+}
+
+/* A task of the group ended: free its slot, let the next one in, and
+** count it out of its group and every ancestor. */
+static void on_finish(void *arg) {
+  gnode *n = arg;
+  tk_group_t *g = n->g;
+  tk_job_t *open[16];
+  size_t nopen = 0;
+  pthread_mutex_lock(&tree_mu);
+  if (n->state == WAITING) wait_unlink(g, n);
+  else if (n->state == GRANTED) g->running--;
+  n->state = FINISHED;
+  for (tk_group_t *x = g; x != NULL; x = x->parent) x->subtree--;
+  int last = --g->outstanding == 0;
+  while (g->wait_head != NULL && g->running < g->max && nopen < 16) {
+    gnode *w = g->wait_head;
+    wait_unlink(g, w);
+    w->state = GRANTED;
+    g->running++;
+    tk_job_retain(w->job);
+    open[nopen++] = w->job;
+  }
+  pthread_cond_broadcast(&tree_cv);
+  pthread_mutex_unlock(&tree_mu);
+  for (size_t i = 0; i < nopen; i++) {
+    tk_job_open(open[i]);
+    tk_job_release(open[i]);
+  }
+  if (last) tk_group_release(g);  /* the group's hold on itself */
+}
+
+int tk_group_submit(tk_group_t *g, const tk_job_opts_t *opts, tk_task_fn fn,
+                    void *arg, tk_job_t **out) {
+  if (out != NULL) *out = NULL;
+  if (g == NULL || fn == NULL) return TK_EINVAL;
+  if (opts != NULL && (opts->token != NULL || opts->gated)) return TK_EINVAL;
+  tk_job_opts_t o;
+  if (opts != NULL) o = *opts;
+  else memset(&o, 0, sizeof o);
+  o.token = g->event;
+  o.gated = g->max > 0;
+  gnode *n = tk__calloc(1, sizeof *n);
+  if (n == NULL) return TK_ENOMEM;
+  tk_job_t *job;
+  int rc = tk_pool_submit(g->pool, &o, fn, arg, &job);
+  if (rc != 0) {
+    tk__free(n);
+    return rc;
+  }
+  n->job = job;  /* the group keeps the reference submit gave */
+  n->g = g;
+  int grant;
+  pthread_mutex_lock(&tree_mu);
+  if (g->nnodes == g->capnodes) {
+    size_t cap = g->capnodes ? g->capnodes * 2 : 16;
+    gnode **nodes = tk__realloc(g->nodes, cap * sizeof *nodes);
+    if (nodes == NULL) {
+      pthread_mutex_unlock(&tree_mu);
+      tk_job_cancel(job);
+      if (o.gated) tk_job_open(job);
+      tk_job_release(job);
+      tk__free(n);
+      return TK_ENOMEM;
+    }
+    g->nodes = nodes;
+    g->capnodes = cap;
+  }
+  g->nodes[g->nnodes++] = n;
+  tk__job_ext_peek(job)->group = g;
+  if (g->outstanding++ == 0) tk_group_retain(g);  /* alive while it works */
+  for (tk_group_t *x = g; x != NULL; x = x->parent) x->subtree++;
+  grant = !o.gated || g->running < g->max;
+  if (grant) {
+    n->state = GRANTED;
+    g->running++;
+  } else {
+    n->state = WAITING;
+    wait_insert(g, n);
+  }
+  pthread_mutex_unlock(&tree_mu);
+  /* After it is listed: a job that already ended is counted out at once. */
+  tk_job_on_finish(job, on_finish, n);
+  if (o.gated && grant) tk_job_open(job);
+  if (out != NULL) {
+    tk_job_retain(job);
+    *out = job;
+  }
+  return 0;
+}
+
+int tk_group_set_event(tk_group_t *g) {
+  if (g == NULL) return TK_EINVAL;
+  tk_token_cancel(g->event);
+  return 0;
+}
+
+int tk_group_event_is_set(const tk_group_t *g) {
+  return g != NULL && tk_token_is_cancelled(g->event);
+}
+
+tk_token_t *tk_group_event(tk_group_t *g) { return g ? g->event : NULL; }
+
+int tk_group_join(tk_group_t *g, double timeout) {
+  if (g == NULL) return TK_EINVAL;
+  pthread_once(&tree_once, init_cv);
+  tk__job_ext *x = tk_job_current() ? tk__job_ext_peek(tk_job_current()) : NULL;
+  uint64_t deadline = tk__deadline(timeout);
+  int rc = 0;
+  pthread_mutex_lock(&tree_mu);
+  for (tk_group_t *a = x ? x->group : NULL; a != NULL; a = a->parent) {
+    if (a == g) {
+      pthread_mutex_unlock(&tree_mu);
+      return TK_EBUSY;  /* one of its own tasks: it would wait for itself */
+    }
+  }
+  while (g->subtree > 0) {
+    if (tk__cond_wait(&tree_cv, &tree_mu, deadline) == TK_ETIMEDOUT &&
+        g->subtree > 0) {
+      rc = TK_ETIMEDOUT;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&tree_mu);
+  return rc;
+}
+
+int tk_group_clear_pending(tk_group_t *g) {
+  if (g == NULL) return TK_EINVAL;
+  size_t n = tk_group_jobs(g, NULL, 0);
+  tk_job_t **jobs = tk__malloc((n ? n : 1) * sizeof *jobs);
+  if (jobs == NULL) return TK_ENOMEM;
+  n = tk_group_jobs(g, jobs, n);
+  int cleared = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (tk_job_state(jobs[i]) == TK_JOB_PENDING && tk_job_cancel(jobs[i]) == 0)
+      cleared++;
+    tk_job_release(jobs[i]);
+  }
+  tk__free(jobs);
+  return cleared;
+}
+
+const char *tk_group_name(const tk_group_t *g) { return g ? g->name : NULL; }
+
+tk_group_t *tk_group_parent(tk_group_t *g) {
+  if (g == NULL || g->parent == NULL) return NULL;
+  tk_group_retain(g->parent);
+  return g->parent;
+}
+
+int tk_group_max_concurrent(const tk_group_t *g) { return g ? g->max : 0; }
+
+size_t tk_group_children(tk_group_t *g, tk_group_t **out, size_t n) {
+  size_t count = 0;
+  pthread_mutex_lock(&tree_mu);
+  for (tk_group_t *c = g ? g->child_head : roots_head; c; c = c->sib_next) {
+    if (count < n) {
+      tk_group_retain(c);
+      out[count] = c;
+    }
+    count++;
+  }
+  pthread_mutex_unlock(&tree_mu);
+  return count;
+}
+
+size_t tk_group_jobs(tk_group_t *g, tk_job_t **out, size_t n) {
+  if (g == NULL) return 0;
+  pthread_mutex_lock(&tree_mu);
+  size_t count = g->nnodes;
+  for (size_t i = 0; i < count && i < n; i++) {
+    tk_job_retain(g->nodes[i]->job);
+    out[i] = g->nodes[i]->job;
+  }
+  pthread_mutex_unlock(&tree_mu);
+  return count;
+}
+
+void tk_group_counts(tk_group_t *g, size_t *pending, size_t *running,
+                     size_t *done) {
+  size_t p = 0, r = 0, d = 0;
+  if (g != NULL) {
+    pthread_mutex_lock(&tree_mu);
+    for (size_t i = 0; i < g->nnodes; i++) {
+      tk_job_state_t st = tk_job_state(g->nodes[i]->job);
+      if (st == TK_JOB_PENDING) p++;
+      else if (st == TK_JOB_RUNNING) r++;
+      else d++;
+    }
+    pthread_mutex_unlock(&tree_mu);
+  }
+  if (pending) *pending = p;
+  if (running) *running = r;
+  if (done) *done = d;
+}
