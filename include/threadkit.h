@@ -338,6 +338,8 @@ typedef struct tk_group_opts {
   int max_concurrent;         /* tasks in flight at once; 0 = unlimited */
   int daemon;                 /* 1: a new root, out of reach of its
                                  creator's events and joins */
+  void *data;                 /* for the caller (tk_group_data) */
+  void (*data_free)(void *);  /* called on data when the group is freed */
 } tk_group_opts_t;
 
 /* Creates a group on `pool` (one reference, the caller's). TK_EINVAL for a
@@ -367,6 +369,7 @@ TK_API int tk_group_clear_pending(tk_group_t *g);
 TK_API const char *tk_group_name(const tk_group_t *g);
 TK_API tk_group_t *tk_group_parent(tk_group_t *g);
 TK_API int tk_group_max_concurrent(const tk_group_t *g);
+TK_API void *tk_group_data(const tk_group_t *g);
 /* Fills out[0..n) with new references to g's children (or, for g == NULL,
 ** to the roots of the forest) in creation order; returns how many there
 ** are (call again with a larger n if that is more than n). */
@@ -379,6 +382,14 @@ TK_API void tk_group_counts(tk_group_t *g, size_t *pending, size_t *running,
                             size_t *done);
 /* The group of a job (a new reference), or NULL. */
 TK_API tk_group_t *tk_job_group(tk_job_t *job);
+/* Activity: a counter that moves whenever a task of any group ends or
+** someone calls tk_group_poke (the Lua layer does on shared table and
+** channel writes), for waiting on a condition without spinning. */
+TK_API uint64_t tk_group_activity(void);
+TK_API void tk_group_poke(void);
+/* Blocks until the activity counter differs from `seen` (0) or the
+** timeout passes (TK_ETIMEDOUT). */
+TK_API int tk_group_wait_activity(uint64_t seen, double timeout);
 
 /* }====================================================== */
 

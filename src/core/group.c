@@ -34,6 +34,8 @@ struct tk_group {
   struct tk_group *parent;       /* holds a reference; NULL for a root */
   int daemon, max;
   tk_token_t *event;             /* owned */
+  void *data;
+  void (*data_free)(void *);
   /* tree_mu: */
   struct tk_group *child_head, *child_tail, *sib_next, *sib_prev;
   gnode **nodes;                 /* every task, in submission order */
@@ -49,6 +51,7 @@ static pthread_cond_t tree_cv;   /* joins: some count went down */
 static pthread_once_t tree_once = PTHREAD_ONCE_INIT;
 static tk_group_t *roots_head, *roots_tail;
 static unsigned long group_seq;
+static uint64_t activity;        /* tree_mu */
 
 static void init_cv(void) { tk__cond_init(&tree_cv); }
 
@@ -95,6 +98,8 @@ int tk_group_new(tk_pool_t *pool, const tk_group_opts_t *opts,
   g->pool = pool;
   g->daemon = opts->daemon != 0;
   g->max = opts->max_concurrent;
+  g->data = opts->data;
+  g->data_free = opts->data_free;
   if (!g->daemon) g->parent = tk_job_group(tk_job_current());
   int rc = g->parent ? tk_token_new_child(g->parent->event, &g->event)
                      : tk_token_new(&g->event);
@@ -138,9 +143,12 @@ void tk_group_release(tk_group_t *g) {
   tk__free(g->nodes);
   tk_token_release(g->event);
   tk_group_release(g->parent);
+  if (g->data_free != NULL) g->data_free(g->data);
   tk__free(g->name);
   tk__free(g);
 }
+
+void *tk_group_data(const tk_group_t *g) { return g ? g->data : NULL; }
 
 /* With tree_mu held: queues n to wait for a slot, behind every waiting
 ** task of the same or a higher priority. */
@@ -185,6 +193,7 @@ static void on_finish(void *arg) {
     tk_job_retain(w->job);
     open[nopen++] = w->job;
   }
+  activity++;
   pthread_cond_broadcast(&tree_cv);
   pthread_mutex_unlock(&tree_mu);
   for (size_t i = 0; i < nopen; i++) {
@@ -357,4 +366,34 @@ void tk_group_counts(tk_group_t *g, size_t *pending, size_t *running,
   if (pending) *pending = p;
   if (running) *running = r;
   if (done) *done = d;
+}
+
+uint64_t tk_group_activity(void) {
+  pthread_mutex_lock(&tree_mu);
+  uint64_t a = activity;
+  pthread_mutex_unlock(&tree_mu);
+  return a;
+}
+
+void tk_group_poke(void) {
+  pthread_once(&tree_once, init_cv);
+  pthread_mutex_lock(&tree_mu);
+  activity++;
+  pthread_cond_broadcast(&tree_cv);
+  pthread_mutex_unlock(&tree_mu);
+}
+
+int tk_group_wait_activity(uint64_t seen, double timeout) {
+  pthread_once(&tree_once, init_cv);
+  uint64_t deadline = tk__deadline(timeout);
+  int rc = 0;
+  pthread_mutex_lock(&tree_mu);
+  while (activity == seen) {
+    if (tk__cond_wait(&tree_cv, &tree_mu, deadline) == TK_ETIMEDOUT) {
+      rc = activity == seen ? TK_ETIMEDOUT : 0;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&tree_mu);
+  return rc;
 }

@@ -14,11 +14,12 @@
 typedef tkl_box box;
 
 static const char *const mt_names[] = {NULL, TK_JOB_MT, TK_TOKEN_MT,
-                                       TK_CHANNEL_MT, TK_SHARED_MT, TK_POOL_MT};
+                                       TK_CHANNEL_MT, TK_SHARED_MT, TK_POOL_MT,
+                                       TK_GROUP_MT};
 static const char *const kind_names[] = {NULL, "job", "token", "channel",
-                                         "shared", "pool"};
+                                         "shared", "pool", "group"};
 /* Each kind's metatable is also stored under the address of its slot. */
-static const char mt_keys[TKL_K_POOL + 1];
+static const char mt_keys[TKL_K_GROUP + 1];
 
 void tkl_register_mt(lua_State *L, int kind);
 void tkl_register_mt(lua_State *L, int kind) {
@@ -39,6 +40,7 @@ void tkl_retain_handle(int kind, void *ptr) {
     case TKL_K_CHANNEL: tkl_channel_retain(ptr); break;
     case TKL_K_SHARED: tkl_shared_retain(ptr); break;
     case TKL_K_POOL: tkl_pool_retain(ptr); break;
+    case TKL_K_GROUP: tk_group_retain(ptr); break;
   }
 }
 
@@ -49,6 +51,7 @@ void tkl_release_handle(int kind, void *ptr) {
     case TKL_K_CHANNEL: tkl_channel_release(ptr); break;
     case TKL_K_SHARED: tkl_shared_release(ptr); break;
     case TKL_K_POOL: tkl_pool_release(ptr); break;
+    case TKL_K_GROUP: tk_group_release(ptr); break;
   }
 }
 
@@ -161,7 +164,7 @@ void tkl_new_handle_type(lua_State *L, int kind, const luaL_Reg *methods,
 
 /* threadkit.type(v): "job", "token", "channel", "shared", "pool" or nil. */
 static int tkl_type(lua_State *L) {
-  for (int k = TKL_K_JOB; k <= TKL_K_POOL; k++) {
+  for (int k = TKL_K_JOB; k <= TKL_K_GROUP; k++) {
     if (luaL_testudata(L, 1, mt_names[k]) != NULL) {
       lua_pushstring(L, kind_names[k]);
       return 1;

@@ -239,6 +239,12 @@ static tkl_pool *get_default(lua_State *L) {
   return winner;
 }
 
+tkl_pool *tkl_default_pool(lua_State *L) {
+  tkl_task *t = tkl_current_task();
+  if (t != NULL && t->pool != NULL && t->pool->pool != NULL) return t->pool;
+  return get_default(L);
+}
+
 /* {====================================================== submit */
 
 int tkl_priority(lua_State *L, int idx);
@@ -256,7 +262,8 @@ int tkl_priority(lua_State *L, int idx) {
 }
 
 static int submit_error(lua_State *L, int rc, tkl_pool *p) {
-  if (rc == TK_ESHUTDOWN) return luaL_error(L, "attempt to use a shut-down pool");
+  if (rc == TK_ESHUTDOWN || p->pool == NULL)
+    return luaL_error(L, "attempt to use a shut-down pool");
   if (rc == TK_EFULL) {
     tk_pool_metrics_t m;
     tk_pool_metrics(p->pool, &m);
@@ -265,9 +272,7 @@ static int submit_error(lua_State *L, int rc, tkl_pool *p) {
   return luaL_error(L, "submit failed: %s", tk_strerror(rc));
 }
 
-/* Submits the function at fidx with the values above it, options at oidx
-** (0 for none). Pushes the job. */
-static int submit(lua_State *L, tkl_pool *p, int oidx, int fidx) {
+int tkl_submit(lua_State *L, tkl_pool *p, tk_group_t *g, int oidx, int fidx) {
   luaL_checktype(L, fidx, LUA_TFUNCTION);
   int n = lua_gettop(L) - fidx + 1;  /* the function and its arguments */
   tk_job_opts_t o = {0};
@@ -280,8 +285,12 @@ static int submit(lua_State *L, tkl_pool *p, int oidx, int fidx) {
       o.name = lua_tostring(L, -1);
       if (o.name == NULL) luaL_argerror(L, oidx, "name must be a string");
     }
-    if (lua_getfield(L, oidx, "token") != LUA_TNIL)
+    if (lua_getfield(L, oidx, "token") != LUA_TNIL) {
+      if (g != NULL)
+        luaL_argerror(L, oidx, "a group's task takes the group's event as "
+                               "its token");
       o.token = tkl_check_handle(L, -1, TKL_K_TOKEN);
+    }
     if (lua_getfield(L, oidx, "timeout") != LUA_TNIL) {
       int ok;
       o.timeout = lua_tonumberx(L, -1, &ok);
@@ -320,7 +329,8 @@ static int submit(lua_State *L, tkl_pool *p, int oidx, int fidx) {
   t->has_timeout = o.timeout > 0;
   o.arg_free = tkl_task_free;
   tk_job_t *job;
-  int rc = tk_pool_submit(p->pool, &o, tkl_task_run, t, &job);
+  int rc = g != NULL ? tk_group_submit(g, &o, tkl_task_run, t, &job)
+                     : tk_pool_submit(p->pool, &o, tkl_task_run, t, &job);
   if (rc != 0) {
     tkl_task_free(t);
     return submit_error(L, rc, p);
@@ -360,15 +370,15 @@ tkl_buf *tkl_scratch(lua_State *L) {
 /* pool:submit([opts,] fn, ...) */
 static int l_pool_submit(lua_State *L) {
   tkl_pool *p = check_pool(L, 1);
-  if (lua_istable(L, 2)) return submit(L, p, 2, 3);
-  return submit(L, p, 0, 2);
+  if (lua_istable(L, 2)) return tkl_submit(L, p, NULL, 2, 3);
+  return tkl_submit(L, p, NULL, 0, 2);
 }
 
 /* tk.submit([opts,] fn, ...) on the default pool */
 static int l_submit(lua_State *L) {
   tkl_pool *p = get_default(L);
-  if (lua_istable(L, 1)) return submit(L, p, 1, 2);
-  return submit(L, p, 0, 1);
+  if (lua_istable(L, 1)) return tkl_submit(L, p, NULL, 1, 2);
+  return tkl_submit(L, p, NULL, 0, 1);
 }
 
 /* }====================================================== */

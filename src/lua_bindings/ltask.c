@@ -523,6 +523,7 @@ void tkl_open_task(lua_State *L) {
                                    {"cancelled", l_cancelled},
                                    {"checkpoint", l_checkpoint},
                                    {"sleep", l_sleep},
+                                   {"event_aware_sleep", l_sleep},
                                    {NULL, NULL}};
   luaL_setfuncs(L, funcs, 0);
 }

@@ -23,6 +23,7 @@
 #define TK_TOKEN_MT "threadkit.token"
 #define TK_CHANNEL_MT "threadkit.channel"
 #define TK_SHARED_MT "threadkit.shared"
+#define TK_GROUP_MT "threadkit.group"
 
 /* Registry keys of the module's per-state tables (their addresses). */
 TKL_INTERNAL extern const char tkl_key_boxes, tkl_key_cfuncs, tkl_key_cnames,
@@ -48,7 +49,8 @@ typedef struct tkl_ref {
   void *ptr;
 } tkl_ref;
 
-enum { TKL_K_JOB = 1, TKL_K_TOKEN, TKL_K_CHANNEL, TKL_K_SHARED, TKL_K_POOL };
+enum { TKL_K_JOB = 1, TKL_K_TOKEN, TKL_K_CHANNEL, TKL_K_SHARED, TKL_K_POOL,
+       TKL_K_GROUP };
 
 /* The userdata of every threadkit object in a state. */
 typedef struct tkl_box {
@@ -213,5 +215,14 @@ TKL_INTERNAL void tkl_open_token(lua_State *L);
 TKL_INTERNAL void tkl_open_channel(lua_State *L);
 TKL_INTERNAL void tkl_open_shared(lua_State *L);
 TKL_INTERNAL void tkl_open_task(lua_State *L);
+TKL_INTERNAL void tkl_open_group(lua_State *L);
+
+/* Submits the function at fidx (arguments above it, options at oidx or 0)
+** to pool p, or to group g when g is not NULL. Pushes the job. */
+TKL_INTERNAL int tkl_submit(lua_State *L, tkl_pool *p, tk_group_t *g,
+                            int oidx, int fidx);
+/* The pool behind tk.submit in this state: the running task's pool in a
+** task, else the default pool (made on first use). */
+TKL_INTERNAL tkl_pool *tkl_default_pool(lua_State *L);
 
 #endif

@@ -360,7 +360,7 @@ static void encode_function(enc *e, int idx) {
 
 static void encode_handle(enc *e, int idx) {
   static const int kinds[] = {TKL_K_JOB, TKL_K_TOKEN, TKL_K_CHANNEL,
-                              TKL_K_SHARED, TKL_K_POOL};
+                              TKL_K_SHARED, TKL_K_POOL, TKL_K_GROUP};
   for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
     void *p = tkl_test_handle(e->L, idx, kinds[k]);
     if (p == NULL) continue;

@@ -1,0 +1,393 @@
+/*
+** lgroup.c - thread groups in Lua: tk.group, add_task, join, events,
+** wait_for_condition, the tree. See LICENSE for copyright and licence.
+*/
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tkl.h"
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static tk_group_t *check_group(lua_State *L) {
+  return tkl_check_handle(L, 1, TKL_K_GROUP);
+}
+
+static void release_pool(void *p) { tkl_pool_release(p); }
+
+/* tk.group([name], [{max_concurrent, daemon, pool}]) */
+static int l_group(lua_State *L) {
+  tk_group_opts_t o = {0};
+  int oidx = 0;
+  if (lua_type(L, 1) == LUA_TSTRING) {
+    o.name = lua_tostring(L, 1);
+    if (!lua_isnoneornil(L, 2)) oidx = 2;
+  } else if (!lua_isnoneornil(L, 1)) {
+    oidx = 1;
+  }
+  tkl_pool *p = NULL;
+  if (oidx != 0) {
+    luaL_checktype(L, oidx, LUA_TTABLE);
+    if (lua_getfield(L, oidx, "max_concurrent") != LUA_TNIL) {
+      lua_Integer n = lua_tointeger(L, -1);
+      if (!lua_isinteger(L, -1) || n < 0 || n > 1 << 30)
+        luaL_argerror(L, oidx, "max_concurrent must be a non-negative integer");
+      o.max_concurrent = (int)n;
+    }
+    if (lua_getfield(L, oidx, "daemon") != LUA_TNIL) o.daemon = lua_toboolean(L, -1);
+    if (lua_getfield(L, oidx, "name") != LUA_TNIL) o.name = luaL_checkstring(L, -1);
+    if (lua_getfield(L, oidx, "pool") != LUA_TNIL) {
+      p = tkl_test_handle(L, -1, TKL_K_POOL);
+      if (p == NULL) luaL_argerror(L, oidx, "pool must be a pool");
+      if (p->pool == NULL) luaL_error(L, "attempt to use a closed pool");
+    }
+  }
+  if (p == NULL) p = tkl_default_pool(L);
+  tkl_pool_retain(p);
+  o.data = p;
+  o.data_free = release_pool;
+  tk_group_t *g;
+  int rc = tk_group_new(p->pool, &o, &g);
+  if (rc != 0) {
+    tkl_pool_release(p);
+    return luaL_error(L, "cannot create group: %s", tk_strerror(rc));
+  }
+  tkl_push_handle(L, TKL_K_GROUP, g);
+  return 1;
+}
+
+/* g:add_task([opts,] fn, ...) --> job */
+static int l_add_task(lua_State *L) {
+  tk_group_t *g = check_group(L);
+  tkl_pool *p = tk_group_data(g);
+  if (p->pool == NULL) return luaL_error(L, "attempt to use a shut-down pool");
+  if (lua_istable(L, 2)) return tkl_submit(L, p, g, 2, 3);
+  return tkl_submit(L, p, g, 0, 2);
+}
+
+static double opt_timeout(lua_State *L, int idx) {
+  if (lua_isnoneornil(L, idx)) return -1;
+  double t = luaL_checknumber(L, idx);
+  luaL_argcheck(L, t >= 0, idx, "timeout must not be negative");
+  return t;
+}
+
+/* The longest a waiting task sleeps between two looks at its condition:
+** completions wake waiters outside tasks at once, tasks poll this often. */
+#define POLL 0.02
+
+static int join_k(lua_State *L, int status, lua_KContext ctx);
+
+/* g:join([timeout]) --> true when every task of g and its subgroups is
+** done, false on timeout. Inside a task it suspends between looks. */
+static int l_join(lua_State *L) {
+  tk_group_t *g = check_group(L);
+  double timeout = opt_timeout(L, 2);
+  tkl_task *t = tkl_current_task();
+  if (t != NULL) {
+    tk_group_t *mine = tk_job_group(t->job);
+    for (tk_group_t *a = mine; a != NULL;) {
+      if (a == g) {
+        tk_group_release(a);
+        return luaL_error(L, "join called from one of the group's own tasks "
+                             "(it would wait for itself)");
+      }
+      tk_group_t *up = tk_group_parent(a);
+      tk_group_release(a);
+      a = up;
+    }
+  }
+  lua_settop(L, 1);
+  lua_pushnumber(L, timeout);  /* 2: time left (< 0: forever) */
+  return join_k(L, LUA_OK, 0);
+}
+
+static int join_k(lua_State *L, int status, lua_KContext suspended) {
+  (void)status;
+  if (suspended) tkl_wait_end(L);
+  tk_group_t *g = check_group(L);
+  double left = lua_tonumber(L, 2);
+  if (tk_group_join(g, 0) == 0) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  if (left == 0) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  tkl_task *t = tkl_yieldable_task(L);
+  if (t != NULL) {
+    double step = left < 0 || left > POLL ? POLL : left;
+    lua_pushnumber(L, left < 0 ? -1 : left - step);
+    lua_replace(L, 2);
+    tkl_wait *w = tkl_wait_begin(L, t);
+    tkl_wait_deadline(L, w, step);
+    return tkl_wait_suspend(L, join_k, 1);
+  }
+  lua_pushboolean(L, tk_group_join(g, left) == 0);
+  return 1;
+}
+
+static int cond_k(lua_State *L, int status, lua_KContext ctx);
+
+/* g:wait_for_condition(pred, [timeout]) --> true once pred() holds (and
+** the event of g's subtree is set), false on timeout (event untouched). */
+static int l_wait_for_condition(lua_State *L) {
+  check_group(L);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  double timeout = opt_timeout(L, 3);
+  lua_settop(L, 2);
+  lua_pushnumber(L, timeout);  /* 3: the timeout */
+  lua_pushnumber(L, now());    /* 4: when it started */
+  return cond_k(L, LUA_OK, 0);
+}
+
+static int cond_k(lua_State *L, int status, lua_KContext suspended) {
+  (void)status;
+  if (suspended) tkl_wait_end(L);
+  tk_group_t *g = check_group(L);
+  double timeout = lua_tonumber(L, 3), start = lua_tonumber(L, 4);
+  for (;;) {
+    uint64_t seen = tk_group_activity();
+    lua_pushvalue(L, 2);
+    lua_call(L, 0, 1);  /* errors of pred propagate */
+    int holds = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (holds) {
+      tk_group_set_event(g);
+      lua_pushboolean(L, 1);
+      return 1;
+    }
+    double left = timeout < 0 ? 1e9 : timeout - (now() - start);
+    if (left <= 0) {
+      lua_pushboolean(L, 0);
+      return 1;
+    }
+    double step = left > POLL * 5 ? POLL * 5 : left;
+    tkl_task *t = tkl_yieldable_task(L);
+    if (t != NULL) {
+      tkl_wait *w = tkl_wait_begin(L, t);
+      tkl_wait_deadline(L, w, step < POLL ? step : POLL);
+      return tkl_wait_suspend(L, cond_k, 1);
+    }
+    /* Woken by any task's end or shared write; else a poll after `step`. */
+    tk_group_wait_activity(seen, step);
+  }
+}
+
+static int l_set_event(lua_State *L) {
+  tk_group_set_event(check_group(L));
+  return 0;
+}
+
+static int l_event_is_set(lua_State *L) {
+  lua_pushboolean(L, tk_group_event_is_set(check_group(L)));
+  return 1;
+}
+
+static int l_clear_pending(lua_State *L) {
+  lua_pushinteger(L, tk_group_clear_pending(check_group(L)));
+  return 1;
+}
+
+static int l_children(lua_State *L) {
+  tk_group_t *g = check_group(L);
+  size_t n = tk_group_children(g, NULL, 0);
+  tk_group_t **kids = lua_newuserdatauv(L, (n ? n : 1) * sizeof *kids, 0);
+  n = tk_group_children(g, kids, n);  /* may have grown: take what fits */
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    tkl_push_handle(L, TKL_K_GROUP, kids[i]);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  return 1;
+}
+
+/* Pushes a list of the group's jobs (submission order). */
+static int push_jobs(lua_State *L, tk_group_t *g) {
+  size_t n = tk_group_jobs(g, NULL, 0);
+  tk_job_t **jobs = lua_newuserdatauv(L, (n ? n : 1) * sizeof *jobs, 0);
+  size_t got = tk_group_jobs(g, jobs, n);
+  if (got > n) got = n;
+  lua_createtable(L, (int)got, 0);
+  for (size_t i = 0; i < got; i++) {
+    tkl_push_handle(L, TKL_K_JOB, jobs[i]);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  lua_remove(L, -2);
+  return (int)got;
+}
+
+/* g:results() --> {{job = j, v1, v2, ...}, ...} of completed tasks */
+static int l_results(lua_State *L) {
+  tk_group_t *g = check_group(L);
+  int n = push_jobs(L, g);
+  int jobs = lua_gettop(L);
+  lua_newtable(L);
+  int out = lua_gettop(L), k = 0;
+  for (int i = 1; i <= n; i++) {
+    lua_rawgeti(L, jobs, i);
+    tk_job_t *job = tkl_test_handle(L, -1, TKL_K_JOB);
+    if (tk_job_state(job) != TK_JOB_COMPLETED) {
+      lua_pop(L, 1);
+      continue;
+    }
+    int top = lua_gettop(L);
+    lua_getfield(L, -1, "result");
+    lua_pushvalue(L, top);
+    lua_call(L, 1, LUA_MULTRET);
+    int nv = lua_gettop(L) - top;
+    lua_createtable(L, nv, 1);
+    lua_insert(L, top + 1);
+    for (int v = nv; v >= 1; v--) lua_rawseti(L, top + 1, v);
+    lua_pushvalue(L, top);
+    lua_setfield(L, top + 1, "job");
+    lua_rawseti(L, out, ++k);
+    lua_pop(L, 1);
+  }
+  return 1;
+}
+
+/* g:errors() --> {{job = j, error = msg}, ...} of failed and cancelled */
+static int l_errors(lua_State *L) {
+  tk_group_t *g = check_group(L);
+  int n = push_jobs(L, g);
+  int jobs = lua_gettop(L);
+  lua_newtable(L);
+  int out = lua_gettop(L), k = 0;
+  for (int i = 1; i <= n; i++) {
+    lua_rawgeti(L, jobs, i);
+    tk_job_t *job = tkl_test_handle(L, -1, TKL_K_JOB);
+    tk_job_state_t st = tk_job_state(job);
+    if (st == TK_JOB_FAILED || st == TK_JOB_CANCELLED) {
+      lua_createtable(L, 0, 3);
+      lua_pushvalue(L, -2);
+      lua_setfield(L, -2, "job");
+      lua_pushstring(L, tk_job_error(job));
+      lua_setfield(L, -2, "error");
+      lua_pushstring(L, tk_job_state_name(st));
+      lua_setfield(L, -2, "state");
+      lua_rawseti(L, out, ++k);
+    }
+    lua_pop(L, 1);
+  }
+  return 1;
+}
+
+/* g:metrics() --> counts like the pool's */
+static int l_metrics(lua_State *L) {
+  tk_group_t *g = check_group(L);
+  size_t n = tk_group_jobs(g, NULL, 0);
+  tk_job_t **jobs = lua_newuserdatauv(L, (n ? n : 1) * sizeof *jobs, 0);
+  size_t got = tk_group_jobs(g, jobs, n);
+  if (got > n) got = n;
+  lua_Integer c[5] = {0, 0, 0, 0, 0};
+  for (size_t i = 0; i < got; i++) {
+    c[tk_job_state(jobs[i])]++;
+    tk_job_release(jobs[i]);
+  }
+  lua_createtable(L, 0, 8);
+  static const char *const names[] = {"pending", "running", "completed",
+                                      "failed", "cancelled"};
+  for (int i = 0; i < 5; i++) {
+    lua_pushinteger(L, c[i]);
+    lua_setfield(L, -2, names[i]);
+  }
+  lua_pushinteger(L, (lua_Integer)got);
+  lua_setfield(L, -2, "submitted");
+  lua_pushinteger(L, tk_group_max_concurrent(g));
+  lua_setfield(L, -2, "max_concurrent");
+  return 1;
+}
+
+static int group_index(lua_State *L) {
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+  tk_group_t *g = check_group(L);
+  const char *k = luaL_checkstring(L, 2);
+  if (strcmp(k, "name") == 0) {
+    lua_pushstring(L, tk_group_name(g));
+  } else if (strcmp(k, "parent") == 0) {
+    tk_group_t *p = tk_group_parent(g);
+    if (p != NULL) tkl_push_handle(L, TKL_K_GROUP, p);
+    else lua_pushnil(L);
+  } else if (strcmp(k, "max_concurrent") == 0) {
+    lua_pushinteger(L, tk_group_max_concurrent(g));
+  } else {
+    lua_pushnil(L);
+  }
+  return 1;
+}
+
+/* tk.tree() --> the forest as indented text */
+static void render(lua_State *L, luaL_Buffer *b, tk_group_t *g, int depth) {
+  size_t pending, running, done;
+  tk_group_counts(g, &pending, &running, &done);
+  for (int i = 0; i < depth; i++) luaL_addstring(b, "  ");
+  lua_pushfstring(L, "%s [pending %d, running %d, done %d]%s\n",
+                  tk_group_name(g), (int)pending, (int)running, (int)done,
+                  tk_group_event_is_set(g) ? " (event set)" : "");
+  luaL_addvalue(b);
+  size_t n = tk_group_children(g, NULL, 0);
+  if (n == 0) return;
+  tk_group_t **kids = malloc(n * sizeof *kids);
+  if (kids == NULL) return;
+  size_t got = tk_group_children(g, kids, n);
+  if (got > n) got = n;
+  for (size_t i = 0; i < got; i++) {
+    render(L, b, kids[i], depth + 1);
+    tk_group_release(kids[i]);
+  }
+  free(kids);
+}
+
+static int l_tree(lua_State *L) {
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  size_t n = tk_group_children(NULL, NULL, 0);
+  tk_group_t **roots = n ? malloc(n * sizeof *roots) : NULL;
+  size_t got = roots ? tk_group_children(NULL, roots, n) : 0;
+  if (got > n) got = n;
+  for (size_t i = 0; i < got; i++) {
+    render(L, &b, roots[i], 0);
+    tk_group_release(roots[i]);
+  }
+  free(roots);
+  luaL_pushresult(&b);
+  return 1;
+}
+
+/* tk.current_group() --> the group of the running task, or nil */
+static int l_current_group(lua_State *L) {
+  tkl_task *t = tkl_current_task();
+  tk_group_t *g = t != NULL ? tk_job_group(t->job) : NULL;
+  if (g != NULL) tkl_push_handle(L, TKL_K_GROUP, g);
+  else lua_pushnil(L);
+  return 1;
+}
+
+void tkl_open_group(lua_State *L) {
+  static const luaL_Reg methods[] = {
+      {"add_task", l_add_task},
+      {"join", l_join},
+      {"wait_for_condition", l_wait_for_condition},
+      {"set_event_for_child_tasks", l_set_event},
+      {"event_is_set", l_event_is_set},
+      {"clear_pending", l_clear_pending},
+      {"children", l_children},
+      {"results", l_results},
+      {"errors", l_errors},
+      {"metrics", l_metrics},
+      {NULL, NULL}};
+  tkl_new_handle_type(L, TKL_K_GROUP, methods, group_index);
+  static const luaL_Reg funcs[] = {{"group", l_group},
+                                   {"tree", l_tree},
+                                   {"current_group", l_current_group},
+                                   {NULL, NULL}};
+  luaL_setfuncs(L, funcs, 0);
+}
