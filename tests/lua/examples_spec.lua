@@ -55,6 +55,47 @@ describe("examples", function()
     assert.matches("shut down after context exit: true", out)
   end)
 
+  it("groups_verify_users: one verified user stops the rest at once", function()
+    local out, ok = example("groups_verify_users")
+    assert.is_true(ok, out)
+    assert.matches("condition met: true %(valid user: cyd%)", out)
+    assert.matches("joined: true", out)
+    assert.matches("event set: true, join took well under the retries: true", out)
+    assert.matches("cyd verified", out)
+    assert.is_nil(out:find("gave up", 1, true))
+    local _, cancelled = out:gsub(" cancelled\n", "")
+    assert.is_true(cancelled >= 3)
+    assert.matches("Verifying users %[pending 0, running 0, done 8%] %(event set%)", out)
+  end)
+
+  it("groups_two_tree: a subgroup made by a task, and the forest", function()
+    local out, ok = example("groups_two_tree")
+    assert.is_true(ok, out)
+    assert.matches("Downloads %[pending 0, running 0, done 1%]\n" ..
+                   "  Parsing %[pending 0, running 0, done 2%]\n" ..
+                   "Reports %[pending 0, running 0, done 3%]\n", out)
+    assert.matches("Parsing's parent is Downloads", out)
+    assert.matches("Reports is a root: true", out)
+  end)
+
+  it("groups_subtree_event: the event stops only that subtree", function()
+    local out, ok = example("groups_subtree_event")
+    assert.is_true(ok, out)
+    assert.matches("A1: finished\nA2: finished\nB1: stopped\nB2: stopped\n" ..
+                   "C1: finished\nC2: finished\n", out)
+    assert.matches("event set: Parent false, Sub B true", out)
+    assert.matches("  Sub B %[pending 0, running 0, done 2%] %(event set%)", out)
+  end)
+
+  it("groups_daemon: a daemon group survives its creator's event", function()
+    local out, ok = example("groups_daemon")
+    assert.is_true(ok, out)
+    assert.matches("main task stopped\nwatcher finished\n", out)
+    assert.matches("Watcher is a root: true; its event set: false", out)
+    assert.matches("Main %[pending 0, running 0, done 1%] %(event set%)\n" ..
+                   "Watcher %[pending 0, running 0, done 1%]\n", out)
+  end)
+
   it("the C host embeds threadkit and its tasks call a host function", function()
     local host = TKLUA:gsub("tklua$", "host")
     local out, ok = run(host)
