@@ -7,6 +7,7 @@ local tk = require "threadkit"
 local pool <close> = tk.pool(4)
 local outcome = tk.shared()
 local stop_b = tk.channel()
+local started = tk.channel()
 
 local parent = tk.group("Parent", {pool = pool})
 parent:add_task(function()
@@ -16,6 +17,7 @@ parent:add_task(function()
     subs[name] = sub
     for i = 1, 2 do
       sub:add_task(function()
+        started:push(name .. i)
         -- Five short naps: finishes unless its group's event is set.
         for _ = 1, 5 do
           if not tk.event_aware_sleep(0.05) then
@@ -33,6 +35,7 @@ parent:add_task(function()
 end)
 
 local b = stop_b:pop(10)
+for _ = 1, 6 do started:pop(10) end  -- every worker task is under way
 b:set_event_for_child_tasks()
 parent:join()
 for _, key in ipairs{"A1", "A2", "B1", "B2", "C1", "C2"} do

@@ -185,7 +185,11 @@ static void on_finish(void *arg) {
   n->state = FINISHED;
   for (tk_group_t *x = g; x != NULL; x = x->parent) x->subtree--;
   int last = --g->outstanding == 0;
-  while (g->wait_head != NULL && g->running < g->max && nopen < 16) {
+  /* Once the event is set, waiting tasks are being cancelled: letting one
+  ** in now could start it before its own token hears of the event. */
+  int closed = tk_token_is_cancelled(g->event);
+  while (!closed && g->wait_head != NULL && g->running < g->max &&
+         nopen < 16) {
     gnode *w = g->wait_head;
     wait_unlink(g, w);
     w->state = GRANTED;

@@ -202,7 +202,7 @@ int tk__job_run(tk_job_t *job, int resumed) {
   atomic_store_explicit(&job->t_start, start, memory_order_relaxed);
   tk__job_ext *x = tk__job_ext_peek(job);
   int state;
-  if (!resumed && x != NULL && tk_token_is_cancelled(&x->token)) {
+  if (!resumed && x != NULL && tk__token_chain_cancelled(&x->token)) {
     /* Cancelled (by its token or group) after it was queued: never runs. */
     job->error = tk__strdup("cancelled before it started");
     state = TK_JOB_CANCELLED;

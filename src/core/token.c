@@ -16,7 +16,7 @@ static void init_common(tk_token_t *t) {
   t->head = t->tail = NULL;
   t->running_id = 0;
   t->next_id = 0;
-  t->parent = NULL;
+  atomic_init(&t->parent, NULL);
   t->link.linked = 0;
   t->has_deadline = 0;
   tk__timer_entry_init(&t->deadline, claim_deadline, fire_deadline);
@@ -61,7 +61,7 @@ int tk_token_new(tk_token_t **out) {
 
 int tk__token_link(tk_token_t *t, tk_token_t *parent) {
   tk_token_retain(parent);
-  t->parent = parent;
+  atomic_store_explicit(&t->parent, parent, memory_order_release);
   t->link.fn = NULL;
   t->link.dispose = NULL;
   t->link.arg = NULL;
@@ -83,7 +83,7 @@ int tk_token_new_child(tk_token_t *parent, tk_token_t **out) {
 }
 
 void tk__token_fini(tk_token_t *t) {
-  tk_token_t *parent = t->parent;
+  tk_token_t *parent = atomic_load_explicit(&t->parent, memory_order_relaxed);
   if (parent != NULL) {
     tk__bucket *b = tk__park_bucket(parent);
     pthread_mutex_lock(&b->mu);
@@ -91,7 +91,7 @@ void tk__token_fini(tk_token_t *t) {
     ** are not being freed) or failed to and skipped us: nothing to wait for. */
     if (t->link.linked) unlink_node(parent, &t->link);
     pthread_mutex_unlock(&b->mu);
-    t->parent = NULL;
+    atomic_store_explicit(&t->parent, NULL, memory_order_relaxed);
     tk_token_release(parent);
   }
   if (t->has_deadline) {
@@ -127,6 +127,14 @@ void tk_token_release(tk_token_t *t) {
     return;
   tk__token_fini(t);
   tk__free(t);
+}
+
+int tk__token_chain_cancelled(const tk_token_t *t) {
+  /* Parents are stable: a child holds a reference to its parent. */
+  for (; t != NULL; t = atomic_load_explicit(&((tk_token_t *)t)->parent,
+                                              memory_order_acquire))
+    if (atomic_load_explicit(&t->cancelled, memory_order_acquire)) return 1;
+  return 0;
 }
 
 int tk_token_is_cancelled(const tk_token_t *t) {

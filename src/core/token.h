@@ -29,7 +29,9 @@ struct tk_token {
   uint64_t running_id;           /* lock: id of the callback running now */
   pthread_t runner;              /* lock: thread running the callbacks */
   uint64_t next_id;              /* lock */
-  tk_token_t *parent;            /* holds a reference while set */
+  _Atomic(tk_token_t *) parent;  /* holds a reference while set; atomic
+                                    because a job may start (and look up
+                                    its ancestors) while being linked */
   tk__cb_node link;              /* our node in the parent's list */
   tk__timer_entry deadline;
   int has_deadline;              /* lock: holds a timer use */
@@ -40,6 +42,9 @@ TK_INTERNAL void tk__token_init_embedded(tk_token_t *t, tk_job_t *owner);
 /* Makes t a child of parent (retains parent). Returns 1 if the parent is
 ** already cancelled: the caller then cancels t when it is ready to. */
 TK_INTERNAL int tk__token_link(tk_token_t *t, tk_token_t *parent);
+/* 1 if t or any of its ancestors is cancelled: a cancellation that is
+** still on its way down to t counts too. */
+TK_INTERNAL int tk__token_chain_cancelled(const tk_token_t *t);
 /* Tears down an embedded token (unlink, disarm) without freeing it. */
 TK_INTERNAL void tk__token_fini(tk_token_t *t);
 
