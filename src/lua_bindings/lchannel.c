@@ -106,6 +106,7 @@ static int l_push(lua_State *L) {
   wake_popper(c);
   pthread_cond_broadcast(&c->cv);
   pthread_mutex_unlock(&c->mu);
+  tk_group_poke();  /* wait_for_condition predicates look again */
   return 0;
 }
 
@@ -251,6 +252,7 @@ static int l_close(lua_State *L) {
   while (c->nwakers > 0) wake_popper(c);
   pthread_cond_broadcast(&c->cv);
   pthread_mutex_unlock(&c->mu);
+  tk_group_poke();
   return 0;
 }
 

@@ -278,6 +278,7 @@ static int l_newindex(lua_State *L) {
     tkl_buf_free(&b);
     return luaL_error(L, "not enough memory");
   }
+  tk_group_poke();  /* wait_for_condition predicates look again */
   return 0;
 }
 
@@ -312,6 +313,7 @@ static int l_append(lua_State *L) {
     tkl_buf_free(&b);
     return luaL_error(L, "not enough memory");
   }
+  tk_group_poke();
   lua_pushinteger(L, n);
   return 1;
 }
@@ -357,6 +359,7 @@ static int l_incr(lua_State *L) {
     tkl_buf_free(&b);
     return luaL_error(L, "not enough memory");
   }
+  tk_group_poke();
   lua_xmove(scratch, L, 1);
   return 1;
 }
