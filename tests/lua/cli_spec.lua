@@ -127,6 +127,7 @@ describe("README", function()
     local h = io.open("../../README.md")
     local text = h:read("a")
     h:close()
+    -- The first Lua block is complete; the groups one is a sketch.
     local code = assert(text:match("```lua\n(.-)```"), "no Lua block")
     local f = os.tmpname()
     h = io.open(f, "w")
