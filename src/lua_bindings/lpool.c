@@ -28,6 +28,7 @@ static lua_State *default_owner; /* the state whose close ends it */
 
 int tkl_handle_eq(lua_State *L);
 void tkl_register_mt(lua_State *L, int kind);
+void tkl_open_map(lua_State *L, int module);
 
 void tkl_pool_retain(tkl_pool *p) { atomic_fetch_add(&p->refs, 1); }
 
@@ -570,10 +571,12 @@ void tkl_open_pool(lua_State *L) {
                                    {"wait_all", l_wait_all},
                                    {"metrics", l_metrics},
                                    {NULL, NULL}};
+  int module = lua_gettop(L);
   luaL_newmetatable(L, TK_POOL_MT);
   luaL_setfuncs(L, meta, 0);
   lua_newtable(L);
   luaL_setfuncs(L, methods, 0);
+  tkl_open_map(L, module);  /* pool:map, written in Lua */
   lua_pushcclosure(L, pool_index, 1);
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);

@@ -11,6 +11,7 @@
 ** own objects travel by reference. Anything else is refused, naming where
 ** it sits.
 */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -230,9 +231,27 @@ static void encode_table(enc *e, int idx) {
   if (seen_before(e, idx)) return;
   put_byte(e, T_TABLE);
   luaL_checkstack(L, 6, "value nested too deeply");
+  /* The sequence part first, by position (no keys on the wire, and the
+  ** receiver sizes its array once); then every other key. */
+  lua_Unsigned n = lua_rawlen(L, idx);
+  put_size(e, (size_t)n);
+  for (lua_Unsigned i = 1; i <= n; i++) {
+    lua_rawgeti(L, idx, (lua_Integer)i);
+    push_path(e, 'i', NULL, (lua_Integer)i);
+    encode_value(e, lua_gettop(L));
+    e->depth--;
+    lua_pop(L, 1);
+  }
   lua_pushnil(L);
   while (lua_next(L, idx) != 0) {
     int v = lua_gettop(L), k = v - 1;
+    if (lua_isinteger(L, k)) {
+      lua_Integer ik = lua_tointeger(L, k);
+      if (ik >= 1 && (lua_Unsigned)ik <= n) {  /* sent above */
+        lua_pop(L, 1);
+        continue;
+      }
+    }
     /* The key names the path for the value; keys are values too. */
     if (lua_type(L, k) == LUA_TSTRING) push_path(e, 'k', lua_tostring(L, k), 0);
     else if (lua_isinteger(L, k)) push_path(e, 'i', NULL, lua_tointeger(L, k));
@@ -590,9 +609,15 @@ static void decode_value(dec *d) {
       break;
     }
     case T_TABLE: {
-      lua_newtable(L);
+      size_t n = take_size(d);
+      if (n > d->b->len - d->b->pos) bad(d);  /* each value takes a byte */
+      lua_createtable(L, n > INT_MAX ? 0 : (int)n, 0);
       int t = lua_gettop(L);
       remember(d);
+      for (size_t i = 1; i <= n; i++) {
+        decode_value(d);
+        lua_rawseti(L, t, (lua_Integer)i);
+      }
       for (;;) {
         if (d->b->pos < d->b->len && d->b->data[d->b->pos] == T_END) {
           d->b->pos++;

@@ -1,0 +1,77 @@
+/*
+** lmap.c - pool:map, written in Lua on top of submit and result, and
+** loaded into every state with the module. See LICENSE for copyright and
+** licence.
+*/
+#include "tkl.h"
+
+/* The chunk receives the module table and the pool method table. A batch
+** task carries its slice of the list and the offset of its first item, so
+** an error names the item's index in the whole list. */
+static const char map_lua[] =
+    "local tk, methods = ...\n"
+    "local function run_batch(fn, items, first)\n"
+    "  local out, at = {}, 0\n"
+    "  -- One pcall per batch; `at` says which item failed.\n"
+    "  local ok, err = pcall(function()\n"
+    "    for i = 1, #items do\n"
+    "      at = i\n"
+    "      if i % 1024 == 0 then tk.checkpoint() end\n"
+    "      out[i] = fn(items[i])\n"
+    "    end\n"
+    "  end)\n"
+    "  if not ok then\n"
+    "    tk.checkpoint()  -- a cancellation stays one\n"
+    "    error(('map: item #%d: %s'):format(first + at - 1, tostring(err)), 0)\n"
+    "  end\n"
+    "  return out\n"
+    "end\n"
+    "function methods.map(pool, fn, list, opts)\n"
+    "  if type(fn) ~= 'function' then\n"
+    "    error(\"bad argument #1 to 'map' (function expected, got \" .. type(fn) .. ')', 2)\n"
+    "  end\n"
+    "  if type(list) ~= 'table' then\n"
+    "    error(\"bad argument #2 to 'map' (table expected, got \" .. type(list) .. ')', 2)\n"
+    "  end\n"
+    "  local n = #list\n"
+    "  for k in pairs(list) do\n"
+    "    if math.type(k) ~= 'integer' or k < 1 or k > n then\n"
+    "      error(\"bad argument #2 to 'map' (a list expected: key \" .. tostring(k) .. ')', 2)\n"
+    "    end\n"
+    "  end\n"
+    "  opts = opts or {}\n"
+    "  local size = opts.batch or math.max(1, math.ceil(n / (pool.workers * 4)))\n"
+    "  if math.type(size) ~= 'integer' or size < 1 then\n"
+    "    error(\"bad argument #3 to 'map' (batch must be a positive integer)\", 2)\n"
+    "  end\n"
+    "  local sub = {priority = opts.priority, name = opts.name}\n"
+    "  local jobs, firsts = {}, {}\n"
+    "  for first = 1, n, size do\n"
+    "    local last = math.min(n, first + size - 1)\n"
+    "    jobs[#jobs + 1] = pool:submit(sub, run_batch, fn,\n"
+    "                                  table.move(list, first, last, 1, {}), first)\n"
+    "    firsts[#firsts + 1] = first\n"
+    "  end\n"
+    "  local out = {}\n"
+    "  for b = 1, #jobs do\n"
+    "    local ok, part = pcall(jobs[b].result, jobs[b])\n"
+    "    if not ok then\n"
+    "      for c = b + 1, #jobs do jobs[c]:cancel() end\n"
+    "      error(part, 0)\n"
+    "    end\n"
+    "    table.move(part, 1, #part, firsts[b], out)\n"
+    "  end\n"
+    "  return out\n"
+    "end\n";
+
+/* Adds pool:map to the pool methods (the table on top of the stack), with
+** the module at index `module`. */
+void tkl_open_map(lua_State *L, int module);
+void tkl_open_map(lua_State *L, int module) {
+  int methods = lua_gettop(L);
+  if (luaL_loadbuffer(L, map_lua, sizeof map_lua - 1, "=threadkit.map") != LUA_OK)
+    lua_error(L);
+  lua_pushvalue(L, module);
+  lua_pushvalue(L, methods);
+  lua_call(L, 2, 0);
+}
