@@ -216,7 +216,9 @@ int tk_group_submit(tk_group_t *g, const tk_job_opts_t *opts, tk_task_fn fn,
   if (opts != NULL) o = *opts;
   else memset(&o, 0, sizeof o);
   o.token = g->event;
-  o.gated = g->max > 0;
+  /* Always gated: the job must not start before the group has counted it
+  ** and it knows its group (a join from inside it must see that). */
+  o.gated = 1;
   gnode *n = tk__calloc(1, sizeof *n);
   if (n == NULL) return TK_ENOMEM;
   tk_job_t *job;
@@ -235,7 +237,7 @@ int tk_group_submit(tk_group_t *g, const tk_job_opts_t *opts, tk_task_fn fn,
     if (nodes == NULL) {
       pthread_mutex_unlock(&tree_mu);
       tk_job_cancel(job);
-      if (o.gated) tk_job_open(job);
+      tk_job_open(job);
       tk_job_release(job);
       tk__free(n);
       return TK_ENOMEM;
@@ -247,7 +249,7 @@ int tk_group_submit(tk_group_t *g, const tk_job_opts_t *opts, tk_task_fn fn,
   tk__job_ext_peek(job)->group = g;
   if (g->outstanding++ == 0) tk_group_retain(g);  /* alive while it works */
   for (tk_group_t *x = g; x != NULL; x = x->parent) x->subtree++;
-  grant = !o.gated || g->running < g->max;
+  grant = g->max == 0 || g->running < g->max;
   if (grant) {
     n->state = GRANTED;
     g->running++;
@@ -258,7 +260,7 @@ int tk_group_submit(tk_group_t *g, const tk_job_opts_t *opts, tk_task_fn fn,
   pthread_mutex_unlock(&tree_mu);
   /* After it is listed: a job that already ended is counted out at once. */
   tk_job_on_finish(job, on_finish, n);
-  if (o.gated && grant) tk_job_open(job);
+  if (grant) tk_job_open(job);
   if (out != NULL) {
     tk_job_retain(job);
     *out = job;
