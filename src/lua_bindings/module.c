@@ -75,6 +75,7 @@ int luaopen_threadkit(lua_State *L) {
   tkl_open_shared(L);
   tkl_open_task(L);
   tkl_open_group(L);
+  tkl_open_completed(L);
   static const char *const prios[] = {"LOWEST", "LOW", "NORMAL", "HIGH",
                                       "HIGHEST"};
   for (int i = 0; i < 5; i++) {

@@ -216,6 +216,7 @@ TKL_INTERNAL void tkl_open_channel(lua_State *L);
 TKL_INTERNAL void tkl_open_shared(lua_State *L);
 TKL_INTERNAL void tkl_open_task(lua_State *L);
 TKL_INTERNAL void tkl_open_group(lua_State *L);
+TKL_INTERNAL void tkl_open_completed(lua_State *L);
 
 /* Submits the function at fidx (arguments above it, options at oidx or 0)
 ** to pool p, or to group g when g is not NULL. Pushes the job. */

@@ -1,0 +1,186 @@
+/*
+** lcompleted.c - tk.as_completed(jobs, [timeout]): iterate jobs in the
+** order they finish. See LICENSE for copyright and licence.
+**
+** One collector per loop: each job's on_finish pushes its index into the
+** collector's queue; the iterator pops, waiting (suspending a task) while
+** it is empty.
+*/
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "tkl.h"
+
+typedef struct collector {
+  atomic_int refs;               /* the Lua box and each pending callback */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int *done;                     /* indexes of finished jobs, in order */
+  size_t head, count, cap;
+  void *waker;                   /* a suspended iterator, or NULL */
+} collector;
+
+typedef struct arrival {
+  collector *c;
+  int index;
+} arrival;
+
+static void collector_release(collector *c) {
+  if (atomic_fetch_sub(&c->refs, 1) != 1) return;
+  if (c->waker != NULL) tkl_waker_release(c->waker);
+  pthread_mutex_destroy(&c->mu);
+  pthread_cond_destroy(&c->cv);
+  free(c->done);
+  free(c);
+}
+
+static void arrived(void *arg) {
+  arrival *a = arg;
+  collector *c = a->c;
+  pthread_mutex_lock(&c->mu);
+  c->done[(c->head + c->count++) % c->cap] = a->index;  /* cap = #jobs */
+  void *w = c->waker;
+  c->waker = NULL;
+  pthread_cond_broadcast(&c->cv);
+  pthread_mutex_unlock(&c->mu);
+  if (w != NULL) tkl_waker_fire(w);
+  free(a);
+  collector_release(c);
+}
+
+static int collector_gc(lua_State *L) {
+  collector **box = lua_touserdata(L, 1);
+  if (*box != NULL) collector_release(*box);
+  *box = NULL;
+  return 0;
+}
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Upvalues: 1 collector box, 2 the jobs, 3 how many are left, 4 deadline
+** (< 0: none). */
+static int next_k(lua_State *L, int status, lua_KContext ctx);
+
+static int iter(lua_State *L) { return next_k(L, LUA_OK, 0); }
+
+static int next_k(lua_State *L, int status, lua_KContext suspended) {
+  (void)status;
+  if (suspended) tkl_wait_end(L);
+  collector *c = *(collector **)lua_touserdata(L, lua_upvalueindex(1));
+  lua_Integer left = lua_tointeger(L, lua_upvalueindex(3));
+  double deadline = lua_tonumber(L, lua_upvalueindex(4));
+  if (left == 0) return 0;
+  for (;;) {
+    pthread_mutex_lock(&c->mu);
+    if (c->count > 0) {
+      int idx = c->done[c->head];
+      c->head = (c->head + 1) % c->cap;
+      c->count--;
+      pthread_mutex_unlock(&c->mu);
+      lua_pushinteger(L, left - 1);
+      lua_replace(L, lua_upvalueindex(3));
+      lua_rawgeti(L, lua_upvalueindex(2), idx);
+      return 1;
+    }
+    double wait = deadline < 0 ? -1 : deadline - now();
+    if (deadline >= 0 && wait <= 0) {
+      pthread_mutex_unlock(&c->mu);
+      return luaL_error(L, "as_completed: timed out with %d job(s) left",
+                        (int)left);
+    }
+    tkl_task *t = tkl_yieldable_task(L);
+    if (t != NULL) {
+      pthread_mutex_unlock(&c->mu);
+      tkl_wait *w = tkl_wait_begin(L, t);
+      tkl_wait_deadline(L, w, wait);
+      void *wk = tkl_wait_waker(w);
+      tkl_waker_retain(wk);
+      pthread_mutex_lock(&c->mu);
+      if (c->count > 0) {  /* arrived meanwhile: wake at once */
+        pthread_mutex_unlock(&c->mu);
+        tkl_waker_fire(wk);
+      } else {
+        if (c->waker != NULL) tkl_waker_release(c->waker);
+        c->waker = wk;
+        pthread_mutex_unlock(&c->mu);
+      }
+      return tkl_wait_suspend(L, next_k, 1);
+    }
+    if (wait < 0) {
+      pthread_cond_wait(&c->cv, &c->mu);
+    } else {
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      double until = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + wait;
+      ts.tv_sec = (time_t)until;
+      ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
+      pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+    }
+    pthread_mutex_unlock(&c->mu);
+  }
+}
+
+/* for job in tk.as_completed(jobs, [timeout]) do ... end */
+static int l_as_completed(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  double timeout = -1;
+  if (!lua_isnoneornil(L, 2)) {
+    timeout = luaL_checknumber(L, 2);
+    luaL_argcheck(L, timeout >= 0, 2, "timeout must not be negative");
+  }
+  lua_Integer n = luaL_len(L, 1);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, 1, i);
+    if (tkl_test_handle(L, -1, TKL_K_JOB) == NULL)
+      luaL_argerror(L, 1, lua_pushfstring(L, "jobs[%d] is not a job", (int)i));
+    lua_pop(L, 1);
+  }
+  collector **box = lua_newuserdatauv(L, sizeof *box, 0);
+  *box = NULL;
+  lua_newtable(L);
+  lua_pushcfunction(L, collector_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  collector *c = calloc(1, sizeof *c);
+  if (c == NULL) return luaL_error(L, "not enough memory");
+  c->cap = n > 0 ? (size_t)n : 1;
+  c->done = malloc(c->cap * sizeof *c->done);
+  if (c->done == NULL) {
+    free(c);
+    return luaL_error(L, "not enough memory");
+  }
+  atomic_init(&c->refs, 1);
+  pthread_mutex_init(&c->mu, NULL);
+  pthread_cond_init(&c->cv, NULL);
+  *box = c;
+  lua_createtable(L, (int)n, 0);  /* a copy of the list: the order is ours */
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, 1, i);
+    tk_job_t *job = tkl_test_handle(L, -1, TKL_K_JOB);
+    lua_rawseti(L, -2, i);
+    arrival *a = malloc(sizeof *a);
+    if (a == NULL) return luaL_error(L, "not enough memory");
+    a->c = c;
+    a->index = (int)i;
+    atomic_fetch_add(&c->refs, 1);
+    if (tk_job_on_finish(job, arrived, a) != 0) {
+      free(a);
+      collector_release(c);
+      return luaL_error(L, "not enough memory");
+    }
+  }
+  lua_pushinteger(L, n);
+  lua_pushnumber(L, timeout < 0 ? -1 : now() + timeout);
+  lua_pushcclosure(L, iter, 4);
+  return 1;
+}
+
+void tkl_open_completed(lua_State *L) {
+  lua_pushcfunction(L, l_as_completed);
+  lua_setfield(L, -2, "as_completed");
+}
