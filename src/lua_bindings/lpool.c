@@ -108,6 +108,7 @@ static tkl_pool *pool_make(lua_State *L, int workers, const char *name,
   o.workers = workers;
   o.name = p->name;
   o.capacity = capacity;
+  p->capacity = capacity;
   o.block_on_full = block;
   int rc = tk_pool_new(&o, &p->pool);
   if (rc != 0) {
@@ -268,8 +269,12 @@ static int submit_error(lua_State *L, int rc, tkl_pool *p) {
   if (rc == TK_EFULL) {
     tk_pool_metrics_t m;
     tk_pool_metrics(p->pool, &m);
-    return luaL_error(L, "queue is full (%d pending)", (int)m.pending);
+    return luaL_error(L, "queue is full (%d pending, capacity %d)",
+                      (int)m.pending, (int)p->capacity);
   }
+  if (rc == TK_ETIMEDOUT)
+    return luaL_error(L, "queue is full (capacity %d): no room within "
+                         "block_timeout", (int)p->capacity);
   return luaL_error(L, "submit failed: %s", tk_strerror(rc));
 }
 

@@ -134,6 +134,7 @@ typedef struct tkl_pool {
   char *path, *cpath;            /* package.path/cpath of the creator */
   tkl_buf init;                  /* encoded init function (len 0: none) */
   char name[32];
+  size_t capacity;               /* bounded pools: max pending, else 0 */
   struct tkl_pool *next_live;    /* on the list tklua waits for */
 } tkl_pool;
 
