@@ -137,6 +137,18 @@ static int job_index(lua_State *L) {
     double s = tk_job_execution_time(job);
     if (s >= 0) lua_pushnumber(L, s);
     else lua_pushnil(L);
+  } else if (strcmp(k, "attempts") == 0) {
+    tkl_task *t = tkl_task_of(job);
+    int started = tk_job_execution_time(job) >= 0 ||
+                  tk_job_state(job) == TK_JOB_RUNNING;
+    lua_pushinteger(L, t != NULL && t->attempts > 0 ? t->attempts : started);
+  } else if (strcmp(k, "attempt_errors") == 0) {
+    tkl_task *t = tkl_task_of(job);
+    lua_createtable(L, t ? t->nerrors : 0, 0);
+    for (int i = 0; t != NULL && i < t->nerrors && is_final(job); i++) {
+      lua_pushstring(L, t->attempt_errors[i]);
+      lua_rawseti(L, -2, i + 1);
+    }
   } else if (strcmp(k, "queue_wait") == 0) {
     double s = tk_job_queue_wait(job);
     if (s >= 0) lua_pushnumber(L, s);

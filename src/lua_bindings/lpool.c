@@ -278,9 +278,45 @@ static int submit_error(lua_State *L, int rc, tkl_pool *p) {
   return luaL_error(L, "submit failed: %s", tk_strerror(rc));
 }
 
+/* Reads opts.retry (at index r) into a plain policy table it pushes. */
+static void push_retry_policy(lua_State *L, int oidx, int r) {
+  lua_createtable(L, 0, 5);
+  int pol = lua_gettop(L);
+  static const struct {
+    const char *key;
+    double def, min;
+  } fields[] = {{"delay", 0.1, 0}, {"backoff", 2, 1}, {"max_delay", 30, 0}};
+  lua_getfield(L, r, "attempts");
+  if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1)
+    luaL_argerror(L, oidx, "retry.attempts must be an integer >= 1");
+  lua_setfield(L, pol, "attempts");
+  for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+    double v = fields[i].def;
+    if (lua_getfield(L, r, fields[i].key) != LUA_TNIL) {
+      int ok;
+      v = lua_tonumberx(L, -1, &ok);
+      if (!ok || !(v >= fields[i].min))
+        luaL_argerror(L, oidx, lua_pushfstring(L, "retry.%s must be a number "
+                                                  ">= %d", fields[i].key,
+                                               (int)fields[i].min));
+    }
+    lua_pop(L, 1);
+    lua_pushnumber(L, v);
+    lua_setfield(L, pol, fields[i].key);
+  }
+  if (lua_getfield(L, r, "on") != LUA_TNIL) {
+    if (!lua_isfunction(L, -1))
+      luaL_argerror(L, oidx, "retry.on must be a function");
+    lua_setfield(L, pol, "on");
+  } else {
+    lua_pop(L, 1);
+  }
+}
+
 int tkl_submit(lua_State *L, tkl_pool *p, tk_group_t *g, int oidx, int fidx) {
   luaL_checktype(L, fidx, LUA_TFUNCTION);
   int n = lua_gettop(L) - fidx + 1;  /* the function and its arguments */
+  int policy = 0;                    /* index of a retry policy, if any */
   tk_job_opts_t o = {0};
   tk_job_t *after_stack[8], **after = after_stack;
   size_t n_after = 0;
@@ -309,6 +345,11 @@ int tkl_submit(lua_State *L, tkl_pool *p, tk_group_t *g, int oidx, int fidx) {
       if (!ok) luaL_argerror(L, oidx, "block_timeout must be a number");
       if (o.block_timeout == 0) o.block_timeout = -1;  /* 0: do not wait */
     }
+    if (lua_getfield(L, oidx, "retry") != LUA_TNIL) {
+      luaL_argexpected(L, lua_istable(L, -1), oidx, "retry to be a table");
+      push_retry_policy(L, oidx, lua_gettop(L));
+      policy = lua_gettop(L);
+    }
     if (lua_getfield(L, oidx, "after") != LUA_TNIL) {
       int t = lua_gettop(L);
       if (!lua_istable(L, t)) luaL_argerror(L, oidx, "after must be a list of jobs");
@@ -329,6 +370,17 @@ int tkl_submit(lua_State *L, tkl_pool *p, tk_group_t *g, int oidx, int fidx) {
   /* Encoding can raise: encode into the state's scratch buffer first (it
   ** is reset on next use), and only then make the task. */
   tkl_buf *scratch = tkl_scratch(L);
+  if (policy != 0) {
+    /* With retries the task is the runner: runner(fn, policy, args...). */
+    luaL_checkstack(L, n + 3, "too many arguments");
+    int base = lua_gettop(L) + 1;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_retry);
+    lua_pushvalue(L, fidx);
+    lua_pushvalue(L, policy);
+    for (int i = 1; i < n; i++) lua_pushvalue(L, fidx + i);
+    fidx = base;
+    n += 2;
+  }
   tkl_encode(L, fidx, n, scratch, "argument");
   tkl_task *t = tkl_task_new(p, scratch);
   if (t == NULL) return luaL_error(L, "not enough memory");

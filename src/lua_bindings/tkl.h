@@ -27,7 +27,8 @@
 
 /* Registry keys of the module's per-state tables (their addresses). */
 TKL_INTERNAL extern const char tkl_key_boxes, tkl_key_cfuncs, tkl_key_cnames,
-    tkl_key_dumpids, tkl_key_dumps, tkl_key_loads, tkl_key_scratch;
+    tkl_key_dumpids, tkl_key_dumps, tkl_key_loads, tkl_key_scratch,
+    tkl_key_retry;
 
 /* {====================================================== buffers */
 
@@ -157,6 +158,9 @@ typedef struct tkl_task {
   atomic_int force;              /* cancelled with force: stop it hard */
   atomic_int cancel_raised;      /* a cancellation error was raised */
   uint64_t stop_cb;              /* on_cancel id of the hard-stop hook */
+  int attempts;                  /* calls made by the retry runner */
+  char **attempt_errors;         /* their errors, oldest first */
+  int nerrors;
 } tkl_task;
 
 /* The state's reusable encoding buffer, emptied (submit encodes into it

@@ -1,8 +1,11 @@
 /*
-** lmap.c - pool:map, written in Lua on top of submit and result, and
-** loaded into every state with the module. See LICENSE for copyright and
-** licence.
+** lscript.c - the parts of the module written in Lua, on top of submit,
+** result and sleep: pool:map and the retry runner. Loaded into every
+** state with the module. See LICENSE for copyright and licence.
 */
+#include <stdlib.h>
+#include <string.h>
+
 #include "tkl.h"
 
 /* The chunk receives the module table and the pool method table. A batch
@@ -10,7 +13,29 @@
 ** an error names the item's index in the whole list. */
 static const char map_lua[] =
     "local tk, methods = ...\n"
+    "-- The functions below travel to workers: they take nothing from here\n"
+    "-- (no upvalues but _ENV) and find threadkit in the worker's state.\n"
+    "-- Runs fn with retries (submit's {retry = ...}); the wait between two\n"
+    "-- attempts is a tk.sleep, so it holds no worker.\n"
+    "local function retry_runner(fn, policy, ...)\n"
+    "  local tk = require 'threadkit'\n"
+    "  local delay = policy.delay\n"
+    "  for attempt = 1, policy.attempts do\n"
+    "    local r = table.pack(pcall(fn, ...))\n"
+    "    tk._note_attempt(not r[1] and tostring(r[2]) or nil)\n"
+    "    if r[1] then return table.unpack(r, 2, r.n) end\n"
+    "    local err = r[2]\n"
+    "    if tk.cancelled() or attempt == policy.attempts or\n"
+    "       (policy.on and not policy.on(err)) then\n"
+    "      tk.checkpoint()  -- a cancellation is never retried\n"
+    "      error(err, 0)\n"
+    "    end\n"
+    "    if not tk.sleep(delay) then tk.checkpoint() end\n"
+    "    delay = math.min(delay * policy.backoff, policy.max_delay)\n"
+    "  end\n"
+    "end\n"
     "local function run_batch(fn, items, first)\n"
+    "  local tk = require 'threadkit'\n"
     "  local out, at = {}, 0\n"
     "  -- One pcall per batch; `at` says which item failed.\n"
     "  local ok, err = pcall(function()\n"
@@ -62,16 +87,40 @@ static const char map_lua[] =
     "    table.move(part, 1, #part, firsts[b], out)\n"
     "  end\n"
     "  return out\n"
-    "end\n";
+    "end\n"
+    "return retry_runner\n";
+
+/* The retry runner calls this after each attempt with the error (or nil):
+** the job keeps the count and the errors (job.attempts). */
+static int note_attempt(lua_State *L) {
+  tkl_task *t = tkl_current_task();
+  if (t == NULL) return 0;
+  t->attempts++;
+  if (!lua_isnil(L, 1)) {
+    char **e = realloc(t->attempt_errors,
+                       (size_t)(t->nerrors + 1) * sizeof *e);
+    if (e != NULL) {
+      t->attempt_errors = e;
+      e[t->nerrors] = strdup(lua_tostring(L, 1));
+      if (e[t->nerrors] != NULL) t->nerrors++;
+    }
+  }
+  return 0;
+}
+
+const char tkl_key_retry = 0;
 
 /* Adds pool:map to the pool methods (the table on top of the stack), with
-** the module at index `module`. */
+** the module at index `module`; keeps the retry runner in the registry. */
 void tkl_open_map(lua_State *L, int module);
 void tkl_open_map(lua_State *L, int module) {
   int methods = lua_gettop(L);
-  if (luaL_loadbuffer(L, map_lua, sizeof map_lua - 1, "=threadkit.map") != LUA_OK)
+  if (luaL_loadbuffer(L, map_lua, sizeof map_lua - 1, "=threadkit") != LUA_OK)
     lua_error(L);
   lua_pushvalue(L, module);
   lua_pushvalue(L, methods);
-  lua_call(L, 2, 0);
+  lua_call(L, 2, 1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &tkl_key_retry);
+  lua_pushcfunction(L, note_attempt);
+  lua_setfield(L, module, "_note_attempt");
 }
