@@ -39,6 +39,17 @@ local function threadkit_one_by_one()
   return N / (tk.now() - t0)
 end
 
+local MAP_N = tonumber(os.getenv("BENCH_MAP_N")) or 1000000
+local map_list = {}
+for i = 1, MAP_N do map_list[i] = i end
+local function threadkit_map()
+  local t0 = tk.now()
+  local out = pool:map(function(x) return x * 2 end, map_list)
+  local dt = tk.now() - t0
+  assert(#out == MAP_N and out[MAP_N] == 2 * MAP_N, "map: wrong result")
+  return MAP_N / dt
+end
+
 local ok_uv, uv = pcall(require, "luv")
 local function luv_work()
   local s, done = 0, 0
@@ -95,10 +106,12 @@ q:shutdown()
 MEMORY_LINES[#MEMORY_LINES + 1] = (("Memory: %.0f bytes per queued task (job, task, copied arguments and "
        .. "the Lua handle)"):format(per_task))
 
-local rates = {serial = {}, threadkit = {}, luv = {}}
+local rates = {serial = {}, threadkit = {}, luv = {}, map = {}}
 for _ = 1, ROUNDS do
   rates.serial[#rates.serial + 1] = serial()
   rates.threadkit[#rates.threadkit + 1] = threadkit_one_by_one()
+  collectgarbage()
+  rates.map[#rates.map + 1] = threadkit_map()
   collectgarbage()
   if ok_uv then rates.luv[#rates.luv + 1] = luv_work() end
   collectgarbage()
@@ -114,6 +127,8 @@ if ok_uv then
 else
   print("  luv uv.new_work               (lua-luv not installed)")
 end
+print(("  %-30s %12.0f %13s"):format(("threadkit pool:map, %d items"):format(MAP_N),
+                                     median(rates.map), "(items/s)"))
 print(("  %-30s %12.0f %13.2fx"):format("serial loop (floor)", median(rates.serial),
                                         tkr / median(rates.serial)))
 pool:shutdown()
