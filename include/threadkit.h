@@ -279,6 +279,7 @@ typedef struct tk_pool_metrics {
   double total_execution_time;  /* seconds, over finished runs */
   double mean_execution_time;
   double mean_queue_wait;       /* over jobs that started */
+  uint64_t schedules;           /* active schedules (tk_pool_schedule) */
 } tk_pool_metrics_t;
 
 /* Creates a pool and starts its workers (opts may be NULL). Errors:
@@ -319,6 +320,42 @@ TK_API int tk_pool_workers(const tk_pool_t *pool);
 ** Elsewhere: -1 and NULL. */
 TK_API int tk_worker_index(void);
 TK_API void *tk_worker_data(void);
+
+/* }====================================================== */
+
+/* {====================================================== schedules */
+
+/* A schedule submits fn as a job at a time, once or periodically, driven
+** by the shared timer (no thread of its own, no polling). A periodic
+** schedule never overlaps itself: a tick that comes while the previous
+** run is still going is skipped and counted as missed. */
+typedef struct tk_schedule tk_schedule_t;
+
+typedef struct tk_schedule_opts {
+  double delay;               /* > 0: first run this many seconds from now */
+  double at;                  /* > 0: first run at this time (seconds since
+                                 the epoch); in the past: TK_EINVAL */
+  double every;               /* > 0: run again every this many seconds */
+  int priority;
+  const char *name;           /* copied; names every run's job */
+  void *(*tick_arg)(void *arg);  /* if set: each run's argument is
+                                    tick_arg(arg), freed by tick_arg_free */
+  void (*tick_arg_free)(void *);
+  void (*arg_free)(void *);   /* called on arg when the schedule is freed */
+} tk_schedule_opts_t;
+
+/* Creates a schedule (one reference, the caller's). Exactly one of delay
+** and at, or neither with every (first run after one period). TK_EINVAL
+** for zero or negative times, a time in the past, or nothing to go by. */
+TK_API int tk_pool_schedule(tk_pool_t *pool, const tk_schedule_opts_t *opts,
+                            tk_task_fn fn, void *arg, tk_schedule_t **out);
+/* Stops further runs (a run already started goes on). 0, or TK_EINVAL if
+** it was already over (cancelled, one-shot done, pool shut down). */
+TK_API int tk_schedule_cancel(tk_schedule_t *s);
+TK_API void tk_schedule_release(tk_schedule_t *s);
+TK_API int tk_schedule_active(tk_schedule_t *s);
+TK_API uint64_t tk_schedule_runs(tk_schedule_t *s);
+TK_API uint64_t tk_schedule_missed(tk_schedule_t *s);
 
 /* }====================================================== */
 

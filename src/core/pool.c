@@ -86,6 +86,8 @@ struct tk_pool {
   uint64_t cancelled;            /* mu: cancelled without a worker */
   tk_job_t *held;                /* mu: jobs waiting for dependencies */
   tk_job_t *susp_list;           /* mu: suspended jobs */
+  struct tk_schedule *schedules; /* mu: active schedules (a ref each) */
+  uint64_t nschedules;           /* mu */
   atomic_int has_timer;          /* holds a timer use (set under mu) */
   worker *workers;
   char name[16];
@@ -697,6 +699,10 @@ int tk_pool_shutdown(tk_pool_t *pool, int wait, int cancel_pending) {
     for (size_t i = 0; i < ndrop; i++) tk__readyq_pop(&pool->q, &drop[i]);
     note_queue(pool);
   }
+  /* No schedule fires into a closed pool. */
+  struct tk_schedule *sched = pool->schedules;
+  pool->schedules = NULL;
+  pool->nschedules = 0;
   /* Suspended jobs wait for something that may never come: cancel their
   ** tokens so that their waits end. */
   size_t nsusp = 0;
@@ -717,6 +723,12 @@ int tk_pool_shutdown(tk_pool_t *pool, int wait, int cancel_pending) {
     tk_job_release(susp[i]);
   }
   tk__free(susp);
+  while (sched != NULL) {
+    struct tk_schedule *next = *tk__schedule_link(sched);
+    tk__schedule_end(sched);
+    tk_schedule_release(sched);
+    sched = next;
+  }
 
   for (size_t i = 0; i < ndrop; i++) {
     if (drop[i].job != NULL) {
@@ -825,6 +837,39 @@ static int push_slow(tk_pool_t *pool, int prio, const tk__task *t,
   unlock(pool);
   return rc;
 }
+
+
+/* Schedules are a singly linked list through tk__schedule_link. */
+int tk__pool_add_schedule(tk_pool_t *pool, struct tk_schedule *s) {
+  pthread_mutex_lock(&pool->mu);
+  int rc = pool->closed || atomic_load(&pool->stopping) ? TK_ESHUTDOWN : 0;
+  if (rc == 0) {
+    *tk__schedule_link(s) = pool->schedules;
+    pool->schedules = s;
+    pool->nschedules++;
+  }
+  pthread_mutex_unlock(&pool->mu);
+  return rc;
+}
+
+void tk__pool_remove_schedule(tk_pool_t *pool, struct tk_schedule *s) {
+  int found = 0;
+  pthread_mutex_lock(&pool->mu);
+  for (struct tk_schedule **pp = &pool->schedules; *pp != NULL;
+       pp = tk__schedule_link(*pp)) {
+    if (*pp == s) {
+      *pp = *tk__schedule_link(s);
+      pool->nschedules--;
+      found = 1;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&pool->mu);
+  if (found) tk_schedule_release(s);  /* the pool's reference */
+}
+
+static int ensure_timer(tk_pool_t *pool);
+int tk__pool_timer(tk_pool_t *pool) { return ensure_timer(pool); }
 
 static int ensure_timer(tk_pool_t *pool) {
   if (atomic_load(&pool->has_timer)) return 0;
@@ -974,6 +1019,7 @@ int tk_pool_metrics(tk_pool_t *pool, tk_pool_metrics_t *m) {
   m->peak_pending = pool->peak_pending;
   m->running = (uint64_t)(pool->busy + pool->suspended);
   m->cancelled = pool->cancelled;
+  m->schedules = pool->nschedules;
   for (int i = 0; i < pool->nworkers; i++) {
     worker *w = &pool->workers[i];
     m->completed += atomic_load_explicit(&w->completed, memory_order_relaxed);

@@ -14,4 +14,14 @@ TK_INTERNAL void tk__pool_job_cancelled(tk_pool_t *pool, tk_job_t *job);
 ** pool's workers are gone). */
 TK_INTERNAL void tk__pool_deps_ready(tk_pool_t *pool, tk_job_t *job);
 
+/* Schedules: the pool keeps a reference to each active one, ends them at
+** shutdown, and counts them in its metrics (schedule.c). */
+struct tk_schedule;
+TK_INTERNAL int tk__pool_timer(tk_pool_t *pool);
+TK_INTERNAL int tk__pool_add_schedule(tk_pool_t *pool, struct tk_schedule *s);
+TK_INTERNAL void tk__pool_remove_schedule(tk_pool_t *pool,
+                                          struct tk_schedule *s);
+TK_INTERNAL void tk__schedule_end(struct tk_schedule *s);
+TK_INTERNAL struct tk_schedule **tk__schedule_link(struct tk_schedule *s);
+
 #endif
