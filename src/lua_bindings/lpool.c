@@ -29,6 +29,7 @@ static lua_State *default_owner; /* the state whose close ends it */
 int tkl_handle_eq(lua_State *L);
 void tkl_register_mt(lua_State *L, int kind);
 void tkl_open_map(lua_State *L, int module);
+void tkl_open_schedule(lua_State *L, int pool_methods);
 
 void tkl_pool_retain(tkl_pool *p) { atomic_fetch_add(&p->refs, 1); }
 
@@ -478,6 +479,7 @@ static void push_metrics(lua_State *L, tkl_pool *p) {
   SETI("pending", m.pending);
   SETI("peak_pending", m.peak_pending);
   SETI("workers", m.workers);
+  SETI("schedules", m.schedules);
   SETN("total_execution_time", m.total_execution_time);
   SETN("mean_execution_time", m.mean_execution_time);
   SETN("mean_queue_wait", m.mean_queue_wait);
@@ -634,6 +636,7 @@ void tkl_open_pool(lua_State *L) {
   lua_newtable(L);
   luaL_setfuncs(L, methods, 0);
   tkl_open_map(L, module);  /* pool:map, written in Lua */
+  tkl_open_schedule(L, lua_gettop(L));
   lua_pushcclosure(L, pool_index, 1);
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);

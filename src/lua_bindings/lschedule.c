@@ -1,0 +1,136 @@
+/*
+** lschedule.c - pool:schedule(spec, fn, ...): a Lua task run by the core's
+** timer, once or periodically. See LICENSE for copyright and licence.
+*/
+#include <stdlib.h>
+
+#include "tkl.h"
+
+#define TK_SCHEDULE_MT "threadkit.schedule"
+
+/* What every tick copies into a fresh task. */
+typedef struct sched_arg {
+  tkl_pool *pool;                /* holds a reference */
+  tkl_buf in;                    /* the function and its arguments */
+} sched_arg;
+
+static void *make_task(void *arg) {
+  sched_arg *a = arg;
+  tkl_buf copy;
+  if (tkl_buf_copy(&copy, &a->in) != 0) return NULL;
+  tkl_task *t = tkl_task_new(a->pool, &copy);
+  tkl_buf_free(&copy);
+  return t;
+}
+
+static void free_arg(void *arg) {
+  sched_arg *a = arg;
+  tkl_buf_free(&a->in);
+  tkl_pool_release(a->pool);
+  free(a);
+}
+
+static tk_schedule_t **check_sched(lua_State *L) {
+  tk_schedule_t **b = luaL_checkudata(L, 1, TK_SCHEDULE_MT);
+  if (*b == NULL) luaL_error(L, "attempt to use a released schedule");
+  return b;
+}
+
+static double spec_number(lua_State *L, int spec, const char *key) {
+  if (lua_getfield(L, spec, key) == LUA_TNIL) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  int ok;
+  double v = lua_tonumberx(L, -1, &ok);
+  if (!ok || !(v > 0))
+    luaL_argerror(L, spec, lua_pushfstring(L, "%s must be a positive number",
+                                           key));
+  lua_pop(L, 1);
+  return v;
+}
+
+/* pool:schedule({delay = s} | {every = s} | {at = t}, fn, ...) */
+static int l_schedule(lua_State *L) {
+  tkl_pool *p = tkl_test_handle(L, 1, TKL_K_POOL);
+  if (p == NULL) luaL_checkudata(L, 1, TK_POOL_MT);
+  if (p == NULL || p->pool == NULL) return luaL_error(L, "attempt to use a closed pool");
+  luaL_checktype(L, 2, LUA_TTABLE);
+  luaL_checktype(L, 3, LUA_TFUNCTION);
+  int nargs = lua_gettop(L) - 3;  /* counted before options push values */
+  tk_schedule_opts_t o = {0};
+  o.delay = spec_number(L, 2, "delay");
+  o.every = spec_number(L, 2, "every");
+  o.at = spec_number(L, 2, "at");
+  if (o.delay > 0 && o.at > 0)
+    return luaL_argerror(L, 2, "give delay or at, not both");
+  if (o.delay == 0 && o.at == 0 && o.every == 0)
+    return luaL_argerror(L, 2, "delay, every or at expected");
+  if (lua_getfield(L, 2, "name") != LUA_TNIL) o.name = luaL_checkstring(L, -1);
+  if (lua_getfield(L, 2, "priority") != LUA_TNIL) {
+    int tkl_priority(lua_State *, int);
+    o.priority = tkl_priority(L, -1);
+  }
+  tk_schedule_t **box = lua_newuserdatauv(L, sizeof *box, 0);
+  *box = NULL;
+  luaL_setmetatable(L, TK_SCHEDULE_MT);
+  int boxidx = lua_gettop(L);
+  tkl_buf *scratch = tkl_scratch(L);
+  tkl_encode(L, 3, nargs + 1, scratch, "argument");
+  sched_arg *a = malloc(sizeof *a);
+  if (a == NULL) return luaL_error(L, "not enough memory");
+  a->pool = p;
+  tkl_pool_retain(p);
+  tkl_buf_move(&a->in, scratch, NULL, 0);
+  o.tick_arg = make_task;
+  o.tick_arg_free = tkl_task_free;
+  o.arg_free = free_arg;
+  int rc = tk_pool_schedule(p->pool, &o, tkl_task_run, a, box);
+  if (rc != 0) {
+    free_arg(a);
+    if (rc == TK_EINVAL && o.at > 0)
+      return luaL_error(L, "schedule: the time is in the past");
+    return luaL_error(L, "schedule: %s", tk_strerror(rc));
+  }
+  lua_pushvalue(L, boxidx);
+  return 1;
+}
+
+static int l_cancel(lua_State *L) {
+  lua_pushboolean(L, tk_schedule_cancel(*check_sched(L)) == 0);
+  return 1;
+}
+
+static int sched_index(lua_State *L) {
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+  tk_schedule_t *s = *check_sched(L);
+  const char *k = luaL_checkstring(L, 2);
+  if (k[0] == 'a') lua_pushboolean(L, tk_schedule_active(s));       /* active */
+  else if (k[0] == 'r') lua_pushinteger(L, (lua_Integer)tk_schedule_runs(s));
+  else if (k[0] == 'm') lua_pushinteger(L, (lua_Integer)tk_schedule_missed(s));
+  else lua_pushnil(L);
+  return 1;
+}
+
+static int sched_gc(lua_State *L) {
+  tk_schedule_t **b = luaL_checkudata(L, 1, TK_SCHEDULE_MT);
+  tk_schedule_release(*b);  /* the pool keeps an active one going */
+  *b = NULL;
+  return 0;
+}
+
+void tkl_open_schedule(lua_State *L, int pool_methods);
+void tkl_open_schedule(lua_State *L, int pool_methods) {
+  luaL_newmetatable(L, TK_SCHEDULE_MT);
+  lua_pushcfunction(L, sched_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_newtable(L);
+  lua_pushcfunction(L, l_cancel);
+  lua_setfield(L, -2, "cancel");
+  lua_pushcclosure(L, sched_index, 1);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  lua_pushcfunction(L, l_schedule);
+  lua_setfield(L, pool_methods, "schedule");
+}
