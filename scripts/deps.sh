@@ -2,7 +2,7 @@
 # deps.sh - installs the Debian packages threadkit needs, only when missing.
 set -e
 PKGS="liblua5.4-dev lua5.4 lua-busted libcmocka-dev libglib2.0-dev libuv1-dev
-pkg-config valgrind lua-luv"
+pkg-config valgrind lua-luv graphviz"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \

@@ -385,6 +385,13 @@ int tkl_submit(lua_State *L, tkl_pool *p, tk_group_t *g, int oidx, int fidx) {
   tkl_encode(L, fidx, n, scratch, "argument");
   tkl_task *t = tkl_task_new(p, scratch);
   if (t == NULL) return luaL_error(L, "not enough memory");
+  if (n_after > 0 && (t->after = malloc(n_after * sizeof *t->after)) != NULL) {
+    /* Remembered for tk.dot; dependencies never point back, no cycle. */
+    for (size_t i = 0; i < n_after; i++) {
+      tk_job_retain(after[i]);
+      t->after[t->nafter++] = after[i];
+    }
+  }
   t->has_timeout = o.timeout > 0;
   o.arg_free = tkl_task_free;
   tk_job_t *job;

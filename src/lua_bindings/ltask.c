@@ -141,6 +141,8 @@ void tkl_task_free(void *arg) {
   tkl_buf_free(&t->in);
   tkl_buf_free(&t->out);
   free(t->traceback);
+  for (int i = 0; i < t->nafter; i++) tk_job_release(t->after[i]);
+  free(t->after);
   for (int i = 0; i < t->nerrors; i++) free(t->attempt_errors[i]);
   free(t->attempt_errors);
   tkl_pool_release(t->pool);

@@ -76,6 +76,7 @@ int luaopen_threadkit(lua_State *L) {
   tkl_open_task(L);
   tkl_open_group(L);
   tkl_open_completed(L);
+  tkl_open_dot(L);
   static const char *const prios[] = {"LOWEST", "LOW", "NORMAL", "HIGH",
                                       "HIGHEST"};
   for (int i = 0; i < 5; i++) {

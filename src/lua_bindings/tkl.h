@@ -158,6 +158,9 @@ typedef struct tkl_task {
   atomic_int force;              /* cancelled with force: stop it hard */
   atomic_int cancel_raised;      /* a cancellation error was raised */
   uint64_t stop_cb;              /* on_cancel id of the hard-stop hook */
+  tk_job_t **after;               /* its dependencies (references), for
+                                    tk.dot */
+  int nafter;
   int attempts;                  /* calls made by the retry runner */
   char **attempt_errors;         /* their errors, oldest first */
   int nerrors;
@@ -222,6 +225,7 @@ TKL_INTERNAL void tkl_open_shared(lua_State *L);
 TKL_INTERNAL void tkl_open_task(lua_State *L);
 TKL_INTERNAL void tkl_open_group(lua_State *L);
 TKL_INTERNAL void tkl_open_completed(lua_State *L);
+TKL_INTERNAL void tkl_open_dot(lua_State *L);
 
 /* Submits the function at fidx (arguments above it, options at oidx or 0)
 ** to pool p, or to group g when g is not NULL. Pushes the job. */
