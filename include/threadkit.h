@@ -280,6 +280,10 @@ typedef struct tk_pool_metrics {
   double mean_execution_time;
   double mean_queue_wait;       /* over jobs that started */
   uint64_t schedules;           /* active schedules (tk_pool_schedule) */
+  /* Percentiles from log2 histograms: within a factor of sqrt(2). */
+  double p50_execution_time, p99_execution_time;
+  double p50_queue_wait, p99_queue_wait;
+  double uptime;                /* seconds since tk_pool_new */
 } tk_pool_metrics_t;
 
 /* Creates a pool and starts its workers (opts may be NULL). Errors:

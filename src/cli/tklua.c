@@ -28,6 +28,7 @@ void tkl_wait_live_pools(double timeout);
 void tkl_cancel_live_pools(void);
 void tkl_interrupt_all(void);
 void tkl_set_default_workers(int n);
+void tkl_print_stats(FILE *f);
 
 static const char *progname = "tklua";
 static pthread_mutex_t global_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -262,34 +263,7 @@ static void doREPL(lua_State *L) {
 
 /* {====================================================== --stats */
 
-static void print_stats(lua_State *L) {
-  if (lua_getglobal(L, "package") != LUA_TTABLE) return;
-  lua_getfield(L, -1, "loaded");
-  lua_getfield(L, -1, "threadkit");
-  if (!lua_istable(L, -1) || lua_getfield(L, -1, "metrics") != LUA_TFUNCTION) {
-    lua_settop(L, 0);
-    return;
-  }
-  if (lua_pcall(L, 0, 1, 0) != LUA_OK || !lua_istable(L, -1)) {
-    lua_settop(L, 0);
-    return;
-  }
-  static const char *const keys[] = {"submitted", "completed", "failed",
-                                     "cancelled", "running", "pending",
-                                     "peak_pending", "workers", NULL};
-  fprintf(stderr, "threadkit stats (default pool)\n");
-  for (int i = 0; keys[i]; i++) {
-    lua_getfield(L, -1, keys[i]);
-    fprintf(stderr, "  %-14s %lld\n", keys[i], (long long)lua_tointeger(L, -1));
-    lua_pop(L, 1);
-  }
-  lua_getfield(L, -1, "mean_execution_time");
-  fprintf(stderr, "  %-14s %.3f ms\n", "mean run", lua_tonumber(L, -1) * 1e3);
-  lua_pop(L, 1);
-  lua_getfield(L, -1, "mean_queue_wait");
-  fprintf(stderr, "  %-14s %.3f ms\n", "mean wait", lua_tonumber(L, -1) * 1e3);
-  lua_settop(L, 0);
-}
+static void print_stats(void) { tkl_print_stats(stderr); }
 
 /* }====================================================== */
 
@@ -401,7 +375,7 @@ static int pmain(lua_State *L) {
     }
   }
   tkl_wait_live_pools(-1);
-  if (args & has_stats) print_stats(L);
+  if (args & has_stats) print_stats();
   lua_pushboolean(L, 1);
   return 1;
 }

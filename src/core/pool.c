@@ -29,6 +29,7 @@
 #include "readyq.h"
 
 #define MAX_WORKERS 4096
+#define TK__HIST 48              /* buckets of log2(ns): up to ~3 days */
 #define MAX_CAPACITY ((size_t)1 << 40)
 #ifndef SPIN_ROUNDS
 #define SPIN_ROUNDS 100          /* ~10-30 us of polling before sleeping */
@@ -47,6 +48,8 @@ typedef struct worker {
   /* Written by this worker only; read by metrics. */
   atomic_uint_least64_t completed, failed, cancelled, ran;
   atomic_uint_least64_t exec_ns, wait_ns;
+  /* log2(ns) histograms of execution time and queue wait. */
+  atomic_uint_least64_t hist_exec[TK__HIST], hist_wait[TK__HIST];
 } worker;
 
 struct tk_pool {
@@ -67,6 +70,7 @@ struct tk_pool {
   int64_t pending;
   uint64_t peak_pending;
   int nworkers;
+  uint64_t born;                 /* tk__now_ns() at creation */
   int max_spinners;              /* half the CPUs, at least one */
   size_t capacity;
   int block_on_full;
@@ -391,6 +395,24 @@ int tk_job_resume(tk_job_t *job) {
   }
 }
 
+static int bucket(uint64_t ns) {
+  int b = ns ? 63 - __builtin_clzll(ns) : 0;
+  return b < TK__HIST ? b : TK__HIST - 1;
+}
+
+/* The q-quantile (0..1) of a histogram, as seconds: the geometric middle
+** of the bucket it falls in. */
+static double quantile(const uint64_t *h, uint64_t total, double q) {
+  if (total == 0) return 0;
+  uint64_t want = (uint64_t)((double)total * q), seen = 0;
+  if (want >= total) want = total - 1;
+  for (int b = 0; b < TK__HIST; b++) {
+    seen += h[b];
+    if (seen > want) return (double)(1ull << b) * 1.41421356 / 1e9;
+  }
+  return 0;
+}
+
 static void run_task(worker *w, tk__task *t, int resumed) {
   if (t->job == NULL) {
     ((tk_post_fn)t->fn)(t->arg, 0);
@@ -410,6 +432,8 @@ static void run_task(worker *w, tk__task *t, int resumed) {
   bump(&w->ran, 1);
   bump(&w->exec_ns, job->t_finish - start);
   bump(&w->wait_ns, start - job->t_submit);
+  bump(&w->hist_exec[bucket(job->t_finish - start)], 1);
+  bump(&w->hist_wait[bucket(start - job->t_submit)], 1);
   tk_job_release(job);
 }
 /* With mu held: pops the next task and moves it out of "pending". Returns
@@ -635,6 +659,7 @@ int tk_pool_new(const tk_pool_opts_t *opts, tk_pool_t **out) {
   atomic_init(&pool->has_timer, 0);
   pool->max_spinners = online_cpus() / 2 > 0 ? online_cpus() / 2 : 1;
   pool->capacity = opts->capacity;
+  pool->born = tk__now_ns();
   pool->block_on_full = opts->block_on_full;
   pool->paused = opts->paused != 0;
   snprintf(pool->name, sizeof pool->name, "%s", opts->name ? opts->name : "tk");
@@ -1020,6 +1045,16 @@ int tk_pool_metrics(tk_pool_t *pool, tk_pool_metrics_t *m) {
   m->running = (uint64_t)(pool->busy + pool->suspended);
   m->cancelled = pool->cancelled;
   m->schedules = pool->nschedules;
+  uint64_t he[TK__HIST] = {0}, hw[TK__HIST] = {0};
+  for (int i = 0; i < pool->nworkers; i++) {
+    for (int b = 0; b < TK__HIST; b++) {
+      he[b] += atomic_load_explicit(&pool->workers[i].hist_exec[b],
+                                    memory_order_relaxed);
+      hw[b] += atomic_load_explicit(&pool->workers[i].hist_wait[b],
+                                    memory_order_relaxed);
+    }
+  }
+  m->uptime = (double)(tk__now_ns() - pool->born) / 1e9;
   for (int i = 0; i < pool->nworkers; i++) {
     worker *w = &pool->workers[i];
     m->completed += atomic_load_explicit(&w->completed, memory_order_relaxed);
@@ -1034,6 +1069,10 @@ int tk_pool_metrics(tk_pool_t *pool, tk_pool_metrics_t *m) {
   m->total_execution_time = (double)exec_ns / 1e9;
   m->mean_execution_time = ran ? m->total_execution_time / (double)ran : 0;
   m->mean_queue_wait = ran ? (double)wait_ns / 1e9 / (double)ran : 0;
+  m->p50_execution_time = quantile(he, ran, 0.5);
+  m->p99_execution_time = quantile(he, ran, 0.99);
+  m->p50_queue_wait = quantile(hw, ran, 0.5);
+  m->p99_queue_wait = quantile(hw, ran, 0.99);
   return 0;
 }
 

@@ -4,6 +4,7 @@
 ** licence.
 */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,14 @@ typedef tkl_box pool_box;
 /* Pools that tklua waits for at the end of a script. */
 static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
 static tkl_pool *live;
+
+/* The last metrics of pools already closed, for --stats. */
+#define MAX_CLOSED 64
+static struct {
+  char name[32];
+  tk_pool_metrics_t m;
+} closed_pools[MAX_CLOSED];
+static int nclosed;              /* live_mu */
 
 static tkl_pool *default_pool;   /* live_mu */
 static int default_workers;      /* 0: one per CPU */
@@ -68,6 +77,117 @@ void tkl_wait_live_pools(double timeout) {
   pthread_mutex_unlock(&live_mu);
 }
 
+/* {====================================================== --stats */
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Mean, p50 and p99 (ms) of n values, sorted in place. */
+static void summary(double *v, size_t n, double out[3]) {
+  out[0] = out[1] = out[2] = 0;
+  if (n == 0) return;
+  qsort(v, n, sizeof *v, cmp_double);
+  double sum = 0;
+  for (size_t i = 0; i < n; i++) sum += v[i];
+  out[0] = sum / (double)n * 1e3;
+  /* Nearest rank: the smallest value with at least q of them at or below. */
+  size_t r50 = (n + 1) / 2, r99 = (size_t)((double)n * 0.99 + 0.999999);
+  out[1] = v[(r50 ? r50 : 1) - 1] * 1e3;
+  out[2] = v[(r99 ? r99 : 1) - 1] * 1e3;
+}
+
+static void print_group(FILE *f, tk_group_t *g, int depth) {
+  size_t n = tk_group_jobs(g, NULL, 0);
+  tk_job_t **jobs = malloc((n ? n : 1) * sizeof *jobs);
+  double *run = malloc((n ? n : 1) * sizeof *run);
+  double *wait = malloc((n ? n : 1) * sizeof *wait);
+  if (jobs == NULL || run == NULL || wait == NULL) {
+    free(jobs);
+    free(run);
+    free(wait);
+    return;
+  }
+  size_t got = tk_group_jobs(g, jobs, n);
+  if (got > n) got = n;
+  size_t c[5] = {0, 0, 0, 0, 0}, nr = 0, nw = 0;
+  for (size_t i = 0; i < got; i++) {
+    c[tk_job_state(jobs[i])]++;
+    double e = tk_job_execution_time(jobs[i]), q = tk_job_queue_wait(jobs[i]);
+    if (e >= 0) run[nr++] = e;
+    if (q >= 0) wait[nw++] = q;
+    tk_job_release(jobs[i]);
+  }
+  double rs[3], ws[3];
+  summary(run, nr, rs);
+  summary(wait, nw, ws);
+  fprintf(f, "  %*s%-*s %7zu %7zu %9zu %6zu %9zu  %7.2f %7.2f %7.2f  %7.2f %7.2f %7.2f\n",
+          depth * 2, "", 20 - depth * 2, tk_group_name(g), c[0], c[1], c[2],
+          c[3], c[4], ws[0], ws[1], ws[2], rs[0], rs[1], rs[2]);
+  free(jobs);
+  free(run);
+  free(wait);
+  size_t nk = tk_group_children(g, NULL, 0);
+  tk_group_t **kids = malloc((nk ? nk : 1) * sizeof *kids);
+  if (kids == NULL) return;
+  size_t gk = tk_group_children(g, kids, nk);
+  if (gk > nk) gk = nk;
+  for (size_t i = 0; i < gk; i++) {
+    print_group(f, kids[i], depth + 1);
+    tk_group_release(kids[i]);
+  }
+  free(kids);
+}
+
+static void print_pool(FILE *f, const char *name, const tk_pool_metrics_t *m) {
+  fprintf(f, "  %-20s %7d %9llu %9llu %6llu %9llu %6llu %9.0f  %7.2f %7.2f %7.2f  %7.2f %7.2f %7.2f\n",
+          name, m->workers, (unsigned long long)m->submitted,
+          (unsigned long long)m->completed, (unsigned long long)m->failed,
+          (unsigned long long)m->cancelled, (unsigned long long)m->peak_pending,
+          m->uptime > 0 ? (double)(m->completed + m->failed) / m->uptime : 0,
+          m->mean_queue_wait * 1e3, m->p50_queue_wait * 1e3,
+          m->p99_queue_wait * 1e3, m->mean_execution_time * 1e3,
+          m->p50_execution_time * 1e3, m->p99_execution_time * 1e3);
+}
+
+/* tklua --stats: every pool (closed ones too), then every group still
+** alive, as tables. */
+void tkl_print_stats(FILE *f);
+void tkl_print_stats(FILE *f) {
+  fprintf(f, "threadkit stats (times in ms; pool percentiles within a factor "
+             "of 1.4)\n");
+  fprintf(f, "  %-20s %7s %9s %9s %6s %9s %6s %9s  %23s  %23s\n", "pool",
+          "workers", "submitted", "completed", "failed", "cancelled", "peak",
+          "jobs/s", "queue wait mean/p50/p99", "run time mean/p50/p99");
+  pthread_mutex_lock(&live_mu);
+  for (int i = 0; i < nclosed; i++)
+    print_pool(f, closed_pools[i].name, &closed_pools[i].m);
+  for (tkl_pool *p = live; p != NULL; p = p->next_live) {
+    if (p->pool == NULL) continue;
+    tk_pool_metrics_t m;
+    tk_pool_metrics(p->pool, &m);
+    print_pool(f, p->name, &m);
+  }
+  pthread_mutex_unlock(&live_mu);
+  size_t n = tk_group_children(NULL, NULL, 0);
+  if (n == 0) return;
+  fprintf(f, "  %-20s %7s %7s %9s %6s %9s  %23s  %23s\n", "group", "pending",
+          "running", "completed", "failed", "cancelled",
+          "queue wait mean/p50/p99", "run time mean/p50/p99");
+  tk_group_t **roots = malloc(n * sizeof *roots);
+  if (roots == NULL) return;
+  size_t got = tk_group_children(NULL, roots, n);
+  if (got > n) got = n;
+  for (size_t i = 0; i < got; i++) {
+    print_group(f, roots[i], 0);
+    tk_group_release(roots[i]);
+  }
+  free(roots);
+}
+
+/* }====================================================== */
+
 /* Cancels everything in every live pool (tklua on Ctrl-C). */
 void tkl_cancel_live_pools(void);
 void tkl_cancel_live_pools(void) {
@@ -83,6 +203,14 @@ static void pool_close(tkl_pool *p, int cancel_pending) {
   if (core == NULL || !p->owned) return;
   live_remove(p);
   tk_pool_shutdown(core, 1, cancel_pending);
+  pthread_mutex_lock(&live_mu);
+  if (nclosed < MAX_CLOSED) {
+    snprintf(closed_pools[nclosed].name, sizeof closed_pools[nclosed].name,
+             "%s", p->name);
+    tk_pool_metrics(core, &closed_pools[nclosed].m);
+    nclosed++;
+  }
+  pthread_mutex_unlock(&live_mu);
   tk_pool_free(core);
   p->pool = NULL;
 }
@@ -490,6 +618,12 @@ static void push_metrics(lua_State *L, tkl_pool *p) {
   SETN("total_execution_time", m.total_execution_time);
   SETN("mean_execution_time", m.mean_execution_time);
   SETN("mean_queue_wait", m.mean_queue_wait);
+  SETN("p50_execution_time", m.p50_execution_time);
+  SETN("p99_execution_time", m.p99_execution_time);
+  SETN("p50_queue_wait", m.p50_queue_wait);
+  SETN("p99_queue_wait", m.p99_queue_wait);
+  SETN("uptime", m.uptime);
+  SETN("throughput", m.uptime > 0 ? (double)(m.completed + m.failed) / m.uptime : 0);
 #undef SETI
 #undef SETN
   lua_pushstring(L, p->name);

@@ -94,10 +94,23 @@ describe("tklua", function()
     assert.are.equal(0, code)
     assert.are.equal("3\n", out)
     assert.matches("threadkit stats", err)
-    assert.matches("submitted%s+1", err)
+    -- The default pool's row: name, workers, submitted, completed.
+    assert.matches("\n  tk%s+3%s+1%s+1%s", err)
+    assert.matches("queue wait mean/p50/p99", err)
     local _, err2, code2 = run(TKLUA .. " -j 0 -e 'print(1)'")
     assert.are.equal(1, code2)
     assert.matches("%-j needs", err2)
+  end)
+
+  it("--stats lists closed pools and groups too", function()
+    local _, err, code = run(TKLUA .. [[ --stats -e "local tk = require 'threadkit'
+      do local p <close> = tk.pool{workers = 1, name = 'short'}
+        local g = tk.group('work', {pool = p})
+        g:add_task(function() end) g:add_task(function() error('x') end)
+        g:join() KEEP = g end"]])
+    assert.are.equal(0, code)
+    assert.matches("\n  short%s+1%s+2%s+1%s+1%s", err)
+    assert.matches("\n  work%s+0%s+0%s+1%s+1%s+0", err)
   end)
 
   it("stops runaway tasks and exits 130 on Ctrl-C, within a second", function()
