@@ -239,6 +239,10 @@ TK_API int tk_job_resume(tk_job_t *job);
 /* Opens the gate of a job submitted with `gated`: it may run now (once its
 ** dependencies completed). TK_EINVAL if it has no gate or it was opened. */
 TK_API int tk_job_open(tk_job_t *job);
+/* Sets a function called whenever any job becomes final, on the thread
+** that ends it (NULL: none). For tracing; one atomic load per job when
+** unset. */
+TK_API void tk_set_finish_hook(void (*hook)(tk_job_t *job));
 /* Runs fn(arg) once when the job is final, on the thread that ends it (at
 ** once on this thread if it already is). TK_ENOMEM: fn will not run. */
 TK_API int tk_job_on_finish(tk_job_t *job, tk_cancel_fn fn, void *arg);

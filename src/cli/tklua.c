@@ -29,6 +29,8 @@ void tkl_cancel_live_pools(void);
 void tkl_interrupt_all(void);
 void tkl_set_default_workers(int n);
 void tkl_print_stats(FILE *f);
+int tkl_trace_start(const char *path);
+long tkl_trace_stop(void);
 
 static const char *progname = "tklua";
 static pthread_mutex_t global_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -90,7 +92,8 @@ static void print_usage(const char *badoption) {
           "  -i        enter interactive mode after executing 'script'\n"
           "  -l mod    require library 'mod' into global 'mod'\n"
           "  -j N      use N workers in the default pool\n"
-          "  --stats   print pool metrics on stderr at exit\n"
+          "  --stats   print pool and group statistics on stderr at exit\n"
+          "  --trace F write a Chrome trace of every task to file F\n"
           "  -v        show version information\n"
           "  -h        show this help\n"
           "  --        stop handling options\n"
@@ -272,6 +275,9 @@ static void print_stats(void) { tkl_print_stats(stderr); }
 #define has_v 4
 #define has_e 8
 #define has_stats 16
+#define has_trace 32
+
+static const char *trace_file;
 
 /* Scans options; returns flags, or has_error with *first = the bad one. */
 static int collectargs(char **argv, int *first) {
@@ -282,6 +288,12 @@ static int collectargs(char **argv, int *first) {
     if (argv[i][0] != '-') return args;
     if (strcmp(argv[i], "--stats") == 0) {
       args |= has_stats;
+      continue;
+    }
+    if (strcmp(argv[i], "--trace") == 0) {
+      if (argv[i + 1] == NULL) return has_error;
+      trace_file = argv[++i];
+      args |= has_trace;
       continue;
     }
     switch (argv[i][1]) {
@@ -327,6 +339,8 @@ static int runargs(lua_State *L, char **argv, int n) {
       if (status != LUA_OK) return 0;
     } else if (option == 'j') {
       if (argv[i][2] == '\0') i++;
+    } else if (strcmp(argv[i], "--trace") == 0) {
+      i++;
     }
   }
   return 1;
@@ -357,6 +371,10 @@ static int pmain(lua_State *L) {
     }
   }
   if (args & has_v) print_version();
+  if ((args & has_trace) && tkl_trace_start(trace_file) != 0) {
+    message("cannot start the trace");
+    return 0;
+  }
   luaL_openlibs(L);
   luaL_requiref(L, "threadkit", luaopen_threadkit, 0);
   lua_pop(L, 1);
@@ -375,6 +393,10 @@ static int pmain(lua_State *L) {
     }
   }
   tkl_wait_live_pools(-1);
+  if ((args & has_trace) && tkl_trace_stop() < 0) {
+    message(lua_pushfstring(L, "cannot write the trace to %s", trace_file));
+    return 0;
+  }
   if (args & has_stats) print_stats();
   lua_pushboolean(L, 1);
   return 1;

@@ -136,8 +136,17 @@ const char *tk_job_state_name(tk_job_state_t state) {
 
 /* Publishes the final state, wakes waiters and tells the dependents. The
 ** error text and times are written before; the caller holds a reference. */
+static _Atomic(void (*)(tk_job_t *)) finish_hook;
+
+void tk_set_finish_hook(void (*hook)(tk_job_t *job)) {
+  atomic_store(&finish_hook, hook);
+}
+
 static void publish(tk_job_t *job, int state) {
   atomic_store_explicit(&job->state, state, memory_order_seq_cst);
+  void (*hook)(tk_job_t *) =
+      atomic_load_explicit(&finish_hook, memory_order_relaxed);
+  if (hook != NULL) hook(job);
   /* Pairs with the waiter's increment-then-check in tk_job_wait. */
   if (atomic_load_explicit(&job->waiters, memory_order_seq_cst) > 0) {
     tk__bucket *b = tk__park_bucket(job);

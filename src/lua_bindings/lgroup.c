@@ -134,6 +134,7 @@ static int join_k(lua_State *L, int status, lua_KContext suspended) {
 }
 
 static int cond_k(lua_State *L, int status, lua_KContext ctx);
+static void set_event(lua_State *L, tk_group_t *g, const char *why);
 
 /* g:wait_for_condition(pred, [timeout]) --> true once pred() holds (and
 ** the event of g's subtree is set), false on timeout (event untouched). */
@@ -159,7 +160,7 @@ static int cond_k(lua_State *L, int status, lua_KContext suspended) {
     int holds = lua_toboolean(L, -1);
     lua_pop(L, 1);
     if (holds) {
-      tk_group_set_event(g);
+      set_event(L, g, "condition met, event set");
       lua_pushboolean(L, 1);
       return 1;
     }
@@ -180,8 +181,14 @@ static int cond_k(lua_State *L, int status, lua_KContext suspended) {
   }
 }
 
+static void set_event(lua_State *L, tk_group_t *g, const char *why) {
+  if (!tk_group_event_is_set(g))
+    tkl_trace_mark(lua_pushfstring(L, "%s: %s", tk_group_name(g), why));
+  tk_group_set_event(g);
+}
+
 static int l_set_event(lua_State *L) {
-  tk_group_set_event(check_group(L));
+  set_event(L, check_group(L), "event set");
   return 0;
 }
 

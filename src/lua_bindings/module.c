@@ -77,6 +77,7 @@ int luaopen_threadkit(lua_State *L) {
   tkl_open_group(L);
   tkl_open_completed(L);
   tkl_open_dot(L);
+  tkl_open_trace(L);
   static const char *const prios[] = {"LOWEST", "LOW", "NORMAL", "HIGH",
                                       "HIGHEST"};
   for (int i = 0; i < 5; i++) {

@@ -226,6 +226,8 @@ TKL_INTERNAL void tkl_open_task(lua_State *L);
 TKL_INTERNAL void tkl_open_group(lua_State *L);
 TKL_INTERNAL void tkl_open_completed(lua_State *L);
 TKL_INTERNAL void tkl_open_dot(lua_State *L);
+TKL_INTERNAL void tkl_open_trace(lua_State *L);
+TKL_INTERNAL void tkl_trace_mark(const char *what);
 
 /* Submits the function at fidx (arguments above it, options at oidx or 0)
 ** to pool p, or to group g when g is not NULL. Pushes the job. */
