@@ -97,7 +97,7 @@ $(DEMO_C): scripts/examples/demo.c $(LIB_A)
 
 # The README's first command: build everything, run the Lua demo.
 demo: deps $(TKLUA)
-	@$(TKLUA) scripts/examples/demo.lua
+	@$(TKLUA) scripts/examples/demo.lua $(BUILD)/demo-trace.json
 
 # Results of every suite go to $(BUILD)/results; scripts/summary.sh adds up.
 test: deps
@@ -131,9 +131,14 @@ readme-example: $(LIB_A)
 
 # The demos must run and tell their story.
 demo-check: $(TKLUA) $(DEMO_C)
-	@if $(TKLUA) scripts/examples/demo.lua > $(BUILD)/demo.out 2>&1 && \
-	  grep -q "aggregate *cancelled *(dependency 'parse b' was cancelled)" $(BUILD)/demo.out && \
-	  grep -q "runaway *cancelled *(timed out after 0.2 s)" $(BUILD)/demo.out && \
+	@if $(TKLUA) scripts/examples/demo.lua $(BUILD)/demo-trace.json > $(BUILD)/demo.out 2>&1 && \
+	  grep -q "fetch mirror-b *completed *after 3 attempts" $(BUILD)/demo.out && \
+	  grep -q "parse c *cancelled *(dependency 'fetch mirror-c' was cancelled)" $(BUILD)/demo.out && \
+	  grep -q "aggregate = 160" $(BUILD)/demo.out && \
+	  grep -q "verifier 2 found it" $(BUILD)/demo.out && \
+	  grep -q "^threadkit stats" $(BUILD)/demo.out && \
+	  grep -q "events written to" $(BUILD)/demo.out && \
+	  test -s $(BUILD)/demo-trace.json && \
 	  $(DEMO_C) > $(BUILD)/demo_c.out 2>&1 && \
 	  grep -q "report (50 ms budget) *cancelled" $(BUILD)/demo_c.out; then \
 	  echo "demo: ok"; echo "demo 1 0" >> $(BUILD)/results; \

@@ -106,12 +106,17 @@ q:shutdown()
 MEMORY_LINES[#MEMORY_LINES + 1] = (("Memory: %.0f bytes per queued task (job, task, copied arguments and "
        .. "the Lua handle)"):format(per_task))
 
-local rates = {serial = {}, threadkit = {}, luv = {}, map = {}}
+local rates = {serial = {}, threadkit = {}, luv = {}, map = {}, traced = {}}
+local trace_file = os.tmpname()
 for _ = 1, ROUNDS do
   rates.serial[#rates.serial + 1] = serial()
   rates.threadkit[#rates.threadkit + 1] = threadkit_one_by_one()
   collectgarbage()
   rates.map[#rates.map + 1] = threadkit_map()
+  collectgarbage()
+  tk.trace_start(trace_file)
+  rates.traced[#rates.traced + 1] = threadkit_one_by_one()
+  tk.trace_stop()
   collectgarbage()
   if ok_uv then rates.luv[#rates.luv + 1] = luv_work() end
   collectgarbage()
@@ -127,6 +132,10 @@ if ok_uv then
 else
   print("  luv uv.new_work               (lua-luv not installed)")
 end
+local tr = median(rates.traced)
+print(("  %-30s %12.0f %13.2fx  (trace overhead %.0f %%)"):format(
+  "threadkit one by one, traced", tr, tkr / tr, (tkr / tr - 1) * 100))
+os.remove(trace_file)
 print(("  %-30s %12.0f %13s"):format(("threadkit pool:map, %d items"):format(MAP_N),
                                      median(rates.map), "(items/s)"))
 print(("  %-30s %12.0f %13.2fx"):format("serial loop (floor)", median(rates.serial),

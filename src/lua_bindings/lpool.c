@@ -186,6 +186,19 @@ void tkl_print_stats(FILE *f) {
   free(roots);
 }
 
+/* tk.stats() --> the --stats table as text */
+static int l_stats(lua_State *L) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  if (f == NULL) return luaL_error(L, "not enough memory");
+  tkl_print_stats(f);
+  fclose(f);
+  lua_pushlstring(L, text, len);
+  free(text);
+  return 1;
+}
+
 /* }====================================================== */
 
 /* Cancels everything in every live pool (tklua on Ctrl-C). */
@@ -770,6 +783,7 @@ void tkl_open_pool(lua_State *L) {
                                    {"submit", l_submit},
                                    {"wait_all", l_wait_all},
                                    {"metrics", l_metrics},
+                                   {"stats", l_stats},
                                    {NULL, NULL}};
   int module = lua_gettop(L);
   luaL_newmetatable(L, TK_POOL_MT);
