@@ -289,14 +289,13 @@ static int l_errors(lua_State *L) {
 /* g:metrics() --> counts like the pool's */
 static int l_metrics(lua_State *L) {
   tk_group_t *g = check_group(L);
-  size_t n = tk_group_jobs(g, NULL, 0);
-  tk_job_t **jobs = lua_newuserdatauv(L, (n ? n : 1) * sizeof *jobs, 0);
-  size_t got = tk_group_jobs(g, jobs, n);
-  if (got > n) got = n;
+  int n = push_jobs(L, g);
+  int jobs = lua_gettop(L);
   lua_Integer c[5] = {0, 0, 0, 0, 0};
-  for (size_t i = 0; i < got; i++) {
-    c[tk_job_state(jobs[i])]++;
-    tk_job_release(jobs[i]);
+  for (int i = 1; i <= n; i++) {
+    lua_rawgeti(L, jobs, i);
+    c[tk_job_state(tkl_test_handle(L, -1, TKL_K_JOB))]++;
+    lua_pop(L, 1);
   }
   lua_createtable(L, 0, 8);
   static const char *const names[] = {"pending", "running", "completed",
@@ -305,7 +304,7 @@ static int l_metrics(lua_State *L) {
     lua_pushinteger(L, c[i]);
     lua_setfield(L, -2, names[i]);
   }
-  lua_pushinteger(L, (lua_Integer)got);
+  lua_pushinteger(L, n);
   lua_setfield(L, -2, "submitted");
   lua_pushinteger(L, tk_group_max_concurrent(g));
   lua_setfield(L, -2, "max_concurrent");
