@@ -421,6 +421,12 @@ int main(int argc, char **argv) {
   int status = lua_pcall(L, 2, 1, 0);
   int result = lua_toboolean(L, -1);
   report(L, status);
+  if (!(result && status == LUA_OK)) {
+    /* The script failed: its outstanding work is not waited for. Queued
+    ** tasks are cancelled and running ones stopped, so the exit is prompt. */
+    tkl_interrupt_all();
+    tkl_cancel_live_pools();
+  }
   pthread_mutex_lock(&global_mu);
   globalL = NULL;
   pthread_mutex_unlock(&global_mu);

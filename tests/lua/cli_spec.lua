@@ -81,6 +81,18 @@ describe("tklua", function()
     os.remove(f)
   end)
 
+  it("exits promptly when the script fails with work still queued", function()
+    local t0 = os.time()
+    local _, err, code = run(TKLUA .. [[ -e "local tk = require 'threadkit'
+      for i = 1, 2000 do tk.submit(function() local x = 0
+        for k = 1, 1e7 do x = x + k end end) end
+      tk.submit(function() while true do end end)
+      error('script failed')"]])
+    assert.are.equal(1, code)
+    assert.matches("script failed", err)
+    assert.is_true(os.time() - t0 <= 10)  -- not the minutes the work needs
+  end)
+
   it("waits for outstanding work at the end of the script", function()
     local out, _, code = run(TKLUA .. [[ -e "local tk = require 'threadkit'
       tk.submit(function() tk.sleep(0.2) print('late task') end)"]])
