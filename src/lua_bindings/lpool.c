@@ -284,7 +284,7 @@ static pool_box *push_pool(lua_State *L) {
 /* tk.pool(n) or tk.pool{workers, name, init, capacity, on_full} */
 static int l_pool(lua_State *L) {
   int workers = 0, init = 0, block = 0;
-  size_t capacity = 0;
+  size_t capacity = 0, memory_limit = 0;
   const char *name = NULL;
   if (lua_isinteger(L, 1)) {
     lua_Integer n = lua_tointeger(L, 1);
@@ -311,6 +311,13 @@ static int l_pool(lua_State *L) {
         luaL_argerror(L, 1, "capacity must be a positive integer");
       capacity = (size_t)n;
     }
+    if (lua_getfield(L, 1, "memory_limit") != LUA_TNIL) {
+      lua_Integer n = lua_tointeger(L, -1);
+      if (!lua_isinteger(L, -1) || n < 64 * 1024)
+        luaL_argerror(L, 1, "memory_limit must be an integer of at least "
+                            "65536 bytes");
+      memory_limit = (size_t)n;
+    }
     if (lua_getfield(L, 1, "on_full") != LUA_TNIL) {
       const char *mode = lua_tostring(L, -1);
       if (mode != NULL && strcmp(mode, "block") == 0) block = 1;
@@ -323,6 +330,7 @@ static int l_pool(lua_State *L) {
   pool_box *b = push_pool(L);
   int box = lua_gettop(L);
   tkl_pool *p = pool_make(L, workers, name, capacity, block);
+  p->memory_limit = memory_limit;  /* read by workers on their first task */
   b->ptr = p;  /* the box owns it now */
   /* The state's box cache: a reference coming back finds this box. */
   lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_boxes);

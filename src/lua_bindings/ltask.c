@@ -25,6 +25,7 @@ int luaopen_threadkit(lua_State *L);
 typedef struct slot {
   struct slot *next;
   lua_State *state;              /* the thread's worker state */
+  size_t used, limit;            /* its allocator's bytes and cap (0: none) */
   pthread_mutex_t mu;
   tkl_task *task;                /* mu: running now, or NULL */
 } slot;
@@ -86,13 +87,39 @@ static int setup_state(lua_State *L) {
   return 0;
 }
 
+/* The worker states' allocator: counts bytes, refuses to grow past the
+** pool's memory_limit (Lua then raises "not enough memory" in the task,
+** and the state stays usable). Shrinking never fails, as Lua requires. */
+static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  slot *s = ud;
+  size_t old = ptr != NULL ? osize : 0;
+  if (nsize == 0) {
+    free(ptr);
+    s->used -= old;
+    return NULL;
+  }
+  if (s->limit > 0 && nsize > old && s->used + (nsize - old) > s->limit)
+    return NULL;
+  void *n = realloc(ptr, nsize);
+  if (n != NULL) s->used = s->used - old + nsize;
+  return n;
+}
+
+static int state_panic(lua_State *L) {
+  lua_writestringerror("threadkit: unprotected error in a worker state: %s\n",
+                       lua_tostring(L, -1));
+  return 0;
+}
+
 /* This thread's state, made on its first task. NULL with an error message
 ** in *err (static storage) when it cannot be made. */
 static lua_State *worker_state(tkl_pool *p, char *err, size_t errlen) {
   if (myslot != NULL) return myslot->state;
   pthread_once(&state_once, make_key);
   slot *me = calloc(1, sizeof *me);
-  lua_State *L = me ? luaL_newstate() : NULL;
+  if (me != NULL) me->limit = p->memory_limit;
+  lua_State *L = me ? lua_newstate(limited_alloc, me) : NULL;
+  if (L != NULL) lua_atpanic(L, state_panic);
   if (L == NULL) {
     free(me);
     snprintf(err, errlen, "not enough memory for a worker state");
@@ -247,6 +274,20 @@ static void drop_coroutine(lua_State *L, tkl_task *t) {
   t->co_ref = LUA_NOREF;
 }
 
+/* Protected parts of running a task on the worker's state. */
+static int new_coroutine(lua_State *L) {
+  tkl_task *t = lua_touserdata(L, 1);
+  lua_State *co = lua_newthread(L);
+  t->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  t->co = co;
+  return 0;
+}
+
+static int make_traceback(lua_State *L) {
+  luaL_traceback(L, lua_touserdata(L, 1), lua_tostring(L, 2), 0);
+  return 1;
+}
+
 /* The error on top of co as text. No metamethods: co may be dead. */
 static const char *error_text(lua_State *co) {
   const char *msg = lua_tostring(co, -1);
@@ -264,9 +305,16 @@ int tkl_task_run(void *arg) {
   if (L == NULL) return tk_job_fail(job, "%s", err);
   int nargs = 0;
   if (t->co == NULL) {
-    lua_State *co = lua_newthread(L);
-    t->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    t->co = co;
+    /* Everything on the worker's own state runs protected: a task that
+    ** ran it out of memory must not take the worker down with it. */
+    lua_pushcfunction(L, new_coroutine);
+    lua_pushlightuserdata(L, t);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+      lua_pop(L, 1);
+      lua_gc(L, LUA_GCCOLLECT);
+      return tk_job_fail(job, "not enough memory");
+    }
+    lua_State *co = t->co;
     lua_pushcfunction(co, decode_in);
     lua_pushlightuserdata(co, t);
     if (lua_pcall(co, 1, LUA_MULTRET, 0) != LUA_OK) {
@@ -300,6 +348,8 @@ int tkl_task_run(void *arg) {
   if (st == LUA_YIELD) {
     rc = tk_job_fail(job, "a task cannot yield (use threadkit's waits, or "
                           "a coroutine of its own)");
+  } else if (st == LUA_OK && !lua_checkstack(co, 3)) {
+    rc = tk_job_fail(job, "not enough memory");
   } else if (st == LUA_OK) {
     lua_pushcfunction(co, encode_out);
     lua_insert(co, -(nres + 1));  /* below the results */
@@ -310,13 +360,18 @@ int tkl_task_run(void *arg) {
     current = prev;
   } else {
     const char *msg = error_text(co);
-    luaL_traceback(L, co, msg, 0);
-    free(t->traceback);
-    t->traceback = strdup(lua_tostring(L, -1));
+    lua_pushcfunction(L, make_traceback);
+    lua_pushlightuserdata(L, co);
+    lua_pushstring(L, msg);
+    if (lua_pcall(L, 2, 1, 0) == LUA_OK) {  /* else: no memory for one */
+      free(t->traceback);
+      t->traceback = strdup(lua_tostring(L, -1));
+    }
     lua_pop(L, 1);
     rc = tk_job_fail(job, "%s", msg);
   }
   drop_coroutine(L, t);
+  if (st == LUA_ERRMEM) lua_gc(L, LUA_GCCOLLECT);  /* give it back now */
   if (atomic_load(&t->cancel_raised) && tk_job_is_cancelled(job))
     return TK_ECANCELED;
   return rc;

@@ -136,6 +136,7 @@ typedef struct tkl_pool {
   tkl_buf init;                  /* encoded init function (len 0: none) */
   char name[32];
   size_t capacity;               /* bounded pools: max pending, else 0 */
+  size_t memory_limit;           /* bytes per worker state; 0: none */
   struct tkl_pool *next_live;    /* on the list tklua waits for */
 } tkl_pool;
 

@@ -172,3 +172,19 @@ describe("pool", function()
     assert.are.equal("hi", p:submit(function() return greeting end):result())
   end)
 end)
+
+describe("memory_limit", function()
+  it("fails a task that exceeds it; the worker stays usable", function()
+    local p <close> = tk.pool{workers = 1, memory_limit = 4 * 1024 * 1024}
+    local j = p:submit(function()
+      local t = {}
+      for i = 1, 1e7 do t[i] = ("x"):rep(20) .. i end
+      return #t
+    end)
+    assert.is_true(j:wait(60))
+    assert.are.equal("failed", j.state)
+    assert.are.equal("not enough memory", j.error)
+    assert.are.equal("still usable", p:submit(function() return "still usable" end):result(10))
+    assert.has_error(function() tk.pool{memory_limit = 10} end)
+  end)
+end)
