@@ -89,6 +89,12 @@ $(BUILD)/tests/%: tests/c/%.c tests/c/tk_test.h $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Isrc/core -o $@ $< $(LIB_A) -lcmocka $(LDLIBS_ALL)
 
+# The transfer test reaches into the Lua layer: it links it and Lua.
+$(BUILD)/tests/test_transfer: tests/c/test_transfer.c tests/c/tk_test.h $(LIB_LUA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -Isrc/lua_bindings -o $@ $< $(LIB_LUA) \
+	  -lcmocka $(LUA_LIB) -lm -ldl $(LDLIBS_ALL)
+
 deps:
 	@sh scripts/deps.sh
 

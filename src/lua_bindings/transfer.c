@@ -12,6 +12,7 @@
 ** it sits.
 */
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -279,8 +280,56 @@ static int writer(lua_State *L, const void *p, size_t sz, void *ud) {
 }
 
 /* Every dumped function gets a process-wide id, so that a worker finds its
-** compiled copy by an integer instead of hashing the bytecode. */
+** compiled copy by an integer instead of hashing the bytecode. The id also
+** records the bytecode's length and hash: a decoder loads only bytecode
+** this process produced (a forged or damaged buffer is refused, never
+** handed to Lua's undump). */
 static atomic_llong next_function_id;
+static pthread_mutex_t produced_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct produced {
+  size_t len;
+  uint64_t hash;
+} *produced;                     /* by id - 1; produced_mu */
+static size_t nproduced;
+
+static uint64_t hash_bytes(const char *p, size_t n) {
+  uint64_t h = 14695981039346656037u;
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 1099511628211u;
+  return h;
+}
+
+/* Records the bytecode of a new id; 0 if there is no memory for it. */
+static int record_produced(lua_Integer id, const char *code, size_t n) {
+  int ok = 1;
+  pthread_mutex_lock(&produced_mu);
+  if ((size_t)id > nproduced) {
+    size_t cap = (size_t)id + 64;
+    struct produced *p = realloc(produced, cap * sizeof *p);
+    if (p == NULL) {
+      ok = 0;
+    } else {
+      memset(p + nproduced, 0, (cap - nproduced) * sizeof *p);
+      produced = p;
+      nproduced = cap;
+    }
+  }
+  if (ok) {
+    produced[id - 1].len = n;
+    produced[id - 1].hash = hash_bytes(code, n);
+  }
+  pthread_mutex_unlock(&produced_mu);
+  return ok;
+}
+
+static int was_produced(lua_Integer id, const char *code, size_t n) {
+  if (id < 1) return 0;
+  uint64_t h = hash_bytes(code, n);
+  pthread_mutex_lock(&produced_mu);
+  int ok = (size_t)id <= nproduced && produced[id - 1].len == n &&
+           produced[id - 1].hash == h && n > 0;
+  pthread_mutex_unlock(&produced_mu);
+  return ok;
+}
 
 /* Pushes the bytecode of the Lua function at idx, cached per function,
 ** and returns its id. */
@@ -311,6 +360,11 @@ static lua_Integer push_bytecode(lua_State *L, int idx) {
   lua_rawset(L, -4);
   lua_remove(L, -2);
   id = (lua_Integer)atomic_fetch_add(&next_function_id, 1) + 1;
+  {
+    size_t len;
+    const char *code = lua_tolstring(L, -1, &len);
+    if (!record_produced(id, code, len)) luaL_error(L, "not enough memory");
+  }
   lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_dumpids);
   lua_pushvalue(L, idx);
   lua_pushinteger(L, id);
@@ -534,6 +588,8 @@ static void load_function(dec *d, lua_Integer id, const char *code, size_t n,
     return;
   }
   lua_pop(L, 1);
+  if (!was_produced(id, code, n))
+    luaL_error(L, "threadkit: refusing bytecode this process did not produce");
   if (luaL_loadbufferx(L, code, n, "=transfer", "b") != LUA_OK)
     lua_error(L);
   *fresh = 1;
