@@ -43,7 +43,7 @@ TEST_BIN := $(TEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 DEMO_C := $(BUILD)/demo_c
 
 .PHONY: all lib module cli demo test test-c deps sanitize tsan asan valgrind bench install \
-        clean check-layering readme-example demo-check test-lua
+        clean check-layering readme-example demo-check test-lua fuzz
 
 all: lib module cli $(LIB_LUA)
 lib: $(LIB_A) $(LIB_SO)
@@ -150,6 +150,19 @@ demo-check: $(TKLUA) $(DEMO_C)
 	  echo "demo: ok"; echo "demo 1 0" >> $(BUILD)/results; \
 	else echo "demo: FAILED"; cat $(BUILD)/demo.out $(BUILD)/demo_c.out; \
 	  echo "demo 0 1" >> $(BUILD)/results; exit 1; fi
+
+# libFuzzer on the decoder (clang). FUZZ_SECONDS sets the length.
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_SRC := tests/fuzz/fuzz_transfer.c $(LUA_SRC) $(CORE_SRC)
+fuzz: deps
+	@sh scripts/deps.sh clang libclang-rt-14-dev
+	@mkdir -p build/fuzz tests/fuzz/corpus
+	$(FUZZ_CC) -std=c11 -O1 -g -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc/core \
+	  -Isrc/lua_bindings -I$(LUA_INC) -fsanitize=fuzzer,address,undefined \
+	  -o build/fuzz/fuzz_transfer $(FUZZ_SRC) $(LUA_LIB) -lm -ldl -lpthread
+	build/fuzz/fuzz_transfer -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	  -print_final_stats=1 build/fuzz/corpus tests/fuzz/corpus
 
 sanitize: deps
 	@rm -f build/tsan/results build/asan/results

@@ -1,8 +1,10 @@
 #!/bin/sh
-# deps.sh - installs the Debian packages threadkit needs, only when missing.
+# deps.sh [PKG...] - installs the Debian packages threadkit needs (or the
+# ones named), only when missing.
 set -e
 PKGS="liblua5.4-dev lua5.4 lua-busted libcmocka-dev libglib2.0-dev libuv1-dev
 pkg-config valgrind lua-luv graphviz"
+[ $# -gt 0 ] && PKGS="$*"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
