@@ -151,23 +151,34 @@ demo-check: $(TKLUA) $(DEMO_C)
 	else echo "demo: FAILED"; cat $(BUILD)/demo.out $(BUILD)/demo_c.out; \
 	  echo "demo 0 1" >> $(BUILD)/results; exit 1; fi
 
-# libFuzzer on the decoder (clang). FUZZ_SECONDS sets the length.
+# libFuzzer on the value transfer (clang, ASan+UBSan): arbitrary buffers
+# into the decoder, arbitrary values through encode and decode. FUZZ_SECONDS
+# sets the length; make sanitize runs 60 s. The log is build/fuzz/log.
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 FUZZ_SRC := tests/fuzz/fuzz_transfer.c $(LUA_SRC) $(CORE_SRC)
 fuzz: deps
 	@sh scripts/deps.sh clang libclang-rt-14-dev
-	@mkdir -p build/fuzz tests/fuzz/corpus
+	@mkdir -p build/fuzz/corpus
+	@rm -f build/fuzz/results
 	$(FUZZ_CC) -std=c11 -O1 -g -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc/core \
 	  -Isrc/lua_bindings -I$(LUA_INC) -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=undefined \
 	  -o build/fuzz/fuzz_transfer $(FUZZ_SRC) $(LUA_LIB) -lm -ldl -lpthread
-	build/fuzz/fuzz_transfer -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
-	  -print_final_stats=1 build/fuzz/corpus tests/fuzz/corpus
+	@echo "fuzzing for $(FUZZ_SECONDS) s"
+	@if build/fuzz/fuzz_transfer -max_total_time=$(FUZZ_SECONDS) \
+	  -max_len=4096 -print_final_stats=1 -artifact_prefix=build/fuzz/ \
+	  build/fuzz/corpus tests/fuzz/corpus > build/fuzz/log 2>&1; then \
+	  grep -E 'DONE|number_of_executed_units' build/fuzz/log; \
+	  echo "fuzz_transfer: ok"; echo "fuzz_transfer 1 0" > build/fuzz/results; \
+	else tail -60 build/fuzz/log; echo "fuzz_transfer: FAILED"; \
+	  echo "fuzz_transfer 0 1" > build/fuzz/results; exit 1; fi
 
 sanitize: deps
-	@rm -f build/tsan/results build/asan/results
+	@rm -f build/tsan/results build/asan/results build/fuzz/results
 	@$(MAKE) --no-print-directory tsan
 	@$(MAKE) --no-print-directory asan
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=60
 
 # Sanitizer builds run every C test and every Lua spec; the specs run in
 # the sanitized tklua (a sanitized module cannot load into stock lua5.4).
