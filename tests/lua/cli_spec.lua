@@ -100,6 +100,28 @@ describe("tklua", function()
     assert.are.equal("late task\n", out)
   end)
 
+  it("ends at once with the status os.exit gives inside a task", function()
+    local t0 = os.time()
+    local out, _, code = run(TKLUA .. [[ -e "local tk = require 'threadkit'
+      for i = 1, 1000 do tk.submit(function() tk.sleep(0.05) end) end
+      tk.submit(function() os.exit(3) end)
+      tk.sleep(30) print('not reached')"]])
+    assert.are.equal(3, code)
+    assert.are.equal("", out)
+    assert.is_true(os.time() - t0 <= 10)  -- not the 30 s the script sleeps
+  end)
+
+  it("runs a busy pool's queued work when the collector takes it", function()
+    local out, _, code = run(TKLUA .. [[ -e "local tk = require 'threadkit'
+      local s = tk.shared{n = 0}
+      do local p = tk.pool(2)
+        for i = 1, 500 do p:submit(function() s:incr('n') end) end end
+      collectgarbage() collectgarbage()
+      print(s.n)"]])
+    assert.are.equal(0, code)
+    assert.are.equal("500\n", out)
+  end)
+
   it("sizes the default pool with -j and prints --stats on stderr", function()
     local out, err, code = run(TKLUA .. [[ -j 3 --stats -e "local tk = require 'threadkit'
       print(tk.metrics().workers) tk.submit(function() end)"]])
