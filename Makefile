@@ -89,8 +89,10 @@ $(BUILD)/tests/%: tests/c/%.c tests/c/tk_test.h $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Isrc/core -o $@ $< $(LIB_A) -lcmocka $(LDLIBS_ALL)
 
-# The transfer test reaches into the Lua layer: it links it and Lua.
-$(BUILD)/tests/test_transfer: tests/c/test_transfer.c tests/c/tk_test.h $(LIB_LUA)
+# The transfer and embedding tests reach into the Lua layer: they link it
+# and Lua.
+LUA_TESTS := $(BUILD)/tests/test_transfer $(BUILD)/tests/test_embed
+$(LUA_TESTS): $(BUILD)/tests/%: tests/c/%.c tests/c/tk_test.h $(LIB_LUA)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -Isrc/lua_bindings -o $@ $< $(LIB_LUA) \
 	  -lcmocka $(LUA_LIB) -lm -ldl $(LDLIBS_ALL)

@@ -6,7 +6,7 @@
 
 int luaopen_threadkit(lua_State *L);
 tkl_pool *tkl_pool_wrap(tk_pool_t *core);
-void tkl_set_default_pool(tkl_pool *p);
+void tkl_set_default_pool(lua_State *L, tkl_pool *p);
 extern void (*tkl_worker_hook)(lua_State *L);
 
 int tk_lua_open(lua_State *L, tk_pool_t *pool) {
@@ -14,7 +14,7 @@ int tk_lua_open(lua_State *L, tk_pool_t *pool) {
   if (pool != NULL) {
     tkl_pool *p = tkl_pool_wrap(pool);
     if (p == NULL) return TK_ENOMEM;
-    tkl_set_default_pool(p);
+    tkl_set_default_pool(L, p);
   }
   luaL_requiref(L, "threadkit", luaopen_threadkit, 0);
   return 0;

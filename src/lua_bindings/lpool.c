@@ -33,7 +33,6 @@ static int default_workers;      /* 0: one per CPU */
 /* tklua -j N */
 void tkl_set_default_workers(int n);
 void tkl_set_default_workers(int n) { default_workers = n; }
-static lua_State *default_owner; /* the state whose close ends it */
 
 int tkl_handle_eq(lua_State *L);
 void tkl_register_mt(lua_State *L, int kind);
@@ -342,20 +341,31 @@ static int l_pool(lua_State *L) {
   return 1;
 }
 
-/* The default pool: made on first use, ended when the state that made it
-** closes (a sentinel in its registry). */
+/* The default pool: made on first use (or given by an embedding host),
+** ended when the state that made it closes: a sentinel in that state's
+** registry holds the pool and, when collected, ends it if it is still the
+** default. */
 static int default_gc(lua_State *L) {
-  (void)L;
+  tkl_pool **slot = lua_touserdata(L, 1);
   pthread_mutex_lock(&live_mu);
-  tkl_pool *p = default_pool;
-  default_pool = NULL;
-  default_owner = NULL;
+  tkl_pool *p = *slot == default_pool ? default_pool : NULL;
+  if (p != NULL) default_pool = NULL;
   pthread_mutex_unlock(&live_mu);
   if (p != NULL) {
-    pool_close(p, 0);
+    pool_close(p, 0);  /* a no-op for a host's pool: the host ends it */
     tkl_pool_release(p);
   }
   return 0;
+}
+
+static void set_sentinel(lua_State *L, tkl_pool *p) {
+  tkl_pool **slot = lua_newuserdatauv(L, sizeof *slot, 0);
+  *slot = p;
+  lua_newtable(L);
+  lua_pushcfunction(L, default_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  lua_setfield(L, LUA_REGISTRYINDEX, "threadkit.default_sentinel");
 }
 
 static tkl_pool *get_default(lua_State *L) {
@@ -372,7 +382,6 @@ static tkl_pool *get_default(lua_State *L) {
   pthread_mutex_lock(&live_mu);
   if (default_pool == NULL) {
     default_pool = p;
-    default_owner = L;
     p = NULL;
   }
   tkl_pool *winner = default_pool;
@@ -382,12 +391,7 @@ static tkl_pool *get_default(lua_State *L) {
     tkl_pool_release(p);
     return winner;
   }
-  lua_newuserdatauv(L, 1, 0);
-  lua_newtable(L);
-  lua_pushcfunction(L, default_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_setmetatable(L, -2);
-  lua_setfield(L, LUA_REGISTRYINDEX, "threadkit.default_sentinel");
+  set_sentinel(L, winner);
   return winner;
 }
 
@@ -751,8 +755,10 @@ int tkl_submit_copied(const tkl_buf *fn) {
 }
 
 /* The host's pool becomes the default pool (embedding API). */
-void tkl_set_default_pool(tkl_pool *p);
-void tkl_set_default_pool(tkl_pool *p) {
+/* For the embedding API: the host's pool becomes the default until L
+** closes. */
+void tkl_set_default_pool(lua_State *L, tkl_pool *p);
+void tkl_set_default_pool(lua_State *L, tkl_pool *p) {
   pthread_mutex_lock(&live_mu);
   tkl_pool *old = default_pool;
   default_pool = p;
@@ -761,6 +767,7 @@ void tkl_set_default_pool(tkl_pool *p) {
     pool_close(old, 0);
     tkl_pool_release(old);
   }
+  set_sentinel(L, p);
 }
 
 /* For the embedding API: a pool made by the host, not owned. */

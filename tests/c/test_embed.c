@@ -1,0 +1,129 @@
+/*
+** test_embed.c - a C host that embeds threadkit and closes its lua_State
+** with work in flight: nothing is lost, nothing hangs, nothing leaks (the
+** sanitizer and valgrind runs check the last).
+** See LICENSE for copyright and licence.
+*/
+#include "tk_test.h"
+
+#include "lauxlib.h"
+#include "lualib.h"
+
+static atomic_int bumps;
+static gate hold_gate;
+
+/* host.bump(): counts a task that ran. host.hold(): waits at the gate. */
+static int bump(lua_State *L) {
+  (void)L;
+  atomic_fetch_add(&bumps, 1);
+  return 0;
+}
+
+static int hold(lua_State *L) {
+  (void)L;
+  gate_pass(&hold_gate);
+  return 0;
+}
+
+static void register_host(lua_State *L) {
+  static const luaL_Reg funcs[] = {{"bump", bump}, {"hold", hold}, {NULL, NULL}};
+  luaL_newlib(L, funcs);
+  lua_setglobal(L, "host");
+}
+
+/* Opens a host state on pool (NULL: threadkit's default pool) and runs
+** script with the module as its argument. */
+static lua_State *run_host(tk_pool_t *pool, const char *script) {
+  lua_State *L = luaL_newstate();
+  luaL_openlibs(L);
+  assert_ok(tk_lua_open(L, pool));
+  assert_int_equal(LUA_OK, luaL_loadstring(L, script));
+  lua_insert(L, -2);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) fail_msg("%s", lua_tostring(L, -1));
+  return L;
+}
+
+static int wait_arrived(gate *g, int n) {
+  for (int spins = 0; spins < 10000; spins++) {
+    pthread_mutex_lock(&g->mu);
+    int arrived = g->arrived;
+    pthread_mutex_unlock(&g->mu);
+    if (arrived >= n) return 1;
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
+  return 0;
+}
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The host's own pool outlives the state: the queued tasks still run. */
+static void host_closes_state_while_its_pool_works(void **state) {
+  (void)state;
+  atomic_store(&bumps, 0);
+  gate_init(&hold_gate);
+  tk_pool_t *pool;
+  tk_pool_opts_t opts = {.workers = 2, .name = "host"};
+  assert_ok(tk_pool_new(&opts, &pool));
+  lua_State *L = run_host(pool,
+      "local tk = ...\n"
+      "for i = 1, 2 do tk.submit(function() host.hold() host.bump() end) end\n"
+      "for i = 1, 300 do tk.submit(function(t) host.bump() return t end,\n"
+      "                            {i, tostring(i)}) end\n");
+  assert_true(wait_arrived(&hold_gate, 2));  /* both workers are held */
+  lua_close(L);                              /* 300 tasks still queued */
+  gate_open(&hold_gate);
+  assert_ok(tk_pool_wait_all(pool, 30.0));
+  assert_int_equal(302, atomic_load(&bumps));
+  assert_ok(tk_pool_shutdown(pool, 1, 0));
+  tk_pool_free(pool);
+  gate_destroy(&hold_gate);
+}
+
+/* The default pool belongs to the state: closing it runs the queued work
+** first, as collecting a pool does. */
+static void host_closes_state_with_default_pool_busy(void **state) {
+  (void)state;
+  atomic_store(&bumps, 0);
+  lua_State *L = run_host(NULL,
+      "local tk = ...\n"
+      "for i = 1, 300 do tk.submit(function() host.bump() end) end\n");
+  lua_close(L);
+  assert_int_equal(300, atomic_load(&bumps));
+}
+
+/* A task asleep for a long time does not hold up a host that closes its
+** state and shuts its pool down cancelling. */
+static void host_shutdown_cancels_sleeping_task(void **state) {
+  (void)state;
+  tk_pool_t *pool;
+  tk_pool_opts_t opts = {.workers = 1, .name = "host"};
+  assert_ok(tk_pool_new(&opts, &pool));
+  gate_init(&hold_gate);
+  lua_State *L = run_host(pool,
+      "local tk = ...\n"
+      "tk.submit(function() host.hold() tk.sleep(60) end)\n"
+      "for i = 1, 100 do tk.submit(function() tk.sleep(60) end) end\n");
+  assert_true(wait_arrived(&hold_gate, 1));
+  gate_open(&hold_gate);
+  lua_close(L);
+  double t0 = now();
+  assert_ok(tk_pool_shutdown(pool, 1, 1));
+  assert_true(now() - t0 < 10.0);  /* not the 60 s the tasks sleep */
+  tk_pool_free(pool);
+  gate_destroy(&hold_gate);
+}
+
+int main(void) {
+  tk_lua_set_worker_hook(register_host);
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(host_closes_state_while_its_pool_works),
+      cmocka_unit_test(host_closes_state_with_default_pool_busy),
+      cmocka_unit_test(host_shutdown_cancels_sleeping_task),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
