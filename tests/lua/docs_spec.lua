@@ -36,7 +36,7 @@ local function c_tests()
 end
 
 local C_PREFIXES = {"readyq", "token", "job", "pool", "deps", "stress",
-                    "suspend", "group", "schedule", "transfer"}
+                    "suspend", "group", "schedule", "transfer", "host"}
 
 describe("docs/guarantees.md", function()
   local doc = squash(slurp("docs/guarantees.md"))
