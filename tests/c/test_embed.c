@@ -43,24 +43,6 @@ static lua_State *run_host(tk_pool_t *pool, const char *script) {
   return L;
 }
 
-static int wait_arrived(gate *g, int n) {
-  for (int spins = 0; spins < 10000; spins++) {
-    pthread_mutex_lock(&g->mu);
-    int arrived = g->arrived;
-    pthread_mutex_unlock(&g->mu);
-    if (arrived >= n) return 1;
-    struct timespec ts = {0, 1000000};
-    nanosleep(&ts, NULL);
-  }
-  return 0;
-}
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* The host's own pool outlives the state: the queued tasks still run. */
 static void host_closes_state_while_its_pool_works(void **state) {
   (void)state;
@@ -74,7 +56,7 @@ static void host_closes_state_while_its_pool_works(void **state) {
       "for i = 1, 2 do tk.submit(function() host.hold() host.bump() end) end\n"
       "for i = 1, 300 do tk.submit(function(t) host.bump() return t end,\n"
       "                            {i, tostring(i)}) end\n");
-  assert_true(wait_arrived(&hold_gate, 2));  /* both workers are held */
+  assert_true(gate_wait_arrived(&hold_gate, 2));  /* both workers are held */
   lua_close(L);                              /* 300 tasks still queued */
   gate_open(&hold_gate);
   assert_ok(tk_pool_wait_all(pool, 30.0));
@@ -108,12 +90,12 @@ static void host_shutdown_cancels_sleeping_task(void **state) {
       "local tk = ...\n"
       "tk.submit(function() host.hold() tk.sleep(60) end)\n"
       "for i = 1, 100 do tk.submit(function() tk.sleep(60) end) end\n");
-  assert_true(wait_arrived(&hold_gate, 1));
+  assert_true(gate_wait_arrived(&hold_gate, 1));
   gate_open(&hold_gate);
   lua_close(L);
-  double t0 = now();
+  double t0 = now_s();
   assert_ok(tk_pool_shutdown(pool, 1, 1));
-  assert_true(now() - t0 < 10.0);  /* not the 60 s the tasks sleep */
+  assert_true(now_s() - t0 < 10.0);  /* not the 60 s the tasks sleep */
   tk_pool_free(pool);
   gate_destroy(&hold_gate);
 }
