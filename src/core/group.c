@@ -220,11 +220,17 @@ int tk_group_submit(tk_group_t *g, const tk_job_opts_t *opts, tk_task_fn fn,
   ** and it knows its group (a join from inside it must see that). */
   o.gated = 1;
   gnode *n = tk__calloc(1, sizeof *n);
-  if (n == NULL) return TK_ENOMEM;
+  tk__dep_node *done = tk__malloc(sizeof *done);  /* for on_finish below */
+  if (n == NULL || done == NULL) {
+    tk__free(n);
+    tk__free(done);
+    return TK_ENOMEM;
+  }
   tk_job_t *job;
   int rc = tk_pool_submit(g->pool, &o, fn, arg, &job);
   if (rc != 0) {
     tk__free(n);
+    tk__free(done);
     return rc;
   }
   n->job = job;  /* the group keeps the reference submit gave */
@@ -240,6 +246,7 @@ int tk_group_submit(tk_group_t *g, const tk_job_opts_t *opts, tk_task_fn fn,
       tk_job_open(job);
       tk_job_release(job);
       tk__free(n);
+      tk__free(done);
       return TK_ENOMEM;
     }
     g->nodes = nodes;
@@ -259,7 +266,7 @@ int tk_group_submit(tk_group_t *g, const tk_job_opts_t *opts, tk_task_fn fn,
   }
   pthread_mutex_unlock(&tree_mu);
   /* After it is listed: a job that already ended is counted out at once. */
-  tk_job_on_finish(job, on_finish, n);
+  tk__job_on_finish_node(job, done, on_finish, n);
   if (grant) tk_job_open(job);
   if (out != NULL) {
     tk_job_retain(job);

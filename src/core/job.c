@@ -215,11 +215,15 @@ int tk__job_run(tk_job_t *job, int resumed) {
     /* Cancelled (by its token or group) after it was queued: never runs. */
     job->error = tk__strdup("cancelled before it started");
     state = TK_JOB_CANCELLED;
+  } else if (!resumed && x != NULL && x->timeout > 0 &&
+             tk__timer_arm(&x->timer,
+                           start + (uint64_t)(x->timeout * 1e9)) != 0) {
+    /* Running it unbounded would break the promise of its timeout. */
+    job->error = tk__strdup("not enough memory to arm its timeout");
+    state = TK_JOB_FAILED;
   } else {
     /* The timeout runs from the first start and stays armed while the
     ** job is suspended. */
-    if (!resumed && x != NULL && x->timeout > 0)
-      tk__timer_arm(&x->timer, start + (uint64_t)(x->timeout * 1e9));
     tk_job_t *prev = current;
     current = job;
     int rc = job->fn(job->arg);
@@ -388,6 +392,12 @@ int tk_job_on_finish(tk_job_t *job, tk_cancel_fn fn, void *arg) {
   if (job == NULL || fn == NULL) return TK_EINVAL;
   tk__dep_node *n = tk__malloc(sizeof *n);
   if (n == NULL) return TK_ENOMEM;
+  tk__job_on_finish_node(job, n, fn, arg);
+  return 0;
+}
+
+void tk__job_on_finish_node(tk_job_t *job, tk__dep_node *n, tk_cancel_fn fn,
+                            void *arg) {
   n->dependent = NULL;
   n->index = 0;
   n->fn = fn;
@@ -396,7 +406,6 @@ int tk_job_on_finish(tk_job_t *job, tk_cancel_fn fn, void *arg) {
     tk__free(n);
     fn(arg);
   }
-  return 0;
 }
 
 int tk__job_add_dependent(tk_job_t *job, tk_job_t *dependent, size_t index) {
@@ -474,7 +483,11 @@ const char *tk_job_name(const tk_job_t *job) {
 const char *tk_job_error(const tk_job_t *job) {
   if (job == NULL) return NULL;
   int st = atomic_load_explicit(&job->state, memory_order_acquire);
-  return is_final(st) ? job->error : NULL;
+  if (!is_final(st)) return NULL;
+  if (st == TK_JOB_COMPLETED || job->error != NULL) return job->error;
+  /* The message's own allocation failed: still say what happened. */
+  return st == TK_JOB_CANCELLED ? "cancelled"
+                                : "failed (no memory for its message)";
 }
 
 void *tk_job_result(const tk_job_t *job) {

@@ -98,5 +98,9 @@ TK_INTERNAL int tk__job_add_dependent(tk_job_t *job, tk_job_t *dependent,
                                       size_t index);
 /* One dependency of `job` ended (dep may be NULL for the submit guard). */
 TK_INTERNAL void tk__job_dep_done(tk_job_t *job, tk_job_t *dep, size_t index);
+/* tk_job_on_finish with a node the caller allocated (tk__malloc) before it
+** could no longer back out: takes the node, cannot fail. */
+TK_INTERNAL void tk__job_on_finish_node(tk_job_t *job, tk__dep_node *n,
+                                        tk_cancel_fn fn, void *arg);
 
 #endif

@@ -449,6 +449,41 @@ static int take(tk_pool_t *pool, tk__task *t) {
   return 1;
 }
 
+/* Without mu: ends a queued task that a cancelling shutdown caught. */
+static void cancel_queued(tk_pool_t *pool, tk__task *t) {
+  if (t->job != NULL) {
+    tk__job_cancel_pending(t->job, tk__strdup("pool shut down"));
+    tk_job_release(t->job);
+    return;
+  }
+  ((tk_post_fn)t->fn)(t->arg, TK_ECANCELED);
+  lock(pool);
+  pool->pending--;
+  pool->cancelled++;
+  check_idle(pool);
+  unlock(pool);
+}
+
+/* With mu held, when drain() left a filled slot at the inbox's head (the
+** ready queue had no memory to grow): takes that task straight from the
+** inbox, so accepted work runs, ahead of its priority, instead of
+** stalling. Returns as take() does, or 3 for a task a cancelling
+** shutdown caught (the caller ends it with cancel_queued). */
+static int take_from_inbox(tk_pool_t *pool, tk__task *t) {
+  size_t pos = atomic_load_explicit(&pool->inbox.head, memory_order_relaxed);
+  tk__slot *s = &pool->inbox.slots[pos & (TK__INBOX_SLOTS - 1)];
+  if (atomic_load_explicit(&s->seq, memory_order_acquire) != pos + 1)
+    return 0;  /* still being written */
+  int prio;
+  tk__inbox_pop(&pool->inbox, &prio, t);
+  pool->submitted++;  /* what drain() would have counted */
+  pool->pending++;
+  if (pool->cancel_all) return 3;
+  if (t->job != NULL && !tk__job_start(t->job)) return 2;
+  pool->pending--;
+  return 1;
+}
+
 /* Polls for work without the lock; returns when some may have arrived or
 ** after SPIN_ROUNDS. */
 static void poll_for_work(tk_pool_t *pool) {
@@ -497,7 +532,21 @@ static void *worker_main(void *arg) {
     }
     drain(pool);
     tk__task t;
-    int got = take(pool, &t);
+    int got = 0;
+    if (pool->cancel_all && tk__readyq_pop(&pool->q, &t)) {
+      note_queue(pool);
+      got = 3;
+    } else {
+      got = take(pool, &t);
+    }
+    if (got == 0 && tk__inbox_count(&pool->inbox) > 0)
+      got = take_from_inbox(pool, &t);
+    if (got == 3) {
+      unlock(pool);
+      cancel_queued(pool, &t);
+      pthread_mutex_lock(&pool->mu);
+      continue;
+    }
     if (got == 2) {
       unlock(pool);
       tk_job_release(t.job);
@@ -709,20 +758,15 @@ int tk_pool_shutdown(tk_pool_t *pool, int wait, int cancel_pending) {
   atomic_store(&pool->stopping, 1);
   tk__inbox_close(&pool->inbox);
 
-  tk__task *drop = NULL;
-  size_t ndrop = 0;
   tk_job_t *held = NULL;
   lock(pool);
   pool->closed = 1;
   pool->paused = 0;
-  if (cancel_pending) pool->cancel_all = 1;
   if (cancel_pending) {
+    /* From here a worker cancels what it takes from the queue instead of
+    ** running it; this thread does the same below. */
+    pool->cancel_all = 1;
     held = held_take_all(pool);
-    ndrop = pool->q.total;
-    drop = ndrop ? tk__malloc(ndrop * sizeof *drop) : NULL;
-    if (drop == NULL) ndrop = 0;  /* no memory: the workers drain instead */
-    for (size_t i = 0; i < ndrop; i++) tk__readyq_pop(&pool->q, &drop[i]);
-    note_queue(pool);
   }
   /* No schedule fires into a closed pool. */
   struct tk_schedule *sched = pool->schedules;
@@ -755,20 +799,16 @@ int tk_pool_shutdown(tk_pool_t *pool, int wait, int cancel_pending) {
     sched = next;
   }
 
-  for (size_t i = 0; i < ndrop; i++) {
-    if (drop[i].job != NULL) {
-      tk__job_cancel_pending(drop[i].job, tk__strdup("pool shut down"));
-      tk_job_release(drop[i].job);
-      continue;
-    }
-    ((tk_post_fn)drop[i].fn)(drop[i].arg, TK_ECANCELED);
+  /* One at a time, needing no memory; the lock is taken per task so the
+  ** workers help rather than wait. */
+  for (int more = cancel_pending; more;) {
+    tk__task t;
     lock(pool);
-    pool->pending--;
-    pool->cancelled++;
-    check_idle(pool);
+    more = tk__readyq_pop(&pool->q, &t);
+    if (more) note_queue(pool);
     unlock(pool);
+    if (more) cancel_queued(pool, &t);
   }
-  tk__free(drop);
   cancel_list(held, "pool shut down");
 
   if (!wait) return 0;

@@ -85,7 +85,13 @@ static void fire(tk__timer_entry *e) {
     }
   }
   pthread_mutex_unlock(&s->mu);
-  if (rearm) tk__timer_arm(&s->timer, next);
+  if (rearm && tk__timer_arm(&s->timer, next) != 0) {
+    /* No memory for the next tick: end visibly rather than stall. */
+    pthread_mutex_lock(&s->mu);
+    s->active = 0;
+    pthread_mutex_unlock(&s->mu);
+    over = 1;
+  }
   /* A one-shot leaves the pool's list before its run can end. */
   if (over) tk__pool_remove_schedule(s->pool, s);
   if (submit) {
