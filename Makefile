@@ -43,7 +43,8 @@ TEST_BIN := $(TEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 DEMO_C := $(BUILD)/demo_c
 
 .PHONY: all lib module cli demo test test-c deps sanitize tsan asan valgrind bench install \
-        clean check-layering readme-example demo-check test-lua fuzz
+        clean check-layering readme-example demo-check test-lua fuzz soak \
+        helgrind
 
 all: lib module cli $(LIB_LUA)
 lib: $(LIB_A) $(LIB_SO)
@@ -153,6 +154,17 @@ demo-check: $(TKLUA) $(DEMO_C)
 	else echo "demo: FAILED"; cat $(BUILD)/demo.out $(BUILD)/demo_c.out; \
 	  echo "demo 0 1" >> $(BUILD)/results; exit 1; fi
 
+# The randomized long run (scripts/soak.lua): every kind of work, invariants
+# checked each round, RSS floor slope reported. SOAK_SECONDS sets the length
+# (SOAK_SEED replays a run); CI runs 60 s. RSS per round: build/soak/rss.log.
+SOAK_SECONDS ?= 600
+soak: deps $(TKLUA)
+	@mkdir -p build/soak
+	@rm -f build/soak/results
+	@if SOAK_RSS_LOG=build/soak/rss.log $(TKLUA) scripts/soak.lua \
+	  $(SOAK_SECONDS); then echo "soak 1 0" > build/soak/results; \
+	else echo "soak 0 1" > build/soak/results; exit 1; fi
+
 # libFuzzer on the value transfer (clang, ASan+UBSan): arbitrary buffers
 # into the decoder, arbitrary values through encode and decode. FUZZ_SECONDS
 # sets the length; make sanitize runs 60 s. The log is build/fuzz/log.
@@ -208,6 +220,16 @@ valgrind: deps
 	  --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,possible \
 	  --show-leak-kinds=definite,possible" TK_STRESS_SCALE=20 test-c
 	@sh scripts/summary.sh build/valgrind/results
+
+# Helgrind over the C tests, in a build that declares the atomics' ordering
+# to it (TK_HELGRIND, see tk_common.h). Any report fails the run.
+helgrind: deps
+	@rm -f build/helgrind/results
+	@$(MAKE) --no-print-directory BUILD=build/helgrind OPT=-O1 \
+	  SAN=-DTK_HELGRIND TK_TEST_TIMEOUT_MULTIPLIER=30 \
+	  TK_TEST_WRAPPER="valgrind -q --tool=helgrind --error-exitcode=99" \
+	  TK_STRESS_SCALE=20 test-c
+	@sh scripts/summary.sh build/helgrind/results
 
 bench: deps lib module
 	@$(MAKE) --no-print-directory -C scripts/bench BUILD=$(abspath $(BUILD))

@@ -94,7 +94,7 @@ int tk_group_new(tk_pool_t *pool, const tk_group_opts_t *opts,
   pthread_once(&tree_once, init_cv);
   tk_group_t *g = tk__calloc(1, sizeof *g);
   if (g == NULL) return TK_ENOMEM;
-  atomic_init(&g->refs, 1);
+  tk__atomic_init(&g->refs, 1);
   g->pool = pool;
   g->daemon = opts->daemon != 0;
   g->max = opts->max_concurrent;
@@ -128,7 +128,7 @@ void tk_group_retain(tk_group_t *g) {
 }
 
 void tk_group_release(tk_group_t *g) {
-  if (g == NULL || atomic_fetch_sub(&g->refs, 1) != 1) return;
+  if (g == NULL || !tk__ref_drop(&g->refs)) return;
   pthread_mutex_lock(&tree_mu);
   unlink_group(g);
   for (size_t i = 0; i < g->nnodes; i++) {

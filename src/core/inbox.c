@@ -5,9 +5,9 @@
 #include "inbox.h"
 
 void tk__inbox_init(tk__inbox *b) {
-  atomic_init(&b->tail, 0);
-  atomic_init(&b->head, 0);
-  for (size_t i = 0; i < TK__INBOX_SLOTS; i++) atomic_init(&b->slots[i].seq, i);
+  tk__atomic_init(&b->tail, 0);
+  tk__atomic_init(&b->head, 0);
+  for (size_t i = 0; i < TK__INBOX_SLOTS; i++) tk__atomic_init(&b->slots[i].seq, i);
 }
 
 int tk__inbox_push(tk__inbox *b, int prio, const tk__task *t) {
@@ -21,6 +21,7 @@ int tk__inbox_push(tk__inbox *b, int prio, const tk__task *t) {
     size_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
     intptr_t dif = (intptr_t)seq - (intptr_t)pos;
     if (dif == 0) {
+      TK_HG_ACQUIRE(s);  /* the consumer is done with the slot */
       /* seq_cst: pairs with a worker that announces it sleeps, then looks
       ** at the tail (pool.c). */
       if (atomic_compare_exchange_weak_explicit(&b->tail, &pos, pos + 1,
@@ -35,6 +36,7 @@ int tk__inbox_push(tk__inbox *b, int prio, const tk__task *t) {
   }
   s->prio = prio;
   s->task = *t;
+  TK_HG_RELEASE(s);
   atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
   return 0;
 }
@@ -44,8 +46,10 @@ int tk__inbox_pop(tk__inbox *b, int *prio, tk__task *t) {
   tk__slot *s = &b->slots[pos & (TK__INBOX_SLOTS - 1)];
   size_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
   if (seq != pos + 1) return 0;  /* empty, or the producer is mid-write */
+  TK_HG_ACQUIRE(s);
   *prio = s->prio;
   *t = s->task;
+  TK_HG_RELEASE(s);
   atomic_store_explicit(&s->seq, pos + TK__INBOX_SLOTS, memory_order_release);
   atomic_store_explicit(&b->head, pos + 1, memory_order_release);
   return 1;

@@ -30,18 +30,18 @@ static tk__job_ext *ext_new(tk_job_t *job) {
   tk__token_init_embedded(&x->token, job);
   x->name = NULL;
   x->timeout = 0;
-  atomic_init(&x->timed_out, 0);
+  tk__atomic_init(&x->timed_out, 0);
   tk__timer_entry_init(&x->timer, claim_timeout, fire_timeout);
-  atomic_init(&x->deps_left, 0);
-  atomic_init(&x->dep_reason, NULL);
+  tk__atomic_init(&x->deps_left, 0);
+  tk__atomic_init(&x->dep_reason, NULL);
   x->cascade_next = NULL;
-  atomic_init(&x->held, 0);
+  tk__atomic_init(&x->held, 0);
   x->held_prev = x->held_next = NULL;
-  atomic_init(&x->susp, 0);
+  tk__atomic_init(&x->susp, 0);
   x->worker = -1;
   x->resume_next = NULL;
   x->susp_prev = x->susp_next = NULL;
-  atomic_init(&x->gate, 0);
+  tk__atomic_init(&x->gate, 0);
   x->group = NULL;
   return x;
 }
@@ -59,6 +59,7 @@ tk__job_ext *tk__job_ext_get(tk_job_t *job) {
   if (x != NULL) return x;
   tk__job_ext *mine = ext_new(job);
   if (mine == NULL) return NULL;
+  TK_HG_RELEASE(&job->ext);
   if (atomic_compare_exchange_strong(&job->ext, &x, mine)) return mine;
   ext_free(mine);  /* another thread installed one first */
   return x;
@@ -68,9 +69,9 @@ int tk__job_new(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
                 void *arg, int refs, tk_job_t **out) {
   tk_job_t *job = tk__malloc(sizeof *job);
   if (job == NULL) return TK_ENOMEM;
-  atomic_init(&job->refs, refs);
-  atomic_init(&job->state, TK_JOB_PENDING);
-  atomic_init(&job->waiters, 0);
+  tk__atomic_init(&job->refs, refs);
+  tk__atomic_init(&job->state, TK_JOB_PENDING);
+  tk__atomic_init(&job->waiters, 0);
   job->priority = opts ? opts->priority : TK_NORMAL;
   job->pool = pool;
   job->fn = fn;
@@ -78,12 +79,12 @@ int tk__job_new(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
   job->arg_free = opts ? opts->arg_free : NULL;
   job->t_submit = tk__now_ns();
   job->t_finish = 0;
-  atomic_init(&job->t_start, 0);
+  tk__atomic_init(&job->t_start, 0);
   job->error = NULL;
   job->result = NULL;
   job->result_free = NULL;
-  atomic_init(&job->dependents, NULL);
-  atomic_init(&job->ext, NULL);
+  tk__atomic_init(&job->dependents, NULL);
+  tk__atomic_init(&job->ext, NULL);
   if (opts != NULL && (opts->name != NULL || opts->token != NULL ||
                        opts->timeout > 0 || opts->n_after > 0 ||
                        opts->gated)) {
@@ -95,7 +96,7 @@ int tk__job_new(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
       return TK_ENOMEM;
     }
     x->timeout = opts->timeout;
-    atomic_init(&job->ext, x);
+    tk__atomic_init(&job->ext, x);
   }
   *out = job;
   return 0;
@@ -115,7 +116,7 @@ void tk_job_retain(tk_job_t *job) {
 
 void tk_job_release(tk_job_t *job) {
   if (job == NULL) return;
-  if (atomic_fetch_sub_explicit(&job->refs, 1, memory_order_acq_rel) == 1)
+  if (tk__ref_drop(&job->refs))
     job_free(job);
 }
 
@@ -123,8 +124,16 @@ static int is_final(int st) {
   return st >= TK_JOB_COMPLETED && st <= TK_JOB_CANCELLED;
 }
 
-tk_job_state_t tk_job_state(const tk_job_t *job) {
+/* The state, acquired: once it reads final, what the ending thread wrote
+** before publish() (error, result, times) is visible. */
+static int state_of(const tk_job_t *job) {
   int st = atomic_load_explicit(&job->state, memory_order_acquire);
+  if (is_final(st)) TK_HG_ACQUIRE((void *)&job->state);
+  return st;
+}
+
+tk_job_state_t tk_job_state(const tk_job_t *job) {
+  int st = state_of(job);
   return st == TK__JOB_CANCELLING ? TK_JOB_PENDING : (tk_job_state_t)st;
 }
 
@@ -143,6 +152,7 @@ void tk_set_finish_hook(void (*hook)(tk_job_t *job)) {
 }
 
 static void publish(tk_job_t *job, int state) {
+  TK_HG_RELEASE(&job->state);
   atomic_store_explicit(&job->state, state, memory_order_seq_cst);
   void (*hook)(tk_job_t *) =
       atomic_load_explicit(&finish_hook, memory_order_relaxed);
@@ -160,6 +170,7 @@ static void notify_dependents(tk_job_t *job) {
   tk__dep_node *n = atomic_exchange_explicit(&job->dependents,
                                              TK__DEPS_CLOSED,
                                              memory_order_acq_rel);
+  TK_HG_ACQUIRE(&job->dependents);
   while (n != NULL && n != TK__DEPS_CLOSED) {
     tk__dep_node *next = n->next;
     if (n->dependent != NULL) {
@@ -175,7 +186,7 @@ static void notify_dependents(tk_job_t *job) {
 
 int tk_job_wait(tk_job_t *job, double timeout) {
   if (job == NULL) return TK_EINVAL;
-  if (is_final(atomic_load_explicit(&job->state, memory_order_acquire)))
+  if (is_final(state_of(job)))
     return 0;
   if (timeout == 0) return TK_ETIMEDOUT;
   uint64_t deadline = tk__deadline(timeout);
@@ -191,6 +202,7 @@ int tk_job_wait(tk_job_t *job, double timeout) {
   }
   atomic_fetch_sub_explicit(&job->waiters, 1, memory_order_relaxed);
   pthread_mutex_unlock(&b->mu);
+  if (rc == 0) TK_HG_ACQUIRE(&job->state);
   return rc;
 }
 
@@ -323,7 +335,7 @@ int tk__job_cancel_pending(tk_job_t *job, char *reason) {
 }
 
 void tk__job_token_cancelled(tk_job_t *job) {
-  if (atomic_load_explicit(&job->state, memory_order_acquire) ==
+  if (state_of(job) ==
       TK_JOB_PENDING)
     tk__job_cancel_pending(job, NULL);
 }
@@ -335,7 +347,7 @@ int tk_job_cancel(tk_job_t *job) {
     if (x != NULL) tk_token_cancel(&x->token);  /* so its callbacks run */
     return 0;
   }
-  int st = atomic_load_explicit(&job->state, memory_order_acquire);
+  int st = state_of(job);
   if (st == TK_JOB_RUNNING) {
     tk__job_ext *x = tk__job_ext_get(job);
     if (x == NULL) return TK_ENOMEM;
@@ -359,7 +371,7 @@ int tk_job_is_cancelled(const tk_job_t *job) {
   if (job == NULL) return 0;
   tk__job_ext *x = tk__job_ext_peek(job);
   return (x != NULL && tk_token_is_cancelled(&x->token)) ||
-         atomic_load_explicit(&job->state, memory_order_acquire) ==
+         state_of(job) ==
              TK_JOB_CANCELLED;
 }
 
@@ -375,6 +387,7 @@ static int push_dep_node(tk_job_t *job, tk__dep_node *n) {
   do {
     if (head == TK__DEPS_CLOSED) return 0;
     n->next = head;
+    TK_HG_RELEASE(&job->dependents);
   } while (!atomic_compare_exchange_weak_explicit(&job->dependents, &head, n,
                                                   memory_order_acq_rel,
                                                   memory_order_acquire));
@@ -423,7 +436,7 @@ int tk__job_add_dependent(tk_job_t *job, tk_job_t *dependent, size_t index) {
 }
 
 static char *dep_reason(tk_job_t *dep, size_t index) {
-  int st = atomic_load_explicit(&dep->state, memory_order_acquire);
+  int st = state_of(dep);
   const char *what = st == TK_JOB_FAILED ? "failed" : "was cancelled";
   char buf[256];
   const char *name = tk_job_name(dep);
@@ -437,7 +450,7 @@ static char *dep_reason(tk_job_t *dep, size_t index) {
 void tk__job_dep_done(tk_job_t *job, tk_job_t *dep, size_t index) {
   tk__job_ext *x = tk__job_ext_peek(job);  /* made at submit */
   if (dep != NULL &&
-      atomic_load_explicit(&dep->state, memory_order_acquire) !=
+      state_of(dep) !=
           TK_JOB_COMPLETED) {
     char *reason = dep_reason(dep, index);
     char *none = NULL;
@@ -482,7 +495,7 @@ const char *tk_job_name(const tk_job_t *job) {
 
 const char *tk_job_error(const tk_job_t *job) {
   if (job == NULL) return NULL;
-  int st = atomic_load_explicit(&job->state, memory_order_acquire);
+  int st = state_of(job);
   if (!is_final(st)) return NULL;
   if (st == TK_JOB_COMPLETED || job->error != NULL) return job->error;
   /* The message's own allocation failed: still say what happened. */
@@ -492,7 +505,7 @@ const char *tk_job_error(const tk_job_t *job) {
 
 void *tk_job_result(const tk_job_t *job) {
   if (job == NULL) return NULL;
-  int st = atomic_load_explicit(&job->state, memory_order_acquire);
+  int st = state_of(job);
   return st == TK_JOB_COMPLETED ? job->result : NULL;
 }
 
@@ -505,7 +518,7 @@ void *tk_job_arg(const tk_job_t *job, tk_task_fn *fn) {
 
 double tk_job_execution_time(const tk_job_t *job) {
   if (job == NULL) return -1;
-  int st = atomic_load_explicit(&job->state, memory_order_acquire);
+  int st = state_of(job);
   uint64_t start = atomic_load_explicit(&job->t_start, memory_order_relaxed);
   if (!is_final(st) || start == 0) return -1;
   return seconds(job->t_finish - start);
@@ -513,7 +526,7 @@ double tk_job_execution_time(const tk_job_t *job) {
 
 double tk_job_queue_wait(const tk_job_t *job) {
   if (job == NULL) return -1;
-  int st = atomic_load_explicit(&job->state, memory_order_acquire);
+  int st = state_of(job);
   if (st == TK_JOB_PENDING || st == TK__JOB_CANCELLING) return -1;
   uint64_t start = atomic_load_explicit(&job->t_start, memory_order_relaxed);
   uint64_t end = start ? start : job->t_finish;
@@ -526,14 +539,14 @@ double tk_job_submitted_at(const tk_job_t *job) {
 
 double tk_job_started_at(const tk_job_t *job) {
   if (job == NULL) return 0;
-  int st = atomic_load_explicit(&job->state, memory_order_acquire);
+  int st = state_of(job);
   if (st == TK_JOB_PENDING || st == TK__JOB_CANCELLING) return 0;
   return seconds(atomic_load_explicit(&job->t_start, memory_order_relaxed));
 }
 
 double tk_job_finished_at(const tk_job_t *job) {
   if (job == NULL) return 0;
-  int st = atomic_load_explicit(&job->state, memory_order_acquire);
+  int st = state_of(job);
   return is_final(st) ? seconds(job->t_finish) : 0;
 }
 

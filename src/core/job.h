@@ -64,7 +64,10 @@ struct tk_job {
 
 /* The job's extension, or NULL if it has none (yet). */
 static inline tk__job_ext *tk__job_ext_peek(const tk_job_t *job) {
-  return atomic_load_explicit(&((tk_job_t *)job)->ext, memory_order_acquire);
+  tk__job_ext *x =
+      atomic_load_explicit(&((tk_job_t *)job)->ext, memory_order_acquire);
+  if (x != NULL) TK_HG_ACQUIRE((void *)&job->ext);
+  return x;
 }
 /* The job's extension, created on first use; NULL only on ENOMEM. */
 TK_INTERNAL tk__job_ext *tk__job_ext_get(tk_job_t *job);

@@ -136,6 +136,7 @@ static void drain(tk_pool_t *pool) {
     size_t pos = atomic_load_explicit(&pool->inbox.head, memory_order_relaxed);
     tk__slot *s = &pool->inbox.slots[pos & (TK__INBOX_SLOTS - 1)];
     if (atomic_load_explicit(&s->seq, memory_order_acquire) != pos + 1) break;
+    TK_HG_ACQUIRE(s);
     if (tk__readyq_reserve(&pool->q, s->prio, 1) != 0) break;
     tk__inbox_pop(&pool->inbox, &prio, &t);
     tk__readyq_push(&pool->q, prio, &t);  /* cannot fail: reserved */
@@ -701,11 +702,22 @@ int tk_pool_new(const tk_pool_opts_t *opts, tk_pool_t **out) {
   }
   tk__readyq_init(&pool->q);
   tk__inbox_init(&pool->inbox);
-  atomic_init(&pool->sleepers, 0);
-  atomic_init(&pool->spinning, 0);
-  atomic_init(&pool->nonempty, 0);
-  atomic_init(&pool->stopping, 0);
-  atomic_init(&pool->has_timer, 0);
+  for (int i = 0; i < pool->nworkers; i++) {  /* calloc zeroed them */
+    worker *w = &pool->workers[i];
+    TK_HG_ATOMIC(&w->completed);
+    TK_HG_ATOMIC(&w->failed);
+    TK_HG_ATOMIC(&w->cancelled);
+    TK_HG_ATOMIC(&w->ran);
+    TK_HG_ATOMIC(&w->exec_ns);
+    TK_HG_ATOMIC(&w->wait_ns);
+    TK_HG_ATOMIC(&w->hist_exec);
+    TK_HG_ATOMIC(&w->hist_wait);
+  }
+  tk__atomic_init(&pool->sleepers, 0);
+  tk__atomic_init(&pool->spinning, 0);
+  tk__atomic_init(&pool->nonempty, 0);
+  tk__atomic_init(&pool->stopping, 0);
+  tk__atomic_init(&pool->has_timer, 0);
   pool->max_spinners = online_cpus() / 2 > 0 ? online_cpus() / 2 : 1;
   pool->capacity = opts->capacity;
   pool->born = tk__now_ns();
@@ -759,14 +771,19 @@ int tk_pool_shutdown(tk_pool_t *pool, int wait, int cancel_pending) {
   tk__inbox_close(&pool->inbox);
 
   tk_job_t *held = NULL;
+  tk__readyq drop;
+  tk__readyq_init(&drop);
   lock(pool);
   pool->closed = 1;
   pool->paused = 0;
   if (cancel_pending) {
-    /* From here a worker cancels what it takes from the queue instead of
-    ** running it; this thread does the same below. */
+    /* The whole queue at once, with no memory needed: nothing queued can
+    ** start from here. What lands later a worker cancels, not runs. */
     pool->cancel_all = 1;
     held = held_take_all(pool);
+    drop = pool->q;
+    tk__readyq_init(&pool->q);
+    note_queue(pool);
   }
   /* No schedule fires into a closed pool. */
   struct tk_schedule *sched = pool->schedules;
@@ -799,16 +816,8 @@ int tk_pool_shutdown(tk_pool_t *pool, int wait, int cancel_pending) {
     sched = next;
   }
 
-  /* One at a time, needing no memory; the lock is taken per task so the
-  ** workers help rather than wait. */
-  for (int more = cancel_pending; more;) {
-    tk__task t;
-    lock(pool);
-    more = tk__readyq_pop(&pool->q, &t);
-    if (more) note_queue(pool);
-    unlock(pool);
-    if (more) cancel_queued(pool, &t);
-  }
+  for (tk__task t; tk__readyq_pop(&drop, &t);) cancel_queued(pool, &t);
+  tk__readyq_free(&drop);
   cancel_list(held, "pool shut down");
 
   if (!wait) return 0;

@@ -34,7 +34,7 @@ struct tk_schedule **tk__schedule_link(struct tk_schedule *s) {
 }
 
 void tk_schedule_release(tk_schedule_t *s) {
-  if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1) return;
+  if (s == NULL || !tk__ref_drop(&s->refs)) return;
   tk__timer_disarm(&s->timer);
   if (s->arg_free != NULL) s->arg_free(s->arg);
   pthread_mutex_destroy(&s->mu);
@@ -151,7 +151,7 @@ int tk_pool_schedule(tk_pool_t *pool, const tk_schedule_opts_t *opts,
     tk__free(s);
     return TK_ENOMEM;
   }
-  atomic_init(&s->refs, 2);  /* the caller's and the pool's */
+  tk__atomic_init(&s->refs, 2);  /* the caller's and the pool's */
   s->pool = pool;
   s->fn = fn;
   s->arg = arg;

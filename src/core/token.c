@@ -10,13 +10,13 @@ static int claim_deadline(tk__timer_entry *e);
 static void fire_deadline(tk__timer_entry *e);
 
 static void init_common(tk_token_t *t) {
-  atomic_init(&t->refs, 1);
-  atomic_init(&t->cancelled, 0);
+  tk__atomic_init(&t->refs, 1);
+  tk__atomic_init(&t->cancelled, 0);
   t->owner = NULL;
   t->head = t->tail = NULL;
   t->running_id = 0;
   t->next_id = 0;
-  atomic_init(&t->parent, NULL);
+  tk__atomic_init(&t->parent, NULL);
   t->link.linked = 0;
   t->has_deadline = 0;
   tk__timer_entry_init(&t->deadline, claim_deadline, fire_deadline);
@@ -123,8 +123,7 @@ void tk_token_release(tk_token_t *t) {
     tk_job_release(t->owner);
     return;
   }
-  if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
-    return;
+  if (!tk__ref_drop(&t->refs)) return;
   tk__token_fini(t);
   tk__free(t);
 }

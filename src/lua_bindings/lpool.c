@@ -215,11 +215,12 @@ static void pool_close(tkl_pool *p, int cancel_pending) {
   if (core == NULL || !p->owned) return;
   live_remove(p);
   tk_pool_shutdown(core, 1, cancel_pending);
+  tk_pool_metrics(core, &p->final);  /* pool:metrics() after shutdown */
   pthread_mutex_lock(&live_mu);
   if (nclosed < MAX_CLOSED) {
     snprintf(closed_pools[nclosed].name, sizeof closed_pools[nclosed].name,
              "%s", p->name);
-    tk_pool_metrics(core, &closed_pools[nclosed].m);
+    closed_pools[nclosed].m = p->final;
     nclosed++;
   }
   pthread_mutex_unlock(&live_mu);
@@ -626,8 +627,8 @@ static int l_pool_wait_all(lua_State *L) {
 static int l_wait_all(lua_State *L) { return wait_all(L, get_default(L), 1); }
 
 static void push_metrics(lua_State *L, tkl_pool *p) {
-  tk_pool_metrics_t m;
-  tk_pool_metrics(p->pool, &m);
+  tk_pool_metrics_t m = p->final;
+  if (p->pool != NULL) tk_pool_metrics(p->pool, &m);
   lua_createtable(L, 0, 12);
 #define SETI(k, v) (lua_pushinteger(L, (lua_Integer)(v)), lua_setfield(L, -2, k))
 #define SETN(k, v) (lua_pushnumber(L, (v)), lua_setfield(L, -2, k))
@@ -655,8 +656,11 @@ static void push_metrics(lua_State *L, tkl_pool *p) {
   lua_setfield(L, -2, "name");
 }
 
+/* A closed pool answers with the counts it had when it closed. */
 static int l_pool_metrics(lua_State *L) {
-  push_metrics(L, check_pool(L, 1));
+  tkl_pool *p = tkl_test_handle(L, 1, TKL_K_POOL);
+  if (p == NULL || (p->pool == NULL && !p->owned)) p = check_pool(L, 1);
+  push_metrics(L, p);
   return 1;
 }
 

@@ -138,6 +138,7 @@ typedef struct tkl_pool {
   size_t capacity;               /* bounded pools: max pending, else 0 */
   size_t memory_limit;           /* bytes per worker state; 0: none */
   struct tkl_pool *next_live;    /* on the list tklua waits for */
+  tk_pool_metrics_t final;       /* its last metrics, once closed */
 } tkl_pool;
 
 TKL_INTERNAL void tkl_pool_retain(tkl_pool *p);

@@ -279,18 +279,26 @@ static int writer(lua_State *L, const void *p, size_t sz, void *ud) {
   return 0;
 }
 
-/* Every dumped function gets a process-wide id, so that a worker finds its
-** compiled copy by an integer instead of hashing the bytecode. The id also
-** records the bytecode's length and hash: a decoder loads only bytecode
-** this process produced (a forged or damaged buffer is refused, never
-** handed to Lua's undump). */
-static atomic_llong next_function_id;
-static pthread_mutex_t produced_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct produced {
+/* Every distinct bytecode gets a process-wide id, so that a worker finds
+** its compiled copy by an integer instead of hashing the bytecode. Ids go
+** by content: closures of one function literal (a new one each time the
+** literal runs) share an id, so the table grows with the program's code,
+** not with the number of tasks, and workers reuse their compiled copy.
+** A decoder loads only bytecode this process produced (a forged or
+** damaged buffer is refused, never handed to Lua's undump). */
+typedef struct produced {
+  struct produced *next;         /* in its hash bucket */
+  lua_Integer id;
   size_t len;
   uint64_t hash;
-} *produced;                     /* by id - 1; produced_mu */
-static size_t nproduced;
+  char code[];                   /* a copy, to tell collisions apart */
+} produced;
+
+#define PRODUCED_BUCKETS 4096    /* power of two */
+static pthread_mutex_t produced_mu = PTHREAD_MUTEX_INITIALIZER;
+static produced *buckets[PRODUCED_BUCKETS];  /* produced_mu */
+static produced **by_id;         /* by id - 1; produced_mu */
+static size_t nids, capids;
 
 static uint64_t hash_bytes(const char *p, size_t n) {
   uint64_t h = 14695981039346656037u;
@@ -298,35 +306,44 @@ static uint64_t hash_bytes(const char *p, size_t n) {
   return h;
 }
 
-/* Records the bytecode of a new id; 0 if there is no memory for it. */
-static int record_produced(lua_Integer id, const char *code, size_t n) {
-  int ok = 1;
+/* The id of this bytecode, new if it was never seen; 0 when there is no
+** memory for it. */
+static lua_Integer intern_bytecode(const char *code, size_t n) {
+  uint64_t h = hash_bytes(code, n);
+  lua_Integer id = 0;
   pthread_mutex_lock(&produced_mu);
-  if ((size_t)id > nproduced) {
-    size_t cap = (size_t)id + 64;
-    struct produced *p = realloc(produced, cap * sizeof *p);
-    if (p == NULL) {
-      ok = 0;
-    } else {
-      memset(p + nproduced, 0, (cap - nproduced) * sizeof *p);
-      produced = p;
-      nproduced = cap;
+  produced **head = &buckets[h & (PRODUCED_BUCKETS - 1)];
+  for (produced *e = *head; e != NULL && id == 0; e = e->next)
+    if (e->hash == h && e->len == n && memcmp(e->code, code, n) == 0)
+      id = e->id;
+  if (id == 0 && nids == capids) {
+    size_t cap = capids ? capids * 2 : 64;
+    produced **grown = realloc(by_id, cap * sizeof *grown);
+    if (grown != NULL) {
+      by_id = grown;
+      capids = cap;
     }
   }
-  if (ok) {
-    produced[id - 1].len = n;
-    produced[id - 1].hash = hash_bytes(code, n);
+  produced *e;
+  if (id == 0 && nids < capids && (e = malloc(sizeof *e + n)) != NULL) {
+    e->id = id = (lua_Integer)++nids;
+    e->len = n;
+    e->hash = h;
+    memcpy(e->code, code, n);
+    e->next = *head;
+    *head = e;
+    by_id[nids - 1] = e;
   }
   pthread_mutex_unlock(&produced_mu);
-  return ok;
+  return id;
 }
 
 static int was_produced(lua_Integer id, const char *code, size_t n) {
-  if (id < 1) return 0;
+  if (id < 1 || n == 0) return 0;
   uint64_t h = hash_bytes(code, n);
   pthread_mutex_lock(&produced_mu);
-  int ok = (size_t)id <= nproduced && produced[id - 1].len == n &&
-           produced[id - 1].hash == h && n > 0;
+  int ok = (size_t)id <= nids && by_id[id - 1]->len == n &&
+           by_id[id - 1]->hash == h;
   pthread_mutex_unlock(&produced_mu);
   return ok;
 }
@@ -359,11 +376,11 @@ static lua_Integer push_bytecode(lua_State *L, int idx) {
   lua_pushvalue(L, -2);
   lua_rawset(L, -4);
   lua_remove(L, -2);
-  id = (lua_Integer)atomic_fetch_add(&next_function_id, 1) + 1;
   {
     size_t len;
     const char *code = lua_tolstring(L, -1, &len);
-    if (!record_produced(id, code, len)) luaL_error(L, "not enough memory");
+    if ((id = intern_bytecode(code, len)) == 0)
+      luaL_error(L, "not enough memory");
   }
   lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_dumpids);
   lua_pushvalue(L, idx);

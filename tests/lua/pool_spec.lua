@@ -102,6 +102,41 @@ describe("pool", function()
     for i = 1, 20 do assert.are.equal(i, js[i]:result()) end
   end)
 
+  it("metrics after shutdown give the final counts", function()
+    local p = tk.pool(1)
+    local gate = tk.token()
+    local started = tk.channel()
+    -- (spinning, not gate:wait(), which would free the worker)
+    p:submit(function()
+      started:push(1)
+      while not gate:is_cancelled() do end
+      return 1
+    end)
+    started:pop()
+    for i = 1, 4 do p:submit(function() return i end) end
+    p:submit(function() error("no") end)
+    gate:cancel()
+    p:shutdown{wait = true}
+    local m = p:metrics()
+    assert.are.same({6, 5, 1, 0, 0, 0},
+                    {m.submitted, m.completed, m.failed, m.cancelled,
+                     m.running, m.pending})
+    -- and after a cancelling one, what never started counts as cancelled
+    local q = tk.pool(1)
+    local gate2 = tk.token()
+    q:submit(function()
+      started:push(1)
+      while not gate2:is_cancelled() do end
+    end)
+    started:pop()
+    for _ = 1, 3 do q:submit(function() end) end
+    q:shutdown{wait = false, cancel_pending = true}
+    gate2:cancel()
+    q:shutdown{wait = true}
+    m = q:metrics()
+    assert.are.same({4, 1, 3}, {m.submitted, m.completed, m.cancelled})
+  end)
+
   it("closes at the end of a <close> scope", function()
     local j
     do
