@@ -36,6 +36,8 @@ static const char *progname = "tklua";
 static pthread_mutex_t global_mu = PTHREAD_MUTEX_INITIALIZER;
 static lua_State *globalL;       /* global_mu: the main state while open */
 static atomic_int got_sigint;
+static pthread_cond_t closed_cv = PTHREAD_COND_INITIALIZER;
+static int main_closed;          /* global_mu: the main state is closed */
 
 /* {====================================================== Ctrl-C */
 
@@ -58,11 +60,22 @@ static void *sigint_thread(void *arg) {
     pthread_mutex_lock(&global_mu);
     if (globalL != NULL)
       lua_sethook(globalL, lstop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+    /* The main thread normally unwinds, closes its state (joining the
+    ** workers) and exits 130 itself. If it is stuck in C (a blocking
+    ** wait), leave anyway, still within a second of the signal. */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 800000000L;
+    if (until.tv_nsec >= 1000000000L) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000L;
+    }
+    while (!main_closed &&
+           pthread_cond_timedwait(&closed_cv, &global_mu, &until) == 0) {
+    }
+    int closed = main_closed;
     pthread_mutex_unlock(&global_mu);
-    /* If the main thread is stuck in C (a blocking wait), leave anyway,
-    ** still within a second of the signal. */
-    struct timespec ts = {0, 800000000L};
-    nanosleep(&ts, NULL);
+    if (closed) continue;  /* exiting on its own */
     fprintf(stderr, "%s: interrupted\n", progname);
     _exit(130);
   }
@@ -431,6 +444,10 @@ int main(int argc, char **argv) {
   globalL = NULL;
   pthread_mutex_unlock(&global_mu);
   lua_close(L);
+  pthread_mutex_lock(&global_mu);
+  main_closed = 1;
+  pthread_cond_broadcast(&closed_cv);
+  pthread_mutex_unlock(&global_mu);
   if (atomic_load(&got_sigint)) return 130;
   return (result && status == LUA_OK) ? EXIT_SUCCESS : EXIT_FAILURE;
 }

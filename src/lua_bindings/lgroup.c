@@ -31,6 +31,7 @@ static int l_group(lua_State *L) {
     oidx = 1;
   }
   tkl_pool *p = NULL;
+  int pidx = 0;
   if (oidx != 0) {
     luaL_checktype(L, oidx, LUA_TTABLE);
     if (lua_getfield(L, oidx, "max_concurrent") != LUA_TNIL) {
@@ -45,6 +46,7 @@ static int l_group(lua_State *L) {
       p = tkl_test_handle(L, -1, TKL_K_POOL);
       if (p == NULL) luaL_argerror(L, oidx, "pool must be a pool");
       if (p->pool == NULL) luaL_error(L, "attempt to use a closed pool");
+      pidx = lua_gettop(L);
     }
   }
   if (p == NULL) p = tkl_default_pool(L);
@@ -58,6 +60,15 @@ static int l_group(lua_State *L) {
     return luaL_error(L, "cannot create group: %s", tk_strerror(rc));
   }
   tkl_push_handle(L, TKL_K_GROUP, g);
+  if (pidx != 0) {
+    /* The group keeps the pool it was given from the collector: the
+    ** pool may be a temporary, as in tk.group("x", {pool = tk.pool(2)}). */
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_anchors);
+    lua_pushvalue(L, -2);
+    lua_pushvalue(L, pidx);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+  }
   return 1;
 }
 
@@ -129,8 +140,20 @@ static int join_k(lua_State *L, int status, lua_KContext suspended) {
     tkl_wait_deadline(L, w, step);
     return tkl_wait_suspend(L, join_k, 1);
   }
-  lua_pushboolean(L, tk_group_join(g, left) == 0);
-  return 1;
+  /* Blocking (the main state, or a stack that cannot yield): in slices,
+  ** so that Ctrl-C ends the wait at once instead of after the work. */
+  for (;;) {
+    double step = left < 0 || left > POLL ? POLL : left;
+    if (tk_group_join(g, step) == 0) {
+      lua_pushboolean(L, 1);
+      return 1;
+    }
+    if (tkl_interrupted()) return luaL_error(L, "interrupted!");
+    if (left >= 0 && (left -= step) <= 0) {
+      lua_pushboolean(L, 0);
+      return 1;
+    }
+  }
 }
 
 static int cond_k(lua_State *L, int status, lua_KContext ctx);

@@ -213,8 +213,10 @@ void tkl_cancel_live_pools(void) {
 static void pool_close(tkl_pool *p, int cancel_pending) {
   tk_pool_t *core = p->pool;
   if (core == NULL || !p->owned) return;
-  live_remove(p);
+  /* Still on the live list while it waits for its work: Ctrl-C may have
+  ** to cancel that work (tkl_cancel_live_pools). */
   tk_pool_shutdown(core, 1, cancel_pending);
+  live_remove(p);
   tk_pool_metrics(core, &p->final);  /* pool:metrics() after shutdown */
   pthread_mutex_lock(&live_mu);
   if (nclosed < MAX_CLOSED) {

@@ -240,6 +240,8 @@ void tkl_interrupt_all(void) {
   pthread_mutex_unlock(&slots_mu);
 }
 
+int tkl_interrupted(void) { return atomic_load(&interrupted); }
+
 static int decode_in(lua_State *L) {
   tkl_task *t = lua_touserdata(L, 1);
   lua_pop(L, 1);

@@ -28,7 +28,7 @@
 /* Registry keys of the module's per-state tables (their addresses). */
 TKL_INTERNAL extern const char tkl_key_boxes, tkl_key_cfuncs, tkl_key_cnames,
     tkl_key_dumpids, tkl_key_dumps, tkl_key_loads, tkl_key_scratch,
-    tkl_key_retry;
+    tkl_key_retry, tkl_key_anchors;
 
 /* {====================================================== buffers */
 
@@ -183,6 +183,9 @@ TKL_INTERNAL void tkl_task_free(void *task);
 TKL_INTERNAL int tkl_task_run(void *task);
 /* The task running on this thread, or NULL. */
 TKL_INTERNAL tkl_task *tkl_current_task(void);
+/* 1 once tklua's Ctrl-C stopped all work: blocking waits end with an
+** error instead of waiting on. */
+TKL_INTERNAL int tkl_interrupted(void);
 /* The running task if L is its coroutine and may yield there, else NULL. */
 TKL_INTERNAL tkl_task *tkl_yieldable_task(lua_State *L);
 

@@ -167,6 +167,36 @@ describe("tklua", function()
     assert.is_true(tonumber(ms) < 1000 * mult, "took " .. ms .. " ms")
     os.remove(f)
   end)
+
+  it("exits 130 on Ctrl-C during a group join, within a second", function()
+    local ready = os.tmpname()
+    os.remove(ready)
+    local f = script(([[
+      local tk = require "threadkit"
+      local g = tk.group("busy", {max_concurrent = 3})
+      g:add_task(function() while true do end end)
+      for _ = 1, 50 do g:add_task(function() tk.sleep(60) end) end
+      local sub = tk.group("sub", {pool = tk.pool(1)})
+      sub:add_task(function() tk.event_aware_sleep(60) end)
+      io.open(%q, "w"):close()   -- joining from here on
+      g:join()
+      sub:join()
+      print("joined")
+    ]]):format(ready))
+    -- Start it, wait until it is joining, send SIGINT, time the exit.
+    local cmd = "sh -c '" .. TKLUA .. " " .. f .. " > /dev/null & pid=$!; " ..
+                "n=0; while [ ! -e " .. ready .. " ] && [ $n -lt 200 ]; do " ..
+                "sleep 0.05; n=$((n+1)); done; sleep 0.1; " ..
+                "start=$(date +%s%N); kill -INT $pid; wait $pid; " ..
+                "code=$?; echo $code $(( ($(date +%s%N) - start) / 1000000 ))'"
+    local out = run(cmd)
+    local code, ms = out:match("(%d+) (%d+)")
+    assert.are.equal("130", code)
+    local mult = tonumber(os.getenv("TK_TEST_TIMEOUT_MULTIPLIER") or "1")
+    assert.is_true(tonumber(ms) < 1000 * mult, "took " .. ms .. " ms")
+    os.remove(f)
+    os.remove(ready)
+  end)
 end)
 
 describe("README", function()

@@ -36,7 +36,8 @@ local function c_tests()
 end
 
 local C_PREFIXES = {"readyq", "token", "job", "pool", "deps", "stress",
-                    "suspend", "group", "schedule", "transfer", "host"}
+                    "suspend", "group", "schedule", "transfer", "host",
+                    "oom"}
 
 describe("docs/guarantees.md", function()
   local doc = squash(slurp("docs/guarantees.md"))

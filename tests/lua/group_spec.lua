@@ -24,6 +24,14 @@ describe("group", function()
     assert.are.equal("group", tk.type(g))
   end)
 
+  it("keeps the pool it was given alive while the group lives", function()
+    local g = tk.group("temp", {pool = tk.pool(1)})
+    collectgarbage()
+    collectgarbage()
+    assert.are.equal(5, g:add_task(function() return 5 end):result())
+    assert.is_true(g:join(10))
+  end)
+
   it("limits how many tasks are in flight", function()
     local g = tk.group("limited", {max_concurrent = 2, pool = p})
     local s = tk.shared{now = 0, peak = 0}
