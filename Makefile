@@ -1,8 +1,10 @@
 # threadkit - the only build system. See README.md.
 #   make            libraries (build/libthreadkit.a, build/libthreadkit.so)
-#   make test       dependencies, then every test (C; Lua once it exists)
-#   make sanitize   the tests under ThreadSanitizer, then ASan+UBSan
+#   make test       dependencies, then every test (C and Lua)
+#   make sanitize   the tests under ThreadSanitizer, then ASan+UBSan, fuzz
 #   make valgrind   the C tests under valgrind (leaks are errors)
+#   make helgrind   the C tests under helgrind
+#   make soak       the randomized long run (SOAK_SECONDS, default 600)
 #   make bench      benchmarks against peers (not a test)
 #   make install    PREFIX=/usr/local by default
 
