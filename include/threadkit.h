@@ -318,8 +318,9 @@ TK_API int tk_pool_resume(tk_pool_t *pool);
 ** passes (TK_ETIMEDOUT). Calling it from a worker of the pool: TK_EBUSY. */
 TK_API int tk_pool_wait_all(tk_pool_t *pool, double timeout);
 /* Stops accepting jobs. cancel_pending: every job not started ends
-** CANCELLED (counted); else queued jobs still run. wait: block until the
-** workers have exited. A second call only waits (if asked) and returns 0. */
+** CANCELLED (counted) before this returns; else queued jobs still run.
+** wait: block until the workers have exited. Later calls return 0; one
+** with cancel_pending still cancels what the first left queued. */
 TK_API int tk_pool_shutdown(tk_pool_t *pool, int wait, int cancel_pending);
 TK_API int tk_pool_metrics(tk_pool_t *pool, tk_pool_metrics_t *out);
 TK_API int tk_pool_workers(const tk_pool_t *pool);

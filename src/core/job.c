@@ -116,8 +116,7 @@ void tk_job_retain(tk_job_t *job) {
 
 void tk_job_release(tk_job_t *job) {
   if (job == NULL) return;
-  if (tk__ref_drop(&job->refs))
-    job_free(job);
+  if (tk__ref_drop(&job->refs)) job_free(job);
 }
 
 static int is_final(int st) {
@@ -186,8 +185,7 @@ static void notify_dependents(tk_job_t *job) {
 
 int tk_job_wait(tk_job_t *job, double timeout) {
   if (job == NULL) return TK_EINVAL;
-  if (is_final(state_of(job)))
-    return 0;
+  if (is_final(state_of(job))) return 0;
   if (timeout == 0) return TK_ETIMEDOUT;
   uint64_t deadline = tk__deadline(timeout);
   tk__bucket *b = tk__park_bucket(job);
@@ -335,9 +333,7 @@ int tk__job_cancel_pending(tk_job_t *job, char *reason) {
 }
 
 void tk__job_token_cancelled(tk_job_t *job) {
-  if (state_of(job) ==
-      TK_JOB_PENDING)
-    tk__job_cancel_pending(job, NULL);
+  if (state_of(job) == TK_JOB_PENDING) tk__job_cancel_pending(job, NULL);
 }
 
 int tk_job_cancel(tk_job_t *job) {
@@ -371,8 +367,7 @@ int tk_job_is_cancelled(const tk_job_t *job) {
   if (job == NULL) return 0;
   tk__job_ext *x = tk__job_ext_peek(job);
   return (x != NULL && tk_token_is_cancelled(&x->token)) ||
-         state_of(job) ==
-             TK_JOB_CANCELLED;
+         state_of(job) == TK_JOB_CANCELLED;
 }
 
 /* }====================================================== */
@@ -449,9 +444,7 @@ static char *dep_reason(tk_job_t *dep, size_t index) {
 
 void tk__job_dep_done(tk_job_t *job, tk_job_t *dep, size_t index) {
   tk__job_ext *x = tk__job_ext_peek(job);  /* made at submit */
-  if (dep != NULL &&
-      state_of(dep) !=
-          TK_JOB_COMPLETED) {
+  if (dep != NULL && state_of(dep) != TK_JOB_COMPLETED) {
     char *reason = dep_reason(dep, index);
     char *none = NULL;
     if (reason == NULL ||

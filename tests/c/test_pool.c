@@ -93,7 +93,7 @@ static void pool_shutdown_cancel_pending(void **state) {
   }
   assert_int_equal(TK_ESHUTDOWN, tk_pool_submit(p, NULL, noop_task, NULL, NULL));
   gate_open(&g);
-  assert_ok(tk_pool_shutdown(p, 1, 1));  /* second call only waits */
+  assert_ok(tk_pool_shutdown(p, 1, 1));  /* nothing left to cancel: waits */
   assert_ok(tk_pool_wait_all(p, 30));
   for (int i = 0; i < 2; i++)
     assert_int_equal(TK_JOB_COMPLETED, tk_job_state(blockers[i]));
@@ -105,6 +105,32 @@ static void pool_shutdown_cancel_pending(void **state) {
   assert_int_equal(0, m.pending + m.running);
   for (int i = 0; i < 100; i++) tk_job_release(queued[i]);
   for (int i = 0; i < 2; i++) tk_job_release(blockers[i]);
+  tk_pool_free(p);
+  gate_destroy(&g);
+}
+
+/* A shutdown that lets queued work run can be followed by one that
+** cancels it (tklua's Ctrl-C does this to a pool closing on its own). */
+static void pool_second_shutdown_cancels_what_the_first_let_run(void **state) {
+  (void)state;
+  tk_pool_t *p = new_pool(1);
+  gate g;
+  gate_init(&g);
+  tk_job_t *blocker, *queued[10];
+  assert_ok(tk_pool_submit(p, NULL, gate_task, &g, &blocker));
+  assert_true(gate_wait_arrived(&g, 1));
+  for (int i = 0; i < 10; i++)
+    assert_ok(tk_pool_submit(p, NULL, noop_task, NULL, &queued[i]));
+  assert_ok(tk_pool_shutdown(p, 0, 0));
+  assert_int_equal(TK_JOB_PENDING, tk_job_state(queued[0]));
+  assert_ok(tk_pool_shutdown(p, 0, 1));
+  for (int i = 0; i < 10; i++)
+    assert_int_equal(TK_JOB_CANCELLED, tk_job_state(queued[i]));
+  gate_open(&g);
+  assert_ok(tk_pool_shutdown(p, 1, 0));
+  assert_int_equal(TK_JOB_COMPLETED, tk_job_state(blocker));
+  for (int i = 0; i < 10; i++) tk_job_release(queued[i]);
+  tk_job_release(blocker);
   tk_pool_free(p);
   gate_destroy(&g);
 }
@@ -385,6 +411,7 @@ int main(void) {
       cmocka_unit_test(pool_priority_order_fifo_ties),
       cmocka_unit_test(pool_wait_all_timeout),
       cmocka_unit_test(pool_shutdown_cancel_pending),
+      cmocka_unit_test(pool_second_shutdown_cancels_what_the_first_let_run),
       cmocka_unit_test(pool_shutdown_runs_queued_jobs),
       cmocka_unit_test(pool_post_and_batch),
       cmocka_unit_test(pool_post_cancelled_by_shutdown_gets_status),
