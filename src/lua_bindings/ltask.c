@@ -28,6 +28,11 @@ typedef struct slot {
   size_t used, limit;            /* its allocator's bytes and cap (0: none) */
   pthread_mutex_t mu;
   tkl_task *task;                /* mu: running now, or NULL */
+  /* Finished tasks' coroutines, reset, for the next tasks (registry refs
+  ** keep them alive): a new one costs allocations and garbage. */
+  int nidle;
+  lua_State *idle_co[8];
+  int idle_ref[8];
 } slot;
 
 static pthread_mutex_t slots_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -264,14 +269,25 @@ static int encode_out(lua_State *L) {
   return 0;
 }
 
-/* Ends the coroutine and drops it from the worker state. */
+/* Ends the task's coroutine: reset, it waits for the next task, unless
+** the cache is full or it did not reset cleanly. */
 static void drop_coroutine(lua_State *L, tkl_task *t) {
 #if LUA_VERSION_RELEASE_NUM >= 50406
-  lua_closethread(t->co, L);
+  int st = lua_closethread(t->co, L);
 #else
-  lua_resetthread(t->co);
+  int st = lua_resetthread(t->co);
 #endif
-  luaL_unref(L, LUA_REGISTRYINDEX, t->co_ref);
+  lua_settop(t->co, 0);
+  slot *me = myslot;
+  if (st == LUA_OK && me->nidle < (int)(sizeof me->idle_co / sizeof *me->idle_co)) {
+    /* No hard stop can reach it now (the slot's task moved on): its
+    ** hook, if one was set, goes. */
+    lua_sethook(t->co, NULL, 0, 0);
+    me->idle_co[me->nidle] = t->co;
+    me->idle_ref[me->nidle++] = t->co_ref;
+  } else {
+    luaL_unref(L, LUA_REGISTRYINDEX, t->co_ref);
+  }
   t->co = NULL;
   t->co_ref = LUA_NOREF;
 }
@@ -279,6 +295,13 @@ static void drop_coroutine(lua_State *L, tkl_task *t) {
 /* Protected parts of running a task on the worker's state. */
 static int new_coroutine(lua_State *L) {
   tkl_task *t = lua_touserdata(L, 1);
+  slot *me = myslot;
+  if (me->nidle > 0) {
+    me->nidle--;
+    t->co = me->idle_co[me->nidle];
+    t->co_ref = me->idle_ref[me->nidle];
+    return 0;
+  }
   lua_State *co = lua_newthread(L);
   t->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   t->co = co;

@@ -8,6 +8,30 @@ describe("inside a task", function()
     assert.are.equal(j, j:result())
   end)
 
+  it("a task starts clean: nothing of the previous task's coroutine", function()
+    -- One worker, so each task runs on a coroutine the last one left.
+    local p = tk.pool(1)
+    local a = p:submit(function()
+      debug.sethook(function() if STALE then error("stale hook") end end, "l")
+      return "hooked"
+    end)
+    local c = p:submit(function(...)
+      STALE = true  -- (globals are the worker state's, shared by its tasks)
+      local n = select("#", ...)
+      local x = 0
+      for i = 1, 10 do x = x + i end
+      STALE = nil
+      return n, x, debug.gethook()
+    end)
+    local b = p:submit(function() error("boom") end)
+    local d = p:submit(function() return 1 end)
+    assert.are.equal("hooked", a:result())
+    assert.are.same({0, 55}, {c:result()})
+    assert.are.equal("failed", (b:wait() and b.state))
+    assert.are.equal(1, d:result())
+    p:shutdown()
+  end)
+
   it("cancelled and checkpoint see the job's cancellation", function()
     assert.is_false(tk.cancelled())
     tk.checkpoint()  -- outside a task: nothing to do
