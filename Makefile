@@ -222,10 +222,12 @@ valgrind: deps
 	  --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,possible \
 	  --show-leak-kinds=definite,possible" TK_STRESS_SCALE=20 test-c
 	@# The CLI specs (abrupt ends: errors with work queued, Ctrl-C, os.exit
-	@# in a task, a busy pool collected) with tklua under memcheck.
+	@# in a task, a busy pool collected) with tklua under memcheck; fair
+	@# scheduling, or spinning tasks starve the thread that takes Ctrl-C.
 	@$(MAKE) --no-print-directory BUILD=build/valgrind OPT=-O1 \
 	  TK_TEST_TIMEOUT_MULTIPLIER=30 TK_SPECS=cli_spec.lua \
-	  TK_TKLUA_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full \
+	  TK_TKLUA_WRAPPER="valgrind -q --fair-sched=yes --error-exitcode=99 \
+	  --leak-check=full \
 	  --errors-for-leak-kinds=definite --show-leak-kinds=definite" test-lua
 	@sh scripts/summary.sh build/valgrind/results
 
