@@ -25,8 +25,9 @@ end
 
 -- {====================================================== kinds of task
 -- Each kind submits one job (or a few) and says which final states and
--- results are right for it. `r` is the round: its pool, shared table,
--- channel and the jobs to check.
+-- results are right for it. `r` is the round: its pool, the jobs to check,
+-- what to do once everything is submitted (`later`), its groups and the
+-- channel on which tasks hand over the subgroups they make.
 
 local FINAL = {completed = true, failed = true, cancelled = true}
 
@@ -127,7 +128,7 @@ end
 
 -- A group with a limit whose tasks make subgroups; sometimes its event is
 -- set while they run. The joins must return; every job must be final. The
--- subgroups' jobs are found through the tree once the round is over.
+-- subgroups come back over r.subs, their jobs are checked after the joins.
 function kinds.groups(r)
   local g = tk.group("soak", {max_concurrent = rnd(0, 3), pool = r.pool})
   local any = {completed = true, cancelled = true}
@@ -170,7 +171,7 @@ end
 
 local kind_names = {}
 for name in pairs(kinds) do kind_names[#kind_names + 1] = name end
-table.sort(kind_names)  -- a seed replays the same choices
+table.sort(kind_names)  -- a seed replays the same random choices
 
 -- }======================================================
 
