@@ -451,8 +451,12 @@ void tk__job_dep_done(tk_job_t *job, tk_job_t *dep, size_t index) {
         !atomic_compare_exchange_strong(&x->dep_reason, &none, reason))
       tk__free(reason);
   }
+  /* The last one to count down sees what every earlier one wrote (the
+  ** reason above included). */
+  TK_HG_RELEASE(&x->deps_left);
   if (atomic_fetch_sub_explicit(&x->deps_left, 1, memory_order_acq_rel) != 1)
     return;
+  TK_HG_ACQUIRE(&x->deps_left);
   if (atomic_load(&x->dep_reason) == NULL) {
     tk__pool_deps_ready(job->pool, job);
     return;
