@@ -12,6 +12,11 @@ static tk_realloc_fn use_realloc = realloc;
 static tk_free_fn use_free = free;
 
 int tk_replace_allocator(tk_malloc_fn m, tk_realloc_fn r, tk_free_fn f) {
+  /* Set only while no thread of threadkit's runs, which helgrind cannot
+  ** always tell after joins (ThreadSanitizer can, and is clean here). */
+  TK_HG_ATOMIC(&use_malloc);
+  TK_HG_ATOMIC(&use_realloc);
+  TK_HG_ATOMIC(&use_free);
   if (m == NULL && r == NULL && f == NULL) {
     use_malloc = malloc;
     use_realloc = realloc;

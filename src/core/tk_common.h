@@ -37,26 +37,7 @@
 #define tk_assert(c) ((void)0)
 #endif
 
-/* Helgrind sees neither C11 atomics nor the order they give. In a
-** -DTK_HELGRIND build (make helgrind) atomic fields are left out of its
-** checks and each release/acquire pair that publishes plain data is
-** declared to it; elsewhere these cost nothing. */
-#ifdef TK_HELGRIND
-#include <valgrind/helgrind.h>
-#define TK_HG_ATOMIC(p) VALGRIND_HG_DISABLE_CHECKING((p), sizeof *(p))
-#define TK_HG_RELEASE(p) ANNOTATE_HAPPENS_BEFORE(p)
-#define TK_HG_ACQUIRE(p) ANNOTATE_HAPPENS_AFTER(p)
-#else
-#define TK_HG_ATOMIC(p) ((void)(p))
-#define TK_HG_RELEASE(p) ((void)(p))
-#define TK_HG_ACQUIRE(p) ((void)(p))
-#endif
-/* atomic_init that also tells helgrind the field is atomic. */
-#define tk__atomic_init(p, v) \
-  do {                              \
-    atomic_init((p), (v));          \
-    TK_HG_ATOMIC(p);                \
-  } while (0)
+#include "tk_hg.h"
 
 /* Allocation goes through the replaceable allocator (tk_replace_allocator). */
 TK_INTERNAL void *tk__malloc(size_t size);
@@ -85,14 +66,6 @@ static inline struct timespec tk__timespec(uint64_t ns) {
   ts.tv_sec = (time_t)(ns / 1000000000u);
   ts.tv_nsec = (long)(ns % 1000000000u);
   return ts;
-}
-
-/* Drops one reference: 1 when it was the last (the caller frees). */
-static inline int tk__ref_drop(atomic_int *refs) {
-  TK_HG_RELEASE(refs);
-  if (atomic_fetch_sub_explicit(refs, 1, memory_order_acq_rel) != 1) return 0;
-  TK_HG_ACQUIRE(refs);
-  return 1;
 }
 
 /* Increments *refs unless it is zero (the object is being freed). */

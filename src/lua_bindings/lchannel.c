@@ -23,7 +23,7 @@ struct tkl_channel {
 void tkl_channel_retain(tkl_channel *c) { atomic_fetch_add(&c->refs, 1); }
 
 void tkl_channel_release(tkl_channel *c) {
-  if (atomic_fetch_sub(&c->refs, 1) != 1) return;
+  if (!tk__ref_drop(&c->refs)) return;
   for (size_t i = 0; i < c->count; i++)
     tkl_buf_delete(c->items[(c->head + i) % c->cap]);
   for (size_t i = 0; i < c->nwakers; i++) tkl_waker_release(c->wakers[i]);

@@ -27,7 +27,7 @@ typedef struct arrival {
 } arrival;
 
 static void collector_release(collector *c) {
-  if (atomic_fetch_sub(&c->refs, 1) != 1) return;
+  if (!tk__ref_drop(&c->refs)) return;
   if (c->waker != NULL) tkl_waker_release(c->waker);
   pthread_mutex_destroy(&c->mu);
   pthread_cond_destroy(&c->cv);

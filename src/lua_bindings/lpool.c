@@ -42,7 +42,7 @@ void tkl_open_schedule(lua_State *L, int pool_methods);
 void tkl_pool_retain(tkl_pool *p) { atomic_fetch_add(&p->refs, 1); }
 
 void tkl_pool_release(tkl_pool *p) {
-  if (p == NULL || atomic_fetch_sub(&p->refs, 1) != 1) return;
+  if (p == NULL || !tk__ref_drop(&p->refs)) return;
   tkl_buf_free(&p->init);
   free(p->path);
   free(p->cpath);

@@ -28,7 +28,7 @@ struct tkl_shared {
 void tkl_shared_retain(tkl_shared *s) { atomic_fetch_add(&s->refs, 1); }
 
 void tkl_shared_release(tkl_shared *s) {
-  if (atomic_fetch_sub(&s->refs, 1) != 1) return;
+  if (!tk__ref_drop(&s->refs)) return;
   for (size_t i = 0; i < s->nbuckets; i++) {
     entry *e = s->buckets[i];
     while (e != NULL) {

@@ -423,7 +423,7 @@ void tkl_waker_retain(void *w) { atomic_fetch_add(&((waker *)w)->refs, 1); }
 
 void tkl_waker_release(void *arg) {
   waker *w = arg;
-  if (atomic_fetch_sub(&w->refs, 1) != 1) return;
+  if (!tk__ref_drop(&w->refs)) return;
   tk_job_release(w->job);
   free(w);
 }

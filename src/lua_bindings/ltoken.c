@@ -111,7 +111,7 @@ typedef struct reg {
 } reg;
 
 static void reg_release(reg *r) {
-  if (atomic_fetch_sub(&r->refs, 1) != 1) return;
+  if (!tk__ref_drop(&r->refs)) return;
   tkl_buf_free(&r->fn);
   free(r);
 }

@@ -11,6 +11,7 @@
 #include "lauxlib.h"
 #include "lua.h"
 #include "threadkit.h"
+#include "../core/tk_hg.h"
 
 #if defined(__GNUC__)
 #define TKL_INTERNAL __attribute__((visibility("hidden")))
