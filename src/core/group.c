@@ -53,7 +53,10 @@ static tk_group_t *roots_head, *roots_tail;
 static unsigned long group_seq;
 static uint64_t activity;        /* tree_mu */
 
-static void init_cv(void) { tk__cond_init(&tree_cv); }
+static void init_cv(void) {
+  tk__cond_init(&tree_cv);
+  TK_HG_RELEASE(&tree_once);
+}
 
 /* With tree_mu held: appends g to a parent's children or to the roots. */
 static void link_group(tk_group_t *g) {
@@ -91,7 +94,7 @@ int tk_group_new(tk_pool_t *pool, const tk_group_opts_t *opts,
   if (out != NULL) *out = NULL;
   if (opts == NULL) opts = &defaults;
   if (pool == NULL || out == NULL || opts->max_concurrent < 0) return TK_EINVAL;
-  pthread_once(&tree_once, init_cv);
+  TK_ONCE(&tree_once, init_cv);
   tk_group_t *g = tk__calloc(1, sizeof *g);
   if (g == NULL) return TK_ENOMEM;
   tk__atomic_init(&g->refs, 1);
@@ -289,7 +292,7 @@ tk_token_t *tk_group_event(tk_group_t *g) { return g ? g->event : NULL; }
 
 int tk_group_join(tk_group_t *g, double timeout) {
   if (g == NULL) return TK_EINVAL;
-  pthread_once(&tree_once, init_cv);
+  TK_ONCE(&tree_once, init_cv);
   tk__job_ext *x = tk_job_current() ? tk__job_ext_peek(tk_job_current()) : NULL;
   uint64_t deadline = tk__deadline(timeout);
   int rc = 0;
@@ -389,7 +392,7 @@ uint64_t tk_group_activity(void) {
 }
 
 void tk_group_poke(void) {
-  pthread_once(&tree_once, init_cv);
+  TK_ONCE(&tree_once, init_cv);
   pthread_mutex_lock(&tree_mu);
   activity++;
   pthread_cond_broadcast(&tree_cv);
@@ -397,7 +400,7 @@ void tk_group_poke(void) {
 }
 
 int tk_group_wait_activity(uint64_t seen, double timeout) {
-  pthread_once(&tree_once, init_cv);
+  TK_ONCE(&tree_once, init_cv);
   uint64_t deadline = tk__deadline(timeout);
   int rc = 0;
   pthread_mutex_lock(&tree_mu);

@@ -41,10 +41,11 @@ static void init_buckets(void) {
         tk__cond_init(&buckets[i].cv) != 0)
       abort();
   }
+  TK_HG_RELEASE(&buckets_once);
 }
 
 tk__bucket *tk__park_bucket(const void *addr) {
-  pthread_once(&buckets_once, init_buckets);
+  TK_ONCE(&buckets_once, init_buckets);
   uintptr_t h = (uintptr_t)addr;
   h ^= h >> 17;
   h *= UINT64_C(0x9E3779B97F4A7C15);

@@ -6,6 +6,7 @@
 #ifndef TK_HG_H
 #define TK_HG_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 /* Helgrind sees neither C11 atomics nor the order they give. In a
@@ -27,6 +28,14 @@
   do {                              \
     atomic_init((p), (v));          \
     TK_HG_ATOMIC(p);                \
+  } while (0)
+
+/* pthread_once, with the order it gives declared to helgrind (which does
+** not model it): the init function must end with TK_HG_RELEASE(o). */
+#define TK_ONCE(o, fn)    \
+  do {                    \
+    pthread_once((o), (fn)); \
+    TK_HG_ACQUIRE(o);     \
   } while (0)
 
 /* Drops one reference: 1 when it was the last (the caller frees). */

@@ -63,7 +63,10 @@ static void close_state(void *arg) {
   free(me);
 }
 
-static void make_key(void) { pthread_key_create(&state_key, close_state); }
+static void make_key(void) {
+  pthread_key_create(&state_key, close_state);
+  TK_HG_RELEASE(&state_once);
+}
 
 /* Builds a worker state in protected mode: libraries, the creator's
 ** package paths, threadkit, the host hook, the pool's init function. */
@@ -120,7 +123,7 @@ static int state_panic(lua_State *L) {
 ** in *err (static storage) when it cannot be made. */
 static lua_State *worker_state(tkl_pool *p, char *err, size_t errlen) {
   if (myslot != NULL) return myslot->state;
-  pthread_once(&state_once, make_key);
+  TK_ONCE(&state_once, make_key);
   slot *me = calloc(1, sizeof *me);
   if (me != NULL) me->limit = p->memory_limit;
   lua_State *L = me ? lua_newstate(limited_alloc, me) : NULL;
