@@ -83,7 +83,9 @@ tk_group_t *tk_job_group(tk_job_t *job) {
   if (x == NULL) return NULL;
   pthread_mutex_lock(&tree_mu);
   tk_group_t *g = x->group;
-  if (g != NULL) tk_group_retain(g);
+  /* A group whose last reference just went is still listed until its
+  ** release gets tree_mu: it must not be brought back. */
+  if (g != NULL && !tk__try_retain(&g->refs)) g = NULL;
   pthread_mutex_unlock(&tree_mu);
   return g;
 }
@@ -344,9 +346,12 @@ size_t tk_group_children(tk_group_t *g, tk_group_t **out, size_t n) {
   size_t count = 0;
   pthread_mutex_lock(&tree_mu);
   for (tk_group_t *c = g ? g->child_head : roots_head; c; c = c->sib_next) {
+    /* Skip a group being freed (see tk_job_group). */
     if (count < n) {
-      tk_group_retain(c);
+      if (!tk__try_retain(&c->refs)) continue;
       out[count] = c;
+    } else if (atomic_load(&c->refs) == 0) {
+      continue;
     }
     count++;
   }
