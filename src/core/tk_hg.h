@@ -25,17 +25,17 @@
 #endif
 /* atomic_init that also tells helgrind the field is atomic. */
 #define tk__atomic_init(p, v) \
-  do {                              \
-    atomic_init((p), (v));          \
-    TK_HG_ATOMIC(p);                \
+  do {                         \
+    atomic_init((p), (v));     \
+    TK_HG_ATOMIC(p);           \
   } while (0)
 
 /* pthread_once, with the order it gives declared to helgrind (which does
 ** not model it): the init function must end with TK_HG_RELEASE(o). */
-#define TK_ONCE(o, fn)    \
-  do {                    \
-    pthread_once((o), (fn)); \
-    TK_HG_ACQUIRE(o);     \
+#define TK_ONCE(o, fn)         \
+  do {                         \
+    pthread_once((o), (fn));   \
+    TK_HG_ACQUIRE(o);          \
   } while (0)
 
 /* Drops one reference: 1 when it was the last (the caller frees). */

@@ -40,14 +40,19 @@ static int decode_chunk(lua_State *L) {
   return tkl_decode(L, b);
 }
 
+/* Encodes encode_chunk's sample value in a into buf. */
+static void encode_sample(lua_State *a, tkl_buf *buf) {
+  lua_pushcfunction(a, encode_chunk);
+  lua_pushlightuserdata(a, buf);
+  assert_int_equal(LUA_OK, lua_pcall(a, 1, 0, 0));
+}
+
 static void transfer_round_trip(void **state) {
   (void)state;
   lua_State *a = new_state(), *b = new_state();
   tkl_buf buf;
   tkl_buf_init(&buf);
-  lua_pushcfunction(a, encode_chunk);
-  lua_pushlightuserdata(a, &buf);
-  assert_int_equal(LUA_OK, lua_pcall(a, 1, 0, 0));
+  encode_sample(a, &buf);
   lua_pushcfunction(b, decode_chunk);
   lua_pushlightuserdata(b, &buf);
   assert_int_equal(LUA_OK, lua_pcall(b, 1, LUA_MULTRET, 0));
@@ -85,9 +90,7 @@ static void transfer_damaged_buffers_are_refused(void **state) {
   lua_State *a = new_state(), *b = new_state();
   tkl_buf buf;
   tkl_buf_init(&buf);
-  lua_pushcfunction(a, encode_chunk);
-  lua_pushlightuserdata(a, &buf);
-  assert_int_equal(LUA_OK, lua_pcall(a, 1, 0, 0));
+  encode_sample(a, &buf);
   assert_int_equal(0, buf.nrefs);  /* no handles: copies share nothing */
   /* Every truncation is an error. */
   for (size_t len = 0; len < buf.len; len++)
