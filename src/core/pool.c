@@ -471,12 +471,8 @@ static void cancel_queued(tk_pool_t *pool, tk__task *t) {
 ** stalling. Returns as take() does, or 3 for a task a cancelling
 ** shutdown caught (the caller ends it with cancel_queued). */
 static int take_from_inbox(tk_pool_t *pool, tk__task *t) {
-  size_t pos = atomic_load_explicit(&pool->inbox.head, memory_order_relaxed);
-  tk__slot *s = &pool->inbox.slots[pos & (TK__INBOX_SLOTS - 1)];
-  if (atomic_load_explicit(&s->seq, memory_order_acquire) != pos + 1)
-    return 0;  /* still being written */
   int prio;
-  tk__inbox_pop(&pool->inbox, &prio, t);
+  if (!tk__inbox_pop(&pool->inbox, &prio, t)) return 0;  /* being written */
   pool->submitted++;  /* what drain() would have counted */
   pool->pending++;
   if (pool->cancel_all) return 3;
