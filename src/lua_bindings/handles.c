@@ -18,8 +18,11 @@ static const char *const mt_names[] = {NULL, TK_JOB_MT, TK_TOKEN_MT,
                                        TK_GROUP_MT};
 static const char *const kind_names[] = {NULL, "job", "token", "channel",
                                          "shared", "pool", "group"};
-/* Each kind's metatable is also stored under the address of its slot. */
+/* Each kind's metatable is also stored under the address of its slot,
+** which is also the tag of its boxes. */
 static const char mt_keys[TKL_K_GROUP + 1];
+
+const void *tkl_box_tag(int kind) { return &mt_keys[kind]; }
 
 void tkl_register_mt(lua_State *L, int kind);
 void tkl_register_mt(lua_State *L, int kind) {
@@ -67,10 +70,12 @@ void tkl_push_handle(lua_State *L, int kind, void *ptr) {
   }
   lua_pop(L, 1);
   box *b = lua_newuserdatauv(L, sizeof *b, 0);
+  b->tag = NULL;
   b->kind = 0;
   b->owner = 0;
   b->ptr = NULL;  /* consistent if setmetatable fails */
   set_mt(L, kind);
+  b->tag = &mt_keys[kind];
   b->kind = kind;
   b->ptr = ptr;
   lua_pushvalue(L, -1);
@@ -82,23 +87,27 @@ void tkl_push_new_handle(lua_State *L, int kind, void *ptr) {
   /* A new object has no box yet: skip the cache until it travels (the
   ** encoder adds the box then). */
   box *b = lua_newuserdatauv(L, sizeof *b, 0);
+  b->tag = NULL;
   b->kind = 0;
   b->owner = 0;
   b->ptr = NULL;
   set_mt(L, kind);
+  b->tag = &mt_keys[kind];
   b->kind = kind;
   b->ptr = ptr;
 }
 
-/* The box at idx if its metatable is kind's. Compares metatables by
-** registry keys that are addresses: no string lookup on this hot path. */
+/* The box at idx if it is one of kind's. A full userdata of a box's size
+** whose first word is kind's tag can only be a box this module made: only
+** C code writes userdata memory, and the tag is a private address. No
+** metatable or registry lookup on this hot path (and a metatable swapped
+** by debug.setmetatable cannot pass off other memory as a box). */
 static box *test_box(lua_State *L, int idx, int kind) {
   box *b = lua_touserdata(L, idx);
-  if (b == NULL || !lua_getmetatable(L, idx)) return NULL;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &mt_keys[kind]);
-  int same = lua_rawequal(L, -1, -2);
-  lua_pop(L, 2);
-  return same ? b : NULL;
+  if (b == NULL || lua_type(L, idx) != LUA_TUSERDATA ||
+      lua_rawlen(L, idx) != sizeof *b || b->tag != &mt_keys[kind])
+    return NULL;
+  return b;
 }
 
 void *tkl_test_handle(lua_State *L, int idx, int kind) {

@@ -274,6 +274,7 @@ static tkl_pool *check_pool(lua_State *L, int idx) {
 /* Pushes a new owner box (ptr set by the caller once the pool exists). */
 static pool_box *push_pool(lua_State *L) {
   pool_box *b = lua_newuserdatauv(L, sizeof *b, 0);
+  b->tag = tkl_box_tag(TKL_K_POOL);
   b->kind = TKL_K_POOL;
   b->owner = 1;
   b->ptr = NULL;

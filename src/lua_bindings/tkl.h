@@ -28,7 +28,7 @@
 
 /* Registry keys of the module's per-state tables (their addresses). */
 TKL_INTERNAL extern const char tkl_key_boxes, tkl_key_cfuncs, tkl_key_cnames,
-    tkl_key_dumpids, tkl_key_dumps, tkl_key_loads, tkl_key_scratch,
+    tkl_key_dumpids, tkl_key_fncache, tkl_key_loads, tkl_key_scratch,
     tkl_key_retry, tkl_key_anchors;
 
 /* {====================================================== buffers */
@@ -56,6 +56,8 @@ enum { TKL_K_JOB = 1, TKL_K_TOKEN, TKL_K_CHANNEL, TKL_K_SHARED, TKL_K_POOL,
 
 /* The userdata of every threadkit object in a state. */
 typedef struct tkl_box {
+  const void *tag;               /* tkl_box_tag(kind): tells our boxes apart
+                                    without a metatable lookup */
   int kind;
   int owner;                     /* pools: this box made it and ends it */
   void *ptr;                     /* NULL once released (__gc / __close) */
@@ -102,6 +104,9 @@ TKL_INTERNAL void tkl_push_new_handle(lua_State *L, int kind, void *ptr);
 /* The object in box idx if it is of `kind`, else NULL. */
 TKL_INTERNAL void *tkl_test_handle(lua_State *L, int idx, int kind);
 TKL_INTERNAL void *tkl_check_handle(lua_State *L, int idx, int kind);
+/* The tag of kind's boxes: an address private to this module, which no
+** other userdata holds. */
+TKL_INTERNAL const void *tkl_box_tag(int kind);
 /* Releases one reference of any handle kind. */
 TKL_INTERNAL void tkl_release_handle(int kind, void *ptr);
 TKL_INTERNAL void tkl_retain_handle(int kind, void *ptr);

@@ -5,8 +5,9 @@
 ** Values are encoded into a flat buffer in the sending state and decoded
 ** in the receiving one. Tables keep their shape (shared references and
 ** cycles are preserved within one transfer; metatables travel too);
-** functions travel as bytecode with debug info plus their upvalues, and an
-** upvalue named _ENV binds to the receiving state's globals. C functions
+** functions travel as the id of their bytecode (with debug info, kept once
+** per process) plus their upvalues, and an upvalue named _ENV binds to the
+** receiving state's globals. C functions
 ** of the standard library and of threadkit travel by name; threadkit's
 ** own objects travel by reference. Anything else is refused, naming where
 ** it sits.
@@ -338,30 +339,27 @@ static lua_Integer intern_bytecode(const char *code, size_t n) {
   return id;
 }
 
-static int was_produced(lua_Integer id, const char *code, size_t n) {
-  if (id < 1 || n == 0) return 0;
-  uint64_t h = hash_bytes(code, n);
+/* The bytecode of id (it lives as long as the process), or NULL if this
+** process never produced it. */
+static const produced *produced_by_id(size_t id) {
+  const produced *e = NULL;
   pthread_mutex_lock(&produced_mu);
-  int ok = (size_t)id <= nids && by_id[id - 1]->len == n &&
-           by_id[id - 1]->hash == h;
+  if (id >= 1 && id <= nids) e = by_id[id - 1];
   pthread_mutex_unlock(&produced_mu);
-  return ok;
+  return e;
 }
 
-/* Pushes the bytecode of the Lua function at idx, cached per function,
-** and returns its id. */
-static lua_Integer push_bytecode(lua_State *L, int idx) {
+/* The id of the Lua function at idx: from the state's function -> id
+** table, else by dumping and interning its bytecode. */
+static lua_Integer function_id(lua_State *L, int idx) {
   lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_dumpids);
   lua_pushvalue(L, idx);
   lua_Integer id = lua_rawget(L, -2) == LUA_TNUMBER ? lua_tointeger(L, -1) : 0;
-  lua_pop(L, 2);
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_dumps);
-  lua_pushvalue(L, idx);
-  if (id != 0 && lua_rawget(L, -2) == LUA_TSTRING) {
-    lua_remove(L, -2);
+  lua_pop(L, 1);
+  if (id != 0) {
+    lua_pop(L, 1);
     return id;
   }
-  lua_pop(L, 1);
   luaL_Buffer lb;
   lua_pushvalue(L, idx);
   luaL_buffinit(L, &lb);
@@ -370,19 +368,10 @@ static lua_Integer push_bytecode(lua_State *L, int idx) {
   lua_dump(L, writer, &lb, 0);
   lua_pop(L, 1);
   luaL_pushresult(&lb);
-  lua_remove(L, -2);
-  /* stack: dumps, bytecode */
-  lua_pushvalue(L, idx);
-  lua_pushvalue(L, -2);
-  lua_rawset(L, -4);
-  lua_remove(L, -2);
-  {
-    size_t len;
-    const char *code = lua_tolstring(L, -1, &len);
-    if ((id = intern_bytecode(code, len)) == 0)
-      luaL_error(L, "not enough memory");
-  }
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_dumpids);
+  size_t len;
+  const char *code = lua_tolstring(L, -1, &len);
+  if ((id = intern_bytecode(code, len)) == 0) luaL_error(L, "not enough memory");
+  lua_pop(L, 2);  /* stack: dumpids */
   lua_pushvalue(L, idx);
   lua_pushinteger(L, id);
   lua_rawset(L, -3);
@@ -390,6 +379,37 @@ static lua_Integer push_bytecode(lua_State *L, int idx) {
   return id;
 }
 
+/* The plain functions (no upvalue but _ENV) this state sent last, by
+** closure address, with their ids: a loop that submits one function skips
+** the id table and the upvalue scan. The cache's user values anchor the
+** closures, so a listed address cannot be reused by another object; plain
+** closures keep nothing else alive. */
+#define FN_SLOTS 8
+typedef struct fn_cache {
+  const void *fn[FN_SLOTS];
+  lua_Integer id[FN_SLOTS];
+  int nup[FN_SLOTS];
+} fn_cache;
+
+/* Pushes the state's cache (made on first use) and returns it. */
+static fn_cache *push_fn_cache(lua_State *L) {
+  fn_cache *c;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_fncache) == LUA_TUSERDATA)
+    return lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  c = lua_newuserdatauv(L, sizeof *c, FN_SLOTS);
+  memset(c, 0, sizeof *c);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &tkl_key_fncache);
+  return c;
+}
+
+static size_t fn_slot(const void *fn) {
+  return ((uintptr_t)fn >> 4) & (FN_SLOTS - 1);
+}
+
+/* Functions travel as their bytecode's id (the bytecode itself stays in
+** this process's table, see intern_bytecode), then their upvalues. */
 static void encode_function(enc *e, int idx) {
   lua_State *L = e->L;
   if (lua_iscfunction(L, idx)) {
@@ -408,35 +428,44 @@ static void encode_function(enc *e, int idx) {
     lua_pop(L, 2);
     return;
   }
+  const void *fn = lua_topointer(L, idx);
+  fn_cache *c = push_fn_cache(L);
+  size_t slot = fn_slot(fn);
+  if (c->fn[slot] == fn) {
+    lua_pop(L, 1);
+    put_byte(e, T_PFUNC);
+    put_size(e, (size_t)c->id[slot]);
+    put_size(e, (size_t)c->nup[slot]);
+    for (int i = 0; i < c->nup[slot]; i++) put_byte(e, T_ENV);
+    return;
+  }
   /* A function can only reach itself again through an upvalue (other than
   ** _ENV): only such functions need the seen table. */
-  int plain = 1;
-  for (int i = 1;; i++) {
-    const char *name = lua_getupvalue(L, idx, i);
-    if (name == NULL) break;
-    lua_pop(L, 1);
-    if (strcmp(name, "_ENV") != 0) {
-      plain = 0;
-      break;
-    }
-  }
-  if (!plain && seen_before(e, idx)) return;
-  lua_Integer id = push_bytecode(L, idx);
-  size_t n;
-  const char *code = lua_tolstring(L, -1, &n);
-  put_byte(e, plain ? T_PFUNC : T_FUNC);
-  put_size(e, (size_t)id);
-  put_size(e, n);
-  put(e, code, n);
-  lua_pop(L, 1);
-  int nup = 0;
-  while (lua_getupvalue(L, idx, nup + 1) != NULL) {
+  int plain = 1, nup = 0;
+  const char *name;
+  while ((name = lua_getupvalue(L, idx, nup + 1)) != NULL) {
     lua_pop(L, 1);
     nup++;
+    if (strcmp(name, "_ENV") != 0) plain = 0;
   }
+  if (!plain && seen_before(e, idx)) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_Integer id = function_id(L, idx);
+  if (plain) {
+    lua_pushvalue(L, idx);
+    lua_setiuservalue(L, -2, (int)slot + 1);
+    c->fn[slot] = fn;
+    c->id[slot] = id;
+    c->nup[slot] = nup;
+  }
+  lua_pop(L, 1);
+  put_byte(e, plain ? T_PFUNC : T_FUNC);
+  put_size(e, (size_t)id);
   put_size(e, (size_t)nup);
   for (int i = 1; i <= nup; i++) {
-    const char *name = lua_getupvalue(L, idx, i);
+    name = lua_getupvalue(L, idx, i);
     if (name != NULL && strcmp(name, "_ENV") == 0) {
       put_byte(e, T_ENV);
     } else {
@@ -594,9 +623,10 @@ static void remember(dec *d) {
 
 /* Pushes a closure for function `id`: the state's cached one when it has
 ** no upvalues but _ENV (closures are immutable then, so one serves every
-** task), else a fresh load of `code`. */
-static void load_function(dec *d, lua_Integer id, const char *code, size_t n,
-                          int *fresh) {
+** task), else a fresh load of its bytecode. Only bytecode this process
+** produced is ever loaded: a forged or damaged id is refused, never handed
+** to Lua's undump. */
+static void load_function(dec *d, lua_Integer id, int *fresh) {
   lua_State *L = d->L;
   lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_loads);
   if (lua_rawgeti(L, -1, id) == LUA_TFUNCTION) {
@@ -605,9 +635,9 @@ static void load_function(dec *d, lua_Integer id, const char *code, size_t n,
     return;
   }
   lua_pop(L, 1);
-  if (!was_produced(id, code, n))
-    luaL_error(L, "threadkit: refusing bytecode this process did not produce");
-  if (luaL_loadbufferx(L, code, n, "=transfer", "b") != LUA_OK)
+  const produced *p = produced_by_id((size_t)id);
+  if (p == NULL) bad(d);
+  if (luaL_loadbufferx(L, p->code, p->len, "=transfer", "b") != LUA_OK)
     lua_error(L);
   *fresh = 1;
   lua_remove(L, -2);
@@ -616,10 +646,8 @@ static void load_function(dec *d, lua_Integer id, const char *code, size_t n,
 static void decode_function(dec *d, int numbered) {
   lua_State *L = d->L;
   lua_Integer id = (lua_Integer)take_size(d);
-  size_t n = take_size(d);
-  const char *code = (const char *)take(d, n);
   int fresh;
-  load_function(d, id, code, n, &fresh);
+  load_function(d, id, &fresh);
   int f = lua_gettop(L);
   if (numbered) remember(d);
   size_t nup = take_size(d);
