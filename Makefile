@@ -215,16 +215,18 @@ asan:
 	  ASAN_OPTIONS="detect_leaks=1" $(SAN_TESTS)
 	@sh scripts/summary.sh build/asan/results
 
+# Jobs and tasks are each their own malloc there (TK_SLAB_OFF, slab.c), so
+# that memcheck sees every one.
 valgrind: deps
 	@rm -f build/valgrind/results
-	@$(MAKE) --no-print-directory BUILD=build/valgrind OPT=-O1 \
+	@$(MAKE) --no-print-directory BUILD=build/valgrind OPT=-O1 CFLAGS=-DTK_SLAB_OFF \
 	  TK_TEST_TIMEOUT_MULTIPLIER=30 TK_TEST_WRAPPER="valgrind -q \
 	  --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,possible \
 	  --show-leak-kinds=definite,possible" TK_STRESS_SCALE=20 test-c
 	@# The CLI specs (abrupt ends: errors with work queued, Ctrl-C, os.exit
 	@# in a task, a busy pool collected) with tklua under memcheck; fair
 	@# scheduling, or spinning tasks starve the thread that takes Ctrl-C.
-	@$(MAKE) --no-print-directory BUILD=build/valgrind OPT=-O1 \
+	@$(MAKE) --no-print-directory BUILD=build/valgrind OPT=-O1 CFLAGS=-DTK_SLAB_OFF \
 	  TK_TEST_TIMEOUT_MULTIPLIER=30 TK_SPECS=cli_spec.lua \
 	  TK_TKLUA_WRAPPER="valgrind -q --fair-sched=yes --error-exitcode=99 \
 	  --leak-check=full \

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tk_common.h"
+#include "tk_slab.h"
 
 static tk_malloc_fn use_malloc = malloc;
 static tk_realloc_fn use_realloc = realloc;
@@ -17,6 +18,7 @@ int tk_replace_allocator(tk_malloc_fn m, tk_realloc_fn r, tk_free_fn f) {
   TK_HG_ATOMIC(&use_malloc);
   TK_HG_ATOMIC(&use_realloc);
   TK_HG_ATOMIC(&use_free);
+  tk__slab_trim_all();  /* spare blocks go back to the allocator they came from */
   if (m == NULL && r == NULL && f == NULL) {
     use_malloc = malloc;
     use_realloc = realloc;

@@ -8,8 +8,10 @@
 #include "job.h"
 #include "park.h"
 #include "pool.h"
+#include "tk_slab.h"
 
 static _Thread_local tk_job_t *current;
+static tk__slab job_slab = TK__SLAB(sizeof(tk_job_t));
 
 static int claim_timeout(tk__timer_entry *e) {
   tk__job_ext *x = tk_container_of(e, tk__job_ext, timer);
@@ -67,7 +69,7 @@ tk__job_ext *tk__job_ext_get(tk_job_t *job) {
 
 int tk__job_new(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
                 void *arg, int refs, tk_job_t **out) {
-  tk_job_t *job = tk__malloc(sizeof *job);
+  tk_job_t *job = tk__slab_alloc(&job_slab);
   if (job == NULL) return TK_ENOMEM;
   tk__atomic_init(&job->refs, refs);
   tk__atomic_init(&job->state, TK_JOB_PENDING);
@@ -92,7 +94,7 @@ int tk__job_new(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
     if (x == NULL ||
         (opts->name != NULL && (x->name = tk__strdup(opts->name)) == NULL)) {
       ext_free(x);
-      tk__free(job);
+      tk__slab_free(&job_slab, job);
       return TK_ENOMEM;
     }
     x->timeout = opts->timeout;
@@ -107,7 +109,7 @@ static void job_free(tk_job_t *job) {
   if (job->result_free != NULL) job->result_free(job->result);
   if (job->arg_free != NULL) job->arg_free(job->arg);
   tk__free(job->error);
-  tk__free(job);
+  tk__slab_free(&job_slab, job);
 }
 
 void tk_job_retain(tk_job_t *job) {

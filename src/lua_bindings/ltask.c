@@ -157,11 +157,18 @@ static lua_State *worker_state(tkl_pool *p, char *err, size_t errlen) {
 
 /* {====================================================== tasks */
 
+/* Tasks whose function and arguments fit in TASK_INLINE bytes (most) come
+** from a slab (see slab.c: apart from the submitting state's objects). */
+#define TASK_INLINE 64
+static tk__slab task_slab = TK__SLAB(sizeof(tkl_task) + TASK_INLINE);
+
 tkl_task *tkl_task_new(tkl_pool *pool, tkl_buf *in) {
   /* One allocation: the task, then a copy of its function and arguments. */
-  tkl_task *t = malloc(sizeof *t + in->len);
+  int small = in->len <= TASK_INLINE;
+  tkl_task *t = small ? tk__slab_alloc(&task_slab) : malloc(sizeof *t + in->len);
   if (t == NULL) return NULL;
   memset(t, 0, sizeof *t);
+  t->from_slab = small;
   t->pool = pool;
   tkl_pool_retain(pool);
   tkl_buf_move(&t->in, in, t + 1, in->len);  /* fits: cannot fail */
@@ -181,7 +188,8 @@ void tkl_task_free(void *arg) {
   for (int i = 0; i < t->nerrors; i++) free(t->attempt_errors[i]);
   free(t->attempt_errors);
   tkl_pool_release(t->pool);
-  free(t);
+  if (t->from_slab) tk__slab_free(&task_slab, t);
+  else free(t);
 }
 
 tkl_task *tkl_task_of(tk_job_t *job) {

@@ -12,6 +12,7 @@
 #include "lua.h"
 #include "threadkit.h"
 #include "../core/tk_hg.h"
+#include "../core/tk_slab.h"
 
 #if defined(__GNUC__)
 #define TKL_INTERNAL __attribute__((visibility("hidden")))
@@ -172,6 +173,7 @@ typedef struct tkl_task {
   int attempts;                  /* calls made by the retry runner */
   char **attempt_errors;         /* their errors, oldest first */
   int nerrors;
+  int from_slab;                 /* allocated by tk__slab_alloc */
 } tkl_task;
 
 /* The state's reusable encoding buffer, emptied (submit encodes into it
