@@ -280,14 +280,20 @@ static int encode_out(lua_State *L) {
   return 0;
 }
 
-/* Ends the task's coroutine: reset, it waits for the next task, unless
-** the cache is full or it did not reset cleanly. */
-static void drop_coroutine(lua_State *L, tkl_task *t) {
+/* Ends the task's coroutine: it waits for the next task, unless the cache
+** is full or it did not reset cleanly. One that returned (`finished`) is
+** at its base already, every upvalue and to-be-closed variable closed:
+** emptying its stack is enough (the collector shrinks the stack). One that
+** raised an error is dead and must be reset. */
+static void drop_coroutine(lua_State *L, tkl_task *t, int finished) {
+  int st = LUA_OK;
+  if (!finished) {
 #if LUA_VERSION_RELEASE_NUM >= 50406
-  int st = lua_closethread(t->co, L);
+    st = lua_closethread(t->co, L);
 #else
-  int st = lua_resetthread(t->co);
+    st = lua_resetthread(t->co);
 #endif
+  }
   lua_settop(t->co, 0);
   slot *me = myslot;
   if (st == LUA_OK && me->nidle < (int)(sizeof me->idle_co / sizeof *me->idle_co)) {
@@ -306,13 +312,6 @@ static void drop_coroutine(lua_State *L, tkl_task *t) {
 /* Protected parts of running a task on the worker's state. */
 static int new_coroutine(lua_State *L) {
   tkl_task *t = lua_touserdata(L, 1);
-  slot *me = myslot;
-  if (me->nidle > 0) {
-    me->nidle--;
-    t->co = me->idle_co[me->nidle];
-    t->co_ref = me->idle_ref[me->nidle];
-    return 0;
-  }
   lua_State *co = lua_newthread(L);
   t->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   t->co = co;
@@ -341,21 +340,27 @@ int tkl_task_run(void *arg) {
   if (L == NULL) return tk_job_fail(job, "%s", err);
   int nargs = 0;
   if (t->co == NULL) {
-    /* Everything on the worker's own state runs protected: a task that
-    ** ran it out of memory must not take the worker down with it. */
-    lua_pushcfunction(L, new_coroutine);
-    lua_pushlightuserdata(L, t);
-    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-      lua_pop(L, 1);
-      lua_gc(L, LUA_GCCOLLECT);
-      return tk_job_fail(job, "not enough memory");
+    if (myslot->nidle > 0) {  /* a finished task's coroutine */
+      myslot->nidle--;
+      t->co = myslot->idle_co[myslot->nidle];
+      t->co_ref = myslot->idle_ref[myslot->nidle];
+    } else {
+      /* Everything on the worker's own state runs protected: a task that
+      ** ran it out of memory must not take the worker down with it. */
+      lua_pushcfunction(L, new_coroutine);
+      lua_pushlightuserdata(L, t);
+      if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+        lua_pop(L, 1);
+        lua_gc(L, LUA_GCCOLLECT);
+        return tk_job_fail(job, "not enough memory");
+      }
     }
     lua_State *co = t->co;
     lua_pushcfunction(co, decode_in);
     lua_pushlightuserdata(co, t);
     if (lua_pcall(co, 1, LUA_MULTRET, 0) != LUA_OK) {
       int rc = tk_job_fail(job, "%s", error_text(co));
-      drop_coroutine(L, t);
+      drop_coroutine(L, t, 1);  /* the error was caught: still at its base */
       return rc;
     }
     nargs = lua_gettop(co) - 1;
@@ -406,7 +411,7 @@ int tkl_task_run(void *arg) {
     lua_pop(L, 1);
     rc = tk_job_fail(job, "%s", msg);
   }
-  drop_coroutine(L, t);
+  drop_coroutine(L, t, st == LUA_OK);
   if (st == LUA_ERRMEM) lua_gc(L, LUA_GCCOLLECT);  /* give it back now */
   if (atomic_load(&t->cancel_raised) && tk_job_is_cancelled(job))
     return TK_ECANCELED;
