@@ -31,6 +31,19 @@
 #endif
 #endif
 
+#ifdef TK_SLAB_OFF
+
+void *tk__slab_alloc(tk__slab *s) { return tk__malloc(s->size); }
+
+void tk__slab_free(tk__slab *s, void *p) {
+  (void)s;
+  tk__free(p);
+}
+
+void tk__slab_trim_all(void) {}
+
+#else
+
 #define BLOCK_BYTES (64 * 1024)
 #define ALIGN 16
 
@@ -97,9 +110,6 @@ static struct tk__block *new_block(tk__slab *s) {
 }
 
 void *tk__slab_alloc(tk__slab *s) {
-#ifdef TK_SLAB_OFF
-  return tk__malloc(s->size);
-#else
   pthread_mutex_lock(&s->mu);
   struct tk__block *b = s->partial;
   if (b == NULL) {
@@ -123,14 +133,9 @@ void *tk__slab_alloc(tk__slab *s) {
   pthread_mutex_unlock(&s->mu);
   h->block = b;
   return h + 1;
-#endif
 }
 
 void tk__slab_free(tk__slab *s, void *p) {
-#ifdef TK_SLAB_OFF
-  (void)s;
-  tk__free(p);
-#else
   if (p == NULL) return;
   header *h = (header *)p - 1;
   struct tk__block *b = h->block, *gone = NULL;
@@ -146,7 +151,6 @@ void tk__slab_free(tk__slab *s, void *p) {
   }
   pthread_mutex_unlock(&s->mu);
   tk__free(gone);
-#endif
 }
 
 void tk__slab_trim_all(void) {
@@ -161,3 +165,5 @@ void tk__slab_trim_all(void) {
     tk__free(b);
   }
 }
+
+#endif

@@ -1,6 +1,6 @@
 /*
 ** test_group.c - groups: the tree, events, limits, joins, the capacity
-** race. See LICENSE for copyright and licence.
+** race, listing children while they go. See LICENSE for copyright and licence.
 */
 #include "tk_test.h"
 
@@ -190,6 +190,65 @@ static void group_capacity_race_loses_nothing(void **state) {
   tk_pool_free(p);
 }
 
+/* Children that come and go while another thread lists them: a group
+** whose last reference just went stays linked until its release takes the
+** tree lock, and listing must not revive it (TSan and ASan watch this). */
+static _Atomic(tk_job_t *) last_job;
+
+static int noop_task(void *arg) {
+  (void)arg;
+  return 0;
+}
+
+static int make_and_drop_child(void *arg) {
+  (void)arg;
+  tk_group_t *child;
+  tk_group_opts_t o = {0};
+  o.name = "short-lived";
+  int rc = tk_group_new(the_pool, &o, &child);
+  if (rc != 0) return rc;
+  tk_job_t *job = NULL;
+  rc = tk_group_submit(child, NULL, noop_task, NULL, &job);
+  if (rc == 0) tk_job_release(atomic_exchange(&last_job, job));
+  tk_group_release(child);
+  return rc;
+}
+
+static void group_listing_children_while_they_go(void **state) {
+  (void)state;
+  tk_pool_t *p = new_pool(2);
+  the_pool = p;
+  tk_group_t *parent;
+  assert_ok(tk_group_new(p, NULL, &parent));
+  long n = stress_scale(20000);
+  for (long i = 0; i < n; i++)
+    assert_ok(tk_group_submit(parent, NULL, make_and_drop_child, NULL, NULL));
+  size_t seen = 0;
+  while (tk_group_join(parent, 0) == TK_ETIMEDOUT) {
+    tk_group_t *kids[64];
+    size_t got = tk_group_children(parent, kids, 64);
+    for (size_t i = 0; i < got && i < 64; i++) {
+      assert_string_equal("short-lived", tk_group_name(kids[i]));
+      tk_group_release(kids[i]);
+      seen++;
+    }
+    tk_job_t *job = atomic_exchange(&last_job, NULL);
+    tk_group_t *g = tk_job_group(job);
+    if (g != NULL) {
+      assert_string_equal("short-lived", tk_group_name(g));
+      tk_group_release(g);
+    }
+    tk_job_release(job);
+  }
+  tk_job_release(atomic_exchange(&last_job, NULL));
+  assert_ok(tk_group_join(parent, 60));
+  /* Every child went with its last reference. */
+  assert_int_equal(0, tk_group_children(parent, NULL, 0));
+  assert_true(seen > 0);
+  tk_group_release(parent);
+  tk_pool_free(p);
+}
+
 typedef struct joiner {
   tk_group_t *g;
   int rc;
@@ -278,6 +337,7 @@ int main(void) {
       cmocka_unit_test(group_max_concurrent_limits_in_flight),
       cmocka_unit_test(group_event_wakes_running_and_cancels_waiting),
       cmocka_unit_test(group_capacity_race_loses_nothing),
+      cmocka_unit_test(group_listing_children_while_they_go),
       cmocka_unit_test(group_join),
       cmocka_unit_test(group_clear_pending_and_bad_input),
   };
