@@ -195,11 +195,6 @@ static void group_capacity_race_loses_nothing(void **state) {
 ** tree lock, and listing must not revive it (TSan and ASan watch this). */
 static _Atomic(tk_job_t *) last_job;
 
-static int noop_task(void *arg) {
-  (void)arg;
-  return 0;
-}
-
 static int make_and_drop_child(void *arg) {
   (void)arg;
   tk_group_t *child;
