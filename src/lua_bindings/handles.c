@@ -110,9 +110,27 @@ static box *test_box(lua_State *L, int idx, int kind) {
   return b;
 }
 
+/* The box at idx whatever its kind, or NULL: for the metamethods, which
+** debug.setmetatable can hand any userdata. */
+static box *any_box(lua_State *L, int idx) {
+  box *b = lua_touserdata(L, idx);
+  if (b == NULL || lua_type(L, idx) != LUA_TUSERDATA ||
+      lua_rawlen(L, idx) != sizeof *b)
+    return NULL;
+  for (int k = TKL_K_JOB; k <= TKL_K_GROUP; k++)
+    if (b->tag == &mt_keys[k] && b->kind == k) return b;
+  return NULL;
+}
+
 void *tkl_test_handle(lua_State *L, int idx, int kind) {
   box *b = test_box(L, idx, kind);
   return b != NULL ? b->ptr : NULL;
+}
+
+tkl_box *tkl_check_box(lua_State *L, int idx, int kind) {
+  box *b = test_box(L, idx, kind);
+  if (b == NULL) luaL_typeerror(L, idx, mt_names[kind]);
+  return b;
 }
 
 void *tkl_check_handle(lua_State *L, int idx, int kind) {
@@ -124,7 +142,7 @@ void *tkl_check_handle(lua_State *L, int idx, int kind) {
 }
 
 static int handle_gc(lua_State *L) {
-  box *b = lua_touserdata(L, 1);
+  box *b = any_box(L, 1);
   if (b != NULL && b->ptr != NULL) {
     void *p = b->ptr;
     b->ptr = NULL;
@@ -134,14 +152,15 @@ static int handle_gc(lua_State *L) {
 }
 
 static int handle_eq(lua_State *L) {
-  box *a = lua_touserdata(L, 1), *b = lua_touserdata(L, 2);
+  box *a = any_box(L, 1), *b = any_box(L, 2);
   lua_pushboolean(L, a != NULL && b != NULL && a->kind == b->kind &&
                          a->ptr == b->ptr && a->ptr != NULL);
   return 1;
 }
 
 static int handle_tostring(lua_State *L) {
-  box *b = lua_touserdata(L, 1);
+  box *b = any_box(L, 1);
+  if (b == NULL) return luaL_typeerror(L, 1, "threadkit object");
   if (b->ptr == NULL)
     lua_pushfstring(L, "threadkit.%s (released)", kind_names[b->kind]);
   else

@@ -264,8 +264,7 @@ static tkl_pool *pool_make(lua_State *L, int workers, const char *name,
 }
 
 static tkl_pool *check_pool(lua_State *L, int idx) {
-  tkl_pool *p = tkl_test_handle(L, idx, TKL_K_POOL);
-  if (p == NULL) luaL_checkudata(L, idx, TK_POOL_MT);  /* raises */
+  tkl_pool *p = P(tkl_check_box(L, idx, TKL_K_POOL));
   if (p == NULL || p->pool == NULL)
     luaL_error(L, "attempt to use a closed pool");
   return p;
@@ -674,7 +673,7 @@ static int l_metrics(lua_State *L) {
 
 /* pool:shutdown{wait = true, cancel_pending = false} */
 static int l_pool_shutdown(lua_State *L) {
-  pool_box *b = luaL_checkudata(L, 1, TK_POOL_MT);
+  pool_box *b = tkl_check_box(L, 1, TKL_K_POOL);
   int wait = 1, cancel = 0;
   if (lua_istable(L, 2)) {
     if (lua_getfield(L, 2, "wait") != LUA_TNIL) wait = lua_toboolean(L, -1);
@@ -694,7 +693,7 @@ static int l_pool_shutdown(lua_State *L) {
 }
 
 static int pool_gc(lua_State *L) {
-  pool_box *b = luaL_checkudata(L, 1, TK_POOL_MT);
+  pool_box *b = tkl_check_box(L, 1, TKL_K_POOL);
   tkl_pool *p = P(b);
   b->ptr = NULL;
   if (p != NULL) {
@@ -705,7 +704,7 @@ static int pool_gc(lua_State *L) {
 }
 
 static int pool_tostring(lua_State *L) {
-  pool_box *b = luaL_checkudata(L, 1, TK_POOL_MT);
+  pool_box *b = tkl_check_box(L, 1, TKL_K_POOL);
   if (P(b) == NULL || P(b)->pool == NULL)
     lua_pushfstring(L, "threadkit.pool (closed)");
   else
@@ -717,7 +716,7 @@ static int pool_index(lua_State *L) {
   /* Only ever the __index of a pool box: methods first, by raw lookup. */
   lua_pushvalue(L, 2);
   if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
-  pool_box *b = luaL_checkudata(L, 1, TK_POOL_MT);
+  pool_box *b = tkl_check_box(L, 1, TKL_K_POOL);
   const char *k = luaL_checkstring(L, 2);
   tkl_pool *p = P(b);
   if (p == NULL) return 0;

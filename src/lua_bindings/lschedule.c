@@ -52,8 +52,7 @@ static double spec_number(lua_State *L, int spec, const char *key) {
 
 /* pool:schedule({delay = s} | {every = s} | {at = t}, fn, ...) */
 static int l_schedule(lua_State *L) {
-  tkl_pool *p = tkl_test_handle(L, 1, TKL_K_POOL);
-  if (p == NULL) luaL_checkudata(L, 1, TK_POOL_MT);
+  tkl_pool *p = tkl_check_box(L, 1, TKL_K_POOL)->ptr;
   if (p == NULL || p->pool == NULL) return luaL_error(L, "attempt to use a closed pool");
   luaL_checktype(L, 2, LUA_TTABLE);
   luaL_checktype(L, 3, LUA_TFUNCTION);

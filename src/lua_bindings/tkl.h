@@ -105,6 +105,8 @@ TKL_INTERNAL void tkl_push_new_handle(lua_State *L, int kind, void *ptr);
 /* The object in box idx if it is of `kind`, else NULL. */
 TKL_INTERNAL void *tkl_test_handle(lua_State *L, int idx, int kind);
 TKL_INTERNAL void *tkl_check_handle(lua_State *L, int idx, int kind);
+/* The box at idx (its object may be released), or a type error. */
+TKL_INTERNAL tkl_box *tkl_check_box(lua_State *L, int idx, int kind);
 /* The tag of kind's boxes: an address private to this module, which no
 ** other userdata holds. */
 TKL_INTERNAL const void *tkl_box_tag(int kind);

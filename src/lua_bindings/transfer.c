@@ -7,10 +7,9 @@
 ** cycles are preserved within one transfer; metatables travel too);
 ** functions travel as the id of their bytecode (with debug info, kept once
 ** per process) plus their upvalues, and an upvalue named _ENV binds to the
-** receiving state's globals. C functions
-** of the standard library and of threadkit travel by name; threadkit's
-** own objects travel by reference. Anything else is refused, naming where
-** it sits.
+** receiving state's globals. C functions of the standard library and of
+** threadkit travel by name; threadkit's own objects travel by reference.
+** Anything else is refused, naming where it sits.
 */
 #include <limits.h>
 #include <pthread.h>

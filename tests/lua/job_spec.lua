@@ -114,4 +114,26 @@ describe("job", function()
     assert.is_true(rawequal(ch, ch:pop()))
     assert.are.equal("job", tk.type(j))
   end)
+
+  it("refuses other userdata dressed in a handle's metatable", function()
+    -- debug.setmetatable can give any userdata a job's or a pool's
+    -- metatable: the methods must refuse it, not read it as a handle.
+    local j = p:submit(function() return 1 end)
+    for _, mt in ipairs{getmetatable(j), getmetatable(p)} do
+      local f = io.tmpfile()
+      local file_mt = debug.getmetatable(f)
+      debug.setmetatable(f, mt)
+      for _, m in ipairs{"result", "wait", "cancel", "state", "submit",
+                         "shutdown", "metrics"} do
+        local ok, err = pcall(function() return f[m](f, function() end) end)
+        assert.is_false(ok)
+        assert.matches("expected", err)
+      end
+      assert.is_false(pcall(tostring, f))
+      assert.is_false(f == j or f == p)
+      debug.setmetatable(f, file_mt)
+      f:close()
+    end
+    assert.are.equal(1, j:result())
+  end)
 end)
