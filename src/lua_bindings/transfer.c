@@ -653,21 +653,31 @@ static void decode_function(dec *d, int numbered) {
   if (nup > 255) bad(d);
   int only_env = 1;
   for (size_t i = 1; i <= nup; i++) {
-    if (d->b->pos < d->b->len && d->b->data[d->b->pos] == T_ENV) {
+    int says_env = d->b->pos < d->b->len && d->b->data[d->b->pos] == T_ENV;
+    if (fresh) {
+      /* The upvalues must be the function's own, T_ENV exactly for those
+      ** named _ENV: a damaged buffer must not get a closure with a real
+      ** upvalue into the cache below, where it would serve later tasks. */
+      const char *name = lua_getupvalue(L, f, (int)i);
+      if (name == NULL) bad(d);
+      lua_pop(L, 1);
+      if (says_env != (strcmp(name, "_ENV") == 0)) bad(d);
+    }
+    if (says_env) {
       d->b->pos++;
       if (fresh) {
         lua_pushglobaltable(L);
-        if (lua_setupvalue(L, f, (int)i) == NULL) lua_pop(L, 1);
+        lua_setupvalue(L, f, (int)i);
       }
       continue;
     }
     only_env = 0;
-    /* Only closures whose upvalues are all _ENV are cached, and the same
-    ** bytecode always encodes the same upvalue kinds. */
+    /* Only closures whose upvalues are all _ENV are cached. */
     if (!fresh) bad(d);
     decode_value(d);
-    if (lua_setupvalue(L, f, (int)i) == NULL) lua_pop(L, 1);
+    lua_setupvalue(L, f, (int)i);
   }
+  if (fresh && lua_getupvalue(L, f, (int)nup + 1) != NULL) bad(d);
   if (fresh && only_env) {
     lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_loads);
     lua_pushvalue(L, f);

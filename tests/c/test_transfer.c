@@ -36,12 +36,22 @@ static int encode_chunk(lua_State *L) {
   return 0;
 }
 
+/* Encodes the function the chunk (upvalue 1) returns. */
 static int encode_function_chunk(lua_State *L) {
   tkl_buf *b = lua_touserdata(L, 1);
-  if (luaL_dostring(L, "return function() return 1 end") != LUA_OK)
+  const char *src = lua_tostring(L, 2);
+  if (luaL_dostring(L, src ? src : "return function() return 1 end") != LUA_OK)
     return lua_error(L);
-  tkl_encode(L, 2, 1, b, "value");
+  tkl_encode(L, lua_gettop(L), 1, b, "value");
   return 0;
+}
+
+static void encode_function(lua_State *L, tkl_buf *b, const char *src) {
+  tkl_buf_init(b);
+  lua_pushcfunction(L, encode_function_chunk);
+  lua_pushlightuserdata(L, b);
+  lua_pushstring(L, src);
+  assert_int_equal(LUA_OK, lua_pcall(L, 2, 0, 0));
 }
 
 static int decode_chunk(lua_State *L) {
@@ -113,9 +123,7 @@ static void transfer_damaged_buffers_are_refused(void **state) {
   tkl_buf_free(&buf);
   /* A function travels as the id of bytecode this process produced: an
   ** id it never gave out is refused before Lua ever loads anything. */
-  lua_pushcfunction(a, encode_function_chunk);
-  lua_pushlightuserdata(a, &buf);
-  assert_int_equal(LUA_OK, lua_pcall(a, 1, 0, 0));
+  encode_function(a, &buf, NULL);
   assert_int_equal(4, buf.len);  /* count, tag, id, no upvalues */
   assert_true(buf.data[2] < 0x80);
   assert_int_equal(LUA_OK, try_decode(b, &buf, buf.len, SIZE_MAX, 0));
@@ -135,10 +143,48 @@ static void transfer_damaged_buffers_are_refused(void **state) {
   lua_close(b);
 }
 
+/* A damaged buffer that says "bind to globals" for an upvalue that is not
+** _ENV is refused: the closure would otherwise be cached in the worker
+** and break every later transfer of that function. */
+static void transfer_upvalues_must_be_the_functions_own(void **state) {
+  (void)state;
+  lua_State *a = new_state(), *b = new_state();
+  tkl_buf with_k, with_env;
+  encode_function(a, &with_k, "local k = 40 return function(x) return x + k end");
+  encode_function(a, &with_env, "return function() return print end");
+  /* count, tag, id, 1 upvalue, then the value of k / the _ENV mark */
+  assert_int_equal(1, with_k.data[3]);
+  assert_int_equal(1, with_env.data[3]);
+  unsigned char bytes[] = {1, with_env.data[1], with_k.data[2], 1,
+                           with_env.data[4]};
+  tkl_buf forged;
+  tkl_buf_init(&forged);
+  forged.data = bytes;
+  forged.borrowed = 1;
+  forged.len = forged.cap = sizeof bytes;
+  lua_pushcfunction(b, decode_chunk);
+  lua_pushlightuserdata(b, &forged);
+  assert_int_not_equal(LUA_OK, lua_pcall(b, 1, LUA_MULTRET, 0));
+  assert_non_null(strstr(lua_tostring(b, -1), "malformed"));
+  lua_settop(b, 0);
+  /* The real one still decodes, with its upvalue. */
+  lua_pushcfunction(b, decode_chunk);
+  lua_pushlightuserdata(b, &with_k);
+  assert_int_equal(LUA_OK, lua_pcall(b, 1, 1, 0));
+  lua_pushinteger(b, 2);
+  assert_int_equal(LUA_OK, lua_pcall(b, 1, 1, 0));
+  assert_int_equal(42, lua_tointeger(b, -1));
+  tkl_buf_free(&with_k);
+  tkl_buf_free(&with_env);
+  lua_close(a);
+  lua_close(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(transfer_round_trip),
       cmocka_unit_test(transfer_damaged_buffers_are_refused),
+      cmocka_unit_test(transfer_upvalues_must_be_the_functions_own),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
