@@ -113,9 +113,9 @@ typedef struct enc {
   int depth;
 } enc;
 
+/* Makes room for n more bytes (the slow path of put). */
 static void grow(enc *e, size_t n) {
   tkl_buf *b = e->b;
-  if (b->cap - b->len >= n) return;
   size_t cap = b->cap ? b->cap : 256;
   while (cap - b->len < n) {
     if (cap > ((size_t)1 << 40)) luaL_error(e->L, "value too large to copy");
@@ -127,18 +127,23 @@ static void grow(enc *e, size_t n) {
   b->cap = cap;
 }
 
-static void put(enc *e, const void *p, size_t n) {
-  grow(e, n);
+static inline void put(enc *e, const void *p, size_t n) {
+  if (e->b->cap - e->b->len < n) grow(e, n);
   memcpy(e->b->data + e->b->len, p, n);
   e->b->len += n;
 }
 
-static void put_byte(enc *e, int c) {
-  unsigned char u = (unsigned char)c;
-  put(e, &u, 1);
+static inline void put_byte(enc *e, int c) {
+  tkl_buf *b = e->b;
+  if (b->len == b->cap) grow(e, 1);
+  b->data[b->len++] = (unsigned char)c;
 }
 
 static void put_size(enc *e, size_t n) {
+  if (n < 0x80) {  /* most sizes and ids: one byte */
+    put_byte(e, (int)n);
+    return;
+  }
   unsigned char tmp[10];
   int k = 0;
   do {
