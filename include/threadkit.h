@@ -62,8 +62,9 @@ TK_API const char *tk_err_name(int err);
 
 /* Replaces the allocator used for every core allocation. Call it before
 ** any other threadkit function; NULL restores malloc/realloc/free.
-** Not thread-safe. Blocks threadkit keeps for reuse (jobs are carved from
-** 64 KiB blocks) go back to the old allocator first. Returns TK_EINVAL when only some functions are given. */
+** Not thread-safe. Returns TK_EINVAL when only some functions are given.
+** Blocks kept for reuse (jobs are carved from 64 KiB blocks) go back to
+** the old allocator first. */
 typedef void *(*tk_malloc_fn)(size_t size);
 typedef void *(*tk_realloc_fn)(void *ptr, size_t size);
 typedef void (*tk_free_fn)(void *ptr);

@@ -10,7 +10,10 @@
 ** rest of the heap. A block goes back to the allocator once its last
 ** object is freed, except one spare per slab (so that a loop which makes
 ** and frees one object at a time does not allocate a block each time);
-** tk__slab_trim_all gives the spares back too.
+** tk__slab_trim_all gives the spares back too. The price: a block lives
+** as long as any of its objects, so a few long-kept jobs can hold blocks
+** of otherwise freed ones (as malloc's heap cannot shrink past them
+** either, but here that room serves only jobs and tasks).
 **
 ** Under AddressSanitizer, or with TK_SLAB_OFF (make valgrind), every
 ** object is its own malloc: the tools then see each one, its overruns and
