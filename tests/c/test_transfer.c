@@ -104,6 +104,20 @@ static int try_decode(lua_State *L, const tkl_buf *buf, size_t len,
   return rc;
 }
 
+/* Decoding these bytes in L is refused as a malformed buffer. */
+static void assert_refused(lua_State *L, unsigned char *bytes, size_t n) {
+  tkl_buf forged;
+  tkl_buf_init(&forged);
+  forged.data = bytes;
+  forged.borrowed = 1;
+  forged.len = forged.cap = n;
+  lua_pushcfunction(L, decode_chunk);
+  lua_pushlightuserdata(L, &forged);
+  assert_int_not_equal(LUA_OK, lua_pcall(L, 1, LUA_MULTRET, 0));
+  assert_non_null(strstr(lua_tostring(L, -1), "malformed"));
+  lua_settop(L, 0);
+}
+
 static void transfer_damaged_buffers_are_refused(void **state) {
   (void)state;
   lua_State *a = new_state(), *b = new_state();
@@ -127,17 +141,9 @@ static void transfer_damaged_buffers_are_refused(void **state) {
   assert_int_equal(4, buf.len);  /* count, tag, id, no upvalues */
   assert_true(buf.data[2] < 0x80);
   assert_int_equal(LUA_OK, try_decode(b, &buf, buf.len, SIZE_MAX, 0));
-  tkl_buf forged;
-  tkl_buf_init(&forged);
   unsigned char bytes[] = {buf.data[0], buf.data[1], 0xff, 0xff, 0xff, 0x7f,
                            buf.data[3]};
-  forged.data = bytes;
-  forged.borrowed = 1;
-  forged.len = forged.cap = sizeof bytes;
-  lua_pushcfunction(b, decode_chunk);
-  lua_pushlightuserdata(b, &forged);
-  assert_int_not_equal(LUA_OK, lua_pcall(b, 1, LUA_MULTRET, 0));
-  assert_non_null(strstr(lua_tostring(b, -1), "malformed"));
+  assert_refused(b, bytes, sizeof bytes);
   tkl_buf_free(&buf);
   lua_close(a);
   lua_close(b);
@@ -157,16 +163,7 @@ static void transfer_upvalues_must_be_the_functions_own(void **state) {
   assert_int_equal(1, with_env.data[3]);
   unsigned char bytes[] = {1, with_env.data[1], with_k.data[2], 1,
                            with_env.data[4]};
-  tkl_buf forged;
-  tkl_buf_init(&forged);
-  forged.data = bytes;
-  forged.borrowed = 1;
-  forged.len = forged.cap = sizeof bytes;
-  lua_pushcfunction(b, decode_chunk);
-  lua_pushlightuserdata(b, &forged);
-  assert_int_not_equal(LUA_OK, lua_pcall(b, 1, LUA_MULTRET, 0));
-  assert_non_null(strstr(lua_tostring(b, -1), "malformed"));
-  lua_settop(b, 0);
+  assert_refused(b, bytes, sizeof bytes);
   /* The real one still decodes, with its upvalue. */
   lua_pushcfunction(b, decode_chunk);
   lua_pushlightuserdata(b, &with_k);
