@@ -91,6 +91,24 @@ describe("transfer", function()
     assert.has_error(function() p:submit(function() end, deep) end)
   end)
 
+  it("tells functions apart however they are cached", function()
+    -- Functions travel as the id of their bytecode; the sender caches the
+    -- ids of plain functions by closure, each worker its compiled copies.
+    -- Distinct code, one closure reused, and closures of one literal with
+    -- different upvalues must each run as themselves.
+    local same = function(x) return x + 1 end
+    local jobs, want = {}, {}
+    for i = 1, 200 do
+      local f = load("return function(x) return x * " .. i .. " end")()
+      jobs[#jobs + 1], want[#want + 1] = p:submit(f, 3), 3 * i
+      jobs[#jobs + 1], want[#want + 1] = p:submit(same, i), i + 1
+      local k = i * 7
+      jobs[#jobs + 1], want[#want + 1] =
+        p:submit(function(x) return x - k end, 1000), 1000 - i * 7
+    end
+    for n, j in ipairs(jobs) do assert.are.equal(want[n], j:result()) end
+  end)
+
   it("copies large values", function()
     local big = string.rep("x", 5 * 1024 * 1024)
     assert.are.equal(#big, #echo(big))
