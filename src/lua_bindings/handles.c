@@ -97,29 +97,25 @@ void tkl_push_new_handle(lua_State *L, int kind, void *ptr) {
   b->ptr = ptr;
 }
 
-/* The box at idx if it is one of kind's. A full userdata of a box's size
-** whose first word is kind's tag can only be a box this module made: only
-** C code writes userdata memory, and the tag is a private address. No
-** metatable or registry lookup on this hot path (and a metatable swapped
-** by debug.setmetatable cannot pass off other memory as a box). */
-static box *test_box(lua_State *L, int idx, int kind) {
+/* The box at idx whatever its kind, or NULL. A full userdata of a box's
+** size whose first word is its kind's tag can only be a box this module
+** made: only C code writes userdata memory, and the tag is a private
+** address. No metatable or registry lookup on this hot path, and the
+** metamethods, which debug.setmetatable can hand any userdata, use it
+** too. */
+static box *any_box(lua_State *L, int idx) {
   box *b = lua_touserdata(L, idx);
   if (b == NULL || lua_type(L, idx) != LUA_TUSERDATA ||
-      lua_rawlen(L, idx) != sizeof *b || b->tag != &mt_keys[kind])
+      lua_rawlen(L, idx) != sizeof *b || b->kind < TKL_K_JOB ||
+      b->kind > TKL_K_GROUP || b->tag != &mt_keys[b->kind])
     return NULL;
   return b;
 }
 
-/* The box at idx whatever its kind, or NULL: for the metamethods, which
-** debug.setmetatable can hand any userdata. */
-static box *any_box(lua_State *L, int idx) {
-  box *b = lua_touserdata(L, idx);
-  if (b == NULL || lua_type(L, idx) != LUA_TUSERDATA ||
-      lua_rawlen(L, idx) != sizeof *b)
-    return NULL;
-  for (int k = TKL_K_JOB; k <= TKL_K_GROUP; k++)
-    if (b->tag == &mt_keys[k] && b->kind == k) return b;
-  return NULL;
+/* The box at idx if it is one of kind's, or NULL. */
+static box *test_box(lua_State *L, int idx, int kind) {
+  box *b = any_box(L, idx);
+  return b != NULL && b->kind == kind ? b : NULL;
 }
 
 void *tkl_test_handle(lua_State *L, int idx, int kind) {
