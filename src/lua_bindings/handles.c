@@ -27,12 +27,19 @@ const void *tkl_box_tag(int kind) { return &mt_keys[kind]; }
 void tkl_register_mt(lua_State *L, int kind);
 void tkl_register_mt(lua_State *L, int kind) {
   luaL_getmetatable(L, mt_names[kind]);
+  lua_pushvalue(L, -1);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &mt_keys[kind]);
+  tkl_ctx_push(L);
+  lua_insert(L, -2);
+  lua_setiuservalue(L, -2, TKL_UV_MT(kind));
+  lua_pop(L, 1);
 }
 
-/* Sets kind's metatable on the value on top (by address, no strings). */
-static void set_mt(lua_State *L, int kind) {
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &mt_keys[kind]);
+/* Sets kind's metatable on the value on top: from the context at index
+** ctx, else from the registry by address (no strings). */
+static void set_mt(lua_State *L, int ctx, int kind) {
+  if (ctx != 0) lua_getiuservalue(L, ctx, TKL_UV_MT(kind));
+  else lua_rawgetp(L, LUA_REGISTRYINDEX, &mt_keys[kind]);
   lua_setmetatable(L, -2);
 }
 
@@ -74,7 +81,7 @@ void tkl_push_handle(lua_State *L, int kind, void *ptr) {
   b->kind = 0;
   b->owner = 0;
   b->ptr = NULL;  /* consistent if setmetatable fails */
-  set_mt(L, kind);
+  set_mt(L, 0, kind);
   b->tag = &mt_keys[kind];
   b->kind = kind;
   b->ptr = ptr;
@@ -83,7 +90,7 @@ void tkl_push_handle(lua_State *L, int kind, void *ptr) {
   lua_remove(L, -2);
 }
 
-void tkl_push_new_handle(lua_State *L, int kind, void *ptr) {
+void tkl_push_new_handle_ctx(lua_State *L, int ctx, int kind, void *ptr) {
   /* A new object has no box yet: skip the cache until it travels (the
   ** encoder adds the box then). */
   box *b = lua_newuserdatauv(L, sizeof *b, 0);
@@ -91,10 +98,14 @@ void tkl_push_new_handle(lua_State *L, int kind, void *ptr) {
   b->kind = 0;
   b->owner = 0;
   b->ptr = NULL;
-  set_mt(L, kind);
+  set_mt(L, ctx, kind);
   b->tag = &mt_keys[kind];
   b->kind = kind;
   b->ptr = ptr;
+}
+
+void tkl_push_new_handle(lua_State *L, int kind, void *ptr) {
+  tkl_push_new_handle_ctx(L, 0, kind, ptr);
 }
 
 /* The box at idx whatever its kind, or NULL. A full userdata of a box's

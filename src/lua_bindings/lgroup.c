@@ -77,8 +77,8 @@ static int l_add_task(lua_State *L) {
   tk_group_t *g = check_group(L);
   tkl_pool *p = tk_group_data(g);
   if (p->pool == NULL) return luaL_error(L, "attempt to use a shut-down pool");
-  if (lua_istable(L, 2)) return tkl_submit(L, p, g, 2, 3);
-  return tkl_submit(L, p, g, 0, 2);
+  if (lua_istable(L, 2)) return tkl_submit(L, p, g, 0, 2, 3);
+  return tkl_submit(L, p, g, 0, 0, 2);
 }
 
 static double opt_timeout(lua_State *L, int idx) {

@@ -470,7 +470,8 @@ static void push_retry_policy(lua_State *L, int oidx, int r) {
   }
 }
 
-int tkl_submit(lua_State *L, tkl_pool *p, tk_group_t *g, int oidx, int fidx) {
+int tkl_submit(lua_State *L, tkl_pool *p, tk_group_t *g, int ctx, int oidx,
+               int fidx) {
   luaL_checktype(L, fidx, LUA_TFUNCTION);
   int n = lua_gettop(L) - fidx + 1;  /* the function and its arguments */
   int policy = 0;                    /* index of a retry policy, if any */
@@ -526,7 +527,8 @@ int tkl_submit(lua_State *L, tkl_pool *p, tk_group_t *g, int oidx, int fidx) {
   }
   /* Encoding can raise: encode into the state's scratch buffer first (it
   ** is reset on next use), and only then make the task. */
-  tkl_buf *scratch = tkl_scratch(L);
+  tkl_buf *scratch = ctx != 0 ? tkl_ctx_scratch(lua_touserdata(L, ctx))
+                              : tkl_scratch(L);
   if (policy != 0) {
     /* With retries the task is the runner: runner(fn, policy, args...). */
     luaL_checkstack(L, n + 3, "too many arguments");
@@ -538,7 +540,7 @@ int tkl_submit(lua_State *L, tkl_pool *p, tk_group_t *g, int oidx, int fidx) {
     fidx = base;
     n += 2;
   }
-  tkl_encode(L, fidx, n, scratch, "argument");
+  tkl_encode_ctx(L, ctx, fidx, n, scratch, "argument");
   tkl_task *t = tkl_task_new(p, scratch);
   if (t == NULL) return luaL_error(L, "not enough memory");
   if (n_after > 0 && (t->after = malloc(n_after * sizeof *t->after)) != NULL) {
@@ -557,50 +559,25 @@ int tkl_submit(lua_State *L, tkl_pool *p, tk_group_t *g, int oidx, int fidx) {
     tkl_task_free(t);
     return submit_error(L, rc, p);
   }
-  tkl_push_new_handle(L, TKL_K_JOB, job);
+  tkl_push_new_handle_ctx(L, ctx, TKL_K_JOB, job);
   return 1;
 }
 
-static int scratch_gc(lua_State *L) {
-  tkl_buf_free(lua_touserdata(L, 1));
-  return 0;
-}
-
-tkl_buf *tkl_scratch(lua_State *L) {
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_scratch);
-  tkl_buf *b = lua_touserdata(L, -1);
-  lua_pop(L, 1);
-  if (b == NULL) {
-    b = lua_newuserdatauv(L, sizeof *b, 0);
-    tkl_buf_init(b);
-    lua_newtable(L);
-    lua_pushcfunction(L, scratch_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_setmetatable(L, -2);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &tkl_key_scratch);
-  }
-  /* Whatever a failed encode left: its references go, its room stays. */
-  for (size_t i = 0; i < b->nrefs; i++)
-    if (!b->refs[i].weak) tkl_release_handle(b->refs[i].kind, b->refs[i].ptr);
-  b->nrefs = 0;
-  b->len = 0;
-  return b;
-}
-
-
+/* The submitting functions have the state's context as upvalue 1. */
+#define CTX lua_upvalueindex(1)
 
 /* pool:submit([opts,] fn, ...) */
 static int l_pool_submit(lua_State *L) {
   tkl_pool *p = check_pool(L, 1);
-  if (lua_istable(L, 2)) return tkl_submit(L, p, NULL, 2, 3);
-  return tkl_submit(L, p, NULL, 0, 2);
+  if (lua_istable(L, 2)) return tkl_submit(L, p, NULL, CTX, 2, 3);
+  return tkl_submit(L, p, NULL, CTX, 0, 2);
 }
 
 /* tk.submit([opts,] fn, ...) on the default pool */
 static int l_submit(lua_State *L) {
   tkl_pool *p = get_default(L);
-  if (lua_istable(L, 1)) return tkl_submit(L, p, NULL, 1, 2);
-  return tkl_submit(L, p, NULL, 0, 1);
+  if (lua_istable(L, 1)) return tkl_submit(L, p, NULL, CTX, 1, 2);
+  return tkl_submit(L, p, NULL, CTX, 0, 1);
 }
 
 /* }====================================================== */
@@ -810,12 +787,14 @@ void tkl_open_pool(lua_State *L) {
   luaL_newmetatable(L, TK_POOL_MT);
   luaL_setfuncs(L, meta, 0);
   lua_newtable(L);
-  luaL_setfuncs(L, methods, 0);
+  tkl_ctx_push(L);
+  luaL_setfuncs(L, methods, 1);
   tkl_open_map(L, module);  /* pool:map, written in Lua */
   tkl_open_schedule(L, lua_gettop(L));
   lua_pushcclosure(L, pool_index, 1);
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
   tkl_register_mt(L, TKL_K_POOL);
-  luaL_setfuncs(L, funcs, 0);
+  tkl_ctx_push(L);
+  luaL_setfuncs(L, funcs, 1);
 }

@@ -26,6 +26,7 @@ typedef struct slot {
   struct slot *next;
   lua_State *state;              /* the thread's worker state */
   size_t used, limit;            /* its allocator's bytes and cap (0: none) */
+  tkl_ctx *ctx;                  /* the state's module context */
   pthread_mutex_t mu;
   tkl_task *task;                /* mu: running now, or NULL */
   /* Finished tasks' coroutines, reset, for the next tasks (registry refs
@@ -143,6 +144,8 @@ static lua_State *worker_state(tkl_pool *p, char *err, size_t errlen) {
     return NULL;
   }
   me->state = L;
+  me->ctx = tkl_ctx_push(L);  /* the registry keeps it */
+  lua_pop(L, 1);
   pthread_mutex_init(&me->mu, NULL);
   pthread_mutex_lock(&slots_mu);
   me->next = slots;
@@ -273,7 +276,7 @@ static int encode_out(lua_State *L) {
       return luaL_error(L, "cannot copy result #%d: a task cannot return a "
                            "coroutine", i);
   }
-  tkl_buf *scratch = tkl_scratch(L);
+  tkl_buf *scratch = tkl_ctx_scratch(myslot->ctx);  /* L is a worker's */
   tkl_encode(L, 1, n, scratch, "result");
   if (tkl_buf_move(&t->out, scratch, t->out_space, sizeof t->out_space) != 0)
     return luaL_error(L, "not enough memory");

@@ -49,7 +49,7 @@ static void register_cfuncs(lua_State *L, int module) {
 
 /* Registry keys: addresses, so lookups neither hash nor compare strings. */
 const char tkl_key_boxes, tkl_key_cfuncs, tkl_key_cnames, tkl_key_dumpids,
-    tkl_key_fncache, tkl_key_loads, tkl_key_scratch, tkl_key_anchors;
+    tkl_key_loads, tkl_key_anchors;
 
 static void weak_table(lua_State *L, const char *key, const char *mode) {
   lua_newtable(L);
@@ -64,6 +64,7 @@ int luaopen_threadkit(lua_State *L) {
   luaL_checkversion(L);
   lua_newtable(L);
   int module = lua_gettop(L);
+  tkl_open_ctx(L);  /* first: the parts below register into it */
   weak_table(L, &tkl_key_dumpids, "k");  /* function -> id */
   weak_table(L, &tkl_key_loads, "v");    /* function id -> closure */
   weak_table(L, &tkl_key_anchors, "k");  /* handle -> what it keeps alive */

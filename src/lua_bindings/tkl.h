@@ -29,8 +29,7 @@
 
 /* Registry keys of the module's per-state tables (their addresses). */
 TKL_INTERNAL extern const char tkl_key_boxes, tkl_key_cfuncs, tkl_key_cnames,
-    tkl_key_dumpids, tkl_key_fncache, tkl_key_loads, tkl_key_scratch,
-    tkl_key_retry, tkl_key_anchors;
+    tkl_key_dumpids, tkl_key_loads, tkl_key_retry, tkl_key_anchors;
 
 /* {====================================================== buffers */
 
@@ -79,6 +78,37 @@ TKL_INTERNAL int tkl_buf_copy(tkl_buf *dst, const tkl_buf *src);
 
 /* }====================================================== */
 
+/* {====================================================== context */
+
+/* A state's module context (ctx.c): what submitting needs, reached through
+** upvalue 1 of the functions that submit instead of registry lookups. */
+#define TKL_FN_SLOTS 8
+typedef struct tkl_ctx {
+  const void *tag;               /* private address: a context, nothing
+                                    else, even dressed by the debug library */
+  tkl_buf scratch;               /* see tkl_scratch */
+  /* The plain functions (no upvalue but _ENV) this state sent last, by
+  ** closure address, with their ids (transfer.c). User values anchor the
+  ** closures, so a listed address cannot be reused by another object. */
+  const void *fn[TKL_FN_SLOTS];
+  lua_Integer fn_id[TKL_FN_SLOTS];
+  int fn_nup[TKL_FN_SLOTS];
+} tkl_ctx;
+/* Its user values: the cached closures, then each handle kind's
+** metatable. */
+#define TKL_UV_FN(slot) (1 + (slot))
+#define TKL_UV_MT(kind) (TKL_FN_SLOTS + (kind))
+#define TKL_CTX_NUV (TKL_FN_SLOTS + TKL_K_GROUP)
+
+/* Makes this state's context (module open). */
+TKL_INTERNAL void tkl_open_ctx(lua_State *L);
+/* Pushes this state's context (a registry lookup) and returns it. */
+TKL_INTERNAL tkl_ctx *tkl_ctx_push(lua_State *L);
+/* Its scratch buffer, emptied (see tkl_scratch). */
+TKL_INTERNAL tkl_buf *tkl_ctx_scratch(tkl_ctx *c);
+
+/* }====================================================== */
+
 /* {====================================================== transfer */
 
 /* Encodes the n values on top of L's stack (below them nothing is
@@ -87,6 +117,10 @@ TKL_INTERNAL int tkl_buf_copy(tkl_buf *dst, const tkl_buf *src);
 ** Raises a Lua error naming where a value cannot be copied. */
 TKL_INTERNAL void tkl_encode(lua_State *L, int first, int n, tkl_buf *b,
                              const char *what);
+/* The same with the state's context at index ctx (an upvalue index is
+** fine), saving its lookup. */
+TKL_INTERNAL void tkl_encode_ctx(lua_State *L, int ctx, int first, int n,
+                                 tkl_buf *b, const char *what);
 /* Decodes every value of b onto L's stack; returns how many. Each handle
 ** gets a reference of its own (b keeps its own, so b can be decoded again).
 ** Raises a Lua error on a malformed buffer. */
@@ -102,6 +136,9 @@ TKL_INTERNAL void tkl_push_handle(lua_State *L, int kind, void *ptr);
 /* Pushes the box of an object this state just made (takes over one
 ** reference); cheaper than tkl_push_handle. */
 TKL_INTERNAL void tkl_push_new_handle(lua_State *L, int kind, void *ptr);
+/* The same with the state's context at index ctx. */
+TKL_INTERNAL void tkl_push_new_handle_ctx(lua_State *L, int ctx, int kind,
+                                          void *ptr);
 /* The object in box idx if it is of `kind`, else NULL. */
 TKL_INTERNAL void *tkl_test_handle(lua_State *L, int idx, int kind);
 TKL_INTERNAL void *tkl_check_handle(lua_State *L, int idx, int kind);
@@ -245,9 +282,10 @@ TKL_INTERNAL void tkl_open_trace(lua_State *L);
 TKL_INTERNAL void tkl_trace_mark(const char *what);
 
 /* Submits the function at fidx (arguments above it, options at oidx or 0)
-** to pool p, or to group g when g is not NULL. Pushes the job. */
+** to pool p, or to group g when g is not NULL. Pushes the job. ctx is the
+** index of the state's context, or 0 to look it up. */
 TKL_INTERNAL int tkl_submit(lua_State *L, tkl_pool *p, tk_group_t *g,
-                            int oidx, int fidx);
+                            int ctx, int oidx, int fidx);
 /* The pool behind tk.submit in this state: the running task's pool in a
 ** task, else the default pool (made on first use). */
 TKL_INTERNAL tkl_pool *tkl_default_pool(lua_State *L);

@@ -106,6 +106,8 @@ typedef struct enc {
   lua_State *L;
   tkl_buf *b;
   int seen;                      /* stack index: object -> id */
+  int ctx;                       /* stack index of the state's context, or
+                                    0 until a function needs it */
   int next_id;
   const char *what;              /* "argument", "result", "value" */
   int top_index;                 /* which top-level value (1-based) */
@@ -383,33 +385,19 @@ static lua_Integer function_id(lua_State *L, int idx) {
   return id;
 }
 
-/* The plain functions (no upvalue but _ENV) this state sent last, by
-** closure address, with their ids: a loop that submits one function skips
-** the id table and the upvalue scan. The cache's user values anchor the
-** closures, so a listed address cannot be reused by another object; plain
-** closures keep nothing else alive. */
-#define FN_SLOTS 8
-typedef struct fn_cache {
-  const void *fn[FN_SLOTS];
-  lua_Integer id[FN_SLOTS];
-  int nup[FN_SLOTS];
-} fn_cache;
-
-/* Pushes the state's cache (made on first use) and returns it. */
-static fn_cache *push_fn_cache(lua_State *L) {
-  fn_cache *c;
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_fncache) == LUA_TUSERDATA)
-    return lua_touserdata(L, -1);
-  lua_pop(L, 1);
-  c = lua_newuserdatauv(L, sizeof *c, FN_SLOTS);
-  memset(c, 0, sizeof *c);
-  lua_pushvalue(L, -1);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &tkl_key_fncache);
-  return c;
+/* The state's context, which caches the plain functions (no upvalue but
+** _ENV) this state sent last: a loop that submits one function skips the
+** id table and the upvalue scan. Plain closures keep nothing else alive. */
+static tkl_ctx *ctx_of(enc *e) {
+  if (e->ctx == 0) {
+    tkl_ctx_push(e->L);
+    lua_replace(e->L, e->ctx = e->seen + 1);  /* the slot reserved for it */
+  }
+  return lua_touserdata(e->L, e->ctx);
 }
 
 static size_t fn_slot(const void *fn) {
-  return ((uintptr_t)fn >> 4) & (FN_SLOTS - 1);
+  return ((uintptr_t)fn >> 4) & (TKL_FN_SLOTS - 1);
 }
 
 /* Functions travel as their bytecode's id (the bytecode itself stays in
@@ -433,14 +421,13 @@ static void encode_function(enc *e, int idx) {
     return;
   }
   const void *fn = lua_topointer(L, idx);
-  fn_cache *c = push_fn_cache(L);
+  tkl_ctx *c = ctx_of(e);
   size_t slot = fn_slot(fn);
   if (c->fn[slot] == fn) {
-    lua_pop(L, 1);
     put_byte(e, T_PFUNC);
-    put_size(e, (size_t)c->id[slot]);
-    put_size(e, (size_t)c->nup[slot]);
-    for (int i = 0; i < c->nup[slot]; i++) put_byte(e, T_ENV);
+    put_size(e, (size_t)c->fn_id[slot]);
+    put_size(e, (size_t)c->fn_nup[slot]);
+    for (int i = 0; i < c->fn_nup[slot]; i++) put_byte(e, T_ENV);
     return;
   }
   /* A function can only reach itself again through an upvalue (other than
@@ -452,19 +439,15 @@ static void encode_function(enc *e, int idx) {
     nup++;
     if (strcmp(name, "_ENV") != 0) plain = 0;
   }
-  if (!plain && seen_before(e, idx)) {
-    lua_pop(L, 1);
-    return;
-  }
+  if (!plain && seen_before(e, idx)) return;
   lua_Integer id = function_id(L, idx);
   if (plain) {
     lua_pushvalue(L, idx);
-    lua_setiuservalue(L, -2, (int)slot + 1);
+    lua_setiuservalue(L, e->ctx, TKL_UV_FN(slot));
     c->fn[slot] = fn;
-    c->id[slot] = id;
-    c->nup[slot] = nup;
+    c->fn_id[slot] = id;
+    c->fn_nup[slot] = nup;
   }
-  lua_pop(L, 1);
   put_byte(e, plain ? T_PFUNC : T_FUNC);
   put_size(e, (size_t)id);
   put_size(e, (size_t)nup);
@@ -557,7 +540,8 @@ static void encode_value(enc *e, int idx) {
   }
 }
 
-void tkl_encode(lua_State *L, int first, int n, tkl_buf *b, const char *what) {
+void tkl_encode_ctx(lua_State *L, int ctx, int first, int n, tkl_buf *b,
+                    const char *what) {
   enc e;
   e.L = L;
   e.b = b;
@@ -568,12 +552,18 @@ void tkl_encode(lua_State *L, int first, int n, tkl_buf *b, const char *what) {
   luaL_checkstack(L, 8, NULL);
   lua_pushnil(L);  /* the seen table, made on first need */
   e.seen = lua_gettop(L);
+  lua_pushnil(L);  /* the context's slot, filled on first need */
+  e.ctx = ctx;
   put_size(&e, (size_t)n);
   for (int i = 0; i < n; i++) {
     e.top_index = i + 1;
     encode_value(&e, first + i);
   }
-  lua_pop(L, 1);
+  lua_pop(L, 2);
+}
+
+void tkl_encode(lua_State *L, int first, int n, tkl_buf *b, const char *what) {
+  tkl_encode_ctx(L, 0, first, n, b, what);
 }
 
 /* }====================================================== */

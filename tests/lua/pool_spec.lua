@@ -202,6 +202,26 @@ describe("pool", function()
     assert.has_error(function() p:wait_all(-1) end)
   end)
 
+  it("keeps submitting after the debug library finalizes its context", function()
+    -- submit's upvalue is the state's context; its finalizer, called by
+    -- hand on it or on a dressed-up file, must not break or corrupt.
+    local p <close> = tk.pool(1)
+    local _, ctx = debug.getupvalue(p.submit, 1)
+    assert.are.equal("userdata", type(ctx))
+    local mt = debug.getmetatable(ctx)
+    mt.__gc(ctx)
+    mt.__gc(ctx)
+    local f = io.tmpfile()
+    local file_mt = debug.getmetatable(f)
+    debug.setmetatable(f, mt)
+    mt.__gc(f)
+    debug.setmetatable(f, file_mt)
+    f:close()
+    local j = p:submit(function(s, t) return s .. t.x end, "ok ", {x = "still"})
+    assert.are.equal("ok still", j:result())
+    assert.are.equal(3, tk.submit(function(x) return x + 1 end, 2):result())
+  end)
+
   it("runs the pool's init function in every worker state", function()
     local p <close> = tk.pool{workers = 2, init = function() greeting = "hi" end}
     assert.are.equal("hi", p:submit(function() return greeting end):result())

@@ -1,0 +1,61 @@
+/*
+** ctx.c - a state's module context: what the hot paths (submit, encode,
+** new job handles) need, reachable without registry lookups. See LICENSE
+** for copyright and licence.
+**
+** One userdata per state. It is in the registry for every path, and
+** upvalue 1 of the functions that submit, which reach it for the price of
+** an index: a registry lookup by address hashes a pointer and costs about
+** as much as the rest of a small encode.
+*/
+#include <string.h>
+
+#include "tkl.h"
+
+static const char ctx_key = 0;
+
+/* Collected with its state. The debug library can reach it (an upvalue)
+** and call this on anything: only a context is touched, and it stays
+** usable. */
+static int ctx_gc(lua_State *L) {
+  tkl_ctx *c = lua_touserdata(L, 1);
+  if (c == NULL || lua_type(L, 1) != LUA_TUSERDATA ||
+      lua_rawlen(L, 1) != sizeof *c || c->tag != &ctx_key)
+    return 0;
+  tkl_buf_free(&c->scratch);
+  tkl_buf_init(&c->scratch);
+  return 0;
+}
+
+void tkl_open_ctx(lua_State *L) {
+  tkl_ctx *c = lua_newuserdatauv(L, sizeof *c, TKL_CTX_NUV);
+  memset(c, 0, sizeof *c);
+  c->tag = &ctx_key;
+  tkl_buf_init(&c->scratch);
+  lua_newtable(L);
+  lua_pushcfunction(L, ctx_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &ctx_key);
+}
+
+tkl_ctx *tkl_ctx_push(lua_State *L) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &ctx_key);
+  return lua_touserdata(L, -1);
+}
+
+tkl_buf *tkl_ctx_scratch(tkl_ctx *c) {
+  tkl_buf *b = &c->scratch;
+  /* Whatever a failed encode left: its references go, its room stays. */
+  for (size_t i = 0; i < b->nrefs; i++)
+    if (!b->refs[i].weak) tkl_release_handle(b->refs[i].kind, b->refs[i].ptr);
+  b->nrefs = 0;
+  b->len = 0;
+  return b;
+}
+
+tkl_buf *tkl_scratch(lua_State *L) {
+  tkl_ctx *c = tkl_ctx_push(L);
+  lua_pop(L, 1);  /* the registry keeps it */
+  return tkl_ctx_scratch(c);
+}
