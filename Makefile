@@ -210,7 +210,7 @@ tsan:
 
 asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
-	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	  SAN="-fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  TK_TEST_TIMEOUT_MULTIPLIER=5 TK_LUA_INTERP=$(CURDIR)/build/asan/tklua \
 	  ASAN_OPTIONS="detect_leaks=1" $(SAN_TESTS)
 	@sh scripts/summary.sh build/asan/results

@@ -4,8 +4,9 @@
 **
 ** Conventions. Every fallible function returns int: 0 on success or a
 ** negative TK_E* code (tk_strerror() explains it). Times are in seconds as
-** double; a negative timeout means "wait forever", 0 means "do not wait".
-** Objects are opaque. Refcounted objects (job, token) are released with
+** double; a negative timeout means "wait forever", 0 means "do not wait";
+** a wait of NaN waits forever too, and times beyond ~31 years count as
+** that long. Objects are opaque. Refcounted objects (job, token) are released with
 ** _release; every handle an API call hands out carries one reference that
 ** the caller owns. Unless a comment says otherwise, every function is
 ** thread-safe.

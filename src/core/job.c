@@ -229,7 +229,7 @@ int tk__job_run(tk_job_t *job, int resumed) {
     state = TK_JOB_CANCELLED;
   } else if (!resumed && x != NULL && x->timeout > 0 &&
              tk__timer_arm(&x->timer,
-                           start + (uint64_t)(x->timeout * 1e9)) != 0) {
+                           start + tk__ns(x->timeout)) != 0) {
     /* Running it unbounded would break the promise of its timeout. */
     job->error = tk__strdup("not enough memory to arm its timeout");
     state = TK_JOB_FAILED;

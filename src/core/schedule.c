@@ -132,7 +132,8 @@ int tk_pool_schedule(tk_pool_t *pool, const tk_schedule_opts_t *opts,
   if (out != NULL) *out = NULL;
   if (pool == NULL || opts == NULL || fn == NULL || out == NULL)
     return TK_EINVAL;
-  if (opts->delay < 0 || opts->every < 0 || opts->at < 0) return TK_EINVAL;
+  if (!(opts->delay >= 0) || !(opts->every >= 0) || !(opts->at >= 0))
+    return TK_EINVAL;  /* negative or NaN */
   if (opts->delay > 0 && opts->at > 0) return TK_EINVAL;
   double first = opts->delay;
   if (opts->at > 0) {
@@ -159,11 +160,11 @@ int tk_pool_schedule(tk_pool_t *pool, const tk_schedule_opts_t *opts,
   s->tick_arg = opts->tick_arg;
   s->tick_arg_free = opts->tick_arg_free;
   s->priority = opts->priority;
-  s->every = (uint64_t)(opts->every * 1e9);
+  s->every = tk__ns(opts->every);
   s->active = 1;
   pthread_mutex_init(&s->mu, NULL);
   tk__timer_entry_init(&s->timer, claim, fire);
-  s->next = tk__now_ns() + (uint64_t)(first * 1e9);
+  s->next = tk__now_ns() + tk__ns(first);
   rc = tk__pool_add_schedule(pool, s);
   if (rc == 0) rc = tk__timer_arm(&s->timer, s->next);
   if (rc != 0) {

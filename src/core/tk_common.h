@@ -53,11 +53,20 @@ static inline uint64_t tk__now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Deadline for a timeout in seconds: UINT64_MAX for "forever" (< 0). */
+/* Nanoseconds in `secs` seconds, saturating: 0 for none (or NaN), and at
+** most ~31 years, so that no double converts out of range (undefined). */
+#define TK__NS_MAX ((uint64_t)1e9 * 1000000000u)
+static inline uint64_t tk__ns(double secs) {
+  if (!(secs > 0)) return 0;
+  if (secs >= 1e9) return TK__NS_MAX;
+  return (uint64_t)(secs * 1e9);
+}
+
+/* Deadline for a timeout in seconds: UINT64_MAX for "forever" (negative or
+** NaN, or longer than ~31 years). */
 static inline uint64_t tk__deadline(double timeout) {
-  if (timeout < 0) return UINT64_MAX;
-  if (timeout > 1e9) return UINT64_MAX;  /* ~31 years: forever enough */
-  return tk__now_ns() + (uint64_t)(timeout * 1e9);
+  if (!(timeout >= 0) || timeout >= 1e9) return UINT64_MAX;
+  return tk__now_ns() + tk__ns(timeout);
 }
 
 /* Absolute timespec for pthread_cond_timedwait on CLOCK_MONOTONIC. */

@@ -52,15 +52,19 @@ static int l_channel(lua_State *L) {
   return 1;
 }
 
-static void timeout_ts(struct timespec *ts, double secs) {
-  clock_gettime(CLOCK_REALTIME, ts);
+struct timespec tkl_realtime_after(double secs) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  if (!(secs > 0)) return ts;
+  if (secs > TKL_LONGEST_WAIT) secs = TKL_LONGEST_WAIT;
   time_t whole = (time_t)secs;
-  ts->tv_sec += whole;
-  ts->tv_nsec += (long)((secs - (double)whole) * 1e9);
-  if (ts->tv_nsec >= 1000000000L) {
-    ts->tv_sec++;
-    ts->tv_nsec -= 1000000000L;
+  ts.tv_sec += whole;
+  ts.tv_nsec += (long)((secs - (double)whole) * 1e9);
+  if (ts.tv_nsec >= 1000000000L) {
+    ts.tv_sec++;
+    ts.tv_nsec -= 1000000000L;
   }
+  return ts;
 }
 
 /* With mu held: wakes one suspended popper, if any. */
@@ -180,7 +184,7 @@ static int pop_wait(lua_State *L, tkl_channel *c, double left) {
   }
   /* Not in a task (or cannot yield): block this thread. */
   struct timespec ts;
-  if (left > 0) timeout_ts(&ts, left);
+  if (left > 0) ts = tkl_realtime_after(left);
   for (;;) {
     if (left > 0) {
       if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) != 0) break;
@@ -228,7 +232,7 @@ static int l_pop(lua_State *L) {
   double timeout = -1;
   if (!lua_isnoneornil(L, 2)) {
     timeout = luaL_checknumber(L, 2);
-    luaL_argcheck(L, timeout >= 0, 2, "timeout must not be negative");
+    luaL_argcheck(L, timeout >= 0, 2, "timeout must be a non-negative number");
   }
   lua_settop(L, 1);
   return pop_wait(L, c, timeout);

@@ -114,11 +114,7 @@ static int next_k(lua_State *L, int status, lua_KContext suspended) {
     if (wait < 0) {
       pthread_cond_wait(&c->cv, &c->mu);
     } else {
-      struct timespec ts;
-      clock_gettime(CLOCK_REALTIME, &ts);
-      double until = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + wait;
-      ts.tv_sec = (time_t)until;
-      ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
+      struct timespec ts = tkl_realtime_after(wait);
       pthread_cond_timedwait(&c->cv, &c->mu, &ts);
     }
     pthread_mutex_unlock(&c->mu);
@@ -131,7 +127,7 @@ static int l_as_completed(lua_State *L) {
   double timeout = -1;
   if (!lua_isnoneornil(L, 2)) {
     timeout = luaL_checknumber(L, 2);
-    luaL_argcheck(L, timeout >= 0, 2, "timeout must not be negative");
+    luaL_argcheck(L, timeout >= 0, 2, "timeout must be a non-negative number");
   }
   lua_Integer n = luaL_len(L, 1);
   for (lua_Integer i = 1; i <= n; i++) {

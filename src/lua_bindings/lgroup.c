@@ -84,7 +84,7 @@ static int l_add_task(lua_State *L) {
 static double opt_timeout(lua_State *L, int idx) {
   if (lua_isnoneornil(L, idx)) return -1;
   double t = luaL_checknumber(L, idx);
-  luaL_argcheck(L, t >= 0, idx, "timeout must not be negative");
+  luaL_argcheck(L, t >= 0, idx, "timeout must be a non-negative number");
   return t;
 }
 

@@ -500,7 +500,8 @@ int tkl_submit(lua_State *L, tkl_pool *p, tk_group_t *g, int ctx, int oidx,
     if (lua_getfield(L, oidx, "block_timeout") != LUA_TNIL) {
       int ok;
       o.block_timeout = lua_tonumberx(L, -1, &ok);
-      if (!ok) luaL_argerror(L, oidx, "block_timeout must be a number");
+      if (!ok || o.block_timeout != o.block_timeout)  /* NaN */
+        luaL_argerror(L, oidx, "block_timeout must be a number");
       if (o.block_timeout == 0) o.block_timeout = -1;  /* 0: do not wait */
     }
     if (lua_getfield(L, oidx, "retry") != LUA_TNIL) {
@@ -585,7 +586,7 @@ static int l_submit(lua_State *L) {
 static double opt_timeout(lua_State *L, int idx) {
   if (lua_isnoneornil(L, idx)) return -1;
   double t = luaL_checknumber(L, idx);
-  luaL_argcheck(L, t >= 0, idx, "timeout must not be negative");
+  luaL_argcheck(L, t >= 0, idx, "timeout must be a non-negative number");
   return t;
 }
 

@@ -572,6 +572,7 @@ static int l_checkpoint(lua_State *L) {
 
 static void nap(double s) {
   struct timespec ts;
+  if (s > TKL_LONGEST_WAIT) s = TKL_LONGEST_WAIT;
   ts.tv_sec = (time_t)s;
   ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
   while (nanosleep(&ts, &ts) != 0) {}
@@ -590,7 +591,7 @@ static int sleep_k(lua_State *L, int status, lua_KContext ctx) {
 ** cancelled. Inside a task it frees the worker meanwhile. */
 static int l_sleep(lua_State *L) {
   double s = luaL_checknumber(L, 1);
-  luaL_argcheck(L, s >= 0, 1, "negative duration");
+  luaL_argcheck(L, s >= 0, 1, "duration must be a non-negative number");
   tkl_task *t = tkl_yieldable_task(L);
   if (t != NULL) {
     if (tk_job_is_cancelled(t->job)) {

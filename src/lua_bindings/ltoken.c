@@ -33,7 +33,7 @@ static int l_token(lua_State *L) {
     if (lua_getfield(L, 1, "timeout") != LUA_TNIL) {
       int ok;
       timeout = lua_tonumberx(L, -1, &ok);
-      if (!ok || timeout < 0)
+      if (!ok || !(timeout >= 0))
         luaL_argerror(L, 1, "timeout must be a non-negative number");
     }
   } else if (!lua_isnoneornil(L, 1)) {
@@ -75,7 +75,7 @@ static int l_wait(lua_State *L) {
   double timeout = -1;
   if (!lua_isnoneornil(L, 2)) {
     timeout = luaL_checknumber(L, 2);
-    luaL_argcheck(L, timeout >= 0, 2, "timeout must not be negative");
+    luaL_argcheck(L, timeout >= 0, 2, "timeout must be a non-negative number");
   }
   if (!tk_token_is_cancelled(t) && timeout != 0) {
     tkl_task *task = tkl_yieldable_task(L);

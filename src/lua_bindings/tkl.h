@@ -7,6 +7,7 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "lauxlib.h"
 #include "lua.h"
@@ -259,6 +260,13 @@ TKL_INTERNAL int tkl_wait_suspend(lua_State *L, lua_KFunction k,
 /* In the continuation: ends the wait (unregisters its sources). Returns
 ** 1 if the deadline passed. */
 TKL_INTERNAL int tkl_wait_end(lua_State *L);
+
+/* Longer waits are this long (~31 years): no time converts out of
+** range. */
+#define TKL_LONGEST_WAIT 1e9
+/* CLOCK_REALTIME now plus secs (at most TKL_LONGEST_WAIT), for
+** pthread_cond_timedwait. */
+TKL_INTERNAL struct timespec tkl_realtime_after(double secs);
 
 /* Raises the cancellation error of the running task ("cancelled"), which
 ** makes the job end CANCELLED even if a pcall catches it. */

@@ -19,6 +19,9 @@
 #include "tkl.h"
 
 #define MAX_DEPTH 100
+/* Values in one transfer (arguments, results): generous, like Lua's own
+** calls, and refused when encoding, where the error names the caller. */
+#define MAX_VALUES 10000
 
 enum {
   T_NIL = 1, T_FALSE, T_TRUE, T_INT, T_FLT, T_STR, T_TABLE, T_REF, T_END,
@@ -548,6 +551,8 @@ void tkl_encode_ctx(lua_State *L, int ctx, int first, int n, tkl_buf *b,
   e.next_id = 0;
   e.what = what;
   e.depth = 0;
+  if (n > MAX_VALUES)
+    luaL_error(L, "too many values to copy (%d, at most %d)", n, MAX_VALUES);
   first = lua_absindex(L, first);
   luaL_checkstack(L, 8, NULL);
   lua_pushnil(L);  /* the seen table, made on first need */
@@ -782,7 +787,7 @@ int tkl_decode(lua_State *L, tkl_buf *b) {
   lua_pushnil(L);  /* id -> object, made on first need */
   d.objs = lua_gettop(L);
   size_t n = take_size(&d);
-  if (n > 250 || !lua_checkstack(L, (int)n + 8))
+  if (n > MAX_VALUES || !lua_checkstack(L, (int)n + 8))
     luaL_error(L, "too many values to copy");
   for (size_t i = 0; i < n; i++) decode_value(&d);
   lua_remove(L, d.objs);

@@ -234,6 +234,14 @@ static void job_timeout_cancels_its_token(void **state) {
   assert_int_equal(TK_JOB_COMPLETED, tk_job_state(quick));
   tk_job_release(j);
   tk_job_release(quick);
+  /* A timeout too long for nanoseconds saturates (UBSan checks the
+  ** conversion); waits that long or NaN mean forever, as negative. */
+  o.timeout = 1e300;
+  assert_ok(tk_pool_submit(p, &o, noop_task, NULL, &j));
+  assert_ok(tk_job_wait(j, 1e300));
+  assert_ok(tk_job_wait(j, NAN));
+  assert_int_equal(TK_JOB_COMPLETED, tk_job_state(j));
+  tk_job_release(j);
   tk_pool_free(p);
 }
 

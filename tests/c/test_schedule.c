@@ -129,8 +129,24 @@ static void schedule_ends_at_shutdown_and_bad_input(void **state) {
   o.at = 0;
   o.every = -0.5;
   assert_int_equal(TK_EINVAL, tk_pool_schedule(p, &o, tick, &c, &s));
+  o.every = NAN;  /* NaN is no period, and no delay either */
+  assert_int_equal(TK_EINVAL, tk_pool_schedule(p, &o, tick, &c, &s));
   o.every = 0;
+  o.delay = NAN;
+  assert_int_equal(TK_EINVAL, tk_pool_schedule(p, &o, tick, &c, &s));
+  o.delay = 0.01;
   assert_int_equal(TK_EINVAL, tk_pool_schedule(p, &o, NULL, &c, &s));
+  /* Times too long for nanoseconds saturate (UBSan checks the
+  ** conversion): the first tick comes, the next one never. */
+  o.every = 1e300;
+  assert_ok(tk_pool_schedule(p, &o, tick, &c, &s));
+  wait_runs(&c, 1);
+  assert_int_equal(1, atomic_load(&c.runs));
+  assert_true(tk_schedule_active(s));
+  assert_ok(tk_schedule_cancel(s));
+  tk_schedule_release(s);
+  atomic_store(&c.runs, 0);
+  o.every = 0;
   o.delay = 3600;
   assert_ok(tk_pool_schedule(p, &o, tick, &c, &s));
   tk_pool_shutdown(p, 1, 0);

@@ -271,6 +271,11 @@ static void token_bad_input(void **state) {
   assert_ok(tk_token_new(&t));
   assert_int_equal(TK_EINVAL, tk_token_on_cancel(t, NULL, NULL, NULL));
   assert_int_equal(TK_EINVAL, tk_token_set_deadline(t, -1));
+  assert_int_equal(TK_EINVAL, tk_token_set_deadline(t, NAN));
+  /* Too long for nanoseconds: saturates (UBSan checks the conversion). */
+  assert_ok(tk_token_set_deadline(t, 1e300));
+  assert_int_equal(TK_ETIMEDOUT, tk_token_wait(t, 0.01));
+  assert_false(tk_token_is_cancelled(t));
   tk_token_release(t);
   tk_token_release(NULL);
 }

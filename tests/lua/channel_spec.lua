@@ -20,6 +20,13 @@ describe("channel", function()
     assert.is_nil(ch:pop(0))
     tk.submit(function() tk.sleep(0.05) ch:push("late") end)
     assert.are.equal("late", ch:pop(10))
+    -- A timeout too long for the clock waits, rather than ending at once.
+    tk.submit(function() tk.sleep(0.05) ch:push("later") end)
+    assert.are.equal("later", ch:pop(1e300))
+    assert.are.equal("inf", tk.submit(function()
+      tk.submit(function() tk.sleep(0.05) ch:push("inf") end)
+      return ch:pop(math.huge)
+    end):result(10))
   end)
 
   it("a popping task frees its worker", function()

@@ -41,6 +41,15 @@ describe("as_completed", function()
     end, "as_completed: timed out with 1 job(s) left")
   end)
 
+  it("waits through a timeout too long for the clock", function()
+    local gate = tk.token()
+    local j = p:submit(function() gate:wait() return "done" end)
+    tk.submit(function() tk.sleep(0.05) gate:cancel() end)
+    local seen = {}
+    for done in tk.as_completed({j}, 1e300) do seen[#seen + 1] = done:result() end
+    assert.are.same({"done"}, seen)
+  end)
+
   it("suspends inside a task", function()
     local j = p:submit(function(pool)
       local inner = {}

@@ -200,6 +200,19 @@ describe("pool", function()
     assert.has_error(function() tk.pool{on_full = "maybe", capacity = 1} end)
     assert.has_error(function() tk.pool("many") end)
     assert.has_error(function() p:wait_all(-1) end)
+    -- NaN is no duration: refused everywhere, never a wait that ignores it.
+    local nan = 0 / 0
+    assert.has_error(function() p:wait_all(nan) end,
+                     "bad argument #1 to 'wait_all' (timeout must be a non-negative number)")
+    assert.has_error(function() p:submit({block_timeout = nan}, print) end)
+    assert.has_error(function() p:submit({timeout = nan}, print) end)
+    assert.has_error(function() tk.token{timeout = nan} end,
+                     "bad argument #1 to 'token' (timeout must be a non-negative number)")
+    assert.has_error(function() tk.sleep(nan) end,
+                     "bad argument #1 to 'sleep' (duration must be a non-negative number)")
+    local j = p:submit(function() end)
+    assert.has_error(function() j:wait(nan) end)
+    assert.has_error(function() tk.channel():pop(nan) end)
   end)
 
   it("keeps submitting after the debug library finalizes its context", function()

@@ -91,6 +91,28 @@ describe("transfer", function()
     assert.has_error(function() p:submit(function() end, deep) end)
   end)
 
+  it("copies as many arguments and results as a Lua call, up to 10000", function()
+    local t = {}
+    for i = 1, 10001 do t[i] = i end
+    local count = function(...) return select("#", ...), (select(300, ...)) end
+    assert.are.same({300, 300}, {p:submit(count, table.unpack(t, 1, 300)):result()})
+    local many = p:submit(function(n)
+      local r = {}
+      for i = 1, n do r[i] = i end
+      return table.unpack(r)
+    end, 10000)
+    local got = table.pack(many:result())
+    assert.are.equal(10000, got.n)
+    assert.are.equal(10000, got[10000])
+    -- Beyond: refused where the values are copied, saying so.
+    assert.has_error(function() p:submit(count, table.unpack(t, 1, 10001)) end,
+                     "too many values to copy (10002, at most 10000)")
+    local over = p:submit(function() return table.unpack({}, 1, 10001) end)
+    assert.is_true(over:wait(10))
+    assert.are.equal("failed", over.state)
+    assert.are.equal("too many values to copy (10001, at most 10000)", over.error)
+  end)
+
   it("tells functions apart however they are cached", function()
     -- Functions travel as the id of their bytecode; the sender caches the
     -- ids of plain functions by closure, each worker its compiled copies.
