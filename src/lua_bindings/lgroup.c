@@ -33,7 +33,8 @@ static int l_group(lua_State *L) {
   tkl_pool *p = NULL;
   int pidx = 0;
   if (oidx != 0) {
-    luaL_checktype(L, oidx, LUA_TTABLE);
+    if (!lua_istable(L, oidx))
+      luaL_typeerror(L, oidx, oidx == 1 ? "string or table" : "table");
     if (lua_getfield(L, oidx, "max_concurrent") != LUA_TNIL) {
       lua_Integer n = lua_tointeger(L, -1);
       if (!lua_isinteger(L, -1) || n < 0 || n > 1 << 30)
@@ -41,7 +42,10 @@ static int l_group(lua_State *L) {
       o.max_concurrent = (int)n;
     }
     if (lua_getfield(L, oidx, "daemon") != LUA_TNIL) o.daemon = lua_toboolean(L, -1);
-    if (lua_getfield(L, oidx, "name") != LUA_TNIL) o.name = luaL_checkstring(L, -1);
+    if (lua_getfield(L, oidx, "name") != LUA_TNIL) {
+      o.name = lua_tostring(L, -1);
+      if (o.name == NULL) luaL_argerror(L, oidx, "name must be a string");
+    }
     if (lua_getfield(L, oidx, "pool") != LUA_TNIL) {
       p = tkl_test_handle(L, -1, TKL_K_POOL);
       if (p == NULL) luaL_argerror(L, oidx, "pool must be a pool");

@@ -65,7 +65,10 @@ static int l_schedule(lua_State *L) {
     return luaL_argerror(L, 2, "give delay or at, not both");
   if (o.delay == 0 && o.at == 0 && o.every == 0)
     return luaL_argerror(L, 2, "delay, every or at expected");
-  if (lua_getfield(L, 2, "name") != LUA_TNIL) o.name = luaL_checkstring(L, -1);
+  if (lua_getfield(L, 2, "name") != LUA_TNIL) {
+    o.name = lua_tostring(L, -1);
+    if (o.name == NULL) luaL_argerror(L, 2, "name must be a string");
+  }
   if (lua_getfield(L, 2, "priority") != LUA_TNIL) {
     int tkl_priority(lua_State *, int);
     o.priority = tkl_priority(L, -1);

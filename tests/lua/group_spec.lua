@@ -132,6 +132,10 @@ describe("group", function()
   it("refuses bad input", function()
     assert.has_error(function() tk.group("x", {max_concurrent = -1}) end)
     assert.has_error(function() tk.group("x", {pool = 5}) end)
+    assert.has_error(function() tk.group(42) end,
+                     "bad argument #1 to 'group' (string or table expected, got number)")
+    assert.has_error(function() tk.group({name = {}}) end,
+                     "bad argument #1 to 'group' (name must be a string)")
     local g = tk.group({pool = p})
     assert.has_error(function() g:add_task({token = tk.token()}, print) end)
     assert.has_error(function() g:add_task(nil) end)
