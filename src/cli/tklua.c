@@ -9,6 +9,7 @@
 ** Ctrl-C cancels all work, stops runaway tasks and exits with status 130.
 */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -384,9 +385,13 @@ static int pmain(lua_State *L) {
     }
   }
   if (args & has_v) print_version();
-  if ((args & has_trace) && tkl_trace_start(trace_file) != 0) {
-    message("cannot start the trace");
-    return 0;
+  if (args & has_trace) {
+    int rc = tkl_trace_start(trace_file);
+    if (rc != 0) {
+      message(lua_pushfstring(L, "cannot write the trace to %s: %s",
+                              trace_file, strerror(errno)));
+      return 0;
+    }
   }
   luaL_openlibs(L);
   luaL_requiref(L, "threadkit", luaopen_threadkit, 0);

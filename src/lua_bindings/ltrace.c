@@ -6,6 +6,7 @@
 ** atomic load per job (the core's finish hook is unset).
 ** See LICENSE for copyright and licence.
 */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +35,7 @@ static rec *recs;                /* tr_mu */
 static size_t nrecs, caprecs;
 static mark *marks;
 static size_t nmarks, capmarks;
-static char *trace_path;
+static FILE *trace_out;           /* opened at start: a bad path fails early */
 static double trace_t0;
 static int tracing;              /* tr_mu */
 
@@ -106,6 +107,9 @@ void tkl_trace_mark(const char *what) {
   pthread_mutex_unlock(&tr_mu);
 }
 
+/* Starts recording into a file opened now, so that a bad path fails here,
+** not after the work. 0, TK_EBUSY while a trace records, or TK_ESYS with
+** errno set when the file cannot be opened. */
 int tkl_trace_start(const char *path);
 int tkl_trace_start(const char *path) {
   pthread_mutex_lock(&tr_mu);
@@ -113,7 +117,13 @@ int tkl_trace_start(const char *path) {
     pthread_mutex_unlock(&tr_mu);
     return TK_EBUSY;
   }
-  trace_path = strdup(path);
+  trace_out = fopen(path, "w");
+  if (trace_out == NULL) {
+    int e = errno;
+    pthread_mutex_unlock(&tr_mu);
+    errno = e;
+    return TK_ESYS;
+  }
   trace_t0 = now();
   tracing = 1;
   pthread_mutex_unlock(&tr_mu);
@@ -145,7 +155,8 @@ long tkl_trace_stop(void) {
     return 0;
   }
   tracing = 0;
-  FILE *f = fopen(trace_path, "w");
+  FILE *f = trace_out;
+  trace_out = NULL;
   long written = -1;
   if (f != NULL) {
     static const char *const states[] = {"pending", "running", "completed",
@@ -212,7 +223,7 @@ long tkl_trace_stop(void) {
       fprintf(f, ", \"pid\": 1, \"tid\": 0, \"ts\": %.3f}", us(marks[i].t));
     }
     fprintf(f, "\n], \"displayTimeUnit\": \"ms\"}\n");
-    written = fclose(f) == 0 ? (long)(nrecs + nmarks) : -1;
+    written = ferror(f) == 0 && fclose(f) == 0 ? (long)(nrecs + nmarks) : -1;
   }
   for (size_t i = 0; i < nrecs; i++) {
     free(recs[i].name);
@@ -226,16 +237,17 @@ long tkl_trace_stop(void) {
   recs = NULL;
   marks = NULL;
   nrecs = caprecs = nmarks = capmarks = 0;
-  free(trace_path);
-  trace_path = NULL;
   pthread_mutex_unlock(&tr_mu);
   return written;
 }
 
 static int l_trace_start(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
-  if (tkl_trace_start(path) != 0)
-    return luaL_error(L, "a trace is already being recorded");
+  int rc = tkl_trace_start(path);
+  if (rc == TK_EBUSY) return luaL_error(L, "a trace is already being recorded");
+  if (rc != 0)
+    return luaL_error(L, "cannot write the trace to %s: %s", path,
+                      strerror(errno));
   return 0;
 }
 

@@ -157,4 +157,23 @@ describe("trace", function()
     for _, e in ipairs(doc.traceEvents) do found = found or e.name == "cli" end
     assert.is_true(found)
   end)
+
+  it("fails at once on a file it cannot write, before any work", function()
+    assert.has_error(function() tk.trace_start("/nonexistent-dir/t.json") end,
+      "cannot write the trace to /nonexistent-dir/t.json: No such file or directory")
+    local path = os.tmpname()
+    tk.trace_start(path)  -- the failed start left nothing running
+    assert.is_true(tk.trace_stop() >= 0)
+    os.remove(path)
+    local TKLUA = assert(os.getenv("TKLUA"))
+    local out = os.tmpname()
+    local ok, _, code = os.execute(TKLUA .. " --trace /nonexistent-dir/t.json" ..
+      [[ -e "print('the script ran')" >]] .. out .. " 2>&1")
+    local text = read(out)
+    os.remove(out)
+    assert.is_nil(ok)
+    assert.are.equal(1, code)
+    assert.are.equal("tklua: cannot write the trace to /nonexistent-dir/t.json: "
+                     .. "No such file or directory\n", text)
+  end)
 end)
