@@ -6,10 +6,10 @@
 ** negative TK_E* code (tk_strerror() explains it). Times are in seconds as
 ** double; a negative timeout means "wait forever", 0 means "do not wait";
 ** a wait of NaN waits forever too, and times beyond ~31 years count as
-** that long. Objects are opaque. Refcounted objects (job, token) are released with
-** _release; every handle an API call hands out carries one reference that
-** the caller owns. Unless a comment says otherwise, every function is
-** thread-safe.
+** that long. Objects are opaque. Refcounted objects (job, token) are
+** released with _release; every handle an API call hands out carries one
+** reference that the caller owns. Unless a comment says otherwise, every
+** function is thread-safe.
 */
 #ifndef THREADKIT_H
 #define THREADKIT_H

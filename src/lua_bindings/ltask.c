@@ -144,8 +144,10 @@ static lua_State *worker_state(tkl_pool *p, char *err, size_t errlen) {
     return NULL;
   }
   me->state = L;
-  me->ctx = tkl_ctx_push(L);  /* the registry keeps it */
-  lua_pop(L, 1);
+  /* A reference of our own: a script that reloads threadkit replaces the
+  ** registry's context, and this one must outlive that. */
+  me->ctx = tkl_ctx_push(L);
+  luaL_ref(L, LUA_REGISTRYINDEX);
   pthread_mutex_init(&me->mu, NULL);
   pthread_mutex_lock(&slots_mu);
   me->next = slots;

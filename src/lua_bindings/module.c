@@ -88,5 +88,13 @@ int luaopen_threadkit(lua_State *L) {
   lua_pushstring(L, "threadkit " TK_VERSION_STRING);
   lua_setfield(L, module, "_VERSION");
   register_cfuncs(L, module);
+  /* Where threadkit is built in (tklua, hosts, worker states), require
+  ** finds it again after package.loaded forgets it, as it finds a module
+  ** loaded from a file. */
+  if (lua_getfield(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE) == LUA_TTABLE) {
+    lua_pushcfunction(L, luaopen_threadkit);
+    lua_setfield(L, -2, "threadkit");
+  }
+  lua_pop(L, 1);
   return 1;
 }

@@ -118,8 +118,8 @@ TKL_INTERNAL tkl_buf *tkl_ctx_scratch(tkl_ctx *c);
 ** Raises a Lua error naming where a value cannot be copied. */
 TKL_INTERNAL void tkl_encode(lua_State *L, int first, int n, tkl_buf *b,
                              const char *what);
-/* The same with the state's context at index ctx (an upvalue index is
-** fine), saving its lookup. */
+/* The same with the state's context at index ctx (absolute or upvalue;
+** 0: look it up), saving its lookup. */
 TKL_INTERNAL void tkl_encode_ctx(lua_State *L, int ctx, int first, int n,
                                  tkl_buf *b, const char *what);
 /* Decodes every value of b onto L's stack; returns how many. Each handle
@@ -137,7 +137,8 @@ TKL_INTERNAL void tkl_push_handle(lua_State *L, int kind, void *ptr);
 /* Pushes the box of an object this state just made (takes over one
 ** reference); cheaper than tkl_push_handle. */
 TKL_INTERNAL void tkl_push_new_handle(lua_State *L, int kind, void *ptr);
-/* The same with the state's context at index ctx. */
+/* The same with the state's context at index ctx (absolute or upvalue;
+** 0: look it up). */
 TKL_INTERNAL void tkl_push_new_handle_ctx(lua_State *L, int ctx, int kind,
                                           void *ptr);
 /* The object in box idx if it is of `kind`, else NULL. */
@@ -291,7 +292,8 @@ TKL_INTERNAL void tkl_trace_mark(const char *what);
 
 /* Submits the function at fidx (arguments above it, options at oidx or 0)
 ** to pool p, or to group g when g is not NULL. Pushes the job. ctx is the
-** index of the state's context, or 0 to look it up. */
+** index of the state's context (absolute or upvalue), or 0 to look it
+** up. */
 TKL_INTERNAL int tkl_submit(lua_State *L, tkl_pool *p, tk_group_t *g,
                             int ctx, int oidx, int fidx);
 /* The pool behind tk.submit in this state: the running task's pool in a

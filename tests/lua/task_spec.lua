@@ -100,6 +100,22 @@ describe("inside a task", function()
     assert.matches("cannot wait for its own job", j.error)
   end)
 
+  it("a worker that reloads threadkit and drops the old one keeps working", function()
+    -- The worker state's context must outlive the module it came with.
+    local p <close> = tk.pool(1)
+    assert.are.equal("reloaded", p:submit(function()
+      package.loaded.threadkit = nil
+      local again = require "threadkit"
+      collectgarbage()
+      collectgarbage()
+      return again.current_job() and "reloaded"
+    end):result(10))
+    for i = 1, 3 do
+      local r = p:submit(function(x) collectgarbage() return {x, ("x"):rep(100)} end, i)
+      assert.are.same({i, ("x"):rep(100)}, r:result(10))
+    end
+  end)
+
   it("a task cannot yield outside threadkit's waits", function()
     local j = tk.submit(function() coroutine.yield(1) end)
     assert.is_true(j:wait(10))
