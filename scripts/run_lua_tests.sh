@@ -3,13 +3,16 @@
 # the given interpreter (lua5.4 with build/threadkit.so on LUA_CPATH, or a
 # tklua), appends "busted passed failed" to BUILD/results. TK_SPECS picks
 # spec files (default: all); TK_TKLUA_WRAPPER prefixes every tklua the
-# specs run (valgrind).
+# specs run (valgrind). TK_CLOCK_SHIFT names the clock shim when the build
+# has one.
 build=$(cd "$1" && pwd); shift
 mult=${TK_TEST_TIMEOUT_MULTIPLIER:-1}
 busted=$(command -v busted)
 [ -n "$busted" ] || { echo "busted not found (make deps)"; exit 1; }
 log="$build/busted.log"
 cd "$(dirname "$0")/../tests/lua" || exit 1
+shim="$build/clock_shift.so"
+[ -f "$shim" ] && export TK_CLOCK_SHIFT="$shim"
 LUA_CPATH="$build/?.so;;" TKLUA="${TK_TKLUA_WRAPPER:+$TK_TKLUA_WRAPPER }$build/tklua" \
   timeout --kill-after=10 $((300 * mult)) "$@" "$busted" -o utfTerminal \
   ${TK_SPECS:-.} >"$log" 2>&1

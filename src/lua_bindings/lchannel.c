@@ -4,9 +4,9 @@
 */
 #include <pthread.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "tkl.h"
+#include "../core/park.h"
 
 struct tkl_channel {
   atomic_int refs;
@@ -44,27 +44,15 @@ static int l_channel(lua_State *L) {
   luaL_argcheck(L, cap >= 0, 1, "capacity must not be negative");
   tkl_channel *c = calloc(1, sizeof *c);
   if (c == NULL) return luaL_error(L, "not enough memory");
+  if (tk__cond_init(&c->cv) != 0) {
+    free(c);
+    return luaL_error(L, "cannot make a condition variable");
+  }
   atomic_init(&c->refs, 1);
   pthread_mutex_init(&c->mu, NULL);
-  pthread_cond_init(&c->cv, NULL);
   c->capacity = (size_t)cap;
   tkl_push_new_handle(L, TKL_K_CHANNEL, c);
   return 1;
-}
-
-struct timespec tkl_realtime_after(double secs) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  if (!(secs > 0)) return ts;
-  if (secs > TKL_LONGEST_WAIT) secs = TKL_LONGEST_WAIT;
-  time_t whole = (time_t)secs;
-  ts.tv_sec += whole;
-  ts.tv_nsec += (long)((secs - (double)whole) * 1e9);
-  if (ts.tv_nsec >= 1000000000L) {
-    ts.tv_sec++;
-    ts.tv_nsec -= 1000000000L;
-  }
-  return ts;
 }
 
 /* With mu held: wakes one suspended popper, if any. */
@@ -182,17 +170,11 @@ static int pop_wait(lua_State *L, tkl_channel *c, double left) {
     lua_pushlightuserdata(L, wk);
     return tkl_wait_suspend(L, pop_k, 0);
   }
-  /* Not in a task (or cannot yield): block this thread. */
-  struct timespec ts;
-  if (left > 0) ts = tkl_realtime_after(left);
-  for (;;) {
-    if (left > 0) {
-      if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) != 0) break;
-    } else {
-      pthread_cond_wait(&c->cv, &c->mu);
-    }
-    if (c->count > 0 || c->closed) break;
-  }
+  /* Not in a task (or cannot yield): block this thread, on the monotonic
+  ** clock (a step of the wall clock neither ends nor stretches the wait). */
+  uint64_t deadline = tk__deadline(left);
+  while (c->count == 0 && !c->closed)
+    if (tk__cond_wait(&c->cv, &c->mu, deadline) == TK_ETIMEDOUT) break;
   b = take(c);
   closed = c->closed;
   pthread_mutex_unlock(&c->mu);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "tkl.h"
+#include "../core/park.h"
 
 typedef struct collector {
   atomic_int refs;               /* the Lua box and each pending callback */
@@ -111,12 +112,7 @@ static int next_k(lua_State *L, int status, lua_KContext suspended) {
       }
       return tkl_wait_suspend(L, next_k, 1);
     }
-    if (wait < 0) {
-      pthread_cond_wait(&c->cv, &c->mu);
-    } else {
-      struct timespec ts = tkl_realtime_after(wait);
-      pthread_cond_timedwait(&c->cv, &c->mu, &ts);
-    }
+    tk__cond_wait(&c->cv, &c->mu, tk__deadline(wait));  /* monotonic */
     pthread_mutex_unlock(&c->mu);
   }
 }
@@ -150,9 +146,13 @@ static int l_as_completed(lua_State *L) {
     free(c);
     return luaL_error(L, "not enough memory");
   }
+  if (tk__cond_init(&c->cv) != 0) {
+    free(c->done);
+    free(c);
+    return luaL_error(L, "cannot make a condition variable");
+  }
   atomic_init(&c->refs, 1);
   pthread_mutex_init(&c->mu, NULL);
-  pthread_cond_init(&c->cv, NULL);
   *box = c;
   lua_createtable(L, (int)n, 0);  /* a copy of the list: the order is ours */
   for (lua_Integer i = 1; i <= n; i++) {

@@ -7,7 +7,6 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
-#include <time.h>
 
 #include "lauxlib.h"
 #include "lua.h"
@@ -265,9 +264,6 @@ TKL_INTERNAL int tkl_wait_end(lua_State *L);
 /* Longer waits are this long (~31 years): no time converts out of
 ** range. */
 #define TKL_LONGEST_WAIT 1e9
-/* CLOCK_REALTIME now plus secs (at most TKL_LONGEST_WAIT), for
-** pthread_cond_timedwait. */
-TKL_INTERNAL struct timespec tkl_realtime_after(double secs);
 
 /* Raises the cancellation error of the running task ("cancelled"), which
 ** makes the job end CANCELLED even if a pcall catches it. */

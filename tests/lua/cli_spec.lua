@@ -193,6 +193,31 @@ describe("tklua", function()
       print("joined")
     ]])
   end)
+
+  it("times blocking waits by the monotonic clock, whatever the wall clock says", function()
+    local shim = os.getenv("TK_CLOCK_SHIFT")
+    if not shim then
+      pending("no clock shim in this build (sanitizers)")
+      return
+    end
+    -- The shim reads CLOCK_REALTIME an hour ahead: a wait timed by the wall
+    -- clock would last an hour (the outer timeout ends it at 60 s).
+    local f = script([[
+      local tk = require "threadkit"
+      local t0 = tk.now()
+      print(tk.channel():pop(0.2))
+      local gate = tk.token()
+      local ok, err = pcall(tk.as_completed({tk.submit(function() gate:wait() end)}, 0.2))
+      gate:cancel()
+      print(ok, err)
+      print(tk.now() - t0 < 30)
+    ]])
+    local out, err, code = run("LD_PRELOAD=" .. shim .. " timeout 60 " .. TKLUA .. " " .. f)
+    os.remove(f)
+    assert.are.equal("", err)
+    assert.are.equal(0, code)
+    assert.matches("^nil\nfalse\t.*as_completed: timed out with 1 job%(s%) left\ntrue\n$", out)
+  end)
 end)
 
 describe("README", function()
