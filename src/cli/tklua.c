@@ -37,7 +37,7 @@ static const char *progname = "tklua";
 static pthread_mutex_t global_mu = PTHREAD_MUTEX_INITIALIZER;
 static lua_State *globalL;       /* global_mu: the main state while open */
 static atomic_int got_sigint;
-static pthread_cond_t closed_cv = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t closed_cv;  /* on CLOCK_MONOTONIC, see below */
 static int main_closed;          /* global_mu: the main state is closed */
 
 /* {====================================================== Ctrl-C */
@@ -65,7 +65,7 @@ static void *sigint_thread(void *arg) {
     ** workers) and exits 130 itself. If it is stuck in C (a blocking
     ** wait), leave anyway, still within a second of the signal. */
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
+    clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_nsec += 800000000L;
     if (until.tv_nsec >= 1000000000L) {
       until.tv_sec++;
@@ -84,6 +84,13 @@ static void *sigint_thread(void *arg) {
 }
 
 static void start_sigint_thread(void) {
+  /* Timed by the monotonic clock: a wall-clock step must not stretch the
+  ** second tklua promises after Ctrl-C. */
+  pthread_condattr_t attr;
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  pthread_cond_init(&closed_cv, &attr);
+  pthread_condattr_destroy(&attr);
   static sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);

@@ -153,12 +153,13 @@ describe("tklua", function()
 
   -- Runs script text (with %q for a file it creates once it is ready) in
   -- the background, sends SIGINT once it is ready, and checks that it
-  -- exits 130 within a second (sanitizer builds scale the bound).
-  local function exits_130_on_ctrl_c(text)
+  -- exits 130 within a second (sanitizer builds scale the bound). `env`
+  -- prefixes the command (variables, a timeout).
+  local function exits_130_on_ctrl_c(text, env)
     local ready = os.tmpname()
     os.remove(ready)
     local f = script(text:format(ready))
-    local cmd = "sh -c '" .. TKLUA .. " " .. f .. " > /dev/null & pid=$!; " ..
+    local cmd = "sh -c '" .. (env or "") .. TKLUA .. " " .. f .. " > /dev/null & pid=$!; " ..
                 "n=0; while [ ! -e " .. ready .. " ] && [ $n -lt 200 ]; do " ..
                 "sleep 0.05; n=$((n+1)); done; sleep 0.1; " ..
                 "start=$(date +%s%N); kill -INT $pid; wait $pid; " ..
@@ -192,6 +193,21 @@ describe("tklua", function()
       sub:join()
       print("joined")
     ]])
+  end)
+
+  it("exits 130 on Ctrl-C within a second while stuck in C, whatever the wall clock says", function()
+    -- Opening a FIFO nobody writes blocks in C, where no hook reaches:
+    -- tklua leaves by itself after 0.8 s, timed by the monotonic clock
+    -- (with the clock shim, a wall-clock timer would wait an hour).
+    local fifo = os.tmpname()
+    os.remove(fifo)
+    assert.is_true(os.execute("mkfifo " .. fifo))
+    local shim = os.getenv("TK_CLOCK_SHIFT")
+    exits_130_on_ctrl_c([[
+      io.open(%q, "w"):close()
+      io.open("]] .. fifo .. [["):read()
+    ]], (shim and "LD_PRELOAD=" .. shim .. " " or "") .. "timeout -s KILL 60 ")
+    os.remove(fifo)
   end)
 
   it("times blocking waits by the monotonic clock, whatever the wall clock says", function()
