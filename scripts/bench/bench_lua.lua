@@ -4,13 +4,16 @@
 --   T2  the same N through luv's uv.new_work (UV_THREADPOOL_SIZE=2)
 --   T0  a serial loop, the floor
 -- and the memory of an idle worker state and of a queued task.
--- Medians of ROUNDS rounds, interleaved. Run by `make bench` under lua5.4.
+-- Medians of ROUNDS rounds, interleaved; a ratio against a peer is the
+-- median of the rounds' own ratios, which a drift of the machine's speed
+-- over the run moves less. Run by `make bench` under lua5.4.
 local tk = require "threadkit"
 local N = tonumber(os.getenv("BENCH_LUA_N")) or 200000
-local ROUNDS = 5
+local ROUNDS = 7
 MEMORY_LINES = {}  -- measured first, on a fresh heap; printed last
 
-local function median(t)
+local function median(list)
+  local t = {table.unpack(list)}  -- sorted apart: rounds stay paired
   table.sort(t)
   local n = #t
   return n % 2 == 1 and t[(n + 1) // 2] or (t[n // 2] + t[n // 2 + 1]) / 2
@@ -127,8 +130,12 @@ print(("Lua tasks: %d x `return x * 2`, 2 workers, medians of %d rounds"):format
 print(("  %-30s %12s %14s"):format("", "tasks/s", "threadkit is"))
 print(("  %-30s %12.0f %13.2fx"):format("threadkit, one by one", tkr, 1))
 if ok_uv then
-  local l = median(rates.luv)
-  print(("  %-30s %12.0f %13.2fx"):format("luv uv.new_work", l, tkr / l))
+  local ratios = {}
+  for i = 1, ROUNDS do ratios[i] = rates.threadkit[i] / rates.luv[i] end
+  local each = {}
+  for i = 1, ROUNDS do each[i] = ("%.2f"):format(ratios[i]) end
+  print(("  %-30s %12.0f %13.2fx  (rounds: %s)"):format("luv uv.new_work",
+    median(rates.luv), median(ratios), table.concat(each, " ")))
 else
   print("  luv uv.new_work               (lua-luv not installed)")
 end
