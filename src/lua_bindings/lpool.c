@@ -304,7 +304,7 @@ static int l_pool(lua_State *L) {
       if (name == NULL) luaL_argerror(L, 1, "name must be a string");
     }
     if (lua_getfield(L, 1, "init") != LUA_TNIL) {
-      luaL_argexpected(L, lua_isfunction(L, -1), 1, "init to be a function");
+      if (!lua_isfunction(L, -1)) luaL_argerror(L, 1, "init must be a function");
       init = lua_gettop(L);
     }
     if (lua_getfield(L, 1, "capacity") != LUA_TNIL) {
@@ -505,7 +505,7 @@ int tkl_submit(lua_State *L, tkl_pool *p, tk_group_t *g, int ctx, int oidx,
       if (o.block_timeout == 0) o.block_timeout = -1;  /* 0: do not wait */
     }
     if (lua_getfield(L, oidx, "retry") != LUA_TNIL) {
-      luaL_argexpected(L, lua_istable(L, -1), oidx, "retry to be a table");
+      if (!lua_istable(L, -1)) luaL_argerror(L, oidx, "retry must be a table");
       push_retry_policy(L, oidx, lua_gettop(L));
       policy = lua_gettop(L);
     }

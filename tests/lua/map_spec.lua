@@ -52,5 +52,11 @@ describe("pool:map", function()
                      "bad argument #2 to 'map' (a list expected: key x)")
     assert.has_error(function() p:map(print, {1}, {batch = 0}) end,
                      "bad argument #3 to 'map' (batch must be a positive integer)")
+    assert.has_error(function() p:map(print, {1}, 42) end,
+                     "bad argument #3 to 'map' (table expected, got number)")
+  end)
+
+  it("takes a batch size written as a float with an integer value", function()
+    assert.are.same({2, 4, 6}, p:map(function(x) return 2 * x end, {1, 2, 3}, {batch = 1e9}))
   end)
 end)

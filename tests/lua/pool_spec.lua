@@ -199,6 +199,8 @@ describe("pool", function()
     assert.has_error(function() tk.pool{workers = -3} end)
     assert.has_error(function() tk.pool{on_full = "maybe", capacity = 1} end)
     assert.has_error(function() tk.pool("many") end)
+    assert.has_error(function() tk.pool{workers = 1, init = 42} end,
+                     "bad argument #1 to 'pool' (init must be a function)")
     assert.has_error(function() p:wait_all(-1) end)
     -- NaN is no duration: refused everywhere, never a wait that ignores it.
     local nan = 0 / 0

@@ -70,6 +70,7 @@ describe("retry", function()
     assert.has_error(function() p:submit({retry = {attempts = 2, delay = -1}}, print) end)
     assert.has_error(function() p:submit({retry = {attempts = 2, backoff = 0.5}}, print) end)
     assert.has_error(function() p:submit({retry = {attempts = 2, on = 5}}, print) end)
-    assert.has_error(function() p:submit({retry = 3}, print) end)
+    assert.has_error(function() p:submit({retry = 3}, print) end,
+                     "bad argument #1 to 'submit' (retry must be a table)")
   end)
 end)
