@@ -8,6 +8,12 @@
 #include "tkl.h"
 #include "../core/park.h"
 
+/* Suspended tasks waiting on a channel, each by its waker. */
+typedef struct waitlist {
+  void **w;
+  size_t n, cap;
+} waitlist;
+
 struct tkl_channel {
   atomic_int refs;
   pthread_mutex_t mu;
@@ -16,9 +22,41 @@ struct tkl_channel {
   size_t head, count, cap;
   size_t capacity;               /* 0: unbounded */
   int closed;
-  void **wakers;                 /* suspended tasks waiting to pop */
-  size_t nwakers, capwakers;
+  waitlist poppers;              /* tasks waiting for a value */
+  waitlist pushers;              /* tasks waiting for room */
 };
+
+/* With mu held: room for one more waker (0), or ENOMEM (-1). */
+static int wl_reserve(waitlist *l) {
+  if (l->n < l->cap) return 0;
+  size_t cap = l->cap ? l->cap * 2 : 4;
+  void **w = realloc(l->w, cap * sizeof *w);
+  if (w == NULL) return -1;
+  l->w = w;
+  l->cap = cap;
+  return 0;
+}
+
+/* With mu held: wakes one waiting task, if any. */
+static void wl_wake_one(waitlist *l) {
+  if (l->n > 0) tkl_waker_fire(l->w[--l->n]);
+}
+
+/* With mu held: takes wk off the list if a wake did not already. */
+static void wl_remove(waitlist *l, void *wk) {
+  for (size_t i = 0; i < l->n; i++) {
+    if (l->w[i] == wk) {
+      l->w[i] = l->w[--l->n];
+      tkl_waker_release(wk);
+      return;
+    }
+  }
+}
+
+static void wl_free(waitlist *l) {
+  for (size_t i = 0; i < l->n; i++) tkl_waker_release(l->w[i]);
+  free(l->w);
+}
 
 void tkl_channel_retain(tkl_channel *c) { atomic_fetch_add(&c->refs, 1); }
 
@@ -26,8 +64,8 @@ void tkl_channel_release(tkl_channel *c) {
   if (!tk__ref_drop(&c->refs)) return;
   for (size_t i = 0; i < c->count; i++)
     tkl_buf_delete(c->items[(c->head + i) % c->cap]);
-  for (size_t i = 0; i < c->nwakers; i++) tkl_waker_release(c->wakers[i]);
-  free(c->wakers);
+  wl_free(&c->poppers);
+  wl_free(&c->pushers);
   free(c->items);
   pthread_mutex_destroy(&c->mu);
   pthread_cond_destroy(&c->cv);
@@ -55,25 +93,107 @@ static int l_channel(lua_State *L) {
   return 1;
 }
 
-/* With mu held: wakes one suspended popper, if any. */
-static void wake_popper(tkl_channel *c) {
-  if (c->nwakers > 0) tkl_waker_fire(c->wakers[--c->nwakers]);
+/* {====================================================== deadlines */
+
+/* A wait's deadline travels on the Lua stack, across suspensions, as
+** monotonic seconds (< 0: none), so that a wake-up that finds nothing to
+** do waits only for what is left. */
+static double now_s(void) { return (double)tk__now_ns() / 1e9; }
+
+static double deadline_after(double timeout) {
+  return timeout < 0 ? -1 : now_s() + timeout;
 }
 
-/* ch:push(v): appends a copy of v; blocks while a bounded channel is full */
-static int l_push(lua_State *L) {
-  tkl_channel *c = check_channel(L);
-  luaL_checkany(L, 2);
-  luaL_argcheck(L, !lua_isnil(L, 2), 2, "cannot push nil");
-  tkl_buf *b = tkl_buf_new();
-  if (b == NULL) return luaL_error(L, "not enough memory");
-  tkl_buf **guard = lua_newuserdatauv(L, sizeof *guard, 0);
-  *guard = b;
-  luaL_setmetatable(L, "threadkit.bufguard");
-  tkl_encode(L, 2, 1, b, "the value");
+/* Seconds left (0 once passed), or -1 for none. */
+static double left_until(double deadline) {
+  if (deadline < 0) return -1;
+  double left = deadline - now_s();
+  return left > 0 ? left : 0;
+}
+
+static double opt_timeout(lua_State *L, int idx) {
+  if (lua_isnoneornil(L, idx)) return -1;
+  double t = luaL_checknumber(L, idx);
+  luaL_argcheck(L, t >= 0, idx, "timeout must be a non-negative number");
+  return t;
+}
+
+/* Suspends the running task t on list l until a wake, its deadline or its
+** cancellation, unless `ready` already holds once the waker is listed.
+** Called with mu held and a slot reserved; returns with mu released,
+** through tkl_wait_suspend (k then finds the waker on top). */
+static int suspend_on(lua_State *L, tkl_channel *c, waitlist *l,
+                      tkl_task *t, double left, int (*ready)(tkl_channel *),
+                      lua_KFunction k) {
+  pthread_mutex_unlock(&c->mu);
+  tkl_wait *w = tkl_wait_begin(L, t);
+  tkl_wait_deadline(L, w, left);
+  void *wk = tkl_wait_waker(w);
+  tkl_waker_retain(wk);
   pthread_mutex_lock(&c->mu);
-  while (!c->closed && c->capacity > 0 && c->count >= c->capacity)
-    pthread_cond_wait(&c->cv, &c->mu);
+  if (ready(c)) {
+    /* It changed in between: wake at once (k looks again). */
+    pthread_mutex_unlock(&c->mu);
+    tkl_waker_fire(wk);
+  } else {
+    l->w[l->n++] = wk;  /* room was reserved */
+    pthread_mutex_unlock(&c->mu);
+  }
+  lua_pushlightuserdata(L, wk);
+  return tkl_wait_suspend(L, k, 0);
+}
+
+/* In a continuation: takes the task's waker off l, ends the wait, and
+** sets the deadline at `dl` to "now" when it timed out or the task was
+** cancelled, so that the next look does not wait again. */
+static void resume_from(lua_State *L, tkl_channel *c, waitlist *l, int dl) {
+  void *wk = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  pthread_mutex_lock(&c->mu);
+  wl_remove(l, wk);
+  pthread_mutex_unlock(&c->mu);
+  int timed_out = tkl_wait_end(L);
+  tkl_task *t = tkl_current_task();
+  if (timed_out || (t != NULL && tk_job_is_cancelled(t->job))) {
+    lua_pushnumber(L, 0);
+    lua_replace(L, dl);
+  }
+}
+
+/* }====================================================== */
+
+/* {====================================================== push */
+
+static int has_room(tkl_channel *c) {
+  return c->closed || c->capacity == 0 || c->count < c->capacity;
+}
+
+static int push_k(lua_State *L, int status, lua_KContext ctx);
+
+/* Stack: 1 channel, 2 the guard of the encoded value, 3 the deadline.
+** Appends the value, or suspends or blocks until there is room. */
+static int push_wait(lua_State *L, tkl_channel *c) {
+  tkl_buf **guard = lua_touserdata(L, 2);
+  double deadline = lua_tonumber(L, 3);
+  pthread_mutex_lock(&c->mu);
+  while (!has_room(c)) {
+    double left = left_until(deadline);
+    if (left == 0) {
+      pthread_mutex_unlock(&c->mu);
+      lua_pushboolean(L, 0);
+      return 1;
+    }
+    tkl_task *t = tkl_yieldable_task(L);
+    if (t != NULL) {
+      if (wl_reserve(&c->pushers) != 0) {
+        pthread_mutex_unlock(&c->mu);
+        return luaL_error(L, "not enough memory");
+      }
+      return suspend_on(L, c, &c->pushers, t, left, has_room, push_k);
+    }
+    /* Not in a task (or cannot yield): block this thread. */
+    tk__cond_wait(&c->cv, &c->mu, tk__deadline(left));
+  }
   if (c->closed) {
     pthread_mutex_unlock(&c->mu);
     return luaL_error(L, "push to a closed channel");
@@ -92,15 +212,48 @@ static int l_push(lua_State *L) {
     c->cap = cap;
     c->head = 0;
   }
-  c->items[(c->head + c->count) % c->cap] = b;
+  c->items[(c->head + c->count) % c->cap] = *guard;
   c->count++;
   *guard = NULL;
-  wake_popper(c);
+  wl_wake_one(&c->poppers);
   pthread_cond_broadcast(&c->cv);
   pthread_mutex_unlock(&c->mu);
   tk_group_poke();  /* wait_for_condition predicates look again */
-  return 0;
+  lua_pushboolean(L, 1);
+  return 1;
 }
+
+static int push_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  tkl_channel *c = check_channel(L);
+  resume_from(L, c, &c->pushers, 3);
+  return push_wait(L, c);
+}
+
+/* ch:push(v, [timeout]) --> true; false if a bounded channel stayed full
+** for the timeout (or the task was cancelled meanwhile). Inside a task
+** the wait for room frees the worker. */
+static int l_push(lua_State *L) {
+  tkl_channel *c = check_channel(L);
+  luaL_checkany(L, 2);
+  luaL_argcheck(L, !lua_isnil(L, 2), 2, "cannot push nil");
+  double timeout = opt_timeout(L, 3);
+  tkl_buf *b = tkl_buf_new();
+  if (b == NULL) return luaL_error(L, "not enough memory");
+  tkl_buf **guard = lua_newuserdatauv(L, sizeof *guard, 0);
+  *guard = b;
+  luaL_setmetatable(L, "threadkit.bufguard");
+  tkl_encode(L, 2, 1, b, "the value");
+  lua_replace(L, 2);  /* stack: channel, guard */
+  lua_settop(L, 2);
+  lua_pushnumber(L, deadline_after(timeout));
+  return push_wait(L, c);
+}
+
+/* }====================================================== */
+
+/* {====================================================== pop */
 
 /* With mu held: takes the oldest value, or NULL. */
 static tkl_buf *take(tkl_channel *c) {
@@ -108,7 +261,10 @@ static tkl_buf *take(tkl_channel *c) {
   tkl_buf *b = c->items[c->head];
   c->head = (c->head + 1) % c->cap;
   c->count--;
-  if (c->capacity > 0) pthread_cond_broadcast(&c->cv);  /* room for push */
+  if (c->capacity > 0) {  /* room for a push */
+    wl_wake_one(&c->pushers);
+    pthread_cond_broadcast(&c->cv);
+  }
   return b;
 }
 
@@ -126,57 +282,32 @@ static int closed_error(lua_State *L) {
   return luaL_error(L, "pop from a closed channel");
 }
 
+static int has_value(tkl_channel *c) { return c->count > 0 || c->closed; }
+
 static int pop_k(lua_State *L, int status, lua_KContext ctx);
 
-/* Tries to pop; suspends or blocks per the timeout otherwise. `left` is
-** the remaining timeout (< 0: forever). */
-static int pop_wait(lua_State *L, tkl_channel *c, double left) {
+/* Stack: 1 channel, 2 the deadline. Pops, or suspends or blocks until a
+** value, the close or the deadline. */
+static int pop_wait(lua_State *L, tkl_channel *c) {
+  double deadline = lua_tonumber(L, 2);
   pthread_mutex_lock(&c->mu);
-  tkl_buf *b = take(c);
-  int closed = c->closed;
-  if (b != NULL || closed || left == 0) {
-    pthread_mutex_unlock(&c->mu);
-    if (b != NULL) return deliver(L, b);
-    if (closed) return closed_error(L);
-    lua_pushnil(L);
-    return 1;
-  }
-  tkl_task *t = tkl_yieldable_task(L);
-  if (t != NULL) {
-    if (c->nwakers == c->capwakers) {
-      size_t cap = c->capwakers ? c->capwakers * 2 : 4;
-      void **w = realloc(c->wakers, cap * sizeof *w);
-      if (w == NULL) {
+  while (!has_value(c)) {
+    double left = left_until(deadline);
+    if (left == 0) break;
+    tkl_task *t = tkl_yieldable_task(L);
+    if (t != NULL) {
+      if (wl_reserve(&c->poppers) != 0) {
         pthread_mutex_unlock(&c->mu);
         return luaL_error(L, "not enough memory");
       }
-      c->wakers = w;
-      c->capwakers = cap;
+      return suspend_on(L, c, &c->poppers, t, left, has_value, pop_k);
     }
-    pthread_mutex_unlock(&c->mu);
-    tkl_wait *w = tkl_wait_begin(L, t);
-    tkl_wait_deadline(L, w, left);
-    void *wk = tkl_wait_waker(w);
-    tkl_waker_retain(wk);
-    pthread_mutex_lock(&c->mu);
-    if (c->count > 0 || c->closed) {
-      /* A push or close came in between: wake at once (pop_k looks). */
-      pthread_mutex_unlock(&c->mu);
-      tkl_waker_fire(wk);
-    } else {
-      c->wakers[c->nwakers++] = wk;  /* room was reserved above */
-      pthread_mutex_unlock(&c->mu);
-    }
-    lua_pushlightuserdata(L, wk);
-    return tkl_wait_suspend(L, pop_k, 0);
+    /* Not in a task (or cannot yield): block this thread, on the monotonic
+    ** clock (a step of the wall clock neither ends nor stretches it). */
+    tk__cond_wait(&c->cv, &c->mu, tk__deadline(left));
   }
-  /* Not in a task (or cannot yield): block this thread, on the monotonic
-  ** clock (a step of the wall clock neither ends nor stretches the wait). */
-  uint64_t deadline = tk__deadline(left);
-  while (c->count == 0 && !c->closed)
-    if (tk__cond_wait(&c->cv, &c->mu, deadline) == TK_ETIMEDOUT) break;
-  b = take(c);
-  closed = c->closed;
+  tkl_buf *b = take(c);
+  int closed = c->closed;
   pthread_mutex_unlock(&c->mu);
   if (b != NULL) return deliver(L, b);
   if (closed) return closed_error(L);
@@ -188,36 +319,18 @@ static int pop_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   (void)ctx;
   tkl_channel *c = check_channel(L);
-  void *wk = lua_touserdata(L, -1);
-  lua_pop(L, 1);
-  /* Take our waker off the channel if a push did not already. */
-  pthread_mutex_lock(&c->mu);
-  for (size_t i = 0; i < c->nwakers; i++) {
-    if (c->wakers[i] == wk) {
-      c->wakers[i] = c->wakers[--c->nwakers];
-      tkl_waker_release(wk);
-      break;
-    }
-  }
-  pthread_mutex_unlock(&c->mu);
-  int timed_out = tkl_wait_end(L);
-  tkl_task *t = tkl_current_task();
-  int cancelled = t != NULL && tk_job_is_cancelled(t->job);
-  /* Whatever woke us, look again; no more waiting if time is up. */
-  return pop_wait(L, c, timed_out || cancelled ? 0 : -1);
+  resume_from(L, c, &c->poppers, 2);
+  return pop_wait(L, c);
 }
 
 /* ch:pop([timeout]) --> value, or nil on timeout; error once closed and
 ** empty */
 static int l_pop(lua_State *L) {
   tkl_channel *c = check_channel(L);
-  double timeout = -1;
-  if (!lua_isnoneornil(L, 2)) {
-    timeout = luaL_checknumber(L, 2);
-    luaL_argcheck(L, timeout >= 0, 2, "timeout must be a non-negative number");
-  }
+  double timeout = opt_timeout(L, 2);
   lua_settop(L, 1);
-  return pop_wait(L, c, timeout);
+  lua_pushnumber(L, deadline_after(timeout));
+  return pop_wait(L, c);
 }
 
 static int l_try_pop(lua_State *L) {
@@ -235,12 +348,15 @@ static int l_close(lua_State *L) {
   tkl_channel *c = check_channel(L);
   pthread_mutex_lock(&c->mu);
   c->closed = 1;
-  while (c->nwakers > 0) wake_popper(c);
+  while (c->poppers.n > 0) wl_wake_one(&c->poppers);
+  while (c->pushers.n > 0) wl_wake_one(&c->pushers);
   pthread_cond_broadcast(&c->cv);
   pthread_mutex_unlock(&c->mu);
   tk_group_poke();
   return 0;
 }
+
+/* }====================================================== */
 
 static int l_len(lua_State *L) {
   tkl_channel *c = check_channel(L);

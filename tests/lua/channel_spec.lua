@@ -68,6 +68,76 @@ describe("channel", function()
     assert.are.equal(2, ch:pop())
   end)
 
+  it("push takes a timeout: false if the channel stays full", function()
+    local ch = tk.channel(1)
+    assert.is_true(ch:push(1, 0))
+    assert.is_false(ch:push(2, 0))
+    local t0 = tk.now()
+    assert.is_false(ch:push(2, 0.05))
+    assert.is_true(tk.now() - t0 >= 0.04)
+    assert.are.equal(1, ch:pop())
+    assert.is_true(ch:push(3, 0.05))
+    assert.is_true(tk.channel():push("unbounded", 0))
+    assert.has_error(function() ch:push(4, -1) end)
+  end)
+
+  it("a task waiting for room frees its worker", function()
+    -- One worker: the producer waits for room while the consumer, queued
+    -- behind it on the same worker, drains the channel.
+    local p = tk.pool(1)
+    local ch = tk.channel(1)
+    finally(function()  -- a producer stuck in push must not hang the suite
+      ch:close()
+      p:shutdown()
+    end)
+    local producer = p:submit(function()
+      for i = 1, 5 do ch:push(i) end
+      return "produced"
+    end)
+    local consumer = p:submit(function()
+      local got = {}
+      for _ = 1, 5 do got[#got + 1] = ch:pop(10) end
+      return got
+    end)
+    assert.are.equal("produced", producer:result(10))
+    assert.are.same({1, 2, 3, 4, 5}, consumer:result(10))
+  end)
+
+  it("a task waiting for room ends its wait when cancelled", function()
+    local ch = tk.channel(1)
+    finally(function() ch:close() end)
+    ch:push(1)
+    local started = tk.channel()
+    local j = tk.submit(function()
+      started:push(true)
+      return ch:push(2)
+    end)
+    started:pop(10)
+    j:cancel()
+    assert.is_true(j:wait(10))
+    assert.are.equal(1, #ch)
+  end)
+
+  it("a woken pop that finds nothing waits only for what is left", function()
+    -- The pusher wakes the task, but this thread may take the value
+    -- first: the task then waits out the rest of its timeout, not forever.
+    for _ = 1, 5 do
+      local ch = tk.channel()
+      local waiting = tk.channel()
+      local j = tk.submit(function()
+        waiting:push(true)
+        return ch:pop(0.3)
+      end)
+      waiting:pop(10)
+      tk.sleep(0.02)  -- let the task suspend in its pop
+      ch:push(1)
+      local mine = ch:try_pop()
+      assert.is_true(j:wait(10))
+      local theirs = j:result()
+      assert.are.equal(1, (mine or 0) + (theirs or 0))
+    end
+  end)
+
   it("carries many values from many tasks", function()
     local p <close> = tk.pool(2)
     local ch = tk.channel()
