@@ -96,6 +96,13 @@ static double opt_timeout(lua_State *L, int idx) {
 ** completions wake waiters outside tasks at once, tasks poll this often. */
 #define POLL 0.02
 
+/* A cancelled task's waits end (with false) instead of waiting on: its
+** job's token wakes a suspended one, and every look checks. */
+static int task_cancelled(void) {
+  tkl_task *t = tkl_current_task();
+  return t != NULL && tk_job_is_cancelled(t->job);
+}
+
 static int join_k(lua_State *L, int status, lua_KContext ctx);
 
 /* g:join([timeout]) --> true when every task of g and its subgroups is
@@ -131,7 +138,7 @@ static int join_k(lua_State *L, int status, lua_KContext suspended) {
     lua_pushboolean(L, 1);
     return 1;
   }
-  if (left == 0) {
+  if (left == 0 || task_cancelled()) {
     lua_pushboolean(L, 0);
     return 1;
   }
@@ -153,7 +160,7 @@ static int join_k(lua_State *L, int status, lua_KContext suspended) {
       return 1;
     }
     if (tkl_interrupted()) return luaL_error(L, "interrupted!");
-    if (left >= 0 && (left -= step) <= 0) {
+    if (task_cancelled() || (left >= 0 && (left -= step) <= 0)) {
       lua_pushboolean(L, 0);
       return 1;
     }
@@ -192,7 +199,7 @@ static int cond_k(lua_State *L, int status, lua_KContext suspended) {
       return 1;
     }
     double left = timeout < 0 ? 1e9 : timeout - (now() - start);
-    if (left <= 0) {
+    if (left <= 0 || task_cancelled()) {
       lua_pushboolean(L, 0);
       return 1;
     }
