@@ -120,8 +120,9 @@ static double opt_timeout(lua_State *L, int idx) {
 
 /* Suspends the running task t on list l until a wake, its deadline or its
 ** cancellation, unless `ready` already holds once the waker is listed.
-** Called with mu held and a slot reserved; returns with mu released,
-** through tkl_wait_suspend (k then finds the waker on top). */
+** Called with mu held (and a slot reserved, so that a lack of memory is
+** an error before the wait begins); returns with mu released, through
+** tkl_wait_suspend (k then finds the waker on top). */
 static int suspend_on(lua_State *L, tkl_channel *c, waitlist *l,
                       tkl_task *t, double left, int (*ready)(tkl_channel *),
                       lua_KFunction k) {
@@ -131,12 +132,13 @@ static int suspend_on(lua_State *L, tkl_channel *c, waitlist *l,
   void *wk = tkl_wait_waker(w);
   tkl_waker_retain(wk);
   pthread_mutex_lock(&c->mu);
-  if (ready(c)) {
-    /* It changed in between: wake at once (k looks again). */
+  /* Reserve again: other tasks may have taken the slot meanwhile. */
+  if (ready(c) || wl_reserve(l) != 0) {
+    /* It changed in between (or no memory): wake at once, k looks again. */
     pthread_mutex_unlock(&c->mu);
     tkl_waker_fire(wk);
   } else {
-    l->w[l->n++] = wk;  /* room was reserved */
+    l->w[l->n++] = wk;
     pthread_mutex_unlock(&c->mu);
   }
   lua_pushlightuserdata(L, wk);

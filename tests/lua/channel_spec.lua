@@ -138,6 +138,25 @@ describe("channel", function()
     end
   end)
 
+  it("many tasks wait on one channel at once, each gets one value", function()
+    -- Their wakers go on one list from two workers at a time, growing it
+    -- (a slot reserved before the wait began was once taken twice: ASan
+    -- saw the list overflow).
+    local p <close> = tk.pool(2)
+    for _ = 1, 5 do
+      local ch, waiting = tk.channel(), tk.channel()
+      local jobs = {}
+      for i = 1, 200 do
+        jobs[i] = p:submit(function() waiting:push(true) return ch:pop(30) end)
+      end
+      for _ = 1, 200 do waiting:pop(30) end
+      for i = 1, 200 do ch:push(i) end
+      local sum = 0
+      for i = 1, 200 do sum = sum + jobs[i]:result(30) end
+      assert.are.equal(200 * 201 // 2, sum)
+    end
+  end)
+
   it("carries many values from many tasks", function()
     local p <close> = tk.pool(2)
     local ch = tk.channel()
