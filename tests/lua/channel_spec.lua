@@ -115,6 +115,7 @@ describe("channel", function()
     started:pop(10)
     j:cancel()
     assert.is_true(j:wait(10))
+    assert.is_false(j:result())  -- the push reports it did not happen
     assert.are.equal(1, #ch)
   end)
 
