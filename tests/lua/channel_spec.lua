@@ -158,6 +158,29 @@ describe("channel", function()
     end
   end)
 
+  it("a bounded channel carries values between more tasks than workers", function()
+    -- Four producers and four consumers on two workers: whoever waits,
+    -- for room or for a value, must free its worker for the others.
+    local p = tk.pool(2)
+    local ch = tk.channel(4)
+    finally(function()
+      ch:close()
+      p:shutdown()
+    end)
+    for _ = 1, 4 do p:submit(function() for k = 1, 500 do ch:push(k) end end) end
+    local consumers = {}
+    for w = 1, 4 do
+      consumers[w] = p:submit(function()
+        local sum = 0
+        for _ = 1, 500 do sum = sum + ch:pop(30) end
+        return sum
+      end)
+    end
+    local total = 0
+    for w = 1, 4 do total = total + consumers[w]:result(60) end
+    assert.are.equal(4 * (500 * 501 // 2), total)
+  end)
+
   it("carries many values from many tasks", function()
     local p <close> = tk.pool(2)
     local ch = tk.channel()
