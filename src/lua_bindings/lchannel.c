@@ -98,24 +98,15 @@ static int l_channel(lua_State *L) {
 /* A wait's deadline travels on the Lua stack, across suspensions, as
 ** monotonic seconds (< 0: none), so that a wake-up that finds nothing to
 ** do waits only for what is left. */
-static double now_s(void) { return (double)tk__now_ns() / 1e9; }
-
 static double deadline_after(double timeout) {
-  return timeout < 0 ? -1 : now_s() + timeout;
+  return timeout < 0 ? -1 : tkl_now() + timeout;
 }
 
 /* Seconds left (0 once passed), or -1 for none. */
 static double left_until(double deadline) {
   if (deadline < 0) return -1;
-  double left = deadline - now_s();
+  double left = deadline - tkl_now();
   return left > 0 ? left : 0;
-}
-
-static double opt_timeout(lua_State *L, int idx) {
-  if (lua_isnoneornil(L, idx)) return -1;
-  double t = luaL_checknumber(L, idx);
-  luaL_argcheck(L, t >= 0, idx, "timeout must be a non-negative number");
-  return t;
 }
 
 /* Suspends the running task t on list l until a wake, its deadline or its
@@ -240,7 +231,7 @@ static int l_push(lua_State *L) {
   tkl_channel *c = check_channel(L);
   luaL_checkany(L, 2);
   luaL_argcheck(L, !lua_isnil(L, 2), 2, "cannot push nil");
-  double timeout = opt_timeout(L, 3);
+  double timeout = tkl_opt_timeout(L, 3);
   tkl_buf *b = tkl_buf_new();
   if (b == NULL) return luaL_error(L, "not enough memory");
   tkl_buf **guard = lua_newuserdatauv(L, sizeof *guard, 0);
@@ -329,7 +320,7 @@ static int pop_k(lua_State *L, int status, lua_KContext ctx) {
 ** empty */
 static int l_pop(lua_State *L) {
   tkl_channel *c = check_channel(L);
-  double timeout = opt_timeout(L, 2);
+  double timeout = tkl_opt_timeout(L, 2);
   lua_settop(L, 1);
   lua_pushnumber(L, deadline_after(timeout));
   return pop_wait(L, c);

@@ -57,12 +57,6 @@ static int collector_gc(lua_State *L) {
   return 0;
 }
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Upvalues: 1 collector box, 2 the jobs, 3 how many are left, 4 deadline
 ** (< 0: none). */
 static int next_k(lua_State *L, int status, lua_KContext ctx);
@@ -88,7 +82,7 @@ static int next_k(lua_State *L, int status, lua_KContext suspended) {
       lua_rawgeti(L, lua_upvalueindex(2), idx);
       return 1;
     }
-    double wait = deadline < 0 ? -1 : deadline - now();
+    double wait = deadline < 0 ? -1 : deadline - tkl_now();
     if (deadline >= 0 && wait <= 0) {
       pthread_mutex_unlock(&c->mu);
       return luaL_error(L, "as_completed: timed out with %d job(s) left",
@@ -120,11 +114,7 @@ static int next_k(lua_State *L, int status, lua_KContext suspended) {
 /* for job in tk.as_completed(jobs, [timeout]) do ... end */
 static int l_as_completed(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
-  double timeout = -1;
-  if (!lua_isnoneornil(L, 2)) {
-    timeout = luaL_checknumber(L, 2);
-    luaL_argcheck(L, timeout >= 0, 2, "timeout must be a non-negative number");
-  }
+  double timeout = tkl_opt_timeout(L, 2);
   lua_Integer n = luaL_len(L, 1);
   for (lua_Integer i = 1; i <= n; i++) {
     lua_rawgeti(L, 1, i);
@@ -171,7 +161,7 @@ static int l_as_completed(lua_State *L) {
     }
   }
   lua_pushinteger(L, n);
-  lua_pushnumber(L, timeout < 0 ? -1 : now() + timeout);
+  lua_pushnumber(L, timeout < 0 ? -1 : tkl_now() + timeout);
   lua_pushcclosure(L, iter, 4);
   return 1;
 }

@@ -8,12 +8,6 @@
 
 #include "tkl.h"
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static tk_group_t *check_group(lua_State *L) {
   return tkl_check_handle(L, 1, TKL_K_GROUP);
 }
@@ -85,13 +79,6 @@ static int l_add_task(lua_State *L) {
   return tkl_submit(L, p, g, 0, 0, 2);
 }
 
-static double opt_timeout(lua_State *L, int idx) {
-  if (lua_isnoneornil(L, idx)) return -1;
-  double t = luaL_checknumber(L, idx);
-  luaL_argcheck(L, t >= 0, idx, "timeout must be a non-negative number");
-  return t;
-}
-
 /* The longest a waiting task sleeps between two looks at its condition:
 ** completions wake waiters outside tasks at once, tasks poll this often. */
 #define POLL 0.02
@@ -109,7 +96,7 @@ static int join_k(lua_State *L, int status, lua_KContext ctx);
 ** done, false on timeout. Inside a task it suspends between looks. */
 static int l_join(lua_State *L) {
   tk_group_t *g = check_group(L);
-  double timeout = opt_timeout(L, 2);
+  double timeout = tkl_opt_timeout(L, 2);
   tkl_task *t = tkl_current_task();
   if (t != NULL) {
     tk_group_t *mine = tk_job_group(t->job);
@@ -175,10 +162,10 @@ static void set_event(lua_State *L, tk_group_t *g, const char *why);
 static int l_wait_for_condition(lua_State *L) {
   check_group(L);
   luaL_checktype(L, 2, LUA_TFUNCTION);
-  double timeout = opt_timeout(L, 3);
+  double timeout = tkl_opt_timeout(L, 3);
   lua_settop(L, 2);
   lua_pushnumber(L, timeout);  /* 3: the timeout */
-  lua_pushnumber(L, now());    /* 4: when it started */
+  lua_pushnumber(L, tkl_now());    /* 4: when it started */
   return cond_k(L, LUA_OK, 0);
 }
 
@@ -198,7 +185,7 @@ static int cond_k(lua_State *L, int status, lua_KContext suspended) {
       lua_pushboolean(L, 1);
       return 1;
     }
-    double left = timeout < 0 ? 1e9 : timeout - (now() - start);
+    double left = timeout < 0 ? 1e9 : timeout - (tkl_now() - start);
     if (left <= 0 || task_cancelled()) {
       lua_pushboolean(L, 0);
       return 1;

@@ -10,13 +10,6 @@ static tk_job_t *check_job(lua_State *L) {
   return tkl_check_handle(L, 1, TKL_K_JOB);
 }
 
-static double opt_timeout(lua_State *L, int idx) {
-  if (lua_isnoneornil(L, idx)) return -1;
-  double t = luaL_checknumber(L, idx);
-  luaL_argcheck(L, t >= 0, idx, "timeout must be a non-negative number");
-  return t;
-}
-
 static int is_final(tk_job_t *job) {
   return tk_job_state(job) >= TK_JOB_COMPLETED;
 }
@@ -53,7 +46,7 @@ static int wait_k(lua_State *L, int status, lua_KContext suspended) {
 /* job:wait([timeout]) --> true when finished, false on timeout */
 static int l_wait(lua_State *L) {
   tk_job_t *job = check_job(L);
-  return wait_then(L, job, opt_timeout(L, 2), wait_k);
+  return wait_then(L, job, tkl_opt_timeout(L, 2), wait_k);
 }
 
 static int result_k(lua_State *L, int status, lua_KContext suspended) {
@@ -81,7 +74,7 @@ static int result_k(lua_State *L, int status, lua_KContext suspended) {
 /* job:result([timeout]) --> the task's return values; raises its error */
 static int l_result(lua_State *L) {
   tk_job_t *job = check_job(L);
-  return wait_then(L, job, opt_timeout(L, 2), result_k);
+  return wait_then(L, job, tkl_opt_timeout(L, 2), result_k);
 }
 
 /* job:cancel([force]) --> true if it was pending or running */

@@ -583,15 +583,8 @@ static int l_submit(lua_State *L) {
 
 /* }====================================================== */
 
-static double opt_timeout(lua_State *L, int idx) {
-  if (lua_isnoneornil(L, idx)) return -1;
-  double t = luaL_checknumber(L, idx);
-  luaL_argcheck(L, t >= 0, idx, "timeout must be a non-negative number");
-  return t;
-}
-
 static int wait_all(lua_State *L, tkl_pool *p, int tidx) {
-  double timeout = opt_timeout(L, tidx);
+  double timeout = tkl_opt_timeout(L, tidx);
   int rc = tk_pool_wait_all(p->pool, timeout);
   if (rc == TK_EBUSY)
     return luaL_error(L, "wait_all called from a task of the same pool "

@@ -615,11 +615,22 @@ static int l_sleep(lua_State *L) {
   return 1;
 }
 
-/* tk.now(): a monotonic clock in seconds, for measuring durations */
-static int l_now(lua_State *L) {
+double tkl_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double tkl_opt_timeout(lua_State *L, int idx) {
+  if (lua_isnoneornil(L, idx)) return -1;
+  double t = luaL_checknumber(L, idx);
+  luaL_argcheck(L, t >= 0, idx, "timeout must be a non-negative number");
+  return t;
+}
+
+/* tk.now(): a monotonic clock in seconds, for measuring durations */
+static int l_now(lua_State *L) {
+  lua_pushnumber(L, tkl_now());
   return 1;
 }
 

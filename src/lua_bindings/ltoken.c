@@ -72,11 +72,7 @@ static int wait_k(lua_State *L, int status, lua_KContext suspended) {
 /* tok:wait([timeout]) --> true if cancelled, false on timeout */
 static int l_wait(lua_State *L) {
   tk_token_t *t = check_token(L);
-  double timeout = -1;
-  if (!lua_isnoneornil(L, 2)) {
-    timeout = luaL_checknumber(L, 2);
-    luaL_argcheck(L, timeout >= 0, 2, "timeout must be a non-negative number");
-  }
+  double timeout = tkl_opt_timeout(L, 2);
   if (!tk_token_is_cancelled(t) && timeout != 0) {
     tkl_task *task = tkl_yieldable_task(L);
     if (task != NULL) {

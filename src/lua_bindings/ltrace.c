@@ -39,12 +39,6 @@ static FILE *trace_out;           /* opened at start: a bad path fails early */
 static double trace_t0;
 static int tracing;              /* tr_mu */
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
 static void on_finish(tk_job_t *job) {
@@ -101,7 +95,7 @@ void tkl_trace_mark(const char *what) {
   }
   if (tracing && nmarks < capmarks) {
     marks[nmarks].what = strdup(what);
-    marks[nmarks].t = now();
+    marks[nmarks].t = tkl_now();
     if (marks[nmarks].what != NULL) nmarks++;
   }
   pthread_mutex_unlock(&tr_mu);
@@ -124,7 +118,7 @@ int tkl_trace_start(const char *path) {
     errno = e;
     return TK_ESYS;
   }
-  trace_t0 = now();
+  trace_t0 = tkl_now();
   tracing = 1;
   pthread_mutex_unlock(&tr_mu);
   tk_set_finish_hook(on_finish);

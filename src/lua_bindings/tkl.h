@@ -264,6 +264,11 @@ TKL_INTERNAL int tkl_wait_end(lua_State *L);
 /* Longer waits are this long (~31 years): no time converts out of
 ** range. */
 #define TKL_LONGEST_WAIT 1e9
+/* Monotonic seconds (tk.now, deadlines). */
+TKL_INTERNAL double tkl_now(void);
+/* The optional timeout argument at idx: -1 when none or nil, else a
+** non-negative number (negative and NaN are refused). */
+TKL_INTERNAL double tkl_opt_timeout(lua_State *L, int idx);
 
 /* Raises the cancellation error of the running task ("cancelled"), which
 ** makes the job end CANCELLED even if a pcall catches it. */
