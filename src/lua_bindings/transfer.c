@@ -543,6 +543,40 @@ static void encode_value(enc *e, int idx) {
   }
 }
 
+/* The usual values, scalars and functions in the context's cache, encoded
+** as encode_value would, without its stack slots. Returns 0, the buffer
+** as it was, at the first value of another kind. */
+static int encode_flat(enc *e, int first, int n) {
+  lua_State *L = e->L;
+  size_t start = e->b->len;
+  tkl_ctx *c = e->ctx != 0 ? lua_touserdata(L, e->ctx) : NULL;
+  put_size(e, (size_t)n);
+  for (int i = first; i < first + n; i++) {
+    switch (lua_type(L, i)) {
+      case LUA_TNIL:
+      case LUA_TBOOLEAN:
+      case LUA_TNUMBER:
+      case LUA_TSTRING: encode_value(e, i); break;
+      case LUA_TFUNCTION: {
+        const void *fn = lua_topointer(L, i);
+        size_t slot = fn_slot(fn);
+        if (c == NULL || c->fn[slot] != fn || lua_iscfunction(L, i))
+          goto general;
+        put_byte(e, T_PFUNC);
+        put_size(e, (size_t)c->fn_id[slot]);
+        put_size(e, (size_t)c->fn_nup[slot]);
+        for (int k = 0; k < c->fn_nup[slot]; k++) put_byte(e, T_ENV);
+        break;
+      }
+      default: goto general;
+    }
+  }
+  return 1;
+general:
+  e->b->len = start;
+  return 0;
+}
+
 void tkl_encode_ctx(lua_State *L, int ctx, int first, int n, tkl_buf *b,
                     const char *what) {
   enc e;
@@ -551,14 +585,15 @@ void tkl_encode_ctx(lua_State *L, int ctx, int first, int n, tkl_buf *b,
   e.next_id = 0;
   e.what = what;
   e.depth = 0;
+  e.ctx = ctx;
   if (n > MAX_VALUES)
     luaL_error(L, "too many values to copy (%d, at most %d)", n, MAX_VALUES);
   first = lua_absindex(L, first);
+  if (encode_flat(&e, first, n)) return;
   luaL_checkstack(L, 8, NULL);
   lua_pushnil(L);  /* the seen table, made on first need */
   e.seen = lua_gettop(L);
   lua_pushnil(L);  /* the context's slot, filled on first need */
-  e.ctx = ctx;
   put_size(&e, (size_t)n);
   for (int i = 0; i < n; i++) {
     e.top_index = i + 1;
@@ -620,26 +655,33 @@ static void remember(dec *d) {
   lua_rawseti(d->L, d->objs, ++d->next_id);
 }
 
-/* Pushes a closure for function `id`: the state's cached one when it has
-** no upvalues but _ENV (closures are immutable then, so one serves every
-** task), else a fresh load of its bytecode. Only bytecode this process
-** produced is ever loaded: a forged or damaged id is refused, never handed
-** to Lua's undump. */
-static void load_function(dec *d, lua_Integer id, int *fresh) {
-  lua_State *L = d->L;
+/* Pushes the state's cached closure of function `id` and returns 1, or
+** returns 0 with nothing pushed. Only closures whose upvalues are all _ENV
+** are cached (they are immutable then, so one serves every task). */
+static int cached_function(lua_State *L, lua_Integer id) {
   lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_loads);
   if (lua_rawgeti(L, -1, id) == LUA_TFUNCTION) {
     lua_remove(L, -2);
+    return 1;
+  }
+  lua_pop(L, 2);
+  return 0;
+}
+
+/* Pushes a closure for function `id`: the cached one, else a fresh load
+** of its bytecode. Only bytecode this process produced is ever loaded: a
+** forged or damaged id is refused, never handed to Lua's undump. */
+static void load_function(dec *d, lua_Integer id, int *fresh) {
+  lua_State *L = d->L;
+  if (cached_function(L, id)) {
     *fresh = 0;
     return;
   }
-  lua_pop(L, 1);
   const produced *p = produced_by_id((size_t)id);
   if (p == NULL) bad(d);
   if (luaL_loadbufferx(L, p->code, p->len, "=transfer", "b") != LUA_OK)
     lua_error(L);
   *fresh = 1;
-  lua_remove(L, -2);
 }
 
 static void decode_function(dec *d, int numbered) {
@@ -775,6 +817,57 @@ static void decode_value(dec *d) {
   d->depth--;
 }
 
+/* The usual buffer, scalars and cached functions only, pushed without the
+** general decoder's object table, depth count and per-value stack checks
+** (on a task's hot path they cost more than the values). Returns 1, or 0
+** with nothing pushed when the buffer holds anything else. */
+static int decode_flat(dec *d, size_t n) {
+  lua_State *L = d->L;
+  tkl_buf *b = d->b;
+  int top = lua_gettop(L);
+  for (size_t i = 0; i < n; i++) {
+    int tag = take_byte(d);
+    switch (tag) {
+      case T_NIL: lua_pushnil(L); break;
+      case T_FALSE: lua_pushboolean(L, 0); break;
+      case T_TRUE: lua_pushboolean(L, 1); break;
+      case T_INT: {
+        lua_Integer v;
+        memcpy(&v, take(d, sizeof v), sizeof v);
+        lua_pushinteger(L, v);
+        break;
+      }
+      case T_FLT: {
+        lua_Number v;
+        memcpy(&v, take(d, sizeof v), sizeof v);
+        lua_pushnumber(L, v);
+        break;
+      }
+      case T_STR: {
+        size_t len = take_size(d);
+        lua_pushlstring(L, (const char *)take(d, len), len);
+        break;
+      }
+      case T_PFUNC: {
+        lua_Integer id = (lua_Integer)take_size(d);
+        if (!cached_function(L, id)) goto general;
+        size_t nup = take_size(d);
+        if (nup > 255) bad(d);
+        /* A cached closure's upvalues are all _ENV (see decode_function). */
+        for (size_t k = 0; k < nup; k++)
+          if (take_byte(d) != T_ENV) bad(d);
+        break;
+      }
+      default: goto general;
+    }
+  }
+  return 1;
+general:
+  lua_settop(L, top);
+  b->pos = 0;
+  return 0;
+}
+
 int tkl_decode(lua_State *L, tkl_buf *b) {
   dec d;
   d.L = L;
@@ -783,12 +876,13 @@ int tkl_decode(lua_State *L, tkl_buf *b) {
   d.depth = 0;
   d.handles = 0;
   b->pos = 0;
-  luaL_checkstack(L, 8, NULL);
-  lua_pushnil(L);  /* id -> object, made on first need */
-  d.objs = lua_gettop(L);
   size_t n = take_size(&d);
   if (n > MAX_VALUES || !lua_checkstack(L, (int)n + 8))
     luaL_error(L, "too many values to copy");
+  if (decode_flat(&d, n)) return (int)n;
+  lua_pushnil(L);  /* id -> object, made on first need */
+  d.objs = lua_gettop(L);
+  take_size(&d);
   for (size_t i = 0; i < n; i++) decode_value(&d);
   lua_remove(L, d.objs);
   return (int)n;
