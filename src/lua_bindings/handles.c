@@ -85,6 +85,10 @@ void tkl_push_handle(lua_State *L, int kind, void *ptr) {
   b->tag = &mt_keys[kind];
   b->kind = kind;
   b->ptr = ptr;
+  if (kind == TKL_K_POOL) {  /* a metatable of its own, see lpool.c */
+    tkl_push_pool_mt(L, ptr);
+    lua_setmetatable(L, -2);
+  }
   lua_pushvalue(L, -1);
   lua_rawsetp(L, -3, ptr);
   lua_remove(L, -2);
@@ -102,6 +106,10 @@ void tkl_push_new_handle_ctx(lua_State *L, int ctx, int kind, void *ptr) {
   b->tag = &mt_keys[kind];
   b->kind = kind;
   b->ptr = ptr;
+  if (kind == TKL_K_POOL) {
+    tkl_push_pool_mt(L, ptr);
+    lua_setmetatable(L, -2);
+  }
 }
 
 void tkl_push_new_handle(lua_State *L, int kind, void *ptr) {

@@ -334,6 +334,8 @@ static int l_pool(lua_State *L) {
   tkl_pool *p = pool_make(L, workers, name, capacity, block);
   p->memory_limit = memory_limit;  /* read by workers on their first task */
   b->ptr = p;  /* the box owns it now */
+  tkl_push_pool_mt(L, p);
+  lua_setmetatable(L, box);
   /* The state's box cache: a reference coming back finds this box. */
   lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_boxes);
   lua_pushvalue(L, box);
@@ -683,23 +685,40 @@ static int pool_tostring(lua_State *L) {
   return 1;
 }
 
-static int pool_index(lua_State *L) {
-  /* Only ever the __index of a pool box: methods first, by raw lookup. */
-  lua_pushvalue(L, 2);
-  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
-  pool_box *b = tkl_check_box(L, 1, TKL_K_POOL);
-  const char *k = luaL_checkstring(L, 2);
-  tkl_pool *p = P(b);
-  if (p == NULL) return 0;
-  if (strcmp(k, "name") == 0) {
-    lua_pushstring(L, p->name);
-    return 1;
+/* Copies the entries of the table at `from` into the table on top. */
+static void copy_fields(lua_State *L, int from) {
+  int to = lua_gettop(L);
+  lua_pushnil(L);
+  while (lua_next(L, from) != 0) {
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, to);
   }
-  if (strcmp(k, "workers") == 0 && p->pool != NULL) {
+}
+
+/* Pushes a metatable for a box of p: the shared one's metamethods, and as
+** __index a plain table of the methods and p's fixed fields. Each pool box
+** has its own so that `pool:submit` costs a table lookup: with a shared
+** metatable only an __index function could reach the fields, and calling
+** it took a fifteenth of a one-by-one submit. */
+void tkl_push_pool_mt(lua_State *L, tkl_pool *p) {
+  luaL_checkstack(L, 8, NULL);
+  luaL_getmetatable(L, TK_POOL_MT);
+  int shared = lua_gettop(L);
+  lua_createtable(L, 0, 6);
+  copy_fields(L, shared);
+  lua_getfield(L, shared, "__index");  /* the methods */
+  lua_createtable(L, 0, 12);
+  copy_fields(L, shared + 2);
+  lua_pushstring(L, p->name);
+  lua_setfield(L, -2, "name");
+  if (p->pool != NULL) {
     lua_pushinteger(L, tk_pool_workers(p->pool));
-    return 1;
+    lua_setfield(L, -2, "workers");
   }
-  return 0;
+  lua_setfield(L, shared + 1, "__index");
+  lua_pop(L, 1);
+  lua_remove(L, shared);
 }
 
 /* Runs a copied function as a fire-and-forget task on the default pool
@@ -785,8 +804,7 @@ void tkl_open_pool(lua_State *L) {
   luaL_setfuncs(L, methods, 1);
   tkl_open_map(L, module);  /* pool:map, written in Lua */
   tkl_open_schedule(L, lua_gettop(L));
-  lua_pushcclosure(L, pool_index, 1);
-  lua_setfield(L, -2, "__index");
+  lua_setfield(L, -2, "__index");  /* each box's metatable copies these */
   lua_pop(L, 1);
   tkl_register_mt(L, TKL_K_POOL);
   tkl_ctx_push(L);

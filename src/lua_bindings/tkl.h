@@ -190,6 +190,8 @@ typedef struct tkl_pool {
 
 TKL_INTERNAL void tkl_pool_retain(tkl_pool *p);
 TKL_INTERNAL void tkl_pool_release(tkl_pool *p);
+/* Pushes the metatable for a box of p (every pool box has its own). */
+TKL_INTERNAL void tkl_push_pool_mt(lua_State *L, tkl_pool *p);
 
 /* A Lua task: the job's argument (freed with the job) and, once it
 ** completed, its result. */

@@ -19,6 +19,18 @@ describe("pool", function()
     assert.are.equal("io", b.name)
   end)
 
+  it("has its name and worker count as fields, in tasks too and once shut down", function()
+    local p = tk.pool{workers = 3, name = "io"}
+    assert.are.equal(3, p.workers)
+    local name, n = p:submit(function(q) return q.name, q.workers end, p):result()
+    assert.are.equal("io", name)
+    assert.are.equal(3, n)
+    p:shutdown()
+    assert.are.equal("io", p.name)
+    assert.is_nil(p.no_such_field)
+    assert.has_error(function() p:submit(function() end) end)
+  end)
+
   it("runs in priority order, FIFO within a priority", function()
     local p <close> = tk.pool(1)
     local order = tk.shared()
