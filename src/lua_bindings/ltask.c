@@ -263,15 +263,13 @@ void tkl_interrupt_all(void) {
 
 int tkl_interrupted(void) { return atomic_load(&interrupted); }
 
-static int decode_in(lua_State *L) {
-  tkl_task *t = lua_touserdata(L, 1);
-  lua_pop(L, 1);
-  return tkl_decode(L, &t->in);
-}
-
-static int encode_out(lua_State *L) {
-  tkl_task *t = lua_touserdata(L, -1);
-  lua_pop(L, 1);
+/* The base of every task's coroutine: decodes the function and its
+** arguments, calls it and encodes its results into the task, all in one
+** resume (protected calls of their own for the decoding and the encoding
+** cost as much as a small task). An error in any of them is the task's. */
+static int body_k(lua_State *L, int status, lua_KContext k) {
+  (void)status;
+  tkl_task *t = (tkl_task *)k;
   int n = lua_gettop(L);
   for (int i = 1; i <= n; i++) {
     if (lua_type(L, i) == LUA_TTHREAD)
@@ -283,6 +281,14 @@ static int encode_out(lua_State *L) {
   if (tkl_buf_move(&t->out, scratch, t->out_space, sizeof t->out_space) != 0)
     return luaL_error(L, "not enough memory");
   return 0;
+}
+
+static int task_body(lua_State *L) {
+  tkl_task *t = lua_touserdata(L, 1);
+  lua_pop(L, 1);
+  int n = tkl_decode(L, &t->in);  /* the function, then its arguments */
+  lua_callk(L, n - 1, LUA_MULTRET, (lua_KContext)t, body_k);
+  return body_k(L, LUA_OK, (lua_KContext)t);
 }
 
 /* Ends the task's coroutine: it waits for the next task, unless the cache
@@ -323,8 +329,21 @@ static int new_coroutine(lua_State *L) {
   return 0;
 }
 
+/* The traceback of co's error, without its base (task_body, a C function
+** of ours), or nil when nothing else ran (an argument or result that did
+** not copy). */
 static int make_traceback(lua_State *L) {
+  static const char base[] = "\n\t[C]: in ?", none[] = "stack traceback:";
   luaL_traceback(L, lua_touserdata(L, 1), lua_tostring(L, 2), 0);
+  size_t n;
+  const char *tb = lua_tolstring(L, -1, &n);
+  if (n >= sizeof base - 1 && strcmp(tb + n - (sizeof base - 1), base) == 0)
+    n -= sizeof base - 1;
+  if (n >= sizeof none - 1 && memcmp(tb + n - (sizeof none - 1), none,
+                                     sizeof none - 1) == 0)
+    lua_pushnil(L);
+  else
+    lua_pushlstring(L, tb, n);
   return 1;
 }
 
@@ -360,15 +379,9 @@ int tkl_task_run(void *arg) {
         return tk_job_fail(job, "not enough memory");
       }
     }
-    lua_State *co = t->co;
-    lua_pushcfunction(co, decode_in);
-    lua_pushlightuserdata(co, t);
-    if (lua_pcall(co, 1, LUA_MULTRET, 0) != LUA_OK) {
-      int rc = tk_job_fail(job, "%s", error_text(co));
-      drop_coroutine(L, t, 1);  /* the error was caught: still at its base */
-      return rc;
-    }
-    nargs = lua_gettop(co) - 1;
+    lua_pushcfunction(t->co, task_body);
+    lua_pushlightuserdata(t->co, t);
+    nargs = 1;
     if (t->has_timeout)
       tk_token_on_cancel(tk_job_token(job), hard_stop_cb, t, &t->stop_cb);
   }
@@ -394,23 +407,13 @@ int tkl_task_run(void *arg) {
   if (st == LUA_YIELD) {
     rc = tk_job_fail(job, "a task cannot yield (use threadkit's waits, or "
                           "a coroutine of its own)");
-  } else if (st == LUA_OK && !lua_checkstack(co, 3)) {
-    rc = tk_job_fail(job, "not enough memory");
-  } else if (st == LUA_OK) {
-    lua_pushcfunction(co, encode_out);
-    lua_insert(co, -(nres + 1));  /* below the results */
-    lua_pushlightuserdata(co, t);
-    current = t;  /* encoding looks for the task's own job */
-    if (lua_pcall(co, nres + 1, 0, 0) != LUA_OK)
-      rc = tk_job_fail(job, "%s", error_text(co));
-    current = prev;
-  } else {
+  } else if (st != LUA_OK) {
     const char *msg = error_text(co);
     lua_pushcfunction(L, make_traceback);
     lua_pushlightuserdata(L, co);
     lua_pushstring(L, msg);
-    if (lua_pcall(L, 2, 1, 0) == LUA_OK) {  /* else: no memory for one */
-      free(t->traceback);
+    if (lua_pcall(L, 2, 1, 0) == LUA_OK && lua_isstring(L, -1)) {
+      free(t->traceback);  /* else none, or no memory for one */
       t->traceback = strdup(lua_tostring(L, -1));
     }
     lua_pop(L, 1);

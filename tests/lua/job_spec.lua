@@ -28,6 +28,8 @@ describe("job", function()
     assert.matches("job_spec.lua:24: attempt to index a nil value", j.error)
     assert.matches("stack traceback", j.traceback)
     assert.matches("job_spec.lua:24", j.traceback)
+    -- It ends at the task's function: threadkit's own frames are left out.
+    assert.matches("job_spec.lua:%d+: in function <[^\n]*job_spec.lua:22>$", j.traceback)
     local ok, err = pcall(j.result, j)
     assert.is_false(ok)
     assert.are.equal(j.error, err)  -- the task's own message, unchanged

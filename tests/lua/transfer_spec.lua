@@ -82,6 +82,7 @@ describe("transfer", function()
     assert.is_true(j:wait(10))
     assert.are.equal("failed", j.state)
     assert.matches("cannot return a coroutine", j.error)
+    assert.is_nil(j.traceback)  -- no code of the task's failed
   end)
 
   it("limits nesting depth with an error, not a crash", function()
