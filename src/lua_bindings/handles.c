@@ -123,9 +123,9 @@ void tkl_push_new_handle(lua_State *L, int kind, void *ptr) {
 ** metamethods, which debug.setmetatable can hand any userdata, use it
 ** too. */
 static box *any_box(lua_State *L, int idx) {
-  box *b = lua_touserdata(L, idx);
-  if (b == NULL || lua_type(L, idx) != LUA_TUSERDATA ||
-      lua_rawlen(L, idx) != sizeof *b || b->kind < TKL_K_JOB ||
+  box *b = lua_touserdata(L, idx);  /* NULL unless full or light userdata */
+  if (b == NULL || lua_rawlen(L, idx) != sizeof *b ||  /* light: 0 */
+      b->kind < TKL_K_JOB ||
       b->kind > TKL_K_GROUP || b->tag != &mt_keys[b->kind])
     return NULL;
   return b;

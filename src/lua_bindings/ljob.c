@@ -15,7 +15,9 @@ static int is_final(tk_job_t *job) {
 }
 
 /* Waits for job (suspending a task, blocking elsewhere), then calls k
-** with the job at index 1. */
+** with the job at index 1: directly with status LUA_OK and the job as
+** context, or after a suspension with LUA_YIELD (k then checks the handle
+** again: another task may have closed it meanwhile). */
 static int wait_then(lua_State *L, tk_job_t *job, double timeout,
                      lua_KFunction k) {
   if (!is_final(job) && timeout != 0) {
@@ -26,20 +28,24 @@ static int wait_then(lua_State *L, tk_job_t *job, double timeout,
       tkl_wait *w = tkl_wait_begin(L, t);
       tkl_wait_job(L, w, job);
       tkl_wait_deadline(L, w, timeout);
-      return tkl_wait_suspend(L, k, 1);
+      return tkl_wait_suspend(L, k, 0);
     }
     t = tkl_current_task();
     if (t != NULL && t->job == job)
       return luaL_error(L, "a task cannot wait for its own job");
     tk_job_wait(job, timeout);
   }
-  return k(L, LUA_OK, 0);
+  return k(L, LUA_OK, (lua_KContext)job);
 }
 
-static int wait_k(lua_State *L, int status, lua_KContext suspended) {
-  (void)status;
-  if (suspended) tkl_wait_end(L);
-  lua_pushboolean(L, is_final(tkl_check_handle(L, 1, TKL_K_JOB)));
+static tk_job_t *job_after_wait(lua_State *L, int status, lua_KContext job) {
+  if (status != LUA_YIELD) return (tk_job_t *)job;
+  tkl_wait_end(L);
+  return tkl_check_handle(L, 1, TKL_K_JOB);
+}
+
+static int wait_k(lua_State *L, int status, lua_KContext ctx) {
+  lua_pushboolean(L, is_final(job_after_wait(L, status, ctx)));
   return 1;
 }
 
@@ -49,10 +55,8 @@ static int l_wait(lua_State *L) {
   return wait_then(L, job, tkl_opt_timeout(L, 2), wait_k);
 }
 
-static int result_k(lua_State *L, int status, lua_KContext suspended) {
-  (void)status;
-  if (suspended) tkl_wait_end(L);
-  tk_job_t *job = tkl_check_handle(L, 1, TKL_K_JOB);
+static int result_k(lua_State *L, int status, lua_KContext ctx) {
+  tk_job_t *job = job_after_wait(L, status, ctx);
   switch (tk_job_state(job)) {
     case TK_JOB_COMPLETED: {
       tkl_task *t = tkl_task_of(job);
