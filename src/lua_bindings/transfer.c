@@ -144,11 +144,7 @@ static inline void put_byte(enc *e, int c) {
   b->data[b->len++] = (unsigned char)c;
 }
 
-static void put_size(enc *e, size_t n) {
-  if (n < 0x80) {  /* most sizes and ids: one byte */
-    put_byte(e, (int)n);
-    return;
-  }
+static void put_size_slow(enc *e, size_t n) {
   unsigned char tmp[10];
   int k = 0;
   do {
@@ -156,6 +152,11 @@ static void put_size(enc *e, size_t n) {
     n >>= 7;
   } while (n > 0);
   put(e, tmp, (size_t)k);
+}
+
+static inline void put_size(enc *e, size_t n) {
+  if (n < 0x80) put_byte(e, (int)n);  /* most sizes and ids: one byte */
+  else put_size_slow(e, n);
 }
 
 /* Raises "cannot copy argument #2, field conn: userdata is not ...". */
@@ -633,7 +634,7 @@ static const unsigned char *take(dec *d, size_t n) {
 
 static int take_byte(dec *d) { return *take(d, 1); }
 
-static size_t take_size(dec *d) {
+static size_t take_size_slow(dec *d) {
   size_t n = 0;
   for (int shift = 0; shift < 64; shift += 7) {
     int c = take_byte(d);
@@ -642,6 +643,12 @@ static size_t take_size(dec *d) {
   }
   bad(d);
   return 0;
+}
+
+static inline size_t take_size(dec *d) {
+  tkl_buf *b = d->b;
+  if (b->pos < b->len && b->data[b->pos] < 0x80) return b->data[b->pos++];
+  return take_size_slow(d);
 }
 
 static void decode_value(dec *d);
