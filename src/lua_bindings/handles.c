@@ -43,6 +43,14 @@ static void set_mt(lua_State *L, int ctx, int kind) {
   lua_setmetatable(L, -2);
 }
 
+/* A pool's box on top, whose shared metatable already releases ptr if
+** this fails, gets a metatable of its own (see lpool.c). */
+static void own_pool_mt(lua_State *L, int kind, void *ptr) {
+  if (kind != TKL_K_POOL) return;
+  tkl_push_pool_mt(L, ptr);
+  lua_setmetatable(L, -2);
+}
+
 void tkl_retain_handle(int kind, void *ptr) {
   switch (kind) {
     case TKL_K_JOB: tk_job_retain(ptr); break;
@@ -85,10 +93,7 @@ void tkl_push_handle(lua_State *L, int kind, void *ptr) {
   b->tag = &mt_keys[kind];
   b->kind = kind;
   b->ptr = ptr;
-  if (kind == TKL_K_POOL) {  /* a metatable of its own, see lpool.c */
-    tkl_push_pool_mt(L, ptr);
-    lua_setmetatable(L, -2);
-  }
+  own_pool_mt(L, kind, ptr);
   lua_pushvalue(L, -1);
   lua_rawsetp(L, -3, ptr);
   lua_remove(L, -2);
@@ -106,10 +111,7 @@ void tkl_push_new_handle_ctx(lua_State *L, int ctx, int kind, void *ptr) {
   b->tag = &mt_keys[kind];
   b->kind = kind;
   b->ptr = ptr;
-  if (kind == TKL_K_POOL) {
-    tkl_push_pool_mt(L, ptr);
-    lua_setmetatable(L, -2);
-  }
+  own_pool_mt(L, kind, ptr);
 }
 
 void tkl_push_new_handle(lua_State *L, int kind, void *ptr) {

@@ -404,6 +404,18 @@ static size_t fn_slot(const void *fn) {
   return ((uintptr_t)fn >> 4) & (TKL_FN_SLOTS - 1);
 }
 
+/* Writes a Lua function the context has cached (one whose upvalues are
+** all _ENV) and returns 1, or returns 0 if it is not cached. */
+static int put_cached_function(enc *e, const tkl_ctx *c, const void *fn) {
+  size_t slot = fn_slot(fn);
+  if (c->fn[slot] != fn) return 0;
+  put_byte(e, T_PFUNC);
+  put_size(e, (size_t)c->fn_id[slot]);
+  put_size(e, (size_t)c->fn_nup[slot]);
+  for (int i = 0; i < c->fn_nup[slot]; i++) put_byte(e, T_ENV);
+  return 1;
+}
+
 /* Functions travel as their bytecode's id (the bytecode itself stays in
 ** this process's table, see intern_bytecode), then their upvalues. */
 static void encode_function(enc *e, int idx) {
@@ -426,14 +438,8 @@ static void encode_function(enc *e, int idx) {
   }
   const void *fn = lua_topointer(L, idx);
   tkl_ctx *c = ctx_of(e);
+  if (put_cached_function(e, c, fn)) return;
   size_t slot = fn_slot(fn);
-  if (c->fn[slot] == fn) {
-    put_byte(e, T_PFUNC);
-    put_size(e, (size_t)c->fn_id[slot]);
-    put_size(e, (size_t)c->fn_nup[slot]);
-    for (int i = 0; i < c->fn_nup[slot]; i++) put_byte(e, T_ENV);
-    return;
-  }
   /* A function can only reach itself again through an upvalue (other than
   ** _ENV): only such functions need the seen table. */
   int plain = 1, nup = 0;
@@ -558,17 +564,11 @@ static int encode_flat(enc *e, int first, int n) {
       case LUA_TBOOLEAN:
       case LUA_TNUMBER:
       case LUA_TSTRING: encode_value(e, i); break;
-      case LUA_TFUNCTION: {
-        const void *fn = lua_topointer(L, i);
-        size_t slot = fn_slot(fn);
-        if (c == NULL || c->fn[slot] != fn || lua_iscfunction(L, i))
+      case LUA_TFUNCTION:
+        /* A C function's address is never a cached closure's. */
+        if (c == NULL || !put_cached_function(e, c, lua_topointer(L, i)))
           goto general;
-        put_byte(e, T_PFUNC);
-        put_size(e, (size_t)c->fn_id[slot]);
-        put_size(e, (size_t)c->fn_nup[slot]);
-        for (int k = 0; k < c->fn_nup[slot]; k++) put_byte(e, T_ENV);
         break;
-      }
       default: goto general;
     }
   }
@@ -735,32 +735,44 @@ static void decode_function(dec *d, int numbered) {
   }
 }
 
-static void decode_value(dec *d) {
+/* Pushes the value of a scalar's tag and returns 1; 0 for other tags. */
+static inline int decode_scalar(dec *d, int tag) {
   lua_State *L = d->L;
-  if (++d->depth > MAX_DEPTH + 2) bad(d);
-  luaL_checkstack(L, 6, "value nested too deeply");
-  int tag = take_byte(d);
   switch (tag) {
-    case T_NIL: lua_pushnil(L); break;
-    case T_FALSE: lua_pushboolean(L, 0); break;
-    case T_TRUE: lua_pushboolean(L, 1); break;
+    case T_NIL: lua_pushnil(L); return 1;
+    case T_FALSE: lua_pushboolean(L, 0); return 1;
+    case T_TRUE: lua_pushboolean(L, 1); return 1;
     case T_INT: {
       lua_Integer i;
       memcpy(&i, take(d, sizeof i), sizeof i);
       lua_pushinteger(L, i);
-      break;
+      return 1;
     }
     case T_FLT: {
       lua_Number x;
       memcpy(&x, take(d, sizeof x), sizeof x);
       lua_pushnumber(L, x);
-      break;
+      return 1;
     }
     case T_STR: {
       size_t n = take_size(d);
       lua_pushlstring(L, (const char *)take(d, n), n);
-      break;
+      return 1;
     }
+    default: return 0;
+  }
+}
+
+static void decode_value(dec *d) {
+  lua_State *L = d->L;
+  if (++d->depth > MAX_DEPTH + 2) bad(d);
+  luaL_checkstack(L, 6, "value nested too deeply");
+  int tag = take_byte(d);
+  if (decode_scalar(d, tag)) {
+    d->depth--;
+    return;
+  }
+  switch (tag) {
     case T_REF: {
       size_t id = take_size(d);
       if (id == 0 || id > (size_t)d->next_id || lua_isnil(L, d->objs)) bad(d);
@@ -834,39 +846,14 @@ static int decode_flat(dec *d, size_t n) {
   int top = lua_gettop(L);
   for (size_t i = 0; i < n; i++) {
     int tag = take_byte(d);
-    switch (tag) {
-      case T_NIL: lua_pushnil(L); break;
-      case T_FALSE: lua_pushboolean(L, 0); break;
-      case T_TRUE: lua_pushboolean(L, 1); break;
-      case T_INT: {
-        lua_Integer v;
-        memcpy(&v, take(d, sizeof v), sizeof v);
-        lua_pushinteger(L, v);
-        break;
-      }
-      case T_FLT: {
-        lua_Number v;
-        memcpy(&v, take(d, sizeof v), sizeof v);
-        lua_pushnumber(L, v);
-        break;
-      }
-      case T_STR: {
-        size_t len = take_size(d);
-        lua_pushlstring(L, (const char *)take(d, len), len);
-        break;
-      }
-      case T_PFUNC: {
-        lua_Integer id = (lua_Integer)take_size(d);
-        if (!cached_function(L, id)) goto general;
-        size_t nup = take_size(d);
-        if (nup > 255) bad(d);
-        /* A cached closure's upvalues are all _ENV (see decode_function). */
-        for (size_t k = 0; k < nup; k++)
-          if (take_byte(d) != T_ENV) bad(d);
-        break;
-      }
-      default: goto general;
-    }
+    if (decode_scalar(d, tag)) continue;
+    if (tag != T_PFUNC) goto general;
+    if (!cached_function(L, (lua_Integer)take_size(d))) goto general;
+    size_t nup = take_size(d);
+    if (nup > 255) bad(d);
+    /* A cached closure's upvalues are all _ENV (see decode_function). */
+    for (size_t k = 0; k < nup; k++)
+      if (take_byte(d) != T_ENV) bad(d);
   }
   return 1;
 general:
