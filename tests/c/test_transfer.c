@@ -36,19 +36,20 @@ static int encode_chunk(lua_State *L) {
   return 0;
 }
 
-/* Encodes the function the chunk (upvalue 1) returns. */
-static int encode_function_chunk(lua_State *L) {
+/* Encodes the values the chunk (argument 2) returns. */
+static int encode_returned_chunk(lua_State *L) {
   tkl_buf *b = lua_touserdata(L, 1);
   const char *src = lua_tostring(L, 2);
   if (luaL_dostring(L, src ? src : "return function() return 1 end") != LUA_OK)
     return lua_error(L);
-  tkl_encode(L, lua_gettop(L), 1, b, "value");
+  tkl_encode(L, 3, lua_gettop(L) - 2, b, "value");
   return 0;
 }
 
+/* Encodes what src returns (by default a function without upvalues). */
 static void encode_function(lua_State *L, tkl_buf *b, const char *src) {
   tkl_buf_init(b);
-  lua_pushcfunction(L, encode_function_chunk);
+  lua_pushcfunction(L, encode_returned_chunk);
   lua_pushlightuserdata(L, b);
   lua_pushstring(L, src);
   assert_int_equal(LUA_OK, lua_pcall(L, 2, 0, 0));
@@ -134,6 +135,18 @@ static void transfer_damaged_buffers_are_refused(void **state) {
     for (unsigned bit = 0; bit < 8; bit++)
       refused += try_decode(b, &buf, buf.len, i, (unsigned char)(1u << bit)) != LUA_OK;
   assert_true(refused > 0);
+  tkl_buf_free(&buf);
+  /* The same for a flat buffer, scalars and a function b has cached after
+  ** its first whole decode, which the decoder reads on a shorter path. */
+  encode_function(a, &buf, "local f = function(x) return x end "
+                           "return f, 1, 2.5, 'x\\0y', true, false, nil, f");
+  assert_int_equal(LUA_OK, try_decode(b, &buf, buf.len, SIZE_MAX, 0));
+  for (size_t len = 0; len < buf.len; len++)
+    assert_int_not_equal(LUA_OK, try_decode(b, &buf, len, SIZE_MAX, 0));
+  for (size_t i = 0; i < buf.len; i++)
+    for (unsigned bit = 0; bit < 8; bit++)
+      try_decode(b, &buf, buf.len, i, (unsigned char)(1u << bit));
+  assert_int_equal(LUA_OK, try_decode(b, &buf, buf.len, SIZE_MAX, 0));
   tkl_buf_free(&buf);
   /* A function travels as the id of bytecode this process produced: an
   ** id it never gave out is refused before Lua ever loads anything. */
