@@ -476,6 +476,7 @@ int tkl_submit(lua_State *L, tkl_pool *p, tk_group_t *g, int ctx, int oidx,
                int fidx) {
   luaL_checktype(L, fidx, LUA_TFUNCTION);
   int n = lua_gettop(L) - fidx + 1;  /* the function and its arguments */
+  tkl_check_count(L, n - 1, "arguments");
   int policy = 0;                    /* index of a retry policy, if any */
   tk_job_opts_t o = {0};
   tk_job_t *after_stack[8], **after = after_stack;

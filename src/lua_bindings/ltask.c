@@ -271,6 +271,7 @@ static int body_k(lua_State *L, int status, lua_KContext k) {
   (void)status;
   tkl_task *t = (tkl_task *)k;
   int n = lua_gettop(L);
+  tkl_check_count(L, n, "results");
   for (int i = 1; i <= n; i++) {
     if (lua_type(L, i) == LUA_TTHREAD)
       return luaL_error(L, "cannot copy result #%d: a task cannot return a "

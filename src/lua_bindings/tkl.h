@@ -111,6 +111,13 @@ TKL_INTERNAL tkl_buf *tkl_ctx_scratch(tkl_ctx *c);
 
 /* {====================================================== transfer */
 
+/* A task's arguments or results: as many as a Lua call takes, and more
+** refused where they are copied (tkl_check_count), before the coder's own
+** limit, which leaves room for the function and a retry runner's two. */
+#define TKL_MAX_VALUES 10000
+/* Raises "too many <what> to copy (n, at most 10000)" for n over it. */
+TKL_INTERNAL void tkl_check_count(lua_State *L, int n, const char *what);
+
 /* Encodes the n values on top of L's stack (below them nothing is
 ** touched) into b. `what` names them for error messages: "argument" gives
 ** "argument #2", "result" gives "result #1", a name gives "upvalue ...".

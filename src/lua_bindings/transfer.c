@@ -19,9 +19,9 @@
 #include "tkl.h"
 
 #define MAX_DEPTH 100
-/* Values in one transfer (arguments, results): generous, like Lua's own
-** calls, and refused when encoding, where the error names the caller. */
-#define MAX_VALUES 10000
+/* Values in one transfer: a task's function, a retry runner's two and
+** TKL_MAX_VALUES arguments at most. */
+#define MAX_VALUES (TKL_MAX_VALUES + 3)
 
 enum {
   T_NIL = 1, T_FALSE, T_TRUE, T_INT, T_FLT, T_STR, T_TABLE, T_REF, T_END,
@@ -576,6 +576,12 @@ static int encode_flat(enc *e, int first, int n) {
 general:
   e->b->len = start;
   return 0;
+}
+
+void tkl_check_count(lua_State *L, int n, const char *what) {
+  if (n > TKL_MAX_VALUES)
+    luaL_error(L, "too many %s to copy (%d, at most %d)", what, n,
+               TKL_MAX_VALUES);
 }
 
 void tkl_encode_ctx(lua_State *L, int ctx, int first, int n, tkl_buf *b,

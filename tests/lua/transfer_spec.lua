@@ -105,13 +105,19 @@ describe("transfer", function()
     local got = table.pack(many:result())
     assert.are.equal(10000, got.n)
     assert.are.equal(10000, got[10000])
+    -- 10000 arguments: the function itself does not count.
+    assert.are.same({10000, 300}, {p:submit(count, table.unpack(t, 1, 10000)):result()})
+    assert.are.equal(10000, p:submit({retry = {attempts = 1}}, count,
+                                     table.unpack(t, 1, 10000)):result())
     -- Beyond: refused where the values are copied, saying so.
     assert.has_error(function() p:submit(count, table.unpack(t, 1, 10001)) end,
-                     "too many values to copy (10002, at most 10000)")
+                     "too many arguments to copy (10001, at most 10000)")
+    assert.has_error(function() p:schedule({delay = 1}, count, table.unpack(t, 1, 10001)) end,
+                     "too many arguments to copy (10001, at most 10000)")
     local over = p:submit(function() return table.unpack({}, 1, 10001) end)
     assert.is_true(over:wait(10))
     assert.are.equal("failed", over.state)
-    assert.are.equal("too many values to copy (10001, at most 10000)", over.error)
+    assert.are.equal("too many results to copy (10001, at most 10000)", over.error)
   end)
 
   it("tells functions apart however they are cached", function()
