@@ -209,13 +209,9 @@ void tkl_new_handle_type(lua_State *L, int kind, const luaL_Reg *methods,
 
 /* threadkit.type(v): "job", "token", "channel", "shared", "pool" or nil. */
 static int tkl_type(lua_State *L) {
-  for (int k = TKL_K_JOB; k <= TKL_K_GROUP; k++) {
-    if (luaL_testudata(L, 1, mt_names[k]) != NULL) {
-      lua_pushstring(L, kind_names[k]);
-      return 1;
-    }
-  }
-  lua_pushnil(L);
+  box *b = any_box(L, 1);  /* by tag: pool boxes have metatables of their own */
+  if (b != NULL) lua_pushstring(L, kind_names[b->kind]);
+  else lua_pushnil(L);
   return 1;
 }
 

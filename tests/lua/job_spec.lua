@@ -117,6 +117,26 @@ describe("job", function()
     assert.are.equal("job", tk.type(j))
   end)
 
+  it("tk.type names every kind of handle, in tasks too, and nothing else", function()
+    local kinds = {job = p:submit(function() end), token = tk.token(),
+                   channel = tk.channel(), shared = tk.shared(), pool = p,
+                   group = tk.group("typed")}
+    for name, v in pairs(kinds) do
+      assert.are.equal(name, tk.type(v))
+      assert.are.equal(name, p:submit(function(x) return tk.type(x) end, v):result())
+    end
+    local f = io.tmpfile()
+    local file_mt = debug.getmetatable(f)
+    debug.setmetatable(f, getmetatable(tk.token()))  -- dressed as a token
+    assert.is_nil(tk.type(f))
+    debug.setmetatable(f, file_mt)
+    f:close()
+    for _, v in ipairs{1, "job", {}, print, coroutine.create(print)} do
+      assert.is_nil(tk.type(v))
+    end
+    assert.is_nil(tk.type(nil))
+  end)
+
   it("refuses other userdata dressed in a handle's metatable", function()
     -- debug.setmetatable can give any userdata a job's or a pool's
     -- metatable: the methods must refuse it, not read it as a handle.
