@@ -102,8 +102,9 @@ TK_API int tk_token_new(tk_token_t **out);
 /* Creates a token that is cancelled when `parent` is (at once if it is
 ** already). The child keeps no reference to the parent alive. */
 TK_API int tk_token_new_child(tk_token_t *parent, tk_token_t **out);
-/* Arms a deadline: the token cancels itself `seconds` from now. A token has
-** at most one deadline; a later call replaces it. TK_EINVAL if seconds < 0. */
+/* Arms a deadline: the token cancels itself `seconds` from now (0: at
+** once, in the calling thread). A token has at most one deadline; a later
+** call replaces it. TK_EINVAL if seconds < 0. */
 TK_API int tk_token_set_deadline(tk_token_t *t, double seconds);
 TK_API void tk_token_retain(tk_token_t *t);
 /* Drops one reference; the last one frees the token. NULL is ignored. */

@@ -281,6 +281,7 @@ static void fire_deadline(tk__timer_entry *e) {
 
 int tk_token_set_deadline(tk_token_t *t, double seconds) {
   if (t == NULL || !(seconds >= 0)) return TK_EINVAL;
+  if (seconds == 0) return tk_token_cancel(t);  /* due now: no timer's lag */
   if (tk_token_is_cancelled(t)) return 0;
   tk__bucket *b = tk__park_bucket(t);
   pthread_mutex_lock(&b->mu);

@@ -196,6 +196,12 @@ static void token_wait_timeout_and_wake(void **state) {
   assert_int_equal(0, tk_token_wait(t, 30));
   assert_true(tk_token_is_cancelled(t));
   tk_token_release(t);
+  /* A deadline of 0 is due at once: cancelled on return, not after the
+  ** timer thread's lag. */
+  assert_ok(tk_token_new(&t));
+  assert_ok(tk_token_set_deadline(t, 0));
+  assert_true(tk_token_is_cancelled(t));
+  tk_token_release(t);
 }
 
 static void token_deadline_fires_callbacks(void **state) {

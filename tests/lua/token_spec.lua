@@ -54,6 +54,12 @@ describe("token", function()
     assert.is_true(t:wait(10))
   end)
 
+  it("is cancelled from the start with {timeout = 0}", function()
+    for _ = 1, 100 do  -- not after a timer's lag
+      assert.is_true(tk.token{timeout = 0}:is_cancelled())
+    end
+  end)
+
   it("cancels the pending jobs that carry it", function()
     local p <close> = tk.pool(1)
     local gate = tk.token()
