@@ -19,6 +19,9 @@
 #include "tkl.h"
 
 #define MAX_DEPTH 100
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define TOO_DEEP "value nested too deeply (more than " STR(MAX_DEPTH) " levels)"
 /* Values in one transfer: a task's function, a retry runner's two and
 ** TKL_MAX_VALUES arguments at most. */
 #define MAX_VALUES (TKL_MAX_VALUES + 3)
@@ -159,6 +162,8 @@ static inline void put_size(enc *e, size_t n) {
   else put_size_slow(e, n);
 }
 
+#define PATH_SHOWN 5         /* steps of a long path shown at each end */
+
 /* Raises "cannot copy argument #2, field conn: userdata is not ...". */
 static int refuse(enc *e, const char *why) {
   lua_State *L = e->L;
@@ -174,10 +179,19 @@ static int refuse(enc *e, const char *why) {
     lua_pushstring(L, e->what);
   }
   luaL_addvalue(&lb);
-  int in_field = 0;
+  int in_field = 0, after_gap = 0;
   for (int k = 0; k < e->depth; k++) {
+    if (k == PATH_SHOWN && e->depth > 2 * PATH_SHOWN + 1) {
+      /* A deep path shows its two ends: the middle says little. */
+      luaL_addstring(&lb, in_field ? " ... " : ", ... ");
+      k = e->depth - PATH_SHOWN;
+      in_field = after_gap = 1;
+    }
     path_ent *p = &e->path[k];
-    switch (p->kind) {
+    switch (after_gap && p->kind == 'k' ? 'g' : p->kind) {
+      case 'g':  /* a key right after the gap: no dot */
+        lua_pushstring(L, p->s);
+        break;
       case 'u':
         lua_pushfstring(L, ", upvalue '%s'", p->s);
         in_field = 0;
@@ -199,6 +213,7 @@ static int refuse(enc *e, const char *why) {
         in_field = 1;
         break;
     }
+    after_gap = 0;
     luaL_addvalue(&lb);
   }
   luaL_pushresult(&lb);
@@ -206,7 +221,8 @@ static int refuse(enc *e, const char *why) {
 }
 
 static void push_path(enc *e, int kind, const char *s, lua_Integer i) {
-  if (e->depth >= MAX_DEPTH) refuse(e, "value nested too deeply");
+  if (e->depth >= MAX_DEPTH)
+    refuse(e, TOO_DEEP);
   e->path[e->depth].kind = kind;
   e->path[e->depth].s = s;
   e->path[e->depth].i = i;
@@ -537,11 +553,13 @@ static void encode_value(enc *e, int idx) {
       break;
     }
     case LUA_TTABLE:
-      if (e->depth >= MAX_DEPTH) refuse(e, "value nested too deeply");
+      if (e->depth >= MAX_DEPTH)
+    refuse(e, TOO_DEEP);
       encode_table(e, lua_absindex(L, idx));
       break;
     case LUA_TFUNCTION:
-      if (e->depth >= MAX_DEPTH) refuse(e, "value nested too deeply");
+      if (e->depth >= MAX_DEPTH)
+    refuse(e, TOO_DEEP);
       encode_function(e, lua_absindex(L, idx));
       break;
     case LUA_TUSERDATA: encode_handle(e, lua_absindex(L, idx)); break;

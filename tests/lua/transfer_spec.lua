@@ -89,7 +89,20 @@ describe("transfer", function()
     local deep = {}
     local cur = deep
     for _ = 1, 500 do cur.next = {}; cur = cur.next end
-    assert.has_error(function() p:submit(function() end, deep) end)
+    local ok, err = pcall(p.submit, p, function() end, deep)
+    assert.is_false(ok)
+    -- A long path shows its two ends, not a hundred steps.
+    assert.matches("cannot copy argument #1, field next.next.next.next.next " ..
+                   "... next.next.next.next.next: value nested too deeply " ..
+                   "(more than 100 levels)", err, 1, true)
+    cur = deep
+    for _ = 1, 20 do cur = cur.next end
+    cur.next = io.stdout
+    local up = deep
+    ok, err = pcall(p.submit, p, function() return up end)
+    assert.is_false(ok)
+    assert.matches("upvalue 'up', field next.next.next.next ... " ..
+                   "next.next.next.next.next: userdata is not transferable", err, 1, true)
   end)
 
   it("copies as many arguments and results as a Lua call, up to 10000", function()
