@@ -101,8 +101,13 @@ static void start_sigint_thread(void) {
 
 /* }====================================================== */
 
+static int takes_argument(const char *option) {
+  return strcmp(option, "-e") == 0 || strcmp(option, "-l") == 0 ||
+         strcmp(option, "-j") == 0 || strcmp(option, "--trace") == 0;
+}
+
 static void print_usage(const char *badoption) {
-  if (badoption[0] == '-' && badoption[1] == 'e')
+  if (takes_argument(badoption))  /* only ever bad for lack of one */
     fprintf(stderr, "%s: '%s' needs argument\n", progname, badoption);
   else if (badoption[0])
     fprintf(stderr, "%s: unrecognized option '%s'\n", progname, badoption);

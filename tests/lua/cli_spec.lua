@@ -75,6 +75,14 @@ describe("tklua", function()
     assert.matches("unrecognized option '%-%-bogus'", err3)
   end)
 
+  it("says which option lacks its argument", function()
+    for _, opt in ipairs{"-e", "-l", "-j", "--trace"} do
+      local _, err, code = run(TKLUA .. " " .. opt)
+      assert.are.equal(1, code)
+      assert.matches("^tklua: '" .. opt:gsub("%-", "%%-") .. "' needs argument\n", err)
+    end
+  end)
+
   it("exits 1 with 'tklua: message' and a traceback on error", function()
     local f = script("local x = nil\nprint(x.y)\n")
     local _, err, code = run(TKLUA .. " " .. f)
