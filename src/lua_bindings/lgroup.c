@@ -29,6 +29,9 @@ static int l_group(lua_State *L) {
   if (oidx != 0) {
     if (!lua_istable(L, oidx))
       luaL_typeerror(L, oidx, oidx == 1 ? "string or table" : "table");
+    static const char *const known[] = {"max_concurrent", "daemon", "name",
+                                        "pool", NULL};
+    tkl_check_options(L, oidx, oidx, "", known);
     if (lua_getfield(L, oidx, "max_concurrent") != LUA_TNIL) {
       lua_Integer n = lua_tointeger(L, -1);
       if (!lua_isinteger(L, -1) || n < 0 || n > 1 << 30)

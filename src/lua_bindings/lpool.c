@@ -293,6 +293,9 @@ static int l_pool(lua_State *L) {
     luaL_argcheck(L, n >= 1 && n <= 4096, 1, "workers must be 1..4096");
     workers = (int)n;
   } else if (lua_istable(L, 1)) {
+    static const char *const known[] = {"workers", "name", "init", "capacity",
+                                        "memory_limit", "on_full", NULL};
+    tkl_check_options(L, 1, 1, "", known);
     if (lua_getfield(L, 1, "workers") != LUA_TNIL) {
       lua_Integer n = lua_tointeger(L, -1);
       if (!lua_isinteger(L, -1) || n < 1 || n > 4096)
@@ -439,6 +442,9 @@ static int submit_error(lua_State *L, int rc, tkl_pool *p) {
 
 /* Reads opts.retry (at index r) into a plain policy table it pushes. */
 static void push_retry_policy(lua_State *L, int oidx, int r) {
+  static const char *const known[] = {"attempts", "delay", "backoff",
+                                      "max_delay", "on", NULL};
+  tkl_check_options(L, r, oidx, "retry.", known);
   lua_createtable(L, 0, 5);
   int pol = lua_gettop(L);
   static const struct {
@@ -482,6 +488,9 @@ int tkl_submit(lua_State *L, tkl_pool *p, tk_group_t *g, int ctx, int oidx,
   tk_job_t *after_stack[8], **after = after_stack;
   size_t n_after = 0;
   if (oidx != 0) {
+    static const char *const known[] = {"priority", "name", "token", "timeout",
+                                        "block_timeout", "retry", "after", NULL};
+    tkl_check_options(L, oidx, oidx, "", known);
     if (lua_getfield(L, oidx, "priority") != LUA_TNIL)
       o.priority = tkl_priority(L, -1);
     if (lua_getfield(L, oidx, "name") != LUA_TNIL) {
@@ -650,6 +659,8 @@ static int l_pool_shutdown(lua_State *L) {
   pool_box *b = tkl_check_box(L, 1, TKL_K_POOL);
   int wait = 1, cancel = 0;
   if (lua_istable(L, 2)) {
+    static const char *const known[] = {"wait", "cancel_pending", NULL};
+    tkl_check_options(L, 2, 2, "", known);
     if (lua_getfield(L, 2, "wait") != LUA_TNIL) wait = lua_toboolean(L, -1);
     if (lua_getfield(L, 2, "cancel_pending") != LUA_TNIL)
       cancel = lua_toboolean(L, -1);

@@ -58,6 +58,9 @@ static int l_schedule(lua_State *L) {
   luaL_checktype(L, 3, LUA_TFUNCTION);
   int nargs = lua_gettop(L) - 3;  /* counted before options push values */
   tkl_check_count(L, nargs, "arguments");
+  static const char *const known[] = {"delay", "every", "at", "name",
+                                      "priority", NULL};
+  tkl_check_options(L, 2, 2, "", known);
   tk_schedule_opts_t o = {0};
   o.delay = spec_number(L, 2, "delay");
   o.every = spec_number(L, 2, "every");

@@ -632,6 +632,24 @@ double tkl_opt_timeout(lua_State *L, int idx) {
   return t;
 }
 
+void tkl_check_options(lua_State *L, int idx, int arg, const char *prefix,
+                       const char *const known[]) {
+  idx = lua_absindex(L, idx);
+  lua_pushnil(L);
+  while (lua_next(L, idx) != 0) {
+    lua_pop(L, 1);
+    const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    int i = 0;
+    while (k != NULL && known[i] != NULL && strcmp(k, known[i]) != 0) i++;
+    if (k == NULL)
+      luaL_argerror(L, arg, lua_pushfstring(L, "%soptions are named (got a %s "
+                                               "key)", prefix,
+                                            luaL_typename(L, -1)));
+    if (known[i] == NULL)
+      luaL_argerror(L, arg, lua_pushfstring(L, "unknown option '%s%s'", prefix, k));
+  }
+}
+
 /* tk.now(): a monotonic clock in seconds, for measuring durations */
 static int l_now(lua_State *L) {
   lua_pushnumber(L, tkl_now());

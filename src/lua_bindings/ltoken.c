@@ -30,6 +30,8 @@ static tk_token_t *check_token(lua_State *L) {
 static int l_token(lua_State *L) {
   double timeout = -1;
   if (lua_istable(L, 1)) {
+    static const char *const known[] = {"timeout", NULL};
+    tkl_check_options(L, 1, 1, "", known);
     if (lua_getfield(L, 1, "timeout") != LUA_TNIL) {
       int ok;
       timeout = lua_tonumberx(L, -1, &ok);

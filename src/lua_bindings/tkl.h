@@ -278,6 +278,13 @@ TKL_INTERNAL double tkl_now(void);
 /* The optional timeout argument at idx: -1 when none or nil, else a
 ** non-negative number (negative and NaN are refused). */
 TKL_INTERNAL double tkl_opt_timeout(lua_State *L, int idx);
+/* Raises "unknown option 'k'" (as bad argument arg) for a key of the
+** options table at idx that `known` (NULL-terminated) does not list: a
+** misspelt option is an error, not a default silently kept. `prefix`
+** names a nested table ("retry."), or is "". */
+TKL_INTERNAL void tkl_check_options(lua_State *L, int idx, int arg,
+                                    const char *prefix,
+                                    const char *const known[]);
 
 /* Raises the cancellation error of the running task ("cancelled"), which
 ** makes the job end CANCELLED even if a pcall catches it. */

@@ -229,6 +229,35 @@ describe("pool", function()
     assert.has_error(function() tk.channel():pop(nan) end)
   end)
 
+  it("refuses a misspelt option instead of ignoring it", function()
+    local p <close> = tk.pool(1)
+    local f = function() end
+    local cases = {
+      {function() tk.pool{workrs = 2} end, "#1 to 'pool' (unknown option 'workrs')"},
+      {function() p:submit({priorty = "high"}, f) end,
+       "#1 to 'submit' (unknown option 'priorty')"},
+      {function() tk.submit({nmae = "x"}, f) end, "#1 to 'submit' (unknown option 'nmae')"},
+      {function() p:submit({retry = {attemps = 3}}, f) end,
+       "#1 to 'submit' (unknown option 'retry.attemps')"},
+      {function() p:submit({[1] = "high"}, f) end,
+       "#1 to 'submit' (options are named (got a number key))"},
+      {function() p:shutdown{wiat = true} end, "#1 to 'shutdown' (unknown option 'wiat')"},
+      {function() tk.token{timout = 1} end, "#1 to 'token' (unknown option 'timout')"},
+      {function() p:schedule({dealy = 1}, f) end, "#1 to 'schedule' (unknown option 'dealy')"},
+      {function() tk.group("g", {max_concurent = 2}) end,
+       "#2 to 'group' (unknown option 'max_concurent')"},
+      {function() tk.group("g"):add_task({priorty = 1}, f) end,
+       "#1 to 'add_task' (unknown option 'priorty')"},
+      {function() p:map(f, {1}, {bach = 1}) end, "#3 to 'map' (unknown option 'bach')"},
+    }
+    for _, c in ipairs(cases) do
+      local ok, err = pcall(c[1])
+      assert.is_false(ok)
+      assert.matches("bad argument " .. c[2], err, 1, true)
+    end
+    assert.are.equal(2, tk.pool{workers = 2, name = "ok", capacity = 5}.workers)
+  end)
+
   it("keeps submitting after the debug library finalizes its context", function()
     -- submit's upvalue is the state's context; its finalizer, called by
     -- hand on it or on a dressed-up file, must not break or corrupt.
