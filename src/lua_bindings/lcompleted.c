@@ -144,15 +144,29 @@ static int l_as_completed(lua_State *L) {
   atomic_init(&c->refs, 1);
   pthread_mutex_init(&c->mu, NULL);
   *box = c;
+  int box_idx = lua_gettop(L);
+  lua_newtable(L);  /* job -> true: one listed twice comes once, as in Python */
+  lua_insert(L, box_idx);
+  int seen = box_idx++;
   lua_createtable(L, (int)n, 0);  /* a copy of the list: the order is ours */
+  lua_Integer m = 0;              /* distinct jobs */
   for (lua_Integer i = 1; i <= n; i++) {
     lua_rawgeti(L, 1, i);
     tk_job_t *job = tkl_test_handle(L, -1, TKL_K_JOB);
-    lua_rawseti(L, -2, i);
+    lua_pushlightuserdata(L, job);
+    if (lua_rawget(L, seen) != LUA_TNIL) {
+      lua_pop(L, 2);
+      continue;
+    }
+    lua_pop(L, 1);
+    lua_pushlightuserdata(L, job);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, seen);
+    lua_rawseti(L, -2, ++m);
     arrival *a = malloc(sizeof *a);
     if (a == NULL) return luaL_error(L, "not enough memory");
     a->c = c;
-    a->index = (int)i;
+    a->index = (int)m;
     atomic_fetch_add(&c->refs, 1);
     if (tk_job_on_finish(job, arrived, a) != 0) {
       free(a);
@@ -160,7 +174,7 @@ static int l_as_completed(lua_State *L) {
       return luaL_error(L, "not enough memory");
     }
   }
-  lua_pushinteger(L, n);
+  lua_pushinteger(L, m);
   lua_pushnumber(L, timeout < 0 ? -1 : tkl_now() + timeout);
   lua_pushcclosure(L, iter, 4);
   return 1;

@@ -32,6 +32,19 @@ describe("as_completed", function()
     for _ in tk.as_completed({}) do error("nothing to yield") end
   end)
 
+  it("yields a job listed twice once, as Python's as_completed does", function()
+    local a = p:submit(function() return 1 end)
+    local b = p:submit(function() return tk.current_job() end)
+    local b2 = b:result()  -- another box of the same job
+    assert.is_false(rawequal(b, b2))
+    local n = 0
+    for done in tk.as_completed({a, b, a, b2, b}) do
+      n = n + 1
+      assert.is_true(done == a or done == b)
+    end
+    assert.are.equal(2, n)
+  end)
+
   it("ends with an error naming how many were left on timeout", function()
     local gate = tk.token()
     finally(function() gate:cancel() end)
