@@ -86,16 +86,17 @@ static int l_dot(lua_State *L) {
     }
     luaL_addstring(&b, "\"];\n");
     tkl_task *t = tkl_task_of(j);
-    for (int k = 0; t != NULL && k < t->nafter; k++) {
-      lua_rawgetp(L, ids, t->after[k]);
+    tkl_task_extra *x = t != NULL ? tkl_task_extra_peek(t) : NULL;
+    for (int k = 0; x != NULL && k < x->nafter; k++) {
+      lua_rawgetp(L, ids, x->after[k]);
       lua_Integer dep = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
       lua_pop(L, 1);
       if (dep == 0) {  /* a dependency outside the set: a plain node */
         dep = ++next;
         lua_pushinteger(L, dep);
-        lua_rawsetp(L, ids, t->after[k]);
-        tk_job_state_t ds = tk_job_state(t->after[k]);
-        const char *dn = tk_job_name(t->after[k]);
+        lua_rawsetp(L, ids, x->after[k]);
+        tk_job_state_t ds = tk_job_state(x->after[k]);
+        const char *dn = tk_job_name(x->after[k]);
         lua_pushfstring(L, "  j%I [fillcolor=%s, label=\"", dep, colours[ds]);
         luaL_addvalue(&b);
         if (dn) add_escaped(&b, dn);

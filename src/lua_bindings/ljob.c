@@ -62,7 +62,7 @@ static int result_k(lua_State *L, int status, lua_KContext ctx) {
       tkl_task *t = tkl_task_of(job);
       if (t == NULL) return 0;  /* a C job: no Lua values */
       lua_settop(L, 1);
-      return tkl_decode(L, &t->out);
+      return tkl_decode_blob(L, &t->out);
     }
     case TK_JOB_FAILED:  /* the task's own message, already placed */
       lua_pushstring(L, tk_job_error(job));
@@ -126,8 +126,9 @@ static int job_index(lua_State *L) {
     else lua_pushnil(L);
   } else if (strcmp(k, "traceback") == 0) {
     tkl_task *t = tkl_task_of(job);
-    if (t != NULL && t->traceback != NULL && is_final(job))
-      lua_pushstring(L, t->traceback);
+    tkl_task_extra *x = t != NULL ? tkl_task_extra_peek(t) : NULL;
+    if (x != NULL && x->traceback != NULL && is_final(job))
+      lua_pushstring(L, x->traceback);
     else
       lua_pushnil(L);
   } else if (strcmp(k, "execution_time") == 0) {
@@ -136,14 +137,17 @@ static int job_index(lua_State *L) {
     else lua_pushnil(L);
   } else if (strcmp(k, "attempts") == 0) {
     tkl_task *t = tkl_task_of(job);
+    tkl_task_extra *x = t != NULL ? tkl_task_extra_peek(t) : NULL;
     int started = tk_job_execution_time(job) >= 0 ||
                   tk_job_state(job) == TK_JOB_RUNNING;
-    lua_pushinteger(L, t != NULL && t->attempts > 0 ? t->attempts : started);
+    lua_pushinteger(L, x != NULL && x->attempts > 0 ? x->attempts : started);
   } else if (strcmp(k, "attempt_errors") == 0) {
     tkl_task *t = tkl_task_of(job);
-    lua_createtable(L, t ? t->nerrors : 0, 0);
-    for (int i = 0; t != NULL && i < t->nerrors && is_final(job); i++) {
-      lua_pushstring(L, t->attempt_errors[i]);
+    tkl_task_extra *x = t != NULL && is_final(job) ? tkl_task_extra_peek(t)
+                                                   : NULL;
+    lua_createtable(L, x ? x->nerrors : 0, 0);
+    for (int i = 0; x != NULL && i < x->nerrors; i++) {
+      lua_pushstring(L, x->attempt_errors[i]);
       lua_rawseti(L, -2, i + 1);
     }
   } else if (strcmp(k, "queue_wait") == 0) {

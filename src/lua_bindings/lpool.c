@@ -556,11 +556,12 @@ int tkl_submit(lua_State *L, tkl_pool *p, tk_group_t *g, int ctx, int oidx,
   tkl_encode_ctx(L, ctx, fidx, n, scratch, "argument");
   tkl_task *t = tkl_task_new(p, scratch);
   if (t == NULL) return luaL_error(L, "not enough memory");
-  if (n_after > 0 && (t->after = malloc(n_after * sizeof *t->after)) != NULL) {
+  tkl_task_extra *x = n_after > 0 ? tkl_task_extra_get(t) : NULL;
+  if (x != NULL && (x->after = malloc(n_after * sizeof *x->after)) != NULL) {
     /* Remembered for tk.dot; dependencies never point back, no cycle. */
     for (size_t i = 0; i < n_after; i++) {
       tk_job_retain(after[i]);
-      t->after[t->nafter++] = after[i];
+      x->after[x->nafter++] = after[i];
     }
   }
   t->has_timeout = o.timeout > 0;

@@ -101,15 +101,16 @@ static const char map_lua[] =
 ** the job keeps the count and the errors (job.attempts). */
 static int note_attempt(lua_State *L) {
   tkl_task *t = tkl_current_task();
-  if (t == NULL) return 0;
-  t->attempts++;
+  tkl_task_extra *x = t != NULL ? tkl_task_extra_get(t) : NULL;
+  if (x == NULL) return 0;
+  x->attempts++;
   if (!lua_isnil(L, 1)) {
-    char **e = realloc(t->attempt_errors,
-                       (size_t)(t->nerrors + 1) * sizeof *e);
+    char **e = realloc(x->attempt_errors,
+                       (size_t)(x->nerrors + 1) * sizeof *e);
     if (e != NULL) {
-      t->attempt_errors = e;
-      e[t->nerrors] = strdup(lua_tostring(L, 1));
-      if (e[t->nerrors] != NULL) t->nerrors++;
+      x->attempt_errors = e;
+      e[x->nerrors] = strdup(lua_tostring(L, 1));
+      if (e[x->nerrors] != NULL) x->nerrors++;
     }
   }
   return 0;

@@ -173,25 +173,39 @@ tkl_task *tkl_task_new(tkl_pool *pool, tkl_buf *in) {
   tkl_task *t = small ? tk__slab_alloc(&task_slab) : malloc(sizeof *t + in->len);
   if (t == NULL) return NULL;
   memset(t, 0, sizeof *t);
-  t->from_slab = small;
+  t->from_slab = (unsigned char)small;
   t->pool = pool;
   tkl_pool_retain(pool);
-  tkl_buf_move(&t->in, in, t + 1, in->len);  /* fits: cannot fail */
-  tkl_buf_init(&t->out);
+  tkl_blob_take(&t->in, in, t + 1, in->len);  /* fits: cannot fail */
   t->co_ref = LUA_NOREF;
   return t;
+}
+
+tkl_task_extra *tkl_task_extra_peek(const tkl_task *t) {
+  return atomic_load_explicit(&((tkl_task *)t)->extra, memory_order_acquire);
+}
+
+tkl_task_extra *tkl_task_extra_get(tkl_task *t) {
+  tkl_task_extra *x = tkl_task_extra_peek(t);
+  if (x == NULL && (x = calloc(1, sizeof *x)) != NULL)
+    atomic_store_explicit(&t->extra, x, memory_order_release);
+  return x;
 }
 
 void tkl_task_free(void *arg) {
   tkl_task *t = arg;
   if (t == NULL) return;
-  tkl_buf_free(&t->in);
-  tkl_buf_free(&t->out);
-  free(t->traceback);
-  for (int i = 0; i < t->nafter; i++) tk_job_release(t->after[i]);
-  free(t->after);
-  for (int i = 0; i < t->nerrors; i++) free(t->attempt_errors[i]);
-  free(t->attempt_errors);
+  tkl_blob_free(&t->in);
+  tkl_blob_free(&t->out);
+  tkl_task_extra *x = tkl_task_extra_peek(t);
+  if (x != NULL) {
+    free(x->traceback);
+    for (int i = 0; i < x->nafter; i++) tk_job_release(x->after[i]);
+    free(x->after);
+    for (int i = 0; i < x->nerrors; i++) free(x->attempt_errors[i]);
+    free(x->attempt_errors);
+    free(x);
+  }
   tkl_pool_release(t->pool);
   if (t->from_slab) tk__slab_free(&task_slab, t);
   else free(t);
@@ -279,7 +293,7 @@ static int body_k(lua_State *L, int status, lua_KContext k) {
   }
   tkl_buf *scratch = tkl_ctx_scratch(myslot->ctx);  /* L is a worker's */
   tkl_encode(L, 1, n, scratch, "result");
-  if (tkl_buf_move(&t->out, scratch, t->out_space, sizeof t->out_space) != 0)
+  if (tkl_blob_take(&t->out, scratch, t->out_space, sizeof t->out_space) != 0)
     return luaL_error(L, "not enough memory");
   return 0;
 }
@@ -287,7 +301,7 @@ static int body_k(lua_State *L, int status, lua_KContext k) {
 static int task_body(lua_State *L) {
   tkl_task *t = lua_touserdata(L, 1);
   lua_pop(L, 1);
-  int n = tkl_decode(L, &t->in);  /* the function, then its arguments */
+  int n = tkl_decode_blob(L, &t->in);  /* the function, then its arguments */
   lua_callk(L, n - 1, LUA_MULTRET, (lua_KContext)t, body_k);
   return body_k(L, LUA_OK, (lua_KContext)t);
 }
@@ -413,9 +427,11 @@ int tkl_task_run(void *arg) {
     lua_pushcfunction(L, make_traceback);
     lua_pushlightuserdata(L, co);
     lua_pushstring(L, msg);
-    if (lua_pcall(L, 2, 1, 0) == LUA_OK && lua_isstring(L, -1)) {
-      free(t->traceback);  /* else none, or no memory for one */
-      t->traceback = strdup(lua_tostring(L, -1));
+    tkl_task_extra *x;
+    if (lua_pcall(L, 2, 1, 0) == LUA_OK && lua_isstring(L, -1) &&
+        (x = tkl_task_extra_get(t)) != NULL) {
+      free(x->traceback);  /* else none, or no memory for one */
+      x->traceback = strdup(lua_tostring(L, -1));
     }
     lua_pop(L, 1);
     rc = tk_job_fail(job, "%s", msg);

@@ -56,10 +56,11 @@ static void on_finish(tk_job_t *job) {
   r.end = tk_job_finished_at(job);
   r.tid = r.start > 0 ? tk_worker_index() + 1 : 0;
   tkl_task *t = tkl_task_of(job);
-  if (t != NULL && t->nafter > 0 &&
-      (r.deps = malloc((size_t)t->nafter * sizeof *r.deps)) != NULL) {
-    for (int i = 0; i < t->nafter; i++) r.deps[i] = t->after[i];
-    r.ndeps = t->nafter;
+  tkl_task_extra *x = t != NULL ? tkl_task_extra_peek(t) : NULL;
+  if (x != NULL && x->nafter > 0 &&
+      (r.deps = malloc((size_t)x->nafter * sizeof *r.deps)) != NULL) {
+    for (int i = 0; i < x->nafter; i++) r.deps[i] = x->after[i];
+    r.ndeps = x->nafter;
   }
   pthread_mutex_lock(&tr_mu);
   if (tracing && nrecs == caprecs) {

@@ -63,11 +63,29 @@ typedef struct tkl_box {
   void *ptr;                     /* NULL once released (__gc / __close) */
 } tkl_box;
 
+/* Encoded values kept in a task: the bytes (in the task's own room, or
+** allocated) and the handle references they hold; half a tkl_buf's size,
+** which is for encoding and decoding. */
+typedef struct tkl_blob {
+  unsigned char *data;
+  tkl_ref *refs;
+  size_t len;
+  unsigned nrefs;
+  unsigned borrowed;             /* data is the task's room */
+} tkl_blob;
+
 TKL_INTERNAL void tkl_buf_init(tkl_buf *b);
 /* Frees the bytes and releases every handle the buffer still owns. */
 TKL_INTERNAL void tkl_buf_free(tkl_buf *b);
 TKL_INTERNAL tkl_buf *tkl_buf_new(void);
 TKL_INTERNAL void tkl_buf_delete(void *b);  /* tkl_buf_free + free */
+/* Moves src's bytes and handle references into dst: into `space` if they
+** fit in `room` bytes, else into a new block. src keeps its capacity,
+** empty. 0, or TK_ENOMEM (src intact). */
+TKL_INTERNAL int tkl_blob_take(tkl_blob *dst, tkl_buf *src, void *space,
+                               size_t room);
+/* Frees the bytes and releases every handle the blob holds. */
+TKL_INTERNAL void tkl_blob_free(tkl_blob *b);
 /* Moves the bytes of src into dst: into `space` (borrowed) if they fit in
 ** `room` bytes, else into a new exact-size block; the handle references
 ** move too. src keeps its capacity, empty. 0, or TK_ENOMEM (src intact). */
@@ -132,6 +150,8 @@ TKL_INTERNAL void tkl_encode_ctx(lua_State *L, int ctx, int first, int n,
 ** gets a reference of its own (b keeps its own, so b can be decoded again).
 ** Raises a Lua error on a malformed buffer. */
 TKL_INTERNAL int tkl_decode(lua_State *L, tkl_buf *b);
+/* The same for a task's blob (which keeps its references). */
+TKL_INTERNAL int tkl_decode_blob(lua_State *L, const tkl_blob *b);
 
 /* }====================================================== */
 
@@ -200,30 +220,43 @@ TKL_INTERNAL void tkl_pool_release(tkl_pool *p);
 /* Pushes the metatable for a box of p (every pool box has its own). */
 TKL_INTERNAL void tkl_push_pool_mt(lua_State *L, tkl_pool *p);
 
-/* A Lua task: the job's argument (freed with the job) and, once it
-** completed, its result. */
-typedef struct tkl_task {
-  tkl_pool *pool;                /* holds a reference */
-  tkl_buf in;                    /* function, then arguments */
-  tkl_buf out;                   /* results, once completed */
-  unsigned char out_space[40];   /* small results live here */
+/* What few tasks have, made on first need (a task is kept small: every
+** queued task carries one). */
+typedef struct tkl_task_extra {
   char *traceback;               /* of a failure, or NULL */
-  tk_job_t *job;                 /* borrowed: the job owns the task */
-  lua_State *co;                 /* its coroutine, while it lives */
-  int co_ref;
-  struct tkl_wait *wait;         /* what it waits for while suspended */
-  int has_timeout;               /* its timeout stops it hard */
-  atomic_int force;              /* cancelled with force: stop it hard */
-  atomic_int cancel_raised;      /* a cancellation error was raised */
-  uint64_t stop_cb;              /* on_cancel id of the hard-stop hook */
-  tk_job_t **after;               /* its dependencies (references), for
-                                    tk.dot */
+  tk_job_t **after;              /* its dependencies (references), for
+                                    tk.dot and traces */
   int nafter;
   int attempts;                  /* calls made by the retry runner */
   char **attempt_errors;         /* their errors, oldest first */
   int nerrors;
-  int from_slab;                 /* allocated by tk__slab_alloc */
+} tkl_task_extra;
+
+/* A Lua task: the job's argument (freed with the job) and, once it
+** completed, its result. */
+typedef struct tkl_task {
+  tkl_pool *pool;                /* holds a reference */
+  tkl_blob in;                   /* function, then arguments */
+  tkl_blob out;                  /* results, once completed */
+  unsigned char out_space[40];   /* small results live here */
+  tk_job_t *job;                 /* borrowed: the job owns the task */
+  lua_State *co;                 /* its coroutine, while it lives */
+  struct tkl_wait *wait;         /* what it waits for while suspended */
+  uint64_t stop_cb;              /* on_cancel id of the hard-stop hook */
+  _Atomic(tkl_task_extra *) extra;  /* NULL until needed */
+  int co_ref;
+  atomic_int force;              /* cancelled with force: stop it hard */
+  atomic_int cancel_raised;      /* a cancellation error was raised */
+  unsigned char has_timeout;     /* its timeout stops it hard */
+  unsigned char from_slab;       /* allocated by tk__slab_alloc */
 } tkl_task;
+
+/* The task's extra part, made on first use (NULL without memory); by the
+** thread that owns the task at the time (the submitter before it is
+** queued, then the worker running it). */
+TKL_INTERNAL tkl_task_extra *tkl_task_extra_get(tkl_task *t);
+/* The extra part if there is one, else NULL. */
+TKL_INTERNAL tkl_task_extra *tkl_task_extra_peek(const tkl_task *t);
 
 /* The state's reusable encoding buffer, emptied (submit encodes into it
 ** so that an error leaks nothing). */

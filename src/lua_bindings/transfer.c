@@ -36,11 +36,15 @@ enum {
 
 void tkl_buf_init(tkl_buf *b) { memset(b, 0, sizeof *b); }
 
+static void release_refs(tkl_ref *refs, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (refs[i].ptr != NULL && !refs[i].weak)
+      tkl_release_handle(refs[i].kind, refs[i].ptr);
+  free(refs);
+}
+
 void tkl_buf_free(tkl_buf *b) {
-  for (size_t i = 0; i < b->nrefs; i++)
-    if (b->refs[i].ptr != NULL && !b->refs[i].weak)
-      tkl_release_handle(b->refs[i].kind, b->refs[i].ptr);
-  free(b->refs);
+  release_refs(b->refs, b->nrefs);
   if (!b->borrowed) free(b->data);
   tkl_buf_init(b);
 }
@@ -62,6 +66,31 @@ int tkl_buf_move(tkl_buf *dst, tkl_buf *src, void *space, size_t room) {
   src->nrefs = src->caprefs = 0;
   src->len = 0;
   return 0;
+}
+
+int tkl_blob_take(tkl_blob *dst, tkl_buf *src, void *space, size_t room) {
+  if (src->nrefs > UINT_MAX) return TK_ENOMEM;  /* cannot happen: memory */
+  memset(dst, 0, sizeof *dst);
+  if (src->len <= room && space != NULL) {
+    dst->data = space;
+    dst->borrowed = 1;
+  } else if ((dst->data = malloc(src->len ? src->len : 1)) == NULL) {
+    return TK_ENOMEM;
+  }
+  memcpy(dst->data, src->data, src->len);
+  dst->len = src->len;
+  dst->refs = src->refs;
+  dst->nrefs = (unsigned)src->nrefs;
+  src->refs = NULL;
+  src->nrefs = src->caprefs = 0;
+  src->len = 0;
+  return 0;
+}
+
+void tkl_blob_free(tkl_blob *b) {
+  release_refs(b->refs, b->nrefs);
+  if (!b->borrowed) free(b->data);
+  memset(b, 0, sizeof *b);
 }
 
 tkl_buf *tkl_buf_new(void) {
@@ -884,6 +913,13 @@ general:
   lua_settop(L, top);
   b->pos = 0;
   return 0;
+}
+
+int tkl_decode_blob(lua_State *L, const tkl_blob *b) {
+  tkl_buf view = {.data = b->data, .borrowed = 1, .len = b->len,
+                  .cap = b->len, .refs = b->refs, .nrefs = b->nrefs,
+                  .caprefs = b->nrefs};  /* borrows them: frees nothing */
+  return tkl_decode(L, &view);
 }
 
 int tkl_decode(lua_State *L, tkl_buf *b) {
