@@ -144,10 +144,8 @@ static int l_as_completed(lua_State *L) {
   atomic_init(&c->refs, 1);
   pthread_mutex_init(&c->mu, NULL);
   *box = c;
-  int box_idx = lua_gettop(L);
   lua_newtable(L);  /* job -> true: one listed twice comes once, as in Python */
-  lua_insert(L, box_idx);
-  int seen = box_idx++;
+  int seen = lua_gettop(L);
   lua_createtable(L, (int)n, 0);  /* a copy of the list: the order is ours */
   lua_Integer m = 0;              /* distinct jobs */
   for (lua_Integer i = 1; i <= n; i++) {
@@ -174,6 +172,7 @@ static int l_as_completed(lua_State *L) {
       return luaL_error(L, "not enough memory");
     }
   }
+  lua_remove(L, seen);
   lua_pushinteger(L, m);
   lua_pushnumber(L, timeout < 0 ? -1 : tkl_now() + timeout);
   lua_pushcclosure(L, iter, 4);
