@@ -69,21 +69,14 @@ int tkl_buf_move(tkl_buf *dst, tkl_buf *src, void *space, size_t room) {
 }
 
 int tkl_blob_take(tkl_blob *dst, tkl_buf *src, void *space, size_t room) {
+  tkl_buf b;
   if (src->nrefs > UINT_MAX) return TK_ENOMEM;  /* cannot happen: memory */
-  memset(dst, 0, sizeof *dst);
-  if (src->len <= room && space != NULL) {
-    dst->data = space;
-    dst->borrowed = 1;
-  } else if ((dst->data = malloc(src->len ? src->len : 1)) == NULL) {
-    return TK_ENOMEM;
-  }
-  memcpy(dst->data, src->data, src->len);
-  dst->len = src->len;
-  dst->refs = src->refs;
-  dst->nrefs = (unsigned)src->nrefs;
-  src->refs = NULL;
-  src->nrefs = src->caprefs = 0;
-  src->len = 0;
+  if (tkl_buf_move(&b, src, space, room) != 0) return TK_ENOMEM;
+  dst->data = b.data;
+  dst->refs = b.refs;
+  dst->len = b.len;
+  dst->nrefs = (unsigned)b.nrefs;
+  dst->borrowed = (unsigned)b.borrowed;
   return 0;
 }
 
