@@ -140,7 +140,9 @@ static int job_index(lua_State *L) {
     tkl_task_extra *x = t != NULL ? tkl_task_extra_peek(t) : NULL;
     int started = tk_job_execution_time(job) >= 0 ||
                   tk_job_state(job) == TK_JOB_RUNNING;
-    lua_pushinteger(L, x != NULL && x->attempts > 0 ? x->attempts : started);
+    int n = x != NULL ? atomic_load_explicit(&x->attempts, memory_order_relaxed)
+                      : 0;
+    lua_pushinteger(L, n > 0 ? n : started);
   } else if (strcmp(k, "attempt_errors") == 0) {
     tkl_task *t = tkl_task_of(job);
     tkl_task_extra *x = t != NULL && is_final(job) ? tkl_task_extra_peek(t)

@@ -103,7 +103,7 @@ static int note_attempt(lua_State *L) {
   tkl_task *t = tkl_current_task();
   tkl_task_extra *x = t != NULL ? tkl_task_extra_get(t) : NULL;
   if (x == NULL) return 0;
-  x->attempts++;
+  atomic_fetch_add_explicit(&x->attempts, 1, memory_order_relaxed);
   if (!lua_isnil(L, 1)) {
     char **e = realloc(x->attempt_errors,
                        (size_t)(x->nerrors + 1) * sizeof *e);

@@ -227,7 +227,8 @@ typedef struct tkl_task_extra {
   tk_job_t **after;              /* its dependencies (references), for
                                     tk.dot and traces */
   int nafter;
-  int attempts;                  /* calls made by the retry runner */
+  atomic_int attempts;           /* calls made by the retry runner (read
+                                    while it runs: job.attempts) */
   char **attempt_errors;         /* their errors, oldest first */
   int nerrors;
 } tkl_task_extra;

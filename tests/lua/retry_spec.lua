@@ -19,6 +19,22 @@ describe("retry", function()
     assert.is_true(tk.now() - t0 >= 0.14)  -- waited 0.05 then 0.1
   end)
 
+  it("counts attempts readably while it still retries", function()
+    -- job.attempts is read here while the worker counts (ThreadSanitizer
+    -- watches the pair in `make sanitize`).
+    local j = p:submit({retry = {attempts = 50, delay = 0.001, backoff = 1}}, function()
+      error("again", 0)
+    end)
+    local last = 0
+    while j.state ~= "failed" do
+      local n = j.attempts
+      assert.is_true(n >= last and n <= 50)
+      last = n
+    end
+    assert.are.equal(50, j.attempts)
+    assert.are.equal(50, #j.attempt_errors)
+  end)
+
   it("gives up after the last attempt with the last error", function()
     local j = p:submit({retry = {attempts = 2, delay = 0}}, function() error("always", 0) end)
     assert.is_true(j:wait(10))
