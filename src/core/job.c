@@ -177,10 +177,12 @@ static void notify_dependents(tk_job_t *job) {
     if (n->dependent != NULL) {
       tk__job_dep_done(n->dependent, job, n->index);
       tk_job_release(n->dependent);
+      tk__free(n);
     } else {
+      int kept = n->index == TK__NODE_KEPT;  /* fn may reuse a kept node */
       n->fn(n->arg);
+      if (!kept) tk__free(n);
     }
-    tk__free(n);
     n = next;
   }
 }
@@ -406,16 +408,26 @@ int tk_job_on_finish(tk_job_t *job, tk_cancel_fn fn, void *arg) {
   return 0;
 }
 
-void tk__job_on_finish_node(tk_job_t *job, tk__dep_node *n, tk_cancel_fn fn,
-                            void *arg) {
+static void on_finish_node(tk_job_t *job, tk__dep_node *n, tk_cancel_fn fn,
+                           void *arg, size_t index) {
   n->dependent = NULL;
-  n->index = 0;
+  n->index = index;
   n->fn = fn;
   n->arg = arg;
   if (!push_dep_node(job, n)) {
-    tk__free(n);
+    if (index != TK__NODE_KEPT) tk__free(n);
     fn(arg);
   }
+}
+
+void tk__job_on_finish_node(tk_job_t *job, tk__dep_node *n, tk_cancel_fn fn,
+                            void *arg) {
+  on_finish_node(job, n, fn, arg, 0);
+}
+
+void tk__job_on_finish_kept(tk_job_t *job, tk__dep_node *n, tk_cancel_fn fn,
+                            void *arg) {
+  on_finish_node(job, n, fn, arg, TK__NODE_KEPT);
 }
 
 int tk__job_add_dependent(tk_job_t *job, tk_job_t *dependent, size_t index) {

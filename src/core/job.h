@@ -21,6 +21,8 @@ struct tk__dep_node {
   void *arg;
 };
 #define TK__DEPS_CLOSED ((tk__dep_node *)1)
+/* The index of a callback node its caller keeps (tk__job_on_finish_kept). */
+#define TK__NODE_KEPT ((size_t)-1)
 
 /* What only some jobs need (a name, a token, a timeout, dependencies):
 ** kept out of the job so the common job fits in two cache lines. */
@@ -104,6 +106,11 @@ TK_INTERNAL void tk__job_dep_done(tk_job_t *job, tk_job_t *dep, size_t index);
 /* tk_job_on_finish with a node the caller allocated (tk__malloc) before it
 ** could no longer back out: takes the node, cannot fail. */
 TK_INTERNAL void tk__job_on_finish_node(tk_job_t *job, tk__dep_node *n,
+                                        tk_cancel_fn fn, void *arg);
+/* The same with a node that stays the caller's (the core never frees it):
+** from the call of fn on, fn's owner may reuse it. No allocation per job
+** for a caller that recycles its nodes (lwork.c). */
+TK_INTERNAL void tk__job_on_finish_kept(tk_job_t *job, tk__dep_node *n,
                                         tk_cancel_fn fn, void *arg);
 
 #endif

@@ -38,6 +38,7 @@ int tkl_handle_eq(lua_State *L);
 void tkl_register_mt(lua_State *L, int kind);
 void tkl_open_map(lua_State *L, int module);
 void tkl_open_schedule(lua_State *L, int pool_methods);
+void tkl_open_work(lua_State *L, int module, int pool_methods);
 
 void tkl_pool_retain(tkl_pool *p) { atomic_fetch_add(&p->refs, 1); }
 
@@ -411,7 +412,6 @@ tkl_pool *tkl_default_pool(lua_State *L) {
 
 /* {====================================================== submit */
 
-int tkl_priority(lua_State *L, int idx);
 int tkl_priority(lua_State *L, int idx) {
   if (lua_isinteger(L, idx)) return (int)lua_tointeger(L, idx);
   static const char *const names[] = {"lowest", "low", "normal", "high",
@@ -425,7 +425,7 @@ int tkl_priority(lua_State *L, int idx) {
                     s ? s : luaL_typename(L, idx));
 }
 
-static int submit_error(lua_State *L, int rc, tkl_pool *p) {
+int tkl_submit_error(lua_State *L, int rc, tkl_pool *p) {
   if (rc == TK_ESHUTDOWN || p->pool == NULL)
     return luaL_error(L, "attempt to use a shut-down pool");
   if (rc == TK_EFULL) {
@@ -571,7 +571,7 @@ int tkl_submit(lua_State *L, tkl_pool *p, tk_group_t *g, int ctx, int oidx,
                      : tk_pool_submit(p->pool, &o, tkl_task_run, t, &job);
   if (rc != 0) {
     tkl_task_free(t);
-    return submit_error(L, rc, p);
+    return tkl_submit_error(L, rc, p);
   }
   tkl_push_new_handle_ctx(L, ctx, TKL_K_JOB, job);
   return 1;
@@ -817,6 +817,7 @@ void tkl_open_pool(lua_State *L) {
   luaL_setfuncs(L, methods, 1);
   tkl_open_map(L, module);  /* pool:map, written in Lua */
   tkl_open_schedule(L, lua_gettop(L));
+  tkl_open_work(L, module, lua_gettop(L));
   lua_setfield(L, -2, "__index");  /* each box's metatable copies these */
   lua_pop(L, 1);
   tkl_register_mt(L, TKL_K_POOL);

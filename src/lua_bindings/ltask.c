@@ -163,22 +163,35 @@ static lua_State *worker_state(tkl_pool *p, char *err, size_t errlen) {
 /* {====================================================== tasks */
 
 /* Tasks whose function and arguments fit in TASK_INLINE bytes (most) come
-** from a slab (see slab.c: apart from the submitting state's objects). */
+** from a slab (see slab.c: apart from the submitting state's objects);
+** those with TKL_TASK_ROOM bytes of room for their caller (lwork.c) from
+** a slab of their own. */
 #define TASK_INLINE 64
 static tk__slab task_slab = TK__SLAB(sizeof(tkl_task) + TASK_INLINE);
+static tk__slab roomy_slab =
+    TK__SLAB(sizeof(tkl_task) + TKL_TASK_ROOM + TASK_INLINE);
+enum { FROM_MALLOC, FROM_TASK_SLAB, FROM_ROOMY_SLAB };
 
-tkl_task *tkl_task_new(tkl_pool *pool, tkl_buf *in) {
-  /* One allocation: the task, then a copy of its function and arguments. */
+tkl_task *tkl_task_new_room(tkl_pool *pool, tkl_buf *in, size_t room) {
+  /* One allocation: the task, its room, then a copy of its function and
+  ** arguments. */
   int small = in->len <= TASK_INLINE;
-  tkl_task *t = small ? tk__slab_alloc(&task_slab) : malloc(sizeof *t + in->len);
+  tk__slab *slab = room > 0 ? &roomy_slab : &task_slab;
+  tkl_task *t = small ? tk__slab_alloc(slab)
+                      : malloc(sizeof *t + room + in->len);
   if (t == NULL) return NULL;
   memset(t, 0, sizeof *t);
-  t->from_slab = (unsigned char)small;
+  t->from_slab = !small ? FROM_MALLOC
+                 : room > 0 ? FROM_ROOMY_SLAB : FROM_TASK_SLAB;
   t->pool = pool;
   tkl_pool_retain(pool);
-  tkl_blob_take(&t->in, in, t + 1, in->len);  /* fits: cannot fail */
+  tkl_blob_take(&t->in, in, (char *)(t + 1) + room, in->len);  /* fits */
   t->co_ref = LUA_NOREF;
   return t;
+}
+
+tkl_task *tkl_task_new(tkl_pool *pool, tkl_buf *in) {
+  return tkl_task_new_room(pool, in, 0);
 }
 
 tkl_task_extra *tkl_task_extra_peek(const tkl_task *t) {
@@ -207,7 +220,8 @@ void tkl_task_free(void *arg) {
     free(x);
   }
   tkl_pool_release(t->pool);
-  if (t->from_slab) tk__slab_free(&task_slab, t);
+  if (t->from_slab == FROM_TASK_SLAB) tk__slab_free(&task_slab, t);
+  else if (t->from_slab == FROM_ROOMY_SLAB) tk__slab_free(&roomy_slab, t);
   else free(t);
 }
 

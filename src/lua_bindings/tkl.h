@@ -249,7 +249,7 @@ typedef struct tkl_task {
   atomic_int force;              /* cancelled with force: stop it hard */
   atomic_int cancel_raised;      /* a cancellation error was raised */
   unsigned char has_timeout;     /* its timeout stops it hard */
-  unsigned char from_slab;       /* allocated by tk__slab_alloc */
+  unsigned char from_slab;       /* which allocator (ltask.c) */
 } tkl_task;
 
 /* The task's extra part, made on first use (NULL without memory); by the
@@ -270,6 +270,11 @@ TKL_INTERNAL tkl_task *tkl_task_of(tk_job_t *job);
 /* A task carrying a copy of `in`'s bytes in the same allocation; the
 ** handle references move from `in` (left empty). */
 TKL_INTERNAL tkl_task *tkl_task_new(tkl_pool *pool, tkl_buf *in);
+/* The same with `room` bytes (0 or TKL_TASK_ROOM) for the caller right
+** after the task, at (t + 1), pointer-aligned; they live as long as it. */
+#define TKL_TASK_ROOM 64
+TKL_INTERNAL tkl_task *tkl_task_new_room(tkl_pool *pool, tkl_buf *in,
+                                         size_t room);
 TKL_INTERNAL void tkl_task_free(void *task);
 TKL_INTERNAL int tkl_task_run(void *task);
 /* The task running on this thread, or NULL. */
@@ -347,6 +352,11 @@ TKL_INTERNAL void tkl_trace_mark(const char *what);
 ** up. */
 TKL_INTERNAL int tkl_submit(lua_State *L, tkl_pool *p, tk_group_t *g,
                             int ctx, int oidx, int fidx);
+/* Raises the error of a submit to p that returned rc ("attempt to use a
+** shut-down pool", "queue is full ..."). */
+TKL_INTERNAL int tkl_submit_error(lua_State *L, int rc, tkl_pool *p);
+/* The priority at idx: an integer or "lowest".."highest"; raises else. */
+TKL_INTERNAL int tkl_priority(lua_State *L, int idx);
 /* The pool behind tk.submit in this state: the running task's pool in a
 ** task, else the default pool (made on first use). */
 TKL_INTERNAL tkl_pool *tkl_default_pool(lua_State *L);

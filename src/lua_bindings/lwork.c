@@ -1,0 +1,427 @@
+/*
+** lwork.c - pool:work(fn, on_result): calls of one function whose results
+** come back to a callback instead of a job handle.
+** See LICENSE for copyright and licence.
+**
+** w:queue(...) runs fn(...) on a worker as a job of its own, but makes no
+** handle: a handle is a Lua object with a finalizer, and in a loop of small
+** tasks the submitting state's collector spent about a third of its time on
+** them. Each finished job is put on the work's list of arrivals by the
+** thread that finished it; w:wait() takes them in order, in the state that
+** made w, and calls on_result(true, ...) or on_result(false, err).
+*/
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tkl.h"
+#include "../core/job.h"
+#include "../core/park.h"
+
+#define TK_WORK_MT "threadkit.work"
+
+/* A call: its job's finish callback, then an arrival. It lives in the
+** task's room (tkl_task_new_room), so it costs no allocation of its own
+** and goes with the job. The node stays ours (tk__job_on_finish_kept). */
+typedef struct arrival {
+  tk__dep_node node;
+  struct work *w;
+  struct arrival *next;          /* on the arrivals */
+} arrival;
+
+TK_STATIC_ASSERT(sizeof(arrival) <= TKL_TASK_ROOM);
+
+#define CLOSED ((arrival *)1)    /* the arrivals of a released box */
+#define BIAS ((long long)1 << 62)  /* see box_release */
+
+/* Shared with the threads that finish its jobs. */
+typedef struct work {
+  _Atomic(arrival *) arrived;    /* newest first; CLOSED once released */
+  atomic_int waiting;            /* a waiter is (about to be) asleep */
+  /* BIAS while the box lives, less one as each call's arrival is done
+  ** with w: whoever takes it to 0 frees w. */
+  atomic_llong refs;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  void *waker;                   /* mu: a task suspended in w:wait */
+} work;
+
+/* The userdata; user values: 1 the function, 2 on_result. Only the state
+** that made it touches these fields. */
+typedef struct work_box {
+  const void *tag;               /* &box_tag: tells it apart cheaply */
+  work *w;                       /* NULL once released */
+  tkl_pool *pool;                /* a reference */
+  tk_job_opts_t opts;            /* name owned, token retained */
+  arrival *ready, *ready_tail;   /* arrivals taken, oldest first */
+  size_t pending;                /* queued calls not yet handed out */
+  long long queued;              /* calls ever queued */
+  arrival *holding;              /* one being handed out (see wait_k) */
+} work_box;
+
+static const char box_tag = 0;
+
+static tkl_task *task_of(arrival *a) { return (tkl_task *)a - 1; }
+
+static void work_free(work *w) {
+  if (w->waker != NULL) tkl_waker_release(w->waker);
+  pthread_mutex_destroy(&w->mu);
+  pthread_cond_destroy(&w->cv);
+  free(w);
+}
+
+/* A job ended (in the thread that ended it): onto the arrivals, without a
+** lock, and the waiter, if any, is woken. Once the box is gone the call is
+** dropped. */
+static void arrived(void *arg) {
+  arrival *a = arg;
+  work *w = a->w;  /* a may be gone once pushed */
+  arrival *head = atomic_load_explicit(&w->arrived, memory_order_relaxed);
+  int pushed;
+  do {
+    pushed = head != CLOSED;
+    if (!pushed) break;
+    a->next = head;
+  } while (!atomic_compare_exchange_weak_explicit(
+      &w->arrived, &head, a, memory_order_seq_cst, memory_order_relaxed));
+  if (!pushed) {
+    tk_job_release(task_of(a)->job);
+  } else if (atomic_load_explicit(&w->waiting, memory_order_seq_cst)) {
+    /* Pairs with the waiter's announce-then-look (await). */
+    pthread_mutex_lock(&w->mu);
+    void *waker = w->waker;
+    w->waker = NULL;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    if (waker != NULL) tkl_waker_fire(waker);
+  }
+  if (atomic_fetch_sub(&w->refs, 1) == 1) work_free(w);
+}
+
+static work_box *test_work(lua_State *L, int idx) {
+  work_box *b = lua_touserdata(L, idx);
+  return b != NULL && lua_rawlen(L, idx) == sizeof *b && b->tag == &box_tag
+             ? b
+             : NULL;
+}
+
+static work_box *check_work(lua_State *L) {
+  work_box *b = test_work(L, 1);
+  if (b == NULL) luaL_typeerror(L, 1, TK_WORK_MT);
+  if (b->w == NULL) luaL_error(L, "attempt to use a released work");
+  return b;
+}
+
+/* The submitting functions have the state's context as upvalue 1. */
+#define CTX lua_upvalueindex(1)
+
+/* w:queue(...): fn(...) on a worker; on_result gets its results later. */
+static int l_queue(lua_State *L) {
+  work_box *b = check_work(L);
+  int n = lua_gettop(L);  /* the box and the arguments */
+  tkl_check_count(L, n - 1, "arguments");
+  tkl_pool *p = b->pool;
+  if (p->pool == NULL) return luaL_error(L, "attempt to use a shut-down pool");
+  lua_getiuservalue(L, 1, 1);
+  lua_insert(L, 2);  /* the box stays: it anchors b */
+  tkl_buf *scratch = tkl_ctx_scratch(lua_touserdata(L, CTX));
+  tkl_encode_ctx(L, CTX, 2, n, scratch, "argument");
+  tkl_task *t = tkl_task_new_room(p, scratch, TKL_TASK_ROOM);
+  if (t == NULL) return luaL_error(L, "not enough memory");
+  t->has_timeout = b->opts.timeout > 0;
+  tk_job_t *job;
+  int rc = tk_pool_submit(p->pool, &b->opts, tkl_task_run, t, &job);
+  if (rc != 0) {
+    tkl_task_free(t);
+    return tkl_submit_error(L, rc, p);
+  }
+  b->pending++;
+  b->queued++;
+  arrival *a = (arrival *)(t + 1);
+  a->w = b->w;  /* our reference to the job goes to the arrival */
+  tk__job_on_finish_kept(job, &a->node, arrived, a);
+  return 0;
+}
+
+/* Pushes on_result's arguments for a finished job; returns how many. */
+static int push_outcome(lua_State *L, tk_job_t *job) {
+  tkl_task *t = tkl_task_of(job);
+  switch (tk_job_state(job)) {
+    case TK_JOB_COMPLETED:
+      lua_pushboolean(L, 1);
+      return 1 + tkl_decode_blob(L, &t->out);
+    case TK_JOB_FAILED: {
+      lua_pushboolean(L, 0);
+      lua_pushstring(L, tk_job_error(job));
+      tkl_task_extra *x = tkl_task_extra_peek(t);
+      if (x != NULL && x->traceback != NULL) lua_pushstring(L, x->traceback);
+      else lua_pushnil(L);
+      return 3;
+    }
+    default:
+      lua_pushboolean(L, 0);
+      lua_pushfstring(L, "job was cancelled (%s)", tk_job_error(job));
+      return 2;
+  }
+}
+
+/* Takes the arrivals onto the ready list, oldest first; 0 if none. */
+static int take_arrivals(work_box *b) {
+  arrival *a = atomic_exchange_explicit(&b->w->arrived, NULL,
+                                        memory_order_acquire);
+  if (a == NULL) return 0;
+  arrival *tail = a, *list = NULL;
+  while (a != NULL) {  /* newest first: reverse */
+    arrival *next = a->next;
+    a->next = list;
+    list = a;
+    a = next;
+  }
+  if (b->ready == NULL) b->ready = list;
+  else b->ready_tail->next = list;
+  b->ready_tail = tail;
+  return 1;
+}
+
+/* Blocks (a thread) or suspends (a task, continuing in k) until something
+** arrives or the deadline passes (< 0: none). Returns 1 when it blocked
+** and timed out. */
+static int await(lua_State *L, work_box *b, double deadline,
+                 lua_KFunction k) {
+  work *w = b->w;
+  double wait = deadline < 0 ? -1 : deadline - tkl_now();
+  if (deadline >= 0 && wait <= 0) return 1;
+  tkl_task *t = tkl_yieldable_task(L);
+  void *wk = NULL;
+  if (t != NULL) {
+    pthread_mutex_lock(&w->mu);
+    int busy = w->waker != NULL;
+    pthread_mutex_unlock(&w->mu);
+    if (busy) return luaL_error(L, "another task already waits for this work");
+    tkl_wait *tw = tkl_wait_begin(L, t);
+    tkl_wait_deadline(L, tw, wait);
+    wk = tkl_wait_waker(tw);
+    tkl_waker_retain(wk);
+  }
+  int rc = 0;
+  pthread_mutex_lock(&w->mu);
+  /* Announce, then look: a finishing thread pushes, then reads waiting. */
+  atomic_store_explicit(&w->waiting, 1, memory_order_seq_cst);
+  int empty = atomic_load_explicit(&w->arrived, memory_order_seq_cst) == NULL;
+  if (wk != NULL && empty) {
+    w->waker = wk;  /* waiting stays set until the waker fires or ends */
+    pthread_mutex_unlock(&w->mu);
+    return tkl_wait_suspend(L, k, 1);
+  }
+  if (empty) rc = tk__cond_wait(&w->cv, &w->mu, tk__deadline(wait));
+  atomic_store_explicit(&w->waiting, 0, memory_order_relaxed);
+  pthread_mutex_unlock(&w->mu);
+  if (wk != NULL) {  /* arrived meanwhile: wake at once */
+    tkl_waker_fire(wk);
+    return tkl_wait_suspend(L, k, 1);
+  }
+  return rc == TK_ETIMEDOUT && deadline - tkl_now() <= 0;
+}
+
+/* Ends a suspended wait: the waker goes if it did not fire. */
+static void unawait(lua_State *L, work_box *b) {
+  tkl_wait_end(L);
+  work *w = b->w;
+  pthread_mutex_lock(&w->mu);
+  void *wk = w->waker;
+  w->waker = NULL;
+  atomic_store_explicit(&w->waiting, 0, memory_order_relaxed);
+  pthread_mutex_unlock(&w->mu);
+  if (wk != NULL) tkl_waker_release(wk);
+}
+
+/* Releases the job of the arrival being handed out (which frees it). */
+static void let_go(work_box *b) {
+  arrival *a = b->holding;
+  if (a == NULL) return;
+  b->holding = NULL;
+  tk_job_release(task_of(a)->job);
+}
+
+/* w:wait([timeout]) --> true once every queued call's on_result ran, false
+** on timeout. Index 2 holds the deadline (< 0: none); continuations come
+** back here after a suspension (ctx 1) or a yield inside on_result. */
+static int wait_k(lua_State *L, int status, lua_KContext suspended) {
+  lua_settop(L, 2);
+  work_box *b = check_work(L);
+  if (status == LUA_YIELD && suspended) unawait(L, b);
+  double deadline = lua_tonumber(L, 2);
+  for (;;) {
+    let_go(b);  /* an error in the last hand-out cut it short */
+    if (b->ready != NULL) {
+      arrival *a = b->ready;
+      b->ready = a->next;
+      b->pending--;
+      b->holding = a;
+      lua_getiuservalue(L, 1, 2);
+      int n = push_outcome(L, task_of(a)->job);
+      let_go(b);  /* the values pushed hold what they need */
+      lua_callk(L, n, 0, 0, wait_k);
+      lua_settop(L, 2);
+      continue;
+    }
+    if (take_arrivals(b)) continue;
+    if (b->pending == 0) break;
+    if (tkl_interrupted()) return luaL_error(L, "interrupted!");
+    if (await(L, b, deadline, wait_k)) {
+      lua_pushboolean(L, 0);
+      return 1;
+    }
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int l_wait(lua_State *L) {
+  check_work(L);
+  double timeout = tkl_opt_timeout(L, 2);
+  lua_settop(L, 1);
+  lua_pushnumber(L, timeout < 0 ? -1 : tkl_now() + timeout);
+  return wait_k(L, LUA_OK, 0);
+}
+
+/* #w: queued calls whose on_result has not run yet. */
+static int l_len(lua_State *L) {
+  work_box *b = test_work(L, 1);
+  lua_pushinteger(L, b != NULL ? (lua_Integer)b->pending : 0);
+  return 1;
+}
+
+static void release_all(arrival *a) {
+  while (a != NULL) {
+    arrival *next = a->next;
+    tk_job_release(task_of(a)->job);
+    a = next;
+  }
+}
+
+/* Calls still in flight drop themselves (arrived sees CLOSED). */
+static void box_release(work_box *b) {
+  work *w = b->w;
+  if (w == NULL) return;
+  b->w = NULL;
+  let_go(b);
+  release_all(atomic_exchange(&w->arrived, CLOSED));
+  release_all(b->ready);
+  b->ready = NULL;
+  b->pending = 0;
+  tk_token_release(b->opts.token);
+  free((char *)b->opts.name);
+  tkl_pool_release(b->pool);
+  long long rest = BIAS - b->queued;  /* each arrival takes one */
+  if (atomic_fetch_sub(&w->refs, rest) == rest) work_free(w);
+}
+
+static int l_gc(lua_State *L) {
+  work_box *b = test_work(L, 1);
+  if (b != NULL) box_release(b);
+  return 0;
+}
+
+static int l_tostring(lua_State *L) {
+  work_box *b = test_work(L, 1);
+  if (b == NULL) return luaL_typeerror(L, 1, TK_WORK_MT);
+  lua_pushfstring(L, "threadkit.work (%p, %d pending)", (void *)b,
+                  (int)b->pending);
+  return 1;
+}
+
+/* Reads the options at oidx (0: none) into o. */
+static void read_options(lua_State *L, int oidx, tk_job_opts_t *o) {
+  if (oidx == 0) return;
+  static const char *const known[] = {"priority", "name", "token", "timeout",
+                                      NULL};
+  tkl_check_options(L, oidx, oidx, "", known);
+  if (lua_getfield(L, oidx, "priority") != LUA_TNIL)
+    o->priority = tkl_priority(L, -1);
+  if (lua_getfield(L, oidx, "name") != LUA_TNIL) {
+    o->name = lua_tostring(L, -1);
+    if (o->name == NULL) luaL_argerror(L, oidx, "name must be a string");
+  }
+  if (lua_getfield(L, oidx, "token") != LUA_TNIL)
+    o->token = tkl_check_handle(L, -1, TKL_K_TOKEN);
+  if (lua_getfield(L, oidx, "timeout") != LUA_TNIL) {
+    int ok;
+    o->timeout = lua_tonumberx(L, -1, &ok);
+    if (!ok || !(o->timeout > 0))
+      luaL_argerror(L, oidx, "timeout must be a positive number");
+  }
+}
+
+/* pool:work([opts,] fn, on_result) and tk.work on the default pool. */
+static int make_work(lua_State *L, tkl_pool *p, int oidx, int fidx) {
+  luaL_checktype(L, fidx, LUA_TFUNCTION);
+  luaL_checktype(L, fidx + 1, LUA_TFUNCTION);
+  tk_job_opts_t o = {0};
+  read_options(L, oidx, &o);
+  work_box *b = lua_newuserdatauv(L, sizeof *b, 2);
+  memset(b, 0, sizeof *b);
+  luaL_setmetatable(L, TK_WORK_MT);
+  work *w = calloc(1, sizeof *w);
+  char *name = o.name != NULL ? strdup(o.name) : NULL;
+  if (w == NULL || (o.name != NULL && name == NULL) ||
+      tk__cond_init(&w->cv) != 0) {
+    free(w);
+    free(name);
+    return luaL_error(L, "not enough memory");
+  }
+  atomic_init(&w->arrived, NULL);
+  atomic_init(&w->waiting, 0);
+  atomic_init(&w->refs, BIAS);
+  pthread_mutex_init(&w->mu, NULL);
+  b->tag = &box_tag;
+  b->w = w;
+  b->pool = p;
+  tkl_pool_retain(p);
+  b->opts = o;
+  b->opts.name = name;
+  if (o.token != NULL) tk_token_retain(o.token);
+  b->opts.arg_free = tkl_task_free;
+  lua_pushvalue(L, fidx);
+  lua_setiuservalue(L, -2, 1);
+  lua_pushvalue(L, fidx + 1);
+  lua_setiuservalue(L, -2, 2);
+  return 1;
+}
+
+static int l_pool_work(lua_State *L) {
+  tkl_box *pb = tkl_check_box(L, 1, TKL_K_POOL);
+  tkl_pool *p = pb->ptr;
+  if (p == NULL || p->pool == NULL)
+    return luaL_error(L, "attempt to use a closed pool");
+  if (lua_istable(L, 2)) return make_work(L, p, 2, 3);
+  return make_work(L, p, 0, 2);
+}
+
+static int l_work(lua_State *L) {
+  tkl_pool *p = tkl_default_pool(L);
+  if (lua_istable(L, 1)) return make_work(L, p, 1, 2);
+  return make_work(L, p, 0, 1);
+}
+
+void tkl_open_work(lua_State *L, int module, int pool_methods);
+void tkl_open_work(lua_State *L, int module, int pool_methods) {
+  static const luaL_Reg meta[] = {{"__gc", l_gc},
+                                  {"__len", l_len},
+                                  {"__tostring", l_tostring},
+                                  {NULL, NULL}};
+  static const luaL_Reg methods[] = {{"queue", l_queue},
+                                     {"wait", l_wait},
+                                     {NULL, NULL}};
+  luaL_newmetatable(L, TK_WORK_MT);
+  luaL_setfuncs(L, meta, 0);
+  lua_newtable(L);
+  tkl_ctx_push(L);
+  luaL_setfuncs(L, methods, 1);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  lua_pushcfunction(L, l_pool_work);
+  lua_setfield(L, pool_methods, "work");
+  lua_pushcfunction(L, l_work);
+  lua_setfield(L, module, "work");
+}
