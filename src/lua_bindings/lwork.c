@@ -26,6 +26,7 @@
 typedef struct arrival {
   tk__dep_node node;
   struct work *w;
+  tk_job_t *job;                 /* a reference, which keeps the arrival */
   struct arrival *next;          /* on the arrivals */
 } arrival;
 
@@ -61,8 +62,6 @@ typedef struct work_box {
 
 static const char box_tag = 0;
 
-static tkl_task *task_of(arrival *a) { return (tkl_task *)a - 1; }
-
 static void work_free(work *w) {
   if (w->waker != NULL) tkl_waker_release(w->waker);
   pthread_mutex_destroy(&w->mu);
@@ -85,7 +84,7 @@ static void arrived(void *arg) {
   } while (!atomic_compare_exchange_weak_explicit(
       &w->arrived, &head, a, memory_order_seq_cst, memory_order_relaxed));
   if (!pushed) {
-    tk_job_release(task_of(a)->job);
+    tk_job_release(a->job);
   } else if (atomic_load_explicit(&w->waiting, memory_order_seq_cst)) {
     /* Pairs with the waiter's announce-then-look (await). */
     pthread_mutex_lock(&w->mu);
@@ -138,7 +137,8 @@ static int l_queue(lua_State *L) {
   b->pending++;
   b->queued++;
   arrival *a = (arrival *)(t + 1);
-  a->w = b->w;  /* our reference to the job goes to the arrival */
+  a->w = b->w;
+  a->job = job;  /* our reference goes to the arrival */
   tk__job_on_finish_kept(job, &a->node, arrived, a);
   return 0;
 }
@@ -240,7 +240,7 @@ static void let_go(work_box *b) {
   arrival *a = b->holding;
   if (a == NULL) return;
   b->holding = NULL;
-  tk_job_release(task_of(a)->job);
+  tk_job_release(a->job);
 }
 
 /* w:wait([timeout]) --> true once every queued call's on_result ran, false
@@ -259,7 +259,7 @@ static int wait_k(lua_State *L, int status, lua_KContext suspended) {
       b->pending--;
       b->holding = a;
       lua_getiuservalue(L, 1, 2);
-      int n = push_outcome(L, task_of(a)->job);
+      int n = push_outcome(L, a->job);
       let_go(b);  /* the values pushed hold what they need */
       lua_callk(L, n, 0, 0, wait_k);
       lua_settop(L, 2);
@@ -295,7 +295,7 @@ static int l_len(lua_State *L) {
 static void release_all(arrival *a) {
   while (a != NULL) {
     arrival *next = a->next;
-    tk_job_release(task_of(a)->job);
+    tk_job_release(a->job);
     a = next;
   }
 }

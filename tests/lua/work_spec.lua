@@ -1,0 +1,189 @@
+-- work_spec.lua - pool:work(fn, on_result): calls whose results come back
+-- to a callback, run by w:wait in the state that made w.
+local tk = require "threadkit"
+
+describe("work", function()
+  local p
+  before_each(function() p = tk.pool(2) end)
+  after_each(function() p:shutdown{cancel_pending = true} end)
+
+  it("hands every call's results to on_result inside wait", function()
+    local sum, calls, inside = 0, 0, false
+    local w = p:work(function(x, y) return x * 2, y end, function(ok, r, y)
+      assert.is_true(inside)  -- never outside w:wait
+      assert.is_true(ok)
+      assert.are.equal("tag", y)
+      sum, calls = sum + r, calls + 1
+    end)
+    for i = 1, 1000 do w:queue(i, "tag") end
+    assert.are.equal(1000, #w)
+    p:wait_all()
+    assert.are.equal(0, calls)
+    inside = true
+    assert.is_true(w:wait())
+    assert.are.equal(1000, calls)
+    assert.are.equal(1000 * 1001, sum)
+    assert.are.equal(0, #w)
+    assert.is_true(w:wait())  -- nothing left: at once
+  end)
+
+  it("passes a failure as false, the error and the worker's traceback", function()
+    local got
+    local w = p:work(function(x) error("bad " .. x) end,
+                     function(...) got = table.pack(...) end)
+    w:queue(7)
+    assert.is_true(w:wait())
+    assert.is_false(got[1])
+    assert.matches("work_spec.lua:%d+: bad 7", got[2])
+    assert.matches("work_spec.lua:%d+", got[3])
+    assert.are.equal(3, got.n)
+  end)
+
+  it("passes a cancelled call as false and the reason", function()
+    local tok = tk.token()
+    tok:cancel()
+    local got
+    local w = p:work({token = tok}, function() return 1 end,
+                     function(...) got = table.pack(...) end)
+    w:queue()
+    assert.is_true(w:wait())
+    local _, raised = pcall(function()  -- what job:result raises for it
+      return p:submit({token = tok}, function() return 1 end):result()
+    end)
+    assert.are.same({false, raised, n = 2}, got)
+    assert.matches("^job was cancelled %(", raised)
+  end)
+
+  it("stops a runaway call at its timeout", function()
+    local got
+    local w = p:work({timeout = 0.1}, function() while true do end end,
+                     function(ok, err) got = {ok, err} end)
+    w:queue()
+    assert.is_true(w:wait(60))
+    assert.are.same({false, "job was cancelled (timed out after 0.1 s)"}, got)
+  end)
+
+  it("runs calls at the work's priority and name", function()
+    local one = tk.pool(1)
+    finally(function() one:shutdown{cancel_pending = true} end)
+    local gate, started = tk.token(), tk.channel()
+    -- Busy: a waiting task would leave the worker free.
+    one:submit(function() started:push(1) while not gate:is_cancelled() do end end)
+    started:pop()
+    local ran = tk.shared()  -- in the order the calls ran
+    local low = one:work({priority = "low", name = "low-work"},
+                         function() ran:append(tk.current_job().name) end,
+                         function() end)
+    local high = one:work({priority = tk.HIGH},
+                          function() ran:append("high") end, function() end)
+    low:queue()
+    high:queue()
+    gate:cancel()
+    assert.is_true(low:wait(60))
+    assert.is_true(high:wait(60))
+    assert.are.same({"high", "low-work"}, {ran[1], ran[2]})
+  end)
+
+  it("returns false on timeout after handing out what arrived", function()
+    local gate = tk.token()
+    finally(function() gate:cancel() end)
+    local done = {}
+    local w = p:work(function(x) if x == 2 then gate:wait() end return x end,
+                     function(ok, x) done[#done + 1] = x end)
+    w:queue(1)
+    w:queue(2)
+    assert.is_false(w:wait(0.2))
+    assert.are.same({1}, done)
+    assert.are.equal(1, #w)
+    assert.is_false(w:wait(0))  -- a poll: nothing new, no wait
+    gate:cancel()
+    assert.is_true(w:wait(60))
+    assert.are.same({1, 2}, done)
+  end)
+
+  it("lets on_result queue more calls, which the same wait covers", function()
+    local seen = 0
+    local w
+    w = p:work(function(x) return x end, function(ok, x)
+      seen = seen + 1
+      if x < 10 then w:queue(x + 1) end
+    end)
+    w:queue(1)
+    assert.is_true(w:wait(60))
+    assert.are.equal(10, seen)
+  end)
+
+  it("raises on_result's error from wait and keeps the rest for the next", function()
+    local seen = 0
+    local w = p:work(function(x) return x end, function(ok, x)
+      seen = seen + 1
+      if seen == 1 then error("callback failed") end
+    end)
+    for i = 1, 5 do w:queue(i) end
+    p:wait_all()
+    assert.has_error(function() w:wait() end)
+    assert.are.equal(1, seen)
+    assert.are.equal(4, #w)
+    assert.is_true(w:wait())
+    assert.are.equal(5, seen)
+  end)
+
+  it("waits inside a task without holding the worker", function()
+    local one = tk.pool(1)
+    finally(function() one:shutdown{cancel_pending = true} end)
+    local job = one:submit(function()
+      local sum = 0
+      local w = tk.work(function(x) return x * 10 end,
+                        function(ok, v) sum = sum + v end)
+      for i = 1, 5 do w:queue(i) end
+      assert(w:wait(30), "the calls never ran")
+      return sum
+    end)
+    assert.are.equal(150, job:result(60))
+  end)
+
+  it("drops the results of a collected work, and its calls still run", function()
+    local ran = tk.shared()
+    do
+      local w = p:work(function() ran:incr("n", 1) end, function() end)
+      for _ = 1, 100 do w:queue() end
+    end
+    collectgarbage()
+    collectgarbage()
+    assert.is_true(p:wait_all(60))
+    assert.are.equal(100, ran.n)
+  end)
+
+  it("uses the default pool through tk.work", function()
+    local got
+    local w = tk.work(function(x) return x + 1 end, function(ok, v) got = v end)
+    w:queue(41)
+    assert.is_true(w:wait(60))
+    assert.are.equal(42, got)
+  end)
+
+  it("refuses bad input with clear errors", function()
+    assert.has_error(function() p:work(nil, print) end,
+      "bad argument #1 to 'work' (function expected, got nil)")
+    assert.has_error(function() p:work(print) end,
+      "bad argument #2 to 'work' (function expected, got no value)")
+    assert.has_error(function() p:work({priorty = 1}, print, print) end,
+      "bad argument #1 to 'work' (unknown option 'priorty')")
+    assert.has_error(function() p:work({after = {}}, print, print) end,
+      "bad argument #1 to 'work' (unknown option 'after')")
+    local w = p:work(function(x) return x end, function() end)
+    assert.has_error(function() w:queue(io.stdout) end,
+      "cannot copy argument #1: userdata is not transferable")
+    assert.has_error(function() w.queue(42) end,
+      "bad argument #1 to 'queue' (threadkit.work expected, got number)")
+    assert.has_error(function() w:wait(-1) end,
+      "bad argument #1 to 'wait' (timeout must be a non-negative number)")
+    assert.has_error(function() p:submit(function(x) return x end, w) end,
+      "cannot copy argument #1: userdata is not transferable")
+    assert.matches("^threadkit%.work %(.+, 0 pending%)$", tostring(w))
+    local q = tk.pool(1)
+    local w2 = q:work(function() end, function() end)
+    q:shutdown()
+    assert.has_error(function() w2:queue() end, "attempt to use a shut-down pool")
+  end)
+end)
