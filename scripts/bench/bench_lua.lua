@@ -1,6 +1,8 @@
 -- bench_lua.lua - Lua tasks through threadkit against peers, same run.
 --   T1  N tasks `function(x) return x * 2 end`, submitted one by one from
 --       the main state to 2 workers, results summed and checked
+--   T1w the same N through pool:work, whose results come to a callback
+--       as luv's do (no job handle per task)
 --   T2  the same N through luv's uv.new_work (UV_THREADPOOL_SIZE=2)
 --   T0  a serial loop, the floor
 -- and the memory of an idle worker state and of a queued task.
@@ -39,6 +41,17 @@ local function threadkit_one_by_one()
   local s = 0
   for i = 1, N do s = s + jobs[i]:result() end
   assert(s == expected, "wrong sum")
+  return N / (tk.now() - t0)
+end
+
+local function threadkit_work()
+  local f = function(x) return x * 2 end
+  local t0 = tk.now()
+  local s = 0
+  local w = pool:work(f, function(ok, r) s = s + r end)
+  for i = 1, N do w:queue(i) end
+  w:wait()
+  assert(s == expected, "work: wrong sum")
   return N / (tk.now() - t0)
 end
 
@@ -113,11 +126,14 @@ q:shutdown()
 MEMORY_LINES[#MEMORY_LINES + 1] = (("Memory: %.0f bytes per queued task (job, task, copied arguments and "
        .. "the Lua handle)"):format(per_task))
 
-local rates = {serial = {}, threadkit = {}, luv = {}, map = {}, traced = {}}
+local rates = {serial = {}, threadkit = {}, work = {}, luv = {}, map = {},
+               traced = {}}
 local trace_file = os.tmpname()
 for _ = 1, ROUNDS do
   rates.serial[#rates.serial + 1] = serial()
   rates.threadkit[#rates.threadkit + 1] = threadkit_one_by_one()
+  collectgarbage()
+  rates.work[#rates.work + 1] = threadkit_work()
   collectgarbage()
   rates.map[#rates.map + 1] = threadkit_map()
   collectgarbage()
@@ -133,13 +149,24 @@ local tkr = median(rates.threadkit)
 print(("Lua tasks: %d x `return x * 2`, 2 workers, medians of %d rounds"):format(N, ROUNDS))
 print(("  %-30s %12s %14s"):format("", "tasks/s", "threadkit is"))
 print(("  %-30s %12.0f %13.2fx"):format("threadkit, one by one", tkr, 1))
+-- The median of the rounds' own ratios of a threadkit rate to luv's.
+local function against_luv(mine)
+  local ratios, each = {}, {}
+  for i = 1, ROUNDS do
+    ratios[i] = mine[i] / rates.luv[i]
+    each[i] = ("%.2f"):format(ratios[i])
+  end
+  return median(ratios), table.concat(each, " ")
+end
+print(("  %-30s %12.0f %13.2fx"):format("threadkit pool:work, callbacks",
+                                        median(rates.work), median(rates.work) / tkr))
 if ok_uv then
-  local ratios = {}
-  for i = 1, ROUNDS do ratios[i] = rates.threadkit[i] / rates.luv[i] end
-  local each = {}
-  for i = 1, ROUNDS do each[i] = ("%.2f"):format(ratios[i]) end
+  local r, each = against_luv(rates.threadkit)
   print(("  %-30s %12.0f %13.2fx  (rounds: %s)"):format("luv uv.new_work",
-    median(rates.luv), median(ratios), table.concat(each, " ")))
+    median(rates.luv), r, each))
+  r, each = against_luv(rates.work)
+  print(("  %-30s %12s %13.2fx  (rounds: %s)"):format("  pool:work against luv", "",
+    r, each))
 else
   print("  luv uv.new_work               (lua-luv not installed)")
 end
