@@ -31,6 +31,10 @@ void tkl_open_ctx(lua_State *L) {
   tkl_ctx *c = lua_newuserdatauv(L, sizeof *c, TKL_CTX_NUV);
   memset(c, 0, sizeof *c);
   c->tag = &ctx_key;
+  for (int i = 0; i < TKL_FN_SLOTS; i++) {
+    c->dec_id[i] = -1;  /* no id */
+    c->dec_ref[i] = LUA_NOREF;
+  }
   tkl_buf_init(&c->scratch);
   lua_newtable(L);
   lua_pushcfunction(L, ctx_gc);

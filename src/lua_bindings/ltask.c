@@ -315,7 +315,8 @@ static int body_k(lua_State *L, int status, lua_KContext k) {
 static int task_body(lua_State *L) {
   tkl_task *t = lua_touserdata(L, 1);
   lua_pop(L, 1);
-  int n = tkl_decode_blob(L, &t->in);  /* the function, then its arguments */
+  /* The function, then its arguments; L is a worker's. */
+  int n = tkl_decode_blob_ctx(L, &t->in, myslot->ctx);
   lua_callk(L, n - 1, LUA_MULTRET, (lua_KContext)t, body_k);
   return body_k(L, LUA_OK, (lua_KContext)t);
 }

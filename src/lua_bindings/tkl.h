@@ -111,6 +111,10 @@ typedef struct tkl_ctx {
   const void *fn[TKL_FN_SLOTS];
   lua_Integer fn_id[TKL_FN_SLOTS];
   int fn_nup[TKL_FN_SLOTS];
+  /* The cached closures this state decoded last, by function id, with
+  ** registry references (worker states: tkl_decode_blob_ctx). */
+  lua_Integer dec_id[TKL_FN_SLOTS];
+  int dec_ref[TKL_FN_SLOTS];
 } tkl_ctx;
 /* Its user values: the cached closures, then each handle kind's
 ** metatable. */
@@ -152,6 +156,10 @@ TKL_INTERNAL void tkl_encode_ctx(lua_State *L, int ctx, int first, int n,
 TKL_INTERNAL int tkl_decode(lua_State *L, tkl_buf *b);
 /* The same for a task's blob (which keeps its references). */
 TKL_INTERNAL int tkl_decode_blob(lua_State *L, const tkl_blob *b);
+/* The same with L's state's context c, whose last decoded closures it
+** finds without a table lookup (a worker decoding its tasks). */
+TKL_INTERNAL int tkl_decode_blob_ctx(lua_State *L, const tkl_blob *b,
+                                     tkl_ctx *c);
 
 /* }====================================================== */
 

@@ -660,6 +660,7 @@ void tkl_encode(lua_State *L, int first, int n, tkl_buf *b, const char *what) {
 typedef struct dec {
   lua_State *L;
   tkl_buf *b;
+  tkl_ctx *ctx;                  /* L's context, or NULL: look no closer */
   int objs;                      /* stack index: id -> object */
   int next_id;
   int depth;
@@ -711,14 +712,28 @@ static void remember(dec *d) {
 /* Pushes the state's cached closure of function `id` and returns 1, or
 ** returns 0 with nothing pushed. Only closures whose upvalues are all _ENV
 ** are cached (they are immutable then, so one serves every task). */
-static int cached_function(lua_State *L, lua_Integer id) {
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_loads);
-  if (lua_rawgeti(L, -1, id) == LUA_TFUNCTION) {
-    lua_remove(L, -2);
+static int cached_function(dec *d, lua_Integer id) {
+  lua_State *L = d->L;
+  tkl_ctx *c = d->ctx;
+  size_t slot = (size_t)id % TKL_FN_SLOTS;
+  if (c != NULL && c->dec_id[slot] == id) {  /* a registry array slot */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->dec_ref[slot]);
     return 1;
   }
-  lua_pop(L, 2);
-  return 0;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_loads);
+  if (lua_rawgeti(L, -1, id) != LUA_TFUNCTION) {
+    lua_pop(L, 2);
+    return 0;
+  }
+  lua_remove(L, -2);
+  if (c != NULL) {
+    luaL_unref(L, LUA_REGISTRYINDEX, c->dec_ref[slot]);
+    c->dec_id[slot] = -1;  /* consistent if luaL_ref raises */
+    lua_pushvalue(L, -1);
+    c->dec_ref[slot] = luaL_ref(L, LUA_REGISTRYINDEX);
+    c->dec_id[slot] = id;
+  }
+  return 1;
 }
 
 /* Pushes a closure for function `id`: the cached one, else a fresh load
@@ -726,7 +741,7 @@ static int cached_function(lua_State *L, lua_Integer id) {
 ** forged or damaged id is refused, never handed to Lua's undump. */
 static void load_function(dec *d, lua_Integer id, int *fresh) {
   lua_State *L = d->L;
-  if (cached_function(L, id)) {
+  if (cached_function(d, id)) {
     *fresh = 0;
     return;
   }
@@ -894,7 +909,7 @@ static int decode_flat(dec *d, size_t n) {
     int tag = take_byte(d);
     if (decode_scalar(d, tag)) continue;
     if (tag != T_PFUNC) goto general;
-    if (!cached_function(L, (lua_Integer)take_size(d))) goto general;
+    if (!cached_function(d, (lua_Integer)take_size(d))) goto general;
     size_t nup = take_size(d);
     if (nup > 255) bad(d);
     /* A cached closure's upvalues are all _ENV (see decode_function). */
@@ -908,17 +923,26 @@ general:
   return 0;
 }
 
-int tkl_decode_blob(lua_State *L, const tkl_blob *b) {
+static int decode(lua_State *L, tkl_buf *b, tkl_ctx *c);
+
+int tkl_decode_blob_ctx(lua_State *L, const tkl_blob *b, tkl_ctx *c) {
   tkl_buf view = {.data = b->data, .borrowed = 1, .len = b->len,
                   .cap = b->len, .refs = b->refs, .nrefs = b->nrefs,
                   .caprefs = b->nrefs};  /* borrows them: frees nothing */
-  return tkl_decode(L, &view);
+  return decode(L, &view, c);
 }
 
-int tkl_decode(lua_State *L, tkl_buf *b) {
+int tkl_decode_blob(lua_State *L, const tkl_blob *b) {
+  return tkl_decode_blob_ctx(L, b, NULL);
+}
+
+int tkl_decode(lua_State *L, tkl_buf *b) { return decode(L, b, NULL); }
+
+static int decode(lua_State *L, tkl_buf *b, tkl_ctx *c) {
   dec d;
   d.L = L;
   d.b = b;
+  d.ctx = c;
   d.next_id = 0;
   d.depth = 0;
   d.handles = 0;
