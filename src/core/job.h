@@ -112,5 +112,15 @@ TK_INTERNAL void tk__job_on_finish_node(tk_job_t *job, tk__dep_node *n,
 ** for a caller that recycles its nodes (lwork.c). */
 TK_INTERNAL void tk__job_on_finish_kept(tk_job_t *job, tk__dep_node *n,
                                         tk_cancel_fn fn, void *arg);
+/* tk_pool_submit that also registers on_finish with the kept node `watch`
+** (as tk__job_on_finish_kept), before the job is queued: no worker has
+** touched the job yet, so the registration costs no cache miss. On a
+** failed submit on_finish is never called. (pool.c) */
+TK_INTERNAL int tk__pool_submit_watched(tk_pool_t *pool,
+                                        const tk_job_opts_t *opts,
+                                        tk_task_fn fn, void *arg,
+                                        tk_job_t **out, tk__dep_node *watch,
+                                        tk_cancel_fn on_finish,
+                                        void *finish_arg);
 
 #endif

@@ -953,8 +953,10 @@ static int ensure_timer(tk_pool_t *pool) {
   return rc;
 }
 
-int tk_pool_submit(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
-                   void *arg, tk_job_t **out) {
+/* tk_pool_submit, and tk__pool_submit_watched when watch is not NULL. */
+static int submit(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
+                  void *arg, tk_job_t **out, tk__dep_node *watch,
+                  tk_cancel_fn on_finish, void *finish_arg) {
   if (out != NULL) *out = NULL;
   if (pool == NULL || fn == NULL) return TK_EINVAL;
   size_t n_after = 0;
@@ -978,6 +980,8 @@ int tk_pool_submit(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
   int rc = tk__job_new(pool, opts, fn, arg, 1 + (out != NULL) + linking, &job);
   if (rc != 0) return rc;
   if (out != NULL) *out = job;
+  /* Before any worker sees the job: the push below publishes the node. */
+  if (watch != NULL) tk__job_on_finish_kept(job, watch, on_finish, finish_arg);
 
   tk__task t = {NULL, NULL, job};
   if (n_after > 0 || gated) {
@@ -1022,6 +1026,18 @@ int tk_pool_submit(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
   if (n_after > 0 || gated) tk__job_dep_done(job, NULL, 0);  /* the guard */
   tk_job_release(job);
   return 0;
+}
+
+int tk_pool_submit(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
+                   void *arg, tk_job_t **out) {
+  return submit(pool, opts, fn, arg, out, NULL, NULL, NULL);
+}
+
+int tk__pool_submit_watched(tk_pool_t *pool, const tk_job_opts_t *opts,
+                            tk_task_fn fn, void *arg, tk_job_t **out,
+                            tk__dep_node *watch, tk_cancel_fn on_finish,
+                            void *finish_arg) {
+  return submit(pool, opts, fn, arg, out, watch, on_finish, finish_arg);
 }
 
 int tk_pool_post_batch(tk_pool_t *pool, int priority, tk_post_fn fn,

@@ -128,18 +128,18 @@ static int l_queue(lua_State *L) {
   tkl_task *t = tkl_task_new_room(p, scratch, TKL_TASK_ROOM);
   if (t == NULL) return luaL_error(L, "not enough memory");
   t->has_timeout = b->opts.timeout > 0;
-  tk_job_t *job;
-  int rc = tk_pool_submit(p->pool, &b->opts, tkl_task_run, t, &job);
+  arrival *a = (arrival *)(t + 1);
+  a->w = b->w;
+  /* Our reference to the job goes to the arrival; the job may end (and
+  ** arrive) before this returns. */
+  int rc = tk__pool_submit_watched(p->pool, &b->opts, tkl_task_run, t,
+                                   &a->job, &a->node, arrived, a);
   if (rc != 0) {
     tkl_task_free(t);
     return tkl_submit_error(L, rc, p);
   }
   b->pending++;
   b->queued++;
-  arrival *a = (arrival *)(t + 1);
-  a->w = b->w;
-  a->job = job;  /* our reference goes to the arrival */
-  tk__job_on_finish_kept(job, &a->node, arrived, a);
   return 0;
 }
 

@@ -4,6 +4,7 @@
 ** See LICENSE for copyright and licence.
 */
 #include "tk_test.h"
+#include "job.h"
 
 static void resume_cb(void *arg) { tk_job_resume(arg); }
 
@@ -159,6 +160,44 @@ static void job_on_finish_runs_once(void **state) {
   gate_destroy(&g);
 }
 
+/* The Lua layer's pool:work registers a node it keeps, before the job is
+** queued: called once however the job ends, never freed by the core, and
+** never called when the submit fails. */
+static void job_watched_submit_notifies_once(void **state) {
+  (void)state;
+  tk_pool_t *p = new_pool(1);
+  gate g;
+  gate_init(&g);
+  tk_job_t *busy, *queued, *ran, *refused;
+  tk__dep_node n1, n2, n3;  /* on the stack: freeing one would crash */
+  atomic_int calls1 = 0, calls2 = 0, calls3 = 0;
+  assert_ok(tk_pool_submit(p, NULL, gate_task, &g, &busy));
+  assert_ok(tk__pool_submit_watched(p, NULL, noop_task, NULL, &queued, &n1,
+                                    count_cb, &calls1));
+  assert_ok(tk_job_cancel(queued));  /* while it waits behind the gate */
+  assert_int_equal(1, atomic_load(&calls1));
+  assert_ok(tk__pool_submit_watched(p, NULL, noop_task, NULL, &ran, &n2,
+                                    count_cb, &calls2));
+  assert_int_equal(0, atomic_load(&calls2));
+  gate_open(&g);
+  assert_ok(tk_job_wait(ran, 30));
+  assert_ok(tk_pool_wait_all(p, 30));
+  assert_int_equal(1, atomic_load(&calls2));
+  assert_int_equal(TK_JOB_COMPLETED, tk_job_state(ran));
+  assert_int_equal(1, atomic_load(&calls1));
+  assert_ok(tk_pool_shutdown(p, 1, 0));
+  assert_int_equal(TK_ESHUTDOWN,
+                   tk__pool_submit_watched(p, NULL, noop_task, NULL, &refused,
+                                           &n3, count_cb, &calls3));
+  assert_null(refused);
+  assert_int_equal(0, atomic_load(&calls3));
+  tk_job_release(busy);
+  tk_job_release(queued);
+  tk_job_release(ran);
+  tk_pool_free(p);
+  gate_destroy(&g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(suspend_frees_the_worker),
@@ -166,6 +205,7 @@ int main(void) {
       cmocka_unit_test(suspend_resume_before_return),
       cmocka_unit_test(suspend_shutdown_cancels_suspended),
       cmocka_unit_test(job_on_finish_runs_once),
+      cmocka_unit_test(job_watched_submit_notifies_once),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
