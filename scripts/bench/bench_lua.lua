@@ -121,10 +121,16 @@ for i = 1, M do jobs[i] = false end  -- the list itself is not per-task cost
 local r0 = rss_kb()
 for i = 1, M do jobs[i] = q:submit(f, i) end
 local per_task = (rss_kb() - r0) * 1024 / M
+local w = q:work(f, function() end)
+collectgarbage()
+r0 = rss_kb()
+for i = 1, M do w:queue(i) end
+local per_call = (rss_kb() - r0) * 1024 / M
 hold:cancel()
 q:shutdown()
+w:wait()
 MEMORY_LINES[#MEMORY_LINES + 1] = (("Memory: %.0f bytes per queued task (job, task, copied arguments and "
-       .. "the Lua handle)"):format(per_task))
+       .. "the Lua handle); %.0f per queued pool:work call"):format(per_task, per_call))
 
 local rates = {serial = {}, threadkit = {}, work = {}, luv = {}, map = {},
                traced = {}}

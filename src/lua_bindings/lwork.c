@@ -223,9 +223,15 @@ static int await(lua_State *L, work_box *b, double deadline,
   return rc == TK_ETIMEDOUT && deadline - tkl_now() <= 0;
 }
 
-/* Ends a suspended wait: the waker goes if it did not fire. */
+/* Ends a suspended wait: the waker goes if it did not fire. When it timed
+** out or the task was cancelled, the deadline at index 2 becomes "now":
+** the next look hands out what arrived, then returns false. */
 static void unawait(lua_State *L, work_box *b) {
-  tkl_wait_end(L);
+  tkl_task *t = tkl_current_task();
+  if (tkl_wait_end(L) || (t != NULL && tk_job_is_cancelled(t->job))) {
+    lua_pushnumber(L, 0);
+    lua_replace(L, 2);
+  }
   work *w = b->w;
   pthread_mutex_lock(&w->mu);
   void *wk = w->waker;

@@ -142,6 +142,21 @@ describe("work", function()
     assert.are.equal(150, job:result(60))
   end)
 
+  it("ends a task's wait when the task is cancelled", function()
+    local gate, waiting = tk.token(), tk.channel()
+    finally(function() gate:cancel() end)
+    local job = p:submit(function()
+      local w = tk.work(function() gate:wait() end, function() end)
+      w:queue()  -- never ends while the gate is shut
+      waiting:push(true)
+      return w:wait()
+    end)
+    waiting:pop()
+    job:cancel()
+    assert.is_true(job:wait(30))
+    if job.state == "completed" then assert.is_false(job:result()) end
+  end)
+
   it("drops the results of a collected work, and its calls still run", function()
     local ran = tk.shared()
     do
