@@ -169,6 +169,29 @@ function kinds.cancel(r)
   expect(r, j, {completed = true, cancelled = true}, nil)
 end
 
+-- Calls through pool:work, some failing: each call's on_result runs once,
+-- in w:wait, with the right result; a cancelling shutdown says cancelled.
+function kinds.work(r)
+  local n, fails = rnd(1, 40), rnd() < 0.3
+  local e = {n = n, bad = 0, sum = 0,
+             seen = {completed = 0, failed = 0, cancelled = 0}, got = 0}
+  e.w = r.pool:work(function(x)
+    if x < 0 then error("negative") end
+    return x * 2
+  end, function(ok, v)
+    local st = ok and "completed"
+               or (v:find("^job was cancelled") and "cancelled" or "failed")
+    e.seen[st] = e.seen[st] + 1
+    if ok then e.got = e.got + v end
+  end)
+  for i = 1, n do
+    local x = (fails and i % 5 == 0) and -i or i
+    if x < 0 then e.bad = e.bad + 1 else e.sum = e.sum + 2 * x end
+    e.w:queue(x)
+  end
+  r.works[#r.works + 1] = e
+end
+
 local kind_names = {}
 for name in pairs(kinds) do kind_names[#kind_names + 1] = name end
 table.sort(kind_names)  -- a seed replays the same random choices
@@ -221,6 +244,23 @@ local function check_round(r, shut_early)
     end
     i = i + 1
   end
+  local calls = 0
+  for _, e in ipairs(r.works) do
+    if not e.w:wait(60) then fail("a work's wait hung") end
+    local seen = e.seen
+    if seen.completed + seen.failed + seen.cancelled ~= e.n then
+      fail("a work handed out %d of %d calls",
+           seen.completed + seen.failed + seen.cancelled, e.n)
+    end
+    if not shut_early and (seen.failed ~= e.bad or seen.cancelled ~= 0 or
+                           e.got ~= e.sum) then
+      fail("a work's calls ended wrong: %d failed (%d expected), %d " ..
+           "cancelled, sum %d (%d expected)", seen.failed, e.bad,
+           seen.cancelled, e.got, e.sum)
+    end
+    for st, k in pairs(seen) do tally[st] = tally[st] + k end
+    calls = calls + e.n
+  end
   local m = r.pool:metrics()
   if m.running ~= 0 or m.pending ~= 0 then
     fail("pool not idle: running %d pending %d", m.running, m.pending)
@@ -236,10 +276,11 @@ local function check_round(r, shut_early)
       fail("pool counts %d %s, the jobs say %d", m[st], st, n)
     end
   end
-  if not shut_early and m.submitted ~= #r.jobs + r.extra then
-    fail("pool counts %d submitted, %d were", m.submitted, #r.jobs + r.extra)
+  if not shut_early and m.submitted ~= #r.jobs + r.extra + calls then
+    fail("pool counts %d submitted, %d were", m.submitted,
+         #r.jobs + r.extra + calls)
   end
-  return #r.jobs
+  return #r.jobs + calls
 end
 
 local start = tk.now()
@@ -249,7 +290,7 @@ while tk.now() - start < seconds do
   rounds = rounds + 1
   local workers = rnd(1, 4)
   local r = {pool = tk.pool{workers = workers, name = "soak"},
-             jobs = {}, later = {}, groups = {}, extra = 0,
+             jobs = {}, later = {}, groups = {}, works = {}, extra = 0,
              subs = tk.channel()}
   for _ = 1, rnd(20, 200) do
     kinds[kind_names[rnd(#kind_names)]](r)
