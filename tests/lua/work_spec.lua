@@ -10,7 +10,7 @@ describe("work", function()
   it("hands every call's results to on_result inside wait", function()
     local sum, calls, inside = 0, 0, false
     local w = p:work(function(x, y) return x * 2, y end, function(ok, r, y)
-      assert.is_true(inside)  -- never outside w:wait
+      assert.is_true(inside)  -- not in these few queue calls, nor between
       assert.is_true(ok)
       assert.are.equal("tag", y)
       sum, calls = sum + r, calls + 1
@@ -25,6 +25,39 @@ describe("work", function()
     assert.are.equal(1000 * 1001, sum)
     assert.are.equal(0, #w)
     assert.is_true(w:wait())  -- nothing left: at once
+  end)
+
+  it("hands out what has arrived from inside queue, now and then", function()
+    -- A long loop of queue calls must not keep every finished call until
+    -- w:wait (every 1024 calls, as lwork.c has it).
+    local seen = 0
+    local w = p:work(function(x) return x end, function() seen = seen + 1 end)
+    for i = 1, 5000 do
+      if i % 500 == 0 then assert.is_true(p:wait_all(60)) end
+      w:queue(i)
+    end
+    assert.is_true(seen >= 1000)
+    assert.are.equal(5000, seen + #w)
+    assert.is_true(w:wait(60))
+    assert.are.equal(5000, seen)
+  end)
+
+  it("leaves a call not queued when on_result fails inside queue", function()
+    local seen, queued, err = 0, 0, nil
+    local w = p:work(function(x) return x end, function()
+      seen = seen + 1
+      if seen == 1 then error("on_result failed") end
+    end)
+    for i = 1, 5000 do
+      if i % 500 == 0 then assert.is_true(p:wait_all(60)) end
+      local ok, e = pcall(w.queue, w, i)
+      if not ok then err = e break end
+      queued = queued + 1
+    end
+    assert.matches("on_result failed", err)
+    assert.are.equal(queued, seen + #w)  -- the failed call is not counted
+    assert.is_true(w:wait(60))
+    assert.are.equal(queued, seen)
   end)
 
   it("passes a failure as false, the error and the worker's traceback", function()
