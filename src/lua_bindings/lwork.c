@@ -58,6 +58,7 @@ typedef struct work_box {
   arrival *ready, *ready_tail;   /* arrivals taken, oldest first */
   size_t pending;                /* queued calls not yet handed out */
   long long queued;              /* calls ever queued */
+  unsigned long calls;           /* calls to w:queue (see l_queue) */
   arrival *holding;              /* one being handed out (see wait_k) */
 } work_box;
 
@@ -249,16 +250,26 @@ static int queue_k(lua_State *L, int status, lua_KContext ctx);
 
 /* w:queue(...): fn(...) on a worker; on_result gets its results later.
 ** Every HAND_OUT_EVERY calls it first hands out what has arrived, so
-** on_result may run here; an error there leaves this call not queued. */
-static int l_queue(lua_State *L) { return queue_k(L, LUA_OK, 0); }
-
-static int queue_k(lua_State *L, int status, lua_KContext ctx) {
-  (void)status;
-  (void)ctx;
+** on_result may run here; an error there leaves this call not queued. The
+** count is of calls to w:queue, made before the hand-out: a w:queue inside
+** on_result is a call of its own and does not hand out again (its depth
+** would grow with every result). */
+static int l_queue(lua_State *L) {
   work_box *b = check_work(L);
   let_go(b);  /* an error in the last hand-out cut it short */
-  while (b->ready != NULL) give(L, b, queue_k);
-  if (b->queued % HAND_OUT_EVERY == HAND_OUT_EVERY - 1 && take_arrivals(b))
+  if (++b->calls % HAND_OUT_EVERY == 0) {
+    take_arrivals(b);
+    while (b->ready != NULL) give(L, b, queue_k);
+  }
+  return queue_k(L, LUA_OK, 0);
+}
+
+/* The rest of w:queue; after a yield inside on_result (a task waiting)
+** the hand-out goes on first. */
+static int queue_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)ctx;
+  work_box *b = check_work(L);
+  if (status == LUA_YIELD)
     while (b->ready != NULL) give(L, b, queue_k);
   int n = lua_gettop(L);  /* the box and the arguments */
   tkl_check_count(L, n - 1, "arguments");

@@ -42,6 +42,23 @@ describe("work", function()
     assert.are.equal(5000, seen)
   end)
 
+  it("lets on_result queue more in a hand-out from queue, without recursing", function()
+    -- Each first-round result queues a follow-up: queue calls made inside
+    -- on_result must not each hand out the rest (a C stack overflow).
+    local seen = 0
+    local w
+    w = p:work(function(x) return x end, function(ok, x)
+      seen = seen + 1
+      if x <= 3000 then w:queue(x + 10000) end
+    end)
+    for i = 1, 3000 do
+      if i % 500 == 0 then assert.is_true(p:wait_all(60)) end
+      w:queue(i)
+    end
+    assert.is_true(w:wait(60))
+    assert.are.equal(6000, seen)
+  end)
+
   it("leaves a call not queued when on_result fails inside queue", function()
     local seen, queued, err = 0, 0, nil
     local w = p:work(function(x) return x end, function()
