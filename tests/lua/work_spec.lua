@@ -42,21 +42,27 @@ describe("work", function()
     assert.are.equal(5000, seen)
   end)
 
+  -- A work whose on_result counts the results and, for x <= limit, queues
+  -- a follow-up call with x + step.
+  local function follow_ups(limit, step)
+    local w, count = nil, {seen = 0}
+    w = p:work(function(x) return x end, function(ok, x)
+      count.seen = count.seen + 1
+      if x <= limit then w:queue(x + step) end
+    end)
+    return w, count
+  end
+
   it("lets on_result queue more in a hand-out from queue, without recursing", function()
     -- Each first-round result queues a follow-up: queue calls made inside
     -- on_result must not each hand out the rest (a C stack overflow).
-    local seen = 0
-    local w
-    w = p:work(function(x) return x end, function(ok, x)
-      seen = seen + 1
-      if x <= 3000 then w:queue(x + 10000) end
-    end)
+    local w, count = follow_ups(3000, 10000)
     for i = 1, 3000 do
       if i % 500 == 0 then assert.is_true(p:wait_all(60)) end
       w:queue(i)
     end
     assert.is_true(w:wait(60))
-    assert.are.equal(6000, seen)
+    assert.are.equal(6000, count.seen)
   end)
 
   it("leaves a call not queued when on_result fails inside queue", function()
@@ -152,15 +158,10 @@ describe("work", function()
   end)
 
   it("lets on_result queue more calls, which the same wait covers", function()
-    local seen = 0
-    local w
-    w = p:work(function(x) return x end, function(ok, x)
-      seen = seen + 1
-      if x < 10 then w:queue(x + 1) end
-    end)
+    local w, count = follow_ups(9, 1)  -- 1, 2, ... 10
     w:queue(1)
     assert.is_true(w:wait(60))
-    assert.are.equal(10, seen)
+    assert.are.equal(10, count.seen)
   end)
 
   it("raises on_result's error from wait and keeps the rest for the next", function()
