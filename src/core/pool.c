@@ -982,6 +982,11 @@ static int submit(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
   if (out != NULL) *out = job;
   /* Before any worker sees the job: the push below publishes the node. */
   if (watch != NULL) tk__job_on_finish_kept(job, watch, on_finish, finish_arg);
+  /* And its token's parent: a worker that starts the job before the link
+  ** below must see a token cancelled before the submit (it ran, now and
+  ** then, when only the link told it). */
+  if (opts != NULL && opts->token != NULL)
+    tk__token_set_parent(&X(job)->token, opts->token);
 
   tk__task t = {NULL, NULL, job};
   if (n_after > 0 || gated) {

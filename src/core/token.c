@@ -59,9 +59,14 @@ int tk_token_new(tk_token_t **out) {
   return 0;
 }
 
-int tk__token_link(tk_token_t *t, tk_token_t *parent) {
+void tk__token_set_parent(tk_token_t *t, tk_token_t *parent) {
   tk_token_retain(parent);
   atomic_store_explicit(&t->parent, parent, memory_order_release);
+}
+
+int tk__token_link(tk_token_t *t, tk_token_t *parent) {
+  if (atomic_load_explicit(&t->parent, memory_order_relaxed) != parent)
+    tk__token_set_parent(t, parent);
   t->link.fn = NULL;
   t->link.dispose = NULL;
   t->link.arg = NULL;

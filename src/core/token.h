@@ -42,6 +42,10 @@ TK_INTERNAL void tk__token_init_embedded(tk_token_t *t, tk_job_t *owner);
 /* Makes t a child of parent (retains parent). Returns 1 if the parent is
 ** already cancelled: the caller then cancels t when it is ready to. */
 TK_INTERNAL int tk__token_link(tk_token_t *t, tk_token_t *parent);
+/* The first half of tk__token_link, for a job's token before the job is
+** queued: t's chain reaches parent (tk__token_chain_cancelled sees it)
+** before t is on parent's list; tk__token_link then only lists it. */
+TK_INTERNAL void tk__token_set_parent(tk_token_t *t, tk_token_t *parent);
 /* 1 if t or any of its ancestors is cancelled: a cancellation that is
 ** still on its way down to t counts too. */
 TK_INTERNAL int tk__token_chain_cancelled(const tk_token_t *t);

@@ -5,6 +5,7 @@
 ** threads at once. See LICENSE for copyright and licence.
 */
 #include "tk_test.h"
+#include "tk_hg.h"
 #include "tk_slab.h"
 
 static atomic_long live, mallocs;
@@ -123,9 +124,14 @@ static void *churn(void *arg) {
     int k = round % 32;
     if (mine[k] != NULL) {
       if (*(uintptr_t *)mine[k] != id) atomic_store(&churn_bad, 1);
-      /* Every other one goes to another thread to free. */
-      void *old = (round & 1) ? atomic_exchange(&handoff[round % 64], mine[k])
-                              : mine[k];
+      /* Every other one goes to another thread to free (helgrind is told
+      ** of the order the exchange gives: it does not see atomics). */
+      void *old = mine[k];
+      if (round & 1) {
+        TK_HG_RELEASE(&handoff[round % 64]);
+        old = atomic_exchange(&handoff[round % 64], mine[k]);
+        TK_HG_ACQUIRE(&handoff[round % 64]);
+      }
       if (old != NULL) tk__slab_free(&shared_slab, old);
     }
     mine[k] = tk__slab_alloc(&shared_slab);
@@ -142,12 +148,15 @@ static void *churn(void *arg) {
 static void slab_many_threads(void **state) {
   (void)state;
   pthread_t th[4];
+  for (int i = 0; i < 64; i++) TK_HG_ATOMIC(&handoff[i]);
   for (uintptr_t i = 0; i < 4; i++)
     assert_int_equal(0, pthread_create(&th[i], NULL, churn, (void *)i));
   for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
   assert_int_equal(0, atomic_load(&churn_bad));
-  for (int i = 0; i < 64; i++)
+  for (int i = 0; i < 64; i++) {
+    TK_HG_ACQUIRE(&handoff[i]);
     tk__slab_free(&shared_slab, atomic_exchange(&handoff[i], NULL));
+  }
   tk__slab_trim_all();
   assert_int_equal(0, atomic_load(&live));
 }

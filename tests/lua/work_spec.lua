@@ -193,6 +193,27 @@ describe("work", function()
     assert.are.equal(150, job:result(60))
   end)
 
+  it("lets on_result wait inside a task, in wait and in queue", function()
+    -- on_result runs from C (w:wait, w:queue): a sleep in it must suspend
+    -- the task through those calls, not fail or block the only worker.
+    local one = tk.pool(1)
+    finally(function() one:shutdown{cancel_pending = true} end)
+    local job = one:submit(function()
+      local seen = 0
+      local w = tk.work(function(x) return x end, function(ok, x)
+        tk.sleep(0.001)
+        seen = seen + 1
+      end)
+      for i = 1, 2100 do  -- two hand-outs from inside queue
+        w:queue(i)
+        if i % 700 == 0 then tk.sleep(0.05) end  -- let calls arrive
+      end
+      assert(w:wait(60), "wait timed out")
+      return seen
+    end)
+    assert.are.equal(2100, job:result(120))
+  end)
+
   it("ends a task's wait when the task is cancelled", function()
     local gate, waiting = tk.token(), tk.channel()
     finally(function() gate:cancel() end)
