@@ -118,10 +118,7 @@ static int suspend_on(lua_State *L, tkl_channel *c, waitlist *l,
                       tkl_task *t, double left, int (*ready)(tkl_channel *),
                       lua_KFunction k) {
   pthread_mutex_unlock(&c->mu);
-  tkl_wait *w = tkl_wait_begin(L, t);
-  tkl_wait_deadline(L, w, left);
-  void *wk = tkl_wait_waker(w);
-  tkl_waker_retain(wk);
+  void *wk = tkl_wait_begin_waker(L, t, left);
   pthread_mutex_lock(&c->mu);
   /* Reserve again: other tasks may have taken the slot meanwhile. */
   if (ready(c) || wl_reserve(l) != 0) {
@@ -145,9 +142,7 @@ static void resume_from(lua_State *L, tkl_channel *c, waitlist *l, int dl) {
   pthread_mutex_lock(&c->mu);
   wl_remove(l, wk);
   pthread_mutex_unlock(&c->mu);
-  int timed_out = tkl_wait_end(L);
-  tkl_task *t = tkl_current_task();
-  if (timed_out || (t != NULL && tk_job_is_cancelled(t->job))) {
+  if (tkl_wait_end_given_up(L)) {
     lua_pushnumber(L, 0);
     lua_replace(L, dl);
   }

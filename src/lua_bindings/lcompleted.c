@@ -91,10 +91,7 @@ static int next_k(lua_State *L, int status, lua_KContext suspended) {
     tkl_task *t = tkl_yieldable_task(L);
     if (t != NULL) {
       pthread_mutex_unlock(&c->mu);
-      tkl_wait *w = tkl_wait_begin(L, t);
-      tkl_wait_deadline(L, w, wait);
-      void *wk = tkl_wait_waker(w);
-      tkl_waker_retain(wk);
+      void *wk = tkl_wait_begin_waker(L, t, wait);
       pthread_mutex_lock(&c->mu);
       if (c->count > 0) {  /* arrived meanwhile: wake at once */
         pthread_mutex_unlock(&c->mu);

@@ -560,6 +560,14 @@ void tkl_wait_job(lua_State *L, tkl_wait *w, tk_job_t *job) {
 
 void *tkl_wait_waker(tkl_wait *w) { return w->wk; }
 
+void *tkl_wait_begin_waker(lua_State *L, tkl_task *t, double secs) {
+  tkl_wait *w = tkl_wait_begin(L, t);
+  tkl_wait_deadline(L, w, secs);
+  void *wk = tkl_wait_waker(w);
+  tkl_waker_retain(wk);
+  return wk;
+}
+
 int tkl_wait_suspend(lua_State *L, lua_KFunction k, lua_KContext ctx) {
   return lua_yieldk(L, 0, ctx, k);
 }
@@ -578,6 +586,12 @@ int tkl_wait_end(lua_State *L) {
   tkl_waker_release(w->wk);
   free(w);
   return timed_out;
+}
+
+int tkl_wait_end_given_up(lua_State *L) {
+  tkl_task *t = current;
+  int timed_out = tkl_wait_end(L);
+  return timed_out || tk_job_is_cancelled(t->job);
 }
 
 /* }====================================================== */

@@ -171,10 +171,7 @@ static int await(lua_State *L, work_box *b, double deadline,
     int busy = w->waker != NULL;
     pthread_mutex_unlock(&w->mu);
     if (busy) return luaL_error(L, "another task already waits for this work");
-    tkl_wait *tw = tkl_wait_begin(L, t);
-    tkl_wait_deadline(L, tw, wait);
-    wk = tkl_wait_waker(tw);
-    tkl_waker_retain(wk);
+    wk = tkl_wait_begin_waker(L, t, wait);
   }
   int rc = 0;
   pthread_mutex_lock(&w->mu);
@@ -200,8 +197,7 @@ static int await(lua_State *L, work_box *b, double deadline,
 ** out or the task was cancelled, the deadline at index 2 becomes "now":
 ** the next look hands out what arrived, then returns false. */
 static void unawait(lua_State *L, work_box *b) {
-  tkl_task *t = tkl_current_task();
-  if (tkl_wait_end(L) || (t != NULL && tk_job_is_cancelled(t->job))) {
+  if (tkl_wait_end_given_up(L)) {
     lua_pushnumber(L, 0);
     lua_replace(L, 2);
   }
@@ -262,16 +258,17 @@ static int l_queue(lua_State *L) {
     take_arrivals(b);
     while (b->ready != NULL) give(L, b, queue_k);
   }
-  return queue_k(L, LUA_OK, 0);
+  return queue_k(L, LUA_OK, (lua_KContext)b);
 }
 
-/* The rest of w:queue; after a yield inside on_result (a task waiting)
-** the hand-out goes on first. */
+/* The rest of w:queue, with the box as ctx; after a yield inside on_result
+** (a task waiting) the box is checked again and the hand-out goes on. */
 static int queue_k(lua_State *L, int status, lua_KContext ctx) {
-  (void)ctx;
-  work_box *b = check_work(L);
-  if (status == LUA_YIELD)
+  work_box *b = (work_box *)ctx;
+  if (status == LUA_YIELD) {
+    b = check_work(L);
     while (b->ready != NULL) give(L, b, queue_k);
+  }
   int n = lua_gettop(L);  /* the box and the arguments */
   tkl_check_count(L, n - 1, "arguments");
   tkl_pool *p = b->pool;

@@ -311,11 +311,19 @@ TKL_INTERNAL void *tkl_wait_waker(tkl_wait *w);
 TKL_INTERNAL void tkl_waker_retain(void *waker);
 TKL_INTERNAL void tkl_waker_fire(void *waker);   /* also releases */
 TKL_INTERNAL void tkl_waker_release(void *waker);
+/* tkl_wait_begin with a deadline `secs` (< 0: none) and a waker, retained
+** for the caller to hand to whoever will fire it (channels, as_completed,
+** work). */
+TKL_INTERNAL void *tkl_wait_begin_waker(lua_State *L, tkl_task *t,
+                                        double secs);
 TKL_INTERNAL int tkl_wait_suspend(lua_State *L, lua_KFunction k,
                                   lua_KContext ctx);
 /* In the continuation: ends the wait (unregisters its sources). Returns
 ** 1 if the deadline passed. */
 TKL_INTERNAL int tkl_wait_end(lua_State *L);
+/* The same, and 1 also when the task was cancelled: a wait that should not
+** begin again. */
+TKL_INTERNAL int tkl_wait_end_given_up(lua_State *L);
 
 /* Longer waits are this long (~31 years): no time converts out of
 ** range. */
