@@ -132,15 +132,18 @@ void tk_group_retain(tk_group_t *g) {
   if (g != NULL) atomic_fetch_add(&g->refs, 1);
 }
 
-void tk_group_release(tk_group_t *g) {
-  if (g == NULL || !tk__ref_drop(&g->refs)) return;
-  pthread_mutex_lock(&tree_mu);
+/* With tree_mu held, after g's last reference went: takes it out of the
+** tree and out of its jobs, so nothing can find it any more. */
+static void forget_locked(tk_group_t *g) {
   unlink_group(g);
   for (size_t i = 0; i < g->nnodes; i++) {
     tk__job_ext *x = tk__job_ext_peek(g->nodes[i]->job);
     if (x != NULL && x->group == g) x->group = NULL;
   }
-  pthread_mutex_unlock(&tree_mu);
+}
+
+/* Without tree_mu: frees a forgotten group. */
+static void free_group(tk_group_t *g) {
   for (size_t i = 0; i < g->nnodes; i++) {
     tk_job_release(g->nodes[i]->job);
     tk__free(g->nodes[i]);
@@ -151,6 +154,14 @@ void tk_group_release(tk_group_t *g) {
   if (g->data_free != NULL) g->data_free(g->data);
   tk__free(g->name);
   tk__free(g);
+}
+
+void tk_group_release(tk_group_t *g) {
+  if (g == NULL || !tk__ref_drop(&g->refs)) return;
+  pthread_mutex_lock(&tree_mu);
+  forget_locked(g);
+  pthread_mutex_unlock(&tree_mu);
+  free_group(g);
 }
 
 void *tk_group_data(const tk_group_t *g) { return g ? g->data : NULL; }
@@ -202,6 +213,10 @@ static void on_finish(void *arg) {
     tk_job_retain(w->job);
     open[nopen++] = w->job;
   }
+  /* The group's hold on itself ends in the same hold of tree_mu as its
+  ** count: a join that sees the count done must not still list it. */
+  int gone = last && tk__ref_drop(&g->refs);
+  if (gone) forget_locked(g);
   activity++;
   pthread_cond_broadcast(&tree_cv);
   pthread_mutex_unlock(&tree_mu);
@@ -209,7 +224,7 @@ static void on_finish(void *arg) {
     tk_job_open(open[i]);
     tk_job_release(open[i]);
   }
-  if (last) tk_group_release(g);  /* the group's hold on itself */
+  if (gone) free_group(g);
 }
 
 int tk_group_submit(tk_group_t *g, const tk_job_opts_t *opts, tk_task_fn fn,

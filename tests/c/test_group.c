@@ -255,6 +255,35 @@ static void group_listing_children_while_they_go(void **state) {
   tk_pool_free(p);
 }
 
+/* A task that makes a child group, gives it a task and lets it go. */
+static int make_child_and_let_go(void *arg) {
+  (void)arg;
+  tk_group_t *child;
+  int rc = tk_group_new(the_pool, NULL, &child);
+  if (rc != 0) return rc;
+  rc = tk_group_submit(child, NULL, noop_task, NULL, NULL);
+  tk_group_release(child);
+  return rc;
+}
+
+/* Once a join returns, a child group that no one holds is gone: its hold
+** on itself ends with its last task, before the join can see it done. */
+static void group_join_sees_let_go_children_gone(void **state) {
+  (void)state;
+  tk_pool_t *p = new_pool(2);
+  the_pool = p;
+  tk_group_t *parent;
+  assert_ok(tk_group_new(p, NULL, &parent));
+  long n = stress_scale(1000);
+  for (long i = 0; i < n; i++) {
+    assert_ok(tk_group_submit(parent, NULL, make_child_and_let_go, NULL, NULL));
+    assert_ok(tk_group_join(parent, 60));
+    assert_int_equal(0, tk_group_children(parent, NULL, 0));
+  }
+  tk_group_release(parent);
+  tk_pool_free(p);
+}
+
 typedef struct joiner {
   tk_group_t *g;
   int rc;
@@ -344,6 +373,7 @@ int main(void) {
       cmocka_unit_test(group_event_wakes_running_and_cancels_waiting),
       cmocka_unit_test(group_capacity_race_loses_nothing),
       cmocka_unit_test(group_listing_children_while_they_go),
+      cmocka_unit_test(group_join_sees_let_go_children_gone),
       cmocka_unit_test(group_join),
       cmocka_unit_test(group_clear_pending_and_bad_input),
   };
