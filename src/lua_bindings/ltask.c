@@ -28,7 +28,8 @@ typedef struct slot {
   size_t used, limit;            /* its allocator's bytes and cap (0: none) */
   tkl_ctx *ctx;                  /* the state's module context */
   pthread_mutex_t mu;
-  tkl_task *task;                /* mu: running now, or NULL */
+  tkl_task *task;                /* running now, or NULL: set under mu by
+                                 ** its thread, which alone reads it bare */
   /* Finished tasks' coroutines, reset, for the next tasks (registry refs
   ** keep them alive): a new one costs allocations and garbage. */
   int nidle;
@@ -43,7 +44,6 @@ static atomic_int interrupted;   /* tkl_interrupt_all was called */
 static pthread_key_t state_key;
 static pthread_once_t state_once = PTHREAD_ONCE_INIT;
 static _Thread_local slot *myslot;
-static _Thread_local tkl_task *current;
 
 /* Set by the embedding API: runs in every new worker state. */
 void (*tkl_worker_hook)(lua_State *L);
@@ -120,12 +120,13 @@ static int state_panic(lua_State *L) {
   return 0;
 }
 
-/* This thread's state, made on its first task. NULL with an error message
-** in *err (static storage) when it cannot be made. */
-static lua_State *worker_state(tkl_pool *p, char *err, size_t errlen) {
-  if (myslot != NULL) return myslot->state;
+/* This thread's slot, its state made on its first task. NULL with an
+** error message in err when the state cannot be made. */
+static slot *worker_slot(tkl_pool *p, char *err, size_t errlen) {
+  slot *me = myslot;
+  if (me != NULL) return me;
   TK_ONCE(&state_once, make_key);
-  slot *me = calloc(1, sizeof *me);
+  me = calloc(1, sizeof *me);
   if (me != NULL) me->limit = p->memory_limit;
   lua_State *L = me ? lua_newstate(limited_alloc, me) : NULL;
   if (L != NULL) lua_atpanic(L, state_panic);
@@ -155,7 +156,7 @@ static lua_State *worker_state(tkl_pool *p, char *err, size_t errlen) {
   pthread_mutex_unlock(&slots_mu);
   myslot = me;
   pthread_setspecific(state_key, me);
-  return L;
+  return me;
 }
 
 /* }====================================================== */
@@ -231,10 +232,16 @@ tkl_task *tkl_task_of(tk_job_t *job) {
   return fn == tkl_task_run ? arg : NULL;
 }
 
-tkl_task *tkl_current_task(void) { return current; }
+/* The task this thread runs now: its slot's (one thread-local read). */
+static tkl_task *running_task(void) {
+  slot *me = myslot;
+  return me != NULL ? me->task : NULL;
+}
+
+tkl_task *tkl_current_task(void) { return running_task(); }
 
 tkl_task *tkl_yieldable_task(lua_State *L) {
-  tkl_task *t = current;
+  tkl_task *t = running_task();
   return t != NULL && t->co == L && lua_isyieldable(L) ? t : NULL;
 }
 
@@ -390,14 +397,16 @@ int tkl_task_run(void *arg) {
   tk_job_t *job = tk_job_current();
   t->job = job;
   char err[256];
-  lua_State *L = worker_state(t->pool, err, sizeof err);
-  if (L == NULL) return tk_job_fail(job, "%s", err);
+  /* Read once: each read of a thread-local is a call in a shared module. */
+  slot *me = worker_slot(t->pool, err, sizeof err);
+  if (me == NULL) return tk_job_fail(job, "%s", err);
+  lua_State *L = me->state;
   int nargs = 0;
   if (t->co == NULL) {
-    if (myslot->nidle > 0) {  /* a finished task's coroutine */
-      myslot->nidle--;
-      t->co = myslot->idle_co[myslot->nidle];
-      t->co_ref = myslot->idle_ref[myslot->nidle];
+    if (me->nidle > 0) {  /* a finished task's coroutine */
+      me->nidle--;
+      t->co = me->idle_co[me->nidle];
+      t->co_ref = me->idle_ref[me->nidle];
     } else {
       /* Everything on the worker's own state runs protected: a task that
       ** ran it out of memory must not take the worker down with it. */
@@ -416,19 +425,17 @@ int tkl_task_run(void *arg) {
       tk_token_on_cancel(tk_job_token(job), hard_stop_cb, t, &t->stop_cb);
   }
   lua_State *co = t->co;
-  tkl_task *prev = current;
-  current = t;
-  pthread_mutex_lock(&myslot->mu);
-  myslot->task = t;
+  tkl_task *prev = me->task;
+  pthread_mutex_lock(&me->mu);
+  me->task = t;
   if ((tk_job_is_cancelled(job) && must_stop(t)) || atomic_load(&interrupted))
-    stop_slot(myslot);
-  pthread_mutex_unlock(&myslot->mu);
+    stop_slot(me);
+  pthread_mutex_unlock(&me->mu);
   int nres = 0;
   int st = lua_resume(co, L, nargs, &nres);
-  pthread_mutex_lock(&myslot->mu);
-  myslot->task = prev;
-  pthread_mutex_unlock(&myslot->mu);
-  current = prev;
+  pthread_mutex_lock(&me->mu);
+  me->task = prev;
+  pthread_mutex_unlock(&me->mu);
 
   if (st == LUA_YIELD && t->wait != NULL) return TK_SUSPEND;
   if (t->stop_cb != 0) tk_token_off_cancel(tk_job_token(job), t->stop_cb);
@@ -459,7 +466,7 @@ int tkl_task_run(void *arg) {
 }
 
 int tkl_raise_cancel(lua_State *L) {
-  tkl_task *t = current;
+  tkl_task *t = running_task();
   if (t != NULL) atomic_store(&t->cancel_raised, 1);
   lua_pushstring(L, "cancelled");
   return lua_error(L);
@@ -574,7 +581,7 @@ int tkl_wait_suspend(lua_State *L, lua_KFunction k, lua_KContext ctx) {
 
 int tkl_wait_end(lua_State *L) {
   (void)L;
-  tkl_task *t = current;
+  tkl_task *t = running_task();
   tkl_wait *w = t->wait;
   t->wait = NULL;
   int timed_out = w->deadline != NULL && tk_token_is_cancelled(w->deadline);
@@ -589,7 +596,7 @@ int tkl_wait_end(lua_State *L) {
 }
 
 int tkl_wait_end_given_up(lua_State *L) {
-  tkl_task *t = current;
+  tkl_task *t = running_task();
   int timed_out = tkl_wait_end(L);
   return timed_out || tk_job_is_cancelled(t->job);
 }
@@ -599,7 +606,7 @@ int tkl_wait_end_given_up(lua_State *L) {
 /* {====================================================== in-task calls */
 
 static int l_current_job(lua_State *L) {
-  tkl_task *t = current;
+  tkl_task *t = running_task();
   if (t == NULL || t->job == NULL) {
     lua_pushnil(L);
     return 1;
@@ -610,13 +617,13 @@ static int l_current_job(lua_State *L) {
 }
 
 static int l_cancelled(lua_State *L) {
-  tkl_task *t = current;
+  tkl_task *t = running_task();
   lua_pushboolean(L, t != NULL && tk_job_is_cancelled(t->job));
   return 1;
 }
 
 static int l_checkpoint(lua_State *L) {
-  tkl_task *t = current;
+  tkl_task *t = running_task();
   if (t != NULL && tk_job_is_cancelled(t->job)) return tkl_raise_cancel(L);
   return 0;
 }
@@ -632,7 +639,7 @@ static void nap(double s) {
 static int sleep_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   (void)ctx;
-  tkl_task *t = current;
+  tkl_task *t = running_task();
   tkl_wait_end(L);
   lua_pushboolean(L, !tk_job_is_cancelled(t->job));
   return 1;
@@ -653,7 +660,7 @@ static int l_sleep(lua_State *L) {
     tkl_wait_deadline(L, w, s);
     return tkl_wait_suspend(L, sleep_k, 0);
   }
-  t = current;
+  t = running_task();
   if (t != NULL) {  /* in a task, but cannot yield here: block */
     int cancelled = tk_token_wait(tk_job_token(t->job), s) == 0;
     lua_pushboolean(L, !cancelled);
