@@ -5,6 +5,7 @@
 */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,17 +20,18 @@ int luaopen_threadkit(lua_State *L);
 /* Each thread that runs Lua tasks has a slot saying what it runs, so that
 ** a hard stop (job cancelled with force, timeout, tklua's Ctrl-C) can set a
 ** hook on exactly that coroutine. Slots live from the thread's first task
-** to its exit. slots_mu guards the list (a slot is freed only under it);
-** each slot's own mutex guards its task, so the task runner, which sets it
-** twice per task, never contends with other workers. */
+** to its exit. slots_mu guards the list (a slot is freed only under it).
+** The task runner sets its slot's task twice per task without a lock;
+** look_at says how a stopper still never hooks a coroutine that has moved
+** on to another task. */
 typedef struct slot {
   struct slot *next;
   lua_State *state;              /* the thread's worker state */
   size_t used, limit;            /* its allocator's bytes and cap (0: none) */
   tkl_ctx *ctx;                  /* the state's module context */
-  pthread_mutex_t mu;
-  tkl_task *task;                /* running now, or NULL: set under mu by
-                                 ** its thread, which alone reads it bare */
+  pthread_mutex_t mu;             /* stoppers take turns (see look_at) */
+  _Atomic(tkl_task *) task;      /* running now, or NULL; its thread sets it */
+  atomic_int stopping;           /* a stopper is looking at task */
   /* Finished tasks' coroutines, reset, for the next tasks (registry refs
   ** keep them alive): a new one costs allocations and garbage. */
   int nidle;
@@ -235,7 +237,8 @@ tkl_task *tkl_task_of(tk_job_t *job) {
 /* The task this thread runs now: its slot's (one thread-local read). */
 static tkl_task *running_task(void) {
   slot *me = myslot;
-  return me != NULL ? me->task : NULL;
+  return me != NULL ? atomic_load_explicit(&me->task, memory_order_relaxed)
+                    : NULL;
 }
 
 tkl_task *tkl_current_task(void) { return running_task(); }
@@ -257,22 +260,37 @@ static int must_stop(tkl_task *t) {
          atomic_load(&interrupted);
 }
 
-/* With the slot's mu held: stops the task it runs. Setting a hook from
-** another thread is what lua.c does from its SIGINT handler: lua_sethook
-** is documented as safe to call asynchronously. */
-static void stop_slot(slot *s) {
-  if (s->task != NULL && s->task->co != NULL)
-    lua_sethook(s->task->co, stop_hook,
+/* Stops a running task. Setting a hook from another thread is what lua.c
+** does from its SIGINT handler: lua_sethook is documented as safe to call
+** asynchronously. */
+static void stop_running(tkl_task *t) {
+  if (t->co != NULL)
+    lua_sethook(t->co, stop_hook,
                 LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+/* From another thread: stops s's task if it is `only` (or any, for NULL).
+** No lock on the worker's path: the stopper says it is looking, then
+** looks; the worker takes its task down, then waits while a stopper looks
+** (each side a store, then a load, all sequentially consistent). So a
+** stopper that sees the task has hooked it before the worker moves on
+** and reuses its coroutine; one that misses it came before the worker
+** looked for a cancellation, which the worker then sees. Stoppers take
+** turns on s->mu. */
+static void look_at(slot *s, tkl_task *only) {
+  pthread_mutex_lock(&s->mu);
+  atomic_store(&s->stopping, 1);
+  tkl_task *t = atomic_load(&s->task);
+  TK_HG_ACQUIRE(&s->task);
+  if (t != NULL && (only == NULL || t == only)) stop_running(t);
+  TK_HG_RELEASE(&s->stopping);
+  atomic_store(&s->stopping, 0);
+  pthread_mutex_unlock(&s->mu);
 }
 
 void tkl_stop_task(tkl_task *t) {
   pthread_mutex_lock(&slots_mu);
-  for (slot *s = slots; s != NULL; s = s->next) {
-    pthread_mutex_lock(&s->mu);
-    if (s->task == t) stop_slot(s);
-    pthread_mutex_unlock(&s->mu);
-  }
+  for (slot *s = slots; s != NULL; s = s->next) look_at(s, t);
   pthread_mutex_unlock(&slots_mu);
 }
 
@@ -288,11 +306,7 @@ void tkl_interrupt_all(void);
 void tkl_interrupt_all(void) {
   atomic_store(&interrupted, 1);
   pthread_mutex_lock(&slots_mu);
-  for (slot *s = slots; s != NULL; s = s->next) {
-    pthread_mutex_lock(&s->mu);
-    stop_slot(s);
-    pthread_mutex_unlock(&s->mu);
-  }
+  for (slot *s = slots; s != NULL; s = s->next) look_at(s, NULL);
   pthread_mutex_unlock(&slots_mu);
 }
 
@@ -425,17 +439,18 @@ int tkl_task_run(void *arg) {
       tk_token_on_cancel(tk_job_token(job), hard_stop_cb, t, &t->stop_cb);
   }
   lua_State *co = t->co;
-  tkl_task *prev = me->task;
-  pthread_mutex_lock(&me->mu);
-  me->task = t;
+  /* See look_at: up, then look for a stop that may have missed it. */
+  tkl_task *prev = atomic_load_explicit(&me->task, memory_order_relaxed);
+  TK_HG_RELEASE(&me->task);
+  atomic_store(&me->task, t);
   if ((tk_job_is_cancelled(job) && must_stop(t)) || atomic_load(&interrupted))
-    stop_slot(me);
-  pthread_mutex_unlock(&me->mu);
+    stop_running(t);
   int nres = 0;
   int st = lua_resume(co, L, nargs, &nres);
-  pthread_mutex_lock(&me->mu);
-  me->task = prev;
-  pthread_mutex_unlock(&me->mu);
+  /* Down, then wait for a stopper that may have seen it. */
+  atomic_store(&me->task, prev);
+  while (atomic_load(&me->stopping)) sched_yield();
+  TK_HG_ACQUIRE(&me->stopping);
 
   if (st == LUA_YIELD && t->wait != NULL) return TK_SUSPEND;
   if (t->stop_cb != 0) tk_token_off_cancel(tk_job_token(job), t->stop_cb);

@@ -106,6 +106,40 @@ describe("job", function()
     assert.are.equal("cancelled", j.state)
   end)
 
+  it("a stop as its task ends never reaches the next task", function()
+    -- One worker: each task's coroutine goes on to the tasks after it.
+    -- The script cancels with force about when the task ends: some are
+    -- stopped, some have ended; a stop that reached the coroutine after it
+    -- moved on would kill a plain task, or the next task before it starts.
+    local q = tk.pool(1)
+    local started = tk.channel()
+    local function run(ch, d)
+      ch:push(true)
+      local t0 = tk.now()
+      while tk.now() - t0 < d do end
+      return "done"
+    end
+    local stopped, done = 0, 0
+    for i = 1, 300 do
+      local j = q:submit(run, started, 0.0001 + (i % 9) * 0.0001)
+      local plain = q:submit(function(x) return x end, i)
+      assert.is_true(started:pop(10), "the task never started")
+      local t0 = tk.now()
+      while tk.now() - t0 < 0.0005 do end
+      j:cancel(true)
+      assert.is_true(j:wait(10))
+      if j.state == "cancelled" then
+        stopped = stopped + 1
+      else
+        assert.are.equal("done", j:result())
+        done = done + 1
+      end
+      assert.are.equal(i, plain:result())
+    end
+    assert.is_true(stopped > 0 and done > 0)
+    q:shutdown()
+  end)
+
   it("handles compare equal across states", function()
     local j = p:submit(function() return tk.current_job() end)
     local same = j:result()
