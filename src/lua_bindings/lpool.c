@@ -478,6 +478,28 @@ static void push_retry_policy(lua_State *L, int oidx, int r) {
   }
 }
 
+void tkl_read_task_opts(lua_State *L, int oidx, tk_job_opts_t *o,
+                        int in_group) {
+  if (lua_getfield(L, oidx, "priority") != LUA_TNIL)
+    o->priority = tkl_priority(L, -1);
+  if (lua_getfield(L, oidx, "name") != LUA_TNIL) {
+    o->name = lua_tostring(L, -1);
+    if (o->name == NULL) luaL_argerror(L, oidx, "name must be a string");
+  }
+  if (lua_getfield(L, oidx, "token") != LUA_TNIL) {
+    if (in_group)
+      luaL_argerror(L, oidx, "a group's task takes the group's event as "
+                             "its token");
+    o->token = tkl_check_handle(L, -1, TKL_K_TOKEN);
+  }
+  if (lua_getfield(L, oidx, "timeout") != LUA_TNIL) {
+    int ok;
+    o->timeout = lua_tonumberx(L, -1, &ok);
+    if (!ok || !(o->timeout > 0))
+      luaL_argerror(L, oidx, "timeout must be a positive number");
+  }
+}
+
 int tkl_submit(lua_State *L, tkl_pool *p, tk_group_t *g, int ctx, int oidx,
                int fidx) {
   luaL_checktype(L, fidx, LUA_TFUNCTION);
@@ -491,24 +513,7 @@ int tkl_submit(lua_State *L, tkl_pool *p, tk_group_t *g, int ctx, int oidx,
     static const char *const known[] = {"priority", "name", "token", "timeout",
                                         "block_timeout", "retry", "after", NULL};
     tkl_check_options(L, oidx, oidx, "", known);
-    if (lua_getfield(L, oidx, "priority") != LUA_TNIL)
-      o.priority = tkl_priority(L, -1);
-    if (lua_getfield(L, oidx, "name") != LUA_TNIL) {
-      o.name = lua_tostring(L, -1);
-      if (o.name == NULL) luaL_argerror(L, oidx, "name must be a string");
-    }
-    if (lua_getfield(L, oidx, "token") != LUA_TNIL) {
-      if (g != NULL)
-        luaL_argerror(L, oidx, "a group's task takes the group's event as "
-                               "its token");
-      o.token = tkl_check_handle(L, -1, TKL_K_TOKEN);
-    }
-    if (lua_getfield(L, oidx, "timeout") != LUA_TNIL) {
-      int ok;
-      o.timeout = lua_tonumberx(L, -1, &ok);
-      if (!ok || !(o.timeout > 0))
-        luaL_argerror(L, oidx, "timeout must be a positive number");
-    }
+    tkl_read_task_opts(L, oidx, &o, g != NULL);
     if (lua_getfield(L, oidx, "block_timeout") != LUA_TNIL) {
       int ok;
       o.block_timeout = lua_tonumberx(L, -1, &ok);

@@ -29,7 +29,7 @@ typedef struct slot {
   lua_State *state;              /* the thread's worker state */
   size_t used, limit;            /* its allocator's bytes and cap (0: none) */
   tkl_ctx *ctx;                  /* the state's module context */
-  pthread_mutex_t mu;             /* stoppers take turns (see look_at) */
+  pthread_mutex_t mu;            /* stoppers take turns (see look_at) */
   _Atomic(tkl_task *) task;      /* running now, or NULL; its thread sets it */
   atomic_int stopping;           /* a stopper is looking at task */
   /* Finished tasks' coroutines, reset, for the next tasks (registry refs

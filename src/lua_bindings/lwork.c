@@ -381,20 +381,7 @@ static void read_options(lua_State *L, int oidx, tk_job_opts_t *o) {
   static const char *const known[] = {"priority", "name", "token", "timeout",
                                       NULL};
   tkl_check_options(L, oidx, oidx, "", known);
-  if (lua_getfield(L, oidx, "priority") != LUA_TNIL)
-    o->priority = tkl_priority(L, -1);
-  if (lua_getfield(L, oidx, "name") != LUA_TNIL) {
-    o->name = lua_tostring(L, -1);
-    if (o->name == NULL) luaL_argerror(L, oidx, "name must be a string");
-  }
-  if (lua_getfield(L, oidx, "token") != LUA_TNIL)
-    o->token = tkl_check_handle(L, -1, TKL_K_TOKEN);
-  if (lua_getfield(L, oidx, "timeout") != LUA_TNIL) {
-    int ok;
-    o->timeout = lua_tonumberx(L, -1, &ok);
-    if (!ok || !(o->timeout > 0))
-      luaL_argerror(L, oidx, "timeout must be a positive number");
-  }
+  tkl_read_task_opts(L, oidx, o, 0);
 }
 
 /* pool:work([opts,] fn, on_result) and tk.work on the default pool. */

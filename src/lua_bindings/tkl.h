@@ -373,6 +373,11 @@ TKL_INTERNAL int tkl_submit(lua_State *L, tkl_pool *p, tk_group_t *g,
 TKL_INTERNAL int tkl_submit_error(lua_State *L, int rc, tkl_pool *p);
 /* The priority at idx: an integer or "lowest".."highest"; raises else. */
 TKL_INTERNAL int tkl_priority(lua_State *L, int idx);
+/* Reads the options every task takes (priority, name, token, timeout)
+** from the checked table at oidx into o, leaving their values on the stack
+** (they anchor o->name). A group's task (in_group) refuses a token. */
+TKL_INTERNAL void tkl_read_task_opts(lua_State *L, int oidx, tk_job_opts_t *o,
+                                     int in_group);
 /* The pool behind tk.submit in this state: the running task's pool in a
 ** task, else the default pool (made on first use). */
 TKL_INTERNAL tkl_pool *tkl_default_pool(lua_State *L);
