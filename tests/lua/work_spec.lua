@@ -42,6 +42,25 @@ describe("work", function()
     assert.are.equal(5000, seen)
   end)
 
+  it("hands one worker's results out in the order it ran the calls", function()
+    -- One worker runs the calls one after the other, on whichever CPU the
+    -- system gives it: the results must come back in the order queued.
+    local one = tk.pool(1)
+    finally(function() one:shutdown() end)
+    local got = {}
+    local w = one:work(function(x) return x end,
+                       function(ok, x) got[#got + 1] = x end)
+    local n = 20000
+    for i = 1, n do w:queue(i) end
+    assert.is_true(w:wait(60))
+    assert.are.equal(n, #got)
+    for i = 1, n do
+      if got[i] ~= i then
+        error(("place %d holds the result of call %s"):format(i, tostring(got[i])))
+      end
+    end
+  end)
+
   -- A work whose on_result counts the results and, for x <= limit, queues
   -- a follow-up call with x + step.
   local function follow_ups(limit, step)
@@ -239,6 +258,23 @@ describe("work", function()
     collectgarbage()
     assert.is_true(p:wait_all(60))
     assert.are.equal(100, ran.n)
+  end)
+
+  it("frees a collected work however its calls race to arrive", function()
+    -- The box goes while calls finish on both workers: each must count
+    -- itself out exactly once, whichever side of the release it lands on
+    -- (a miscount leaks the work or frees it under a worker: ASan).
+    local ran = tk.shared()
+    local rounds = 200
+    for _ = 1, rounds do
+      do
+        local w = p:work(function() ran:incr("n", 1) end, function() end)
+        for _ = 1, 50 do w:queue() end
+      end
+      collectgarbage()
+    end
+    assert.is_true(p:wait_all(60))
+    assert.are.equal(rounds * 50, ran.n)
   end)
 
   it("uses the default pool through tk.work", function()
