@@ -42,7 +42,7 @@ describe("work", function()
     assert.are.equal(5000, seen)
   end)
 
-  it("hands one worker's results out in the order it ran the calls", function()
+  it("hands one worker's results out in the order it finished the calls", function()
     -- One worker runs the calls one after the other, on whichever CPU the
     -- system gives it: the results must come back in the order queued.
     local one = tk.pool(1)
