@@ -45,6 +45,7 @@ static tk__job_ext *ext_new(tk_job_t *job) {
   x->susp_prev = x->susp_next = NULL;
   tk__atomic_init(&x->gate, 0);
   x->group = NULL;
+  x->quiet = 0;
   return x;
 }
 

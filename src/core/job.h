@@ -44,6 +44,7 @@ typedef struct tk__job_ext {
   tk_job_t *susp_prev, *susp_next;  /* on the pool's suspended list (mu) */
   atomic_int gate;               /* 1 while a gate holds it (tk_job_open) */
   struct tk_group *group;        /* its group, or NULL (group.c's lock) */
+  int quiet;                     /* set before it is queued; see below */
 } tk__job_ext;
 
 struct tk_job {
@@ -122,5 +123,22 @@ TK_INTERNAL int tk__pool_submit_watched(tk_pool_t *pool,
                                         tk_job_t **out, tk__dep_node *watch,
                                         tk_cancel_fn on_finish,
                                         void *finish_arg);
+
+/* Quiet jobs run calls that count in the pool's metrics as jobs of their
+** own (pool:work's runners, lwork.c): a quiet job stays out of the
+** metrics itself. The caller reports each call: submitted (any one thread
+** at a time), taken from its queue and run (on the worker running the
+** quiet job), or dropped unrun (any thread). */
+TK_INTERNAL int tk__pool_submit_quiet(tk_pool_t *pool,
+                                      const tk_job_opts_t *opts,
+                                      tk_task_fn fn, void *arg);
+TK_INTERNAL void tk__pool_count_submitted(tk_pool_t *pool, uint64_t n);
+TK_INTERNAL void tk__pool_count_taken(void);
+/* started 0: taken but never run (cancelled). */
+TK_INTERNAL void tk__pool_count_run(int state, uint64_t submitted,
+                                    uint64_t started, uint64_t finished);
+TK_INTERNAL void tk__pool_count_dropped(tk_pool_t *pool, uint64_t n);
+/* Some job waits in the pool's queue (a hint: no lock). */
+TK_INTERNAL int tk__pool_has_queued(tk_pool_t *pool);
 
 #endif

@@ -53,6 +53,7 @@ typedef struct worker {
   /* Written by this worker only; read by metrics. */
   atomic_uint_least64_t completed, failed, cancelled, ran;
   atomic_uint_least64_t exec_ns, wait_ns;
+  atomic_uint_least64_t calls_taken;  /* see tk__pool_count_taken */
   /* log2(ns) histograms of execution time and queue wait. */
   atomic_uint_least64_t hist_exec[TK__HIST], hist_wait[TK__HIST];
 } worker;
@@ -97,6 +98,13 @@ struct tk_pool {
   tk_job_t *susp_list;           /* mu: suspended jobs */
   struct tk_schedule *schedules; /* mu: active schedules (a ref each) */
   uint64_t nschedules;           /* mu */
+  /* Quiet jobs (tk__pool_submit_quiet) run calls that count as jobs of
+  ** their own; they themselves stay out of the metrics. mu: */
+  uint64_t quiet_submitted;
+  int64_t quiet_pending;
+  uint64_t calls_dropped;        /* mu: calls cancelled before a worker */
+  /* Calls handed to quiet jobs (by one submitting thread at a time). */
+  _Alignas(TK_CACHELINE) atomic_uint_least64_t calls_submitted;
   atomic_int has_timer;          /* holds a timer use (set under mu) */
   worker *workers;
   char name[16];
@@ -237,6 +245,11 @@ static void wake_after_push(tk_pool_t *pool) {
 /* Held jobs always have an extension (made at submit for their `after`). */
 static tk__job_ext *X(tk_job_t *job) { return tk__job_ext_peek(job); }
 
+static int quiet(tk_job_t *job) {
+  tk__job_ext *x = tk__job_ext_peek(job);
+  return x != NULL && x->quiet;
+}
+
 static void held_push(tk_pool_t *pool, tk_job_t *job) {
   X(job)->held_prev = NULL;
   X(job)->held_next = pool->held;
@@ -291,7 +304,8 @@ void tk__pool_job_cancelled(tk_pool_t *pool, tk_job_t *job) {
   lock(pool);  /* drains first, so the job is counted as pending */
   if (owned) held_unlink(pool, job);
   pool->pending--;
-  pool->cancelled++;
+  if (quiet(job)) pool->quiet_pending--;
+  else pool->cancelled++;
   if (pool->space_waiters) pthread_cond_signal(&pool->space_cv);
   /* pending drops under mu: tk_pool_free waits on mu for zero, so it cannot
   ** free the pool under our feet. */
@@ -359,7 +373,7 @@ static void suspend(worker *w, tk_job_t *job) {
   if (x == NULL) {
     /* Cannot record where it waits: end it rather than lose it. */
     tk__job_abort(job, "not enough memory to suspend the task");
-    bump(&w->failed, 1);
+    if (!quiet(job)) bump(&w->failed, 1);
     tk_job_release(job);
     return;
   }
@@ -431,6 +445,10 @@ static void run_task(worker *w, tk__task *t, int resumed) {
     suspend(w, job);
     return;
   }
+  if (quiet(job)) {  /* its calls counted themselves */
+    tk_job_release(job);
+    return;
+  }
   uint64_t start = atomic_load_explicit(&job->t_start, memory_order_relaxed);
   bump(state == TK_JOB_COMPLETED ? &w->completed
        : state == TK_JOB_FAILED  ? &w->failed
@@ -451,6 +469,7 @@ static int take(tk_pool_t *pool, tk__task *t) {
   note_queue(pool);
   if (t->job != NULL && !tk__job_start(t->job)) return 2;
   pool->pending--;
+  if (t->job != NULL && quiet(t->job)) pool->quiet_pending--;
   if (pool->space_waiters) pthread_cond_signal(&pool->space_cv);
   return 1;
 }
@@ -909,6 +928,10 @@ static int push_slow(tk_pool_t *pool, int prio, const tk__task *t,
   if (rc == 0 && held) held_push(pool, t->job);
   else if (rc == 0) rc = push_locked(pool, prio, t);
   if (rc == 0) accepted(pool, 1);
+  if (rc == 0 && t->job != NULL && quiet(t->job)) {
+    pool->quiet_submitted++;
+    pool->quiet_pending++;
+  }
   unlock(pool);
   return rc;
 }
@@ -961,7 +984,7 @@ static int ensure_timer(tk_pool_t *pool) {
 /* tk_pool_submit, and tk__pool_submit_watched when watch is not NULL. */
 static int submit(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
                   void *arg, tk_job_t **out, tk__dep_node *watch,
-                  tk_cancel_fn on_finish, void *finish_arg) {
+                  tk_cancel_fn on_finish, void *finish_arg, int silent) {
   if (out != NULL) *out = NULL;
   if (pool == NULL || fn == NULL) return TK_EINVAL;
   size_t n_after = 0;
@@ -985,6 +1008,17 @@ static int submit(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
   int rc = tk__job_new(pool, opts, fn, arg, 1 + (out != NULL) + linking, &job);
   if (rc != 0) return rc;
   if (out != NULL) *out = job;
+  if (silent) {
+    tk__job_ext *x = tk__job_ext_get(job);
+    if (x == NULL) {
+      if (out != NULL) *out = NULL;
+      job->arg_free = NULL;
+      atomic_store(&job->refs, 1);
+      tk_job_release(job);
+      return TK_ENOMEM;
+    }
+    x->quiet = 1;
+  }
   /* Before any worker sees the job: the push below publishes the node. */
   if (watch != NULL) tk__job_on_finish_kept(job, watch, on_finish, finish_arg);
   /* And its token's parent: a worker that starts the job before the link
@@ -1004,7 +1038,8 @@ static int submit(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
     rc = push_slow(pool, job->priority, &t, opts->block_timeout, 1);
     if (rc != 0) atomic_store(&X(job)->gate, 0);
   } else {
-    rc = push_lock_free(pool, job->priority, &t);
+    /* Quiet jobs take the lock: they are few, and counted apart there. */
+    rc = silent ? TK_EBUSY : push_lock_free(pool, job->priority, &t);
     if (rc == TK_EBUSY)
       rc = push_slow(pool, job->priority, &t, opts ? opts->block_timeout : 0, 0);
   }
@@ -1040,15 +1075,59 @@ static int submit(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
 
 int tk_pool_submit(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
                    void *arg, tk_job_t **out) {
-  return submit(pool, opts, fn, arg, out, NULL, NULL, NULL);
+  return submit(pool, opts, fn, arg, out, NULL, NULL, NULL, 0);
 }
 
 int tk__pool_submit_watched(tk_pool_t *pool, const tk_job_opts_t *opts,
                             tk_task_fn fn, void *arg, tk_job_t **out,
                             tk__dep_node *watch, tk_cancel_fn on_finish,
                             void *finish_arg) {
-  return submit(pool, opts, fn, arg, out, watch, on_finish, finish_arg);
+  return submit(pool, opts, fn, arg, out, watch, on_finish, finish_arg, 0);
 }
+
+/* {====================================================== quiet jobs */
+
+int tk__pool_submit_quiet(tk_pool_t *pool, const tk_job_opts_t *opts,
+                          tk_task_fn fn, void *arg) {
+  return submit(pool, opts, fn, arg, NULL, NULL, NULL, NULL, 1);
+}
+
+void tk__pool_count_submitted(tk_pool_t *pool, uint64_t n) {
+  atomic_fetch_add_explicit(&pool->calls_submitted, n, memory_order_relaxed);
+}
+
+void tk__pool_count_taken(void) {
+  if (self != NULL) bump(&self->calls_taken, 1);
+}
+
+void tk__pool_count_run(int state, uint64_t submitted, uint64_t started,
+                        uint64_t finished) {
+  worker *w = self;
+  if (w == NULL) return;
+  bump(state == TK_JOB_COMPLETED ? &w->completed
+       : state == TK_JOB_FAILED  ? &w->failed
+                                 : &w->cancelled, 1);
+  if (started == 0) return;  /* never ran */
+  bump(&w->ran, 1);
+  bump(&w->exec_ns, finished - started);
+  bump(&w->wait_ns, started - submitted);
+  bump(&w->hist_exec[bucket(finished - started)], 1);
+  bump(&w->hist_wait[bucket(started - submitted)], 1);
+}
+
+void tk__pool_count_dropped(tk_pool_t *pool, uint64_t n) {
+  pthread_mutex_lock(&pool->mu);
+  pool->calls_dropped += n;
+  pool->cancelled += n;
+  pthread_mutex_unlock(&pool->mu);
+}
+
+int tk__pool_has_queued(tk_pool_t *pool) {
+  return atomic_load_explicit(&pool->nonempty, memory_order_relaxed) ||
+         tk__inbox_count(&pool->inbox) > 0;
+}
+
+/* }====================================================== */
 
 int tk_pool_post_batch(tk_pool_t *pool, int priority, tk_post_fn fn,
                        void *const *args, size_t n) {
@@ -1110,8 +1189,16 @@ int tk_pool_metrics(tk_pool_t *pool, tk_pool_metrics_t *m) {
   memset(m, 0, sizeof *m);
   uint64_t exec_ns = 0, wait_ns = 0, ran = 0;
   lock(pool);
-  m->submitted = pool->submitted;
-  m->pending = pool->pending > 0 ? (uint64_t)pool->pending : 0;
+  uint64_t calls = atomic_load_explicit(&pool->calls_submitted,
+                                        memory_order_relaxed);
+  m->submitted = pool->submitted - pool->quiet_submitted + calls;
+  /* Calls not yet taken by a quiet job count as pending. */
+  int64_t waiting = (int64_t)calls - (int64_t)pool->calls_dropped;
+  for (int i = 0; i < pool->nworkers; i++)
+    waiting -= (int64_t)atomic_load_explicit(&pool->workers[i].calls_taken,
+                                             memory_order_relaxed);
+  int64_t pending = pool->pending - pool->quiet_pending + waiting;
+  m->pending = pending > 0 ? (uint64_t)pending : 0;
   m->peak_pending = pool->peak_pending;
   m->running = (uint64_t)(pool->busy + pool->suspended);
   m->cancelled = pool->cancelled;

@@ -3,13 +3,15 @@
 ** come back to a callback instead of a job handle.
 ** See LICENSE for copyright and licence.
 **
-** w:queue(...) runs fn(...) on a worker as a job of its own, but makes no
-** handle: a handle is a Lua object with a finalizer, and in a loop of small
-** tasks the submitting state's collector spent about a third of its time on
-** them. Each finished job is put on the work's list of arrivals by the
-** thread that finished it; w:wait(), and w:queue now and then, take them
-** in the order they finished, in the state that made w, and call
-** on_result(true, ...) or on_result(false, err).
+** w:queue(...) runs fn(...) on a worker, but makes no handle: a handle is
+** a Lua object with a finalizer, and in a loop of small tasks the
+** submitting state's collector spent about a third of its time on them.
+** Nor does a call get a job: it goes onto the work's queue, for runners
+** (lrunner.c), unless the work has a token or a timeout, or its pool is
+** bounded (those are a job's). Each call that ends is put on the work's
+** arrivals by the thread that ended it; w:wait(), and w:queue now and
+** then, take them in the order they finished, in the state that made w,
+** and call on_result(true, ...) or on_result(false, err).
 */
 #define _GNU_SOURCE  /* sched_getcpu */
 #include <pthread.h>
@@ -17,91 +19,71 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tkl.h"
-#include "../core/job.h"
+#include "work.h"
 #include "../core/park.h"
 
 #define TK_WORK_MT "threadkit.work"
 
-/* A call: its job's finish callback, then an arrival. It lives in the
-** task's room (tkl_task_new_room), so it costs no allocation of its own
-** and goes with the job. The node stays ours (tk__job_on_finish_kept). */
-typedef struct arrival {
-  tk__dep_node node;
-  struct work *w;
-  tk_job_t *job;                 /* a reference, which keeps the arrival */
-  struct arrival *next;          /* on the arrivals */
-} arrival;
-
-TK_STATIC_ASSERT(sizeof(arrival) <= TKL_TASK_ROOM);
-
-#define CLOSED ((arrival *)1)    /* the arrivals of a released box */
+#define CLOSED ((tkl_arrival *)1)  /* the arrivals of a released box */
 #define BIAS ((long long)1 << 62)  /* see box_release */
 #define KILLED BIAS              /* in a lane's done: the box is gone */
-
-/* Arrivals go to the lane of the CPU that finished the call. With one
-** list for all, its line passed between the workers at every call: the
-** lanes cut their CPU per call by about 7 % (5 paired runs, pool:work). */
-#define LANES 8                  /* a power of two */
-
-typedef struct lane {
-  _Alignas(TK_CACHELINE) _Atomic(arrival *) arrived;  /* newest first;
-                                                  CLOSED once released */
-  atomic_llong done;             /* arrivals done with w; | KILLED */
-} lane;
-
-/* Shared with the threads that finish its jobs. */
-typedef struct work {
-  lane lanes[LANES];
-  _Alignas(TK_CACHELINE) atomic_int waiting;  /* a waiter is (about to
-                                                 be) asleep */
-  /* BIAS until the box is released, then the calls its lanes had not
-  ** counted as done (see box_release): whoever takes it to 0 frees w. */
-  atomic_llong refs;
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  void *waker;                   /* mu: a task suspended in w:wait */
-} work;
 
 /* The userdata; user values: 1 the function, 2 on_result. Only the state
 ** that made it touches these fields. */
 typedef struct work_box {
   const void *tag;               /* &box_tag: tells it apart cheaply */
-  work *w;                       /* NULL once released */
+  tkl_work *w;                       /* NULL once released */
   tkl_pool *pool;                /* a reference */
   tk_job_opts_t opts;            /* name owned, token retained */
-  arrival *ready, *ready_tail;   /* arrivals taken, oldest first */
+  tkl_arrival *ready, *ready_tail;   /* arrivals taken, oldest first */
   size_t pending;                /* queued calls not yet handed out */
   long long queued;              /* calls ever queued */
   unsigned long calls;           /* calls to w:queue (see l_queue) */
-  arrival *holding;              /* one being handed out (see wait_k) */
+  tkl_arrival *holding;          /* one being handed out (see wait_k) */
+  int runners;                   /* calls go to runners (lrunner.c) */
 } work_box;
 
 static const char box_tag = 0;
 
-static void work_free(work *w) {
+static void work_free(tkl_work *w) {
   if (w->waker != NULL) tkl_waker_release(w->waker);
   pthread_mutex_destroy(&w->mu);
   pthread_cond_destroy(&w->cv);
+  free((char *)w->ropts.name);
+  tkl_work_runners_free(w);
   free(w);
 }
 
-static lane *my_lane(work *w) {
+void tkl_work_unref(tkl_work *w) {
+  if (atomic_fetch_sub(&w->refs, 1) == 1) work_free(w);
+}
+
+/* Frees a call that ended: its job (which frees its task), or its task. */
+static void drop_call(tkl_arrival *a) {
+  if (a->job != NULL) {
+    tk_job_release(a->job);
+    return;
+  }
+  tk__free(a->u.call.error);
+  tkl_task_free(tkl_task_of_arrival(a));
+}
+
+static tkl_lane *my_lane(tkl_work *w) {
 #ifdef __linux__
-  return &w->lanes[(unsigned)sched_getcpu() & (LANES - 1)];
+  return &w->lanes[(unsigned)sched_getcpu() & (TKL_LANES - 1)];
 #else
   return &w->lanes[0];
 #endif
 }
 
-/* A job ended (in the thread that ended it): onto the arrivals, without a
-** lock, and the waiter, if any, is woken. Once the box is gone the call is
-** dropped. Its last touch of w is the count in done (see box_release). */
-static void arrived(void *arg) {
-  arrival *a = arg;
-  work *w = a->w;  /* a may be gone once pushed */
-  lane *ln = my_lane(w);
-  arrival *head = atomic_load_explicit(&ln->arrived, memory_order_relaxed);
+/* A call ended (in the thread that ended it): onto the arrivals, without
+** a lock, and the waiter, if any, is woken. Once the box is gone the call
+** is dropped. Its last touch of w is the count in done (see box_release). */
+void tkl_work_arrive(void *arg) {
+  tkl_arrival *a = arg;
+  tkl_work *w = a->w;  /* a may be gone once pushed */
+  tkl_lane *ln = my_lane(w);
+  tkl_arrival *head = atomic_load_explicit(&ln->arrived, memory_order_relaxed);
   int pushed;
   do {
     pushed = head != CLOSED;
@@ -110,7 +92,7 @@ static void arrived(void *arg) {
   } while (!atomic_compare_exchange_weak_explicit(
       &ln->arrived, &head, a, memory_order_seq_cst, memory_order_relaxed));
   if (!pushed) {
-    tk_job_release(a->job);
+    drop_call(a);
   } else if (atomic_load_explicit(&w->waiting, memory_order_seq_cst)) {
     /* Pairs with the waiter's announce-then-look (await). */
     pthread_mutex_lock(&w->mu);
@@ -120,9 +102,7 @@ static void arrived(void *arg) {
     pthread_mutex_unlock(&w->mu);
     if (waker != NULL) tkl_waker_fire(waker);
   }
-  if ((atomic_fetch_add(&ln->done, 1) & KILLED) &&
-      atomic_fetch_sub(&w->refs, 1) == 1)
-    work_free(w);
+  if (atomic_fetch_add(&ln->done, 1) & KILLED) tkl_work_unref(w);
 }
 
 static work_box *test_work(lua_State *L, int idx) {
@@ -142,16 +122,21 @@ static work_box *check_work(lua_State *L) {
 /* The submitting functions have the state's context as upvalue 1. */
 #define CTX lua_upvalueindex(1)
 
-/* Pushes on_result's arguments for a finished job; returns how many. */
-static int push_outcome(lua_State *L, tk_job_t *job) {
-  tkl_task *t = tkl_task_of(job);
-  switch (tk_job_state(job)) {
+/* Pushes on_result's arguments for a call that ended; returns how many. */
+static int push_outcome(lua_State *L, tkl_arrival *a) {
+  tkl_task *t = tkl_task_of_arrival(a);
+  int state = a->job != NULL ? (int)tk_job_state(a->job) : a->u.call.state;
+  const char *error = a->job != NULL ? tk_job_error(a->job) : a->u.call.error;
+  if (error == NULL)  /* a message without the memory for it */
+    error = state == TK_JOB_FAILED ? "failed (no memory for its message)"
+                                   : "cancelled";
+  switch (state) {
     case TK_JOB_COMPLETED:
       lua_pushboolean(L, 1);
       return 1 + tkl_decode_blob(L, &t->out);
     case TK_JOB_FAILED: {
       lua_pushboolean(L, 0);
-      lua_pushstring(L, tk_job_error(job));
+      lua_pushstring(L, error);
       tkl_task_extra *x = tkl_task_extra_peek(t);
       if (x != NULL && x->traceback != NULL) lua_pushstring(L, x->traceback);
       else lua_pushnil(L);
@@ -159,34 +144,36 @@ static int push_outcome(lua_State *L, tk_job_t *job) {
     }
     default:
       lua_pushboolean(L, 0);
-      lua_pushfstring(L, "job was cancelled (%s)", tk_job_error(job));
+      lua_pushfstring(L, "job was cancelled (%s)", error);
       return 2;
   }
 }
 
-static int any_arrived(work *w) {
-  for (int i = 0; i < LANES; i++)
+static int any_arrived(tkl_work *w) {
+  for (int i = 0; i < TKL_LANES; i++)
     if (atomic_load_explicit(&w->lanes[i].arrived, memory_order_seq_cst))
       return 1;
   return 0;
 }
 
-static uint64_t finished_at(const arrival *a) { return a->job->t_finish; }
+static uint64_t finished_at(const tkl_arrival *a) {
+  return a->job != NULL ? a->job->t_finish : a->u.call.t_finish;
+}
 
 /* Takes the arrivals onto the ready list in the order they finished (each
 ** lane's, reversed, then merged); 0 if none. */
 static int take_arrivals(work_box *b) {
-  arrival *list[LANES];
+  tkl_arrival *list[TKL_LANES];
   int n = 0;
-  for (int i = 0; i < LANES; i++) {
-    lane *ln = &b->w->lanes[i];
+  for (int i = 0; i < TKL_LANES; i++) {
+    tkl_lane *ln = &b->w->lanes[i];
     if (atomic_load_explicit(&ln->arrived, memory_order_relaxed) == NULL)
       continue;  /* a look leaves the line where it is */
-    arrival *a = atomic_exchange_explicit(&ln->arrived, NULL,
+    tkl_arrival *a = atomic_exchange_explicit(&ln->arrived, NULL,
                                           memory_order_acquire);
-    arrival *oldest = NULL;
+    tkl_arrival *oldest = NULL;
     while (a != NULL) {  /* newest first: reverse */
-      arrival *next = a->next;
+      tkl_arrival *next = a->next;
       a->next = oldest;
       oldest = a;
       a = next;
@@ -198,7 +185,7 @@ static int take_arrivals(work_box *b) {
     int first = 0;
     for (int i = 1; i < n; i++)
       if (finished_at(list[i]) < finished_at(list[first])) first = i;
-    arrival *a = list[first];
+    tkl_arrival *a = list[first];
     if (a->next != NULL) list[first] = a->next;
     else list[first] = list[--n];
     a->next = NULL;
@@ -214,7 +201,7 @@ static int take_arrivals(work_box *b) {
 ** and timed out. */
 static int await(lua_State *L, work_box *b, double deadline,
                  lua_KFunction k) {
-  work *w = b->w;
+  tkl_work *w = b->w;
   double wait = deadline < 0 ? -1 : deadline - tkl_now();
   if (deadline >= 0 && wait <= 0) return 1;
   tkl_task *t = tkl_yieldable_task(L);
@@ -254,7 +241,7 @@ static void unawait(lua_State *L, work_box *b) {
     lua_pushnumber(L, 0);
     lua_replace(L, 2);
   }
-  work *w = b->w;
+  tkl_work *w = b->w;
   pthread_mutex_lock(&w->mu);
   void *wk = w->waker;
   w->waker = NULL;
@@ -263,12 +250,12 @@ static void unawait(lua_State *L, work_box *b) {
   if (wk != NULL) tkl_waker_release(wk);
 }
 
-/* Releases the job of the arrival being handed out (which frees it). */
+/* Frees the call being handed out. */
 static void let_go(work_box *b) {
-  arrival *a = b->holding;
+  tkl_arrival *a = b->holding;
   if (a == NULL) return;
   b->holding = NULL;
-  tk_job_release(a->job);
+  drop_call(a);
 }
 
 /* Calls on_result for the oldest arrival taken; the box is at index 1 and
@@ -276,12 +263,12 @@ static void let_go(work_box *b) {
 ** waiting) continues in k. */
 static void give(lua_State *L, work_box *b, lua_KFunction k) {
   int top = lua_gettop(L);
-  arrival *a = b->ready;
+  tkl_arrival *a = b->ready;
   b->ready = a->next;
   b->pending--;
   b->holding = a;
   lua_getiuservalue(L, 1, 2);
-  int n = push_outcome(L, a->job);
+  int n = push_outcome(L, a);
   let_go(b);  /* the values pushed hold what they need */
   lua_callk(L, n, 0, 0, k);
   lua_settop(L, top);
@@ -333,12 +320,21 @@ static int queue_k(lua_State *L, int status, lua_KContext ctx) {
   tkl_task *t = tkl_task_new_room(p, scratch, TKL_TASK_ROOM);
   if (t == NULL) return luaL_error(L, "not enough memory");
   t->has_timeout = b->opts.timeout > 0;
-  arrival *a = (arrival *)(t + 1);
+  tkl_arrival *a = tkl_arrival_of(t);
   a->w = b->w;
+  a->job = NULL;
+  if (b->runners) {
+    a->u.call.t_submit = tk__now_ns();
+    a->u.call.error = NULL;
+    tkl_work_push(b->w, t);
+    b->pending++;
+    b->queued++;
+    return 0;
+  }
   /* Our reference to the job goes to the arrival; the job may end (and
   ** arrive) before this returns. */
   int rc = tk__pool_submit_watched(p->pool, &b->opts, tkl_task_run, t,
-                                   &a->job, &a->node, arrived, a);
+                                   &a->job, &a->u.node, tkl_work_arrive, a);
   if (rc != 0) {
     tkl_task_free(t);
     return tkl_submit_error(L, rc, p);
@@ -389,10 +385,10 @@ static int l_len(lua_State *L) {
   return 1;
 }
 
-static void release_all(arrival *a) {
+static void release_all(tkl_arrival *a) {
   while (a != NULL) {
-    arrival *next = a->next;
-    tk_job_release(a->job);
+    tkl_arrival *next = a->next;
+    drop_call(a);
     a = next;
   }
 }
@@ -402,12 +398,12 @@ static void release_all(arrival *a) {
 ** KILLED, it takes one from refs instead. So refs needs BIAS less the
 ** calls not counted at the kill, and the last one out frees w. */
 static void box_release(work_box *b) {
-  work *w = b->w;
+  tkl_work *w = b->w;
   if (w == NULL) return;
   b->w = NULL;
   let_go(b);
   long long counted = 0;
-  for (int i = 0; i < LANES; i++) {
+  for (int i = 0; i < TKL_LANES; i++) {
     release_all(atomic_exchange(&w->lanes[i].arrived, CLOSED));
     counted += atomic_fetch_or(&w->lanes[i].done, KILLED);
   }
@@ -453,16 +449,22 @@ static int make_work(lua_State *L, tkl_pool *p, int oidx, int fidx) {
   work_box *b = lua_newuserdatauv(L, sizeof *b, 2);
   memset(b, 0, sizeof *b);
   luaL_setmetatable(L, TK_WORK_MT);
-  work *w = aligned_alloc(_Alignof(work), sizeof *w);  /* a multiple */
+  tkl_work *w = aligned_alloc(_Alignof(tkl_work), sizeof *w);  /* a multiple */
   char *name = o.name != NULL ? strdup(o.name) : NULL;
+  char *rname = o.name != NULL ? strdup(o.name) : NULL;
   if (w != NULL) memset(w, 0, sizeof *w);
-  if (w == NULL || (o.name != NULL && name == NULL) ||
+  if (w == NULL || (o.name != NULL && (name == NULL || rname == NULL)) ||
       tk__cond_init(&w->cv) != 0) {
     free(w);
     free(name);
+    free(rname);
     return luaL_error(L, "not enough memory");
   }
-  for (int i = 0; i < LANES; i++) {
+  tkl_work_runners_init(w, p->pool, o.priority, rname);
+  /* A token or a timeout is a job's, and a bounded pool counts jobs: those
+  ** calls keep a job each. */
+  b->runners = o.token == NULL && !(o.timeout > 0) && p->capacity == 0;
+  for (int i = 0; i < TKL_LANES; i++) {
     atomic_init(&w->lanes[i].arrived, NULL);
     atomic_init(&w->lanes[i].done, 0);
   }

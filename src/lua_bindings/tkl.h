@@ -280,7 +280,7 @@ TKL_INTERNAL tkl_task *tkl_task_of(tk_job_t *job);
 TKL_INTERNAL tkl_task *tkl_task_new(tkl_pool *pool, tkl_buf *in);
 /* The same with `room` bytes (0 or TKL_TASK_ROOM) for the caller right
 ** after the task, at (t + 1), pointer-aligned; they live as long as it. */
-#define TKL_TASK_ROOM 64
+#define TKL_TASK_ROOM 72
 TKL_INTERNAL tkl_task *tkl_task_new_room(tkl_pool *pool, tkl_buf *in,
                                          size_t room);
 TKL_INTERNAL void tkl_task_free(void *task);

@@ -260,6 +260,91 @@ describe("work", function()
     assert.are.equal(100, ran.n)
   end)
 
+  it("counts each call in the pool's metrics as a job", function()
+    local w = p:work(function(x)
+      if x % 10 == 0 then error("a tenth") end
+      return x
+    end, function() end)
+    for i = 1, 1000 do w:queue(i) end
+    assert.is_true(w:wait(60))
+    assert.is_true(p:wait_all(60))
+    local m = p:metrics()
+    assert.are.equal(1000, m.submitted)
+    assert.are.equal(900, m.completed)
+    assert.are.equal(100, m.failed)
+    assert.are.equal(0, m.cancelled)
+    assert.are.equal(0, m.pending)
+    assert.are.equal(0, m.running)
+  end)
+
+  -- A one-worker pool whose worker spins until the returned gate opens.
+  local function busy_pool()
+    local one = tk.pool(1)
+    local gate, started = tk.token(), tk.channel()
+    one:submit(function()
+      started:push(1)
+      while not gate:is_cancelled() do end  -- holds the worker
+    end)
+    started:pop()
+    return one, gate
+  end
+
+  it("counts queued calls as pending, and ends them at a cancelling shutdown", function()
+    local one, gate = busy_pool()
+    finally(function()
+      gate:cancel()
+      one:shutdown{cancel_pending = true}
+    end)
+    local got = {}
+    local w = one:work(function(x) return x end,
+                       function(ok, err) got[#got + 1] = {ok, err} end)
+    for i = 1, 10 do w:queue(i) end
+    assert.are.equal(10, one:metrics().pending)
+    one:shutdown{wait = false, cancel_pending = true}
+    gate:cancel()
+    assert.is_true(w:wait(60))
+    assert.are.equal(10, #got)
+    for i = 1, 10 do
+      assert.are.same({false, "job was cancelled (pool shut down)"}, got[i])
+    end
+  end)
+
+  it("runs a call that waits for later calls without holding up the rest", function()
+    for _, workers in ipairs{1, 2} do
+      local q = tk.pool(workers)
+      local ch = tk.channel()
+      finally(function()  -- on a failure: let call 1 end, then the pool
+        ch:push(0)
+        ch:push(0)
+        q:shutdown{cancel_pending = true}
+      end)
+      local got = {}
+      local w = q:work(function(x)
+        if x == 1 then return ch:pop() + ch:pop() end  -- waits: frees its worker
+        ch:push(x)
+        return x
+      end, function(ok, v) got[#got + 1] = v end)
+      for i = 1, 50 do w:queue(i) end
+      assert.is_true(w:wait(30))
+      assert.are.equal(50, #got)
+    end
+  end)
+
+  it("gives its worker up to a job that waits for one", function()
+    -- 5 s of calls on one worker; a job queued after them must not wait
+    -- for all of them (calls yield to waiting jobs within about 1 ms).
+    local one = tk.pool(1)
+    finally(function() one:shutdown{cancel_pending = true} end)
+    local w = one:work(function()
+      local t = tk.now()
+      while tk.now() - t < 0.001 do end
+    end, function() end)
+    for _ = 1, 5000 do w:queue() end
+    local job = one:submit(function() return "ran" end)
+    assert.is_true(job:wait(2.5))
+    assert.is_true(#w > 2500)  -- most calls still to come
+  end)
+
   it("frees a collected work however its calls race to arrive", function()
     -- The box goes while calls finish on both workers: each must count
     -- itself out exactly once, whichever side of the release it lands on
