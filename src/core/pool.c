@@ -115,14 +115,6 @@ struct tk_pool {
 
 static _Thread_local worker *self;
 
-static void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  __asm__ __volatile__("yield");
-#endif
-}
-
 /* Increments a counter that only the calling thread writes. */
 static void bump(atomic_uint_least64_t *c, uint64_t n) {
   atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
@@ -512,7 +504,7 @@ static void poll_for_work(tk_pool_t *pool) {
     if (atomic_load_explicit(&pool->nonempty, memory_order_relaxed) ||
         tk__inbox_count(&pool->inbox) > 0)
       return;
-    for (int k = 0; k < 32; k++) cpu_relax();
+    for (int k = 0; k < 32; k++) tk__cpu_relax();
   }
 }
 

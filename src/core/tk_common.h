@@ -30,6 +30,15 @@
 /* A cache line, to keep per-worker counters from sharing one. */
 #define TK_CACHELINE 64
 
+/* A pause inside a polling loop: lets the sibling hyperthread run. */
+static inline void tk__cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
 #ifdef TK_DEBUG
 #include <assert.h>
 #define tk_assert(c) assert(c)

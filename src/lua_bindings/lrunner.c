@@ -38,14 +38,6 @@ typedef struct runner {
   int started;                   /* its job ran */
 } runner;
 
-static void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  __asm__ __volatile__("yield");
-#endif
-}
-
 void tkl_work_runners_init(tkl_work *w, tk_pool_t *pool, int priority,
                            char *name) {
   w->pool = pool;
@@ -76,7 +68,7 @@ static void lock_queue(tkl_work *w) {
     if (!atomic_exchange_explicit(&w->qlock, 1, memory_order_acquire)) return;
     for (int i = 0; atomic_load_explicit(&w->qlock, memory_order_relaxed);
          i++) {
-      if (i < 100) cpu_relax();
+      if (i < 100) tk__cpu_relax();
       else sched_yield();  /* its holder lost its CPU */
     }
   }
@@ -202,7 +194,7 @@ static void leave(tkl_work *w) {
 static int more_soon(tkl_work *w) {
   for (int i = 0; i < IDLE_ROUNDS; i++) {
     if (calls_wait(w)) return 1;
-    for (int k = 0; k < 32; k++) cpu_relax();
+    for (int k = 0; k < 32; k++) tk__cpu_relax();
   }
   atomic_fetch_sub(&w->active, 1);
   if (!calls_wait(w)) return 0;
