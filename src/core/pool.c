@@ -425,6 +425,21 @@ static double quantile(const uint64_t *h, uint64_t total, double q) {
   return 0;
 }
 
+/* On worker w: a job (or a quiet job's call) ended in `state`; started 0
+** when it never ran. */
+static void count_end(worker *w, int state, uint64_t submitted,
+                      uint64_t started, uint64_t finished) {
+  bump(state == TK_JOB_COMPLETED ? &w->completed
+       : state == TK_JOB_FAILED  ? &w->failed
+                                 : &w->cancelled, 1);
+  if (started == 0) return;
+  bump(&w->ran, 1);
+  bump(&w->exec_ns, finished - started);
+  bump(&w->wait_ns, started - submitted);
+  bump(&w->hist_exec[bucket(finished - started)], 1);
+  bump(&w->hist_wait[bucket(started - submitted)], 1);
+}
+
 static void run_task(worker *w, tk__task *t, int resumed) {
   if (t->job == NULL) {
     ((tk_post_fn)t->fn)(t->arg, 0);
@@ -437,19 +452,10 @@ static void run_task(worker *w, tk__task *t, int resumed) {
     suspend(w, job);
     return;
   }
-  if (quiet(job)) {  /* its calls counted themselves */
-    tk_job_release(job);
-    return;
-  }
-  uint64_t start = atomic_load_explicit(&job->t_start, memory_order_relaxed);
-  bump(state == TK_JOB_COMPLETED ? &w->completed
-       : state == TK_JOB_FAILED  ? &w->failed
-                                 : &w->cancelled, 1);
-  bump(&w->ran, 1);
-  bump(&w->exec_ns, job->t_finish - start);
-  bump(&w->wait_ns, start - job->t_submit);
-  bump(&w->hist_exec[bucket(job->t_finish - start)], 1);
-  bump(&w->hist_wait[bucket(start - job->t_submit)], 1);
+  if (!quiet(job))  /* a quiet job's calls counted themselves */
+    count_end(w, state, job->t_submit,
+              atomic_load_explicit(&job->t_start, memory_order_relaxed),
+              job->t_finish);
   tk_job_release(job);
 }
 /* With mu held: pops the next task and moves it out of "pending". Returns
@@ -1094,17 +1100,7 @@ void tk__pool_count_taken(void) {
 
 void tk__pool_count_run(int state, uint64_t submitted, uint64_t started,
                         uint64_t finished) {
-  worker *w = self;
-  if (w == NULL) return;
-  bump(state == TK_JOB_COMPLETED ? &w->completed
-       : state == TK_JOB_FAILED  ? &w->failed
-                                 : &w->cancelled, 1);
-  if (started == 0) return;  /* never ran */
-  bump(&w->ran, 1);
-  bump(&w->exec_ns, finished - started);
-  bump(&w->wait_ns, started - submitted);
-  bump(&w->hist_exec[bucket(finished - started)], 1);
-  bump(&w->hist_wait[bucket(started - submitted)], 1);
+  if (self != NULL) count_end(self, state, submitted, started, finished);
 }
 
 void tk__pool_count_dropped(tk_pool_t *pool, uint64_t n) {
@@ -1179,18 +1175,11 @@ int tk_pool_wait_all(tk_pool_t *pool, double timeout) {
 int tk_pool_metrics(tk_pool_t *pool, tk_pool_metrics_t *m) {
   if (pool == NULL || m == NULL) return TK_EINVAL;
   memset(m, 0, sizeof *m);
-  uint64_t exec_ns = 0, wait_ns = 0, ran = 0;
+  uint64_t exec_ns = 0, wait_ns = 0, ran = 0, taken = 0;
   lock(pool);
   uint64_t calls = atomic_load_explicit(&pool->calls_submitted,
                                         memory_order_relaxed);
   m->submitted = pool->submitted - pool->quiet_submitted + calls;
-  /* Calls not yet taken by a quiet job count as pending. */
-  int64_t waiting = (int64_t)calls - (int64_t)pool->calls_dropped;
-  for (int i = 0; i < pool->nworkers; i++)
-    waiting -= (int64_t)atomic_load_explicit(&pool->workers[i].calls_taken,
-                                             memory_order_relaxed);
-  int64_t pending = pool->pending - pool->quiet_pending + waiting;
-  m->pending = pending > 0 ? (uint64_t)pending : 0;
   m->peak_pending = pool->peak_pending;
   m->running = (uint64_t)(pool->busy + pool->suspended);
   m->cancelled = pool->cancelled;
@@ -1213,7 +1202,13 @@ int tk_pool_metrics(tk_pool_t *pool, tk_pool_metrics_t *m) {
     ran += atomic_load_explicit(&w->ran, memory_order_relaxed);
     exec_ns += atomic_load_explicit(&w->exec_ns, memory_order_relaxed);
     wait_ns += atomic_load_explicit(&w->wait_ns, memory_order_relaxed);
+    taken += atomic_load_explicit(&w->calls_taken, memory_order_relaxed);
   }
+  /* Calls not yet taken by a quiet job count as pending (taken is read
+  ** after calls: a call is never taken before it is counted). */
+  int64_t pending = pool->pending - pool->quiet_pending + (int64_t)calls -
+                    (int64_t)pool->calls_dropped - (int64_t)taken;
+  m->pending = pending > 0 ? (uint64_t)pending : 0;
   unlock(pool);
   m->workers = pool->nworkers;
   m->total_execution_time = (double)exec_ns / 1e9;

@@ -44,15 +44,14 @@ void tkl_work_runners_init(tkl_work *w, tk_pool_t *pool, int priority,
   memset(&w->ropts, 0, sizeof w->ropts);
   w->ropts.priority = priority;
   w->ropts.name = name;
-  w->max_runners = tk_pool_workers(pool) > 0 ? tk_pool_workers(pool) : 1;
+  int workers = tk_pool_workers(pool);
+  w->max_runners = workers > 0 ? workers : 1;
   atomic_init(&w->stub.qnext, NULL);
   atomic_init(&w->qtail, &w->stub);
   atomic_init(&w->qhead, &w->stub);
   atomic_init(&w->qlock, 0);
   atomic_init(&w->active, 0);
 }
-
-void tkl_work_runners_free(tkl_work *w) { (void)w; }
 
 /* seq_cst: the exchange pairs with a runner that leaves, then looks
 ** (leave). */

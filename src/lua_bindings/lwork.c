@@ -32,10 +32,10 @@
 ** that made it touches these fields. */
 typedef struct work_box {
   const void *tag;               /* &box_tag: tells it apart cheaply */
-  tkl_work *w;                       /* NULL once released */
+  tkl_work *w;                   /* NULL once released */
   tkl_pool *pool;                /* a reference */
-  tk_job_opts_t opts;            /* name owned, token retained */
-  tkl_arrival *ready, *ready_tail;   /* arrivals taken, oldest first */
+  tk_job_opts_t opts;            /* name w's, token retained */
+  tkl_arrival *ready, *ready_tail;  /* arrivals taken, oldest first */
   size_t pending;                /* queued calls not yet handed out */
   long long queued;              /* calls ever queued */
   unsigned long calls;           /* calls to w:queue (see l_queue) */
@@ -50,7 +50,6 @@ static void work_free(tkl_work *w) {
   pthread_mutex_destroy(&w->mu);
   pthread_cond_destroy(&w->cv);
   free((char *)w->ropts.name);
-  tkl_work_runners_free(w);
   free(w);
 }
 
@@ -393,7 +392,7 @@ static void release_all(tkl_arrival *a) {
   }
 }
 
-/* Calls still in flight drop themselves (arrived sees CLOSED). Each call,
+/* Calls still in flight drop themselves (their lane is CLOSED). Each call,
 ** as it is done with w, counts itself in its lane's done; once the lane is
 ** KILLED, it takes one from refs instead. So refs needs BIAS less the
 ** calls not counted at the kill, and the last one out frees w. */
@@ -411,7 +410,6 @@ static void box_release(work_box *b) {
   b->ready = NULL;
   b->pending = 0;
   tk_token_release(b->opts.token);
-  free((char *)b->opts.name);
   tkl_pool_release(b->pool);
   long long rest = BIAS - (b->queued - counted);
   if (atomic_fetch_sub(&w->refs, rest) == rest) work_free(w);
@@ -450,17 +448,16 @@ static int make_work(lua_State *L, tkl_pool *p, int oidx, int fidx) {
   memset(b, 0, sizeof *b);
   luaL_setmetatable(L, TK_WORK_MT);
   tkl_work *w = aligned_alloc(_Alignof(tkl_work), sizeof *w);  /* a multiple */
+  /* One copy of the name, w's: the box and the runners use it. */
   char *name = o.name != NULL ? strdup(o.name) : NULL;
-  char *rname = o.name != NULL ? strdup(o.name) : NULL;
   if (w != NULL) memset(w, 0, sizeof *w);
-  if (w == NULL || (o.name != NULL && (name == NULL || rname == NULL)) ||
+  if (w == NULL || (o.name != NULL && name == NULL) ||
       tk__cond_init(&w->cv) != 0) {
     free(w);
     free(name);
-    free(rname);
     return luaL_error(L, "not enough memory");
   }
-  tkl_work_runners_init(w, p->pool, o.priority, rname);
+  tkl_work_runners_init(w, p->pool, o.priority, name);
   /* A token or a timeout is a job's, and a bounded pool counts jobs: those
   ** calls keep a job each. */
   b->runners = o.token == NULL && !(o.timeout > 0) && p->capacity == 0;

@@ -49,7 +49,6 @@ typedef struct tkl_lane {
   atomic_llong done;             /* arrivals done with w; | KILLED */
 } tkl_lane;
 
-
 /* Shared with the threads that run its calls. */
 typedef struct tkl_work {
   tkl_lane lanes[TKL_LANES];
@@ -84,13 +83,11 @@ TKL_INTERNAL void tkl_work_arrive(void *arrival);
 /* Drops a reference to w; the last one frees it (lwork.c). */
 TKL_INTERNAL void tkl_work_unref(tkl_work *w);
 
-/* lrunner.c: sets up w's ring and runners. */
+/* lrunner.c: sets up w's queue and runners; w owns the name. */
 TKL_INTERNAL void tkl_work_runners_init(tkl_work *w, tk_pool_t *pool,
                                         int priority, char *name);
 /* Appends a call (a task with its arrival's t_submit set) to w's queue,
 ** for a runner, starting one if fewer than one per worker take calls. */
 TKL_INTERNAL void tkl_work_push(tkl_work *w, tkl_task *t);
-/* Frees what tkl_work_runners_init made. */
-TKL_INTERNAL void tkl_work_runners_free(tkl_work *w);
 
 #endif
