@@ -12,6 +12,7 @@
 ** Anything else is refused, naming where it sits.
 */
 #include <limits.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -322,9 +323,29 @@ static void encode_table(enc *e, int idx) {
   }
 }
 
+/* lua_dump's sink: a C buffer, not a luaL_Buffer, whose growth would push
+** a box onto the stack above the function being dumped. */
+typedef struct dump_buf {
+  char *data;
+  size_t len, cap;
+} dump_buf;
+
 static int writer(lua_State *L, const void *p, size_t sz, void *ud) {
+  dump_buf *d = ud;
   (void)L;
-  luaL_addlstring((luaL_Buffer *)ud, p, sz);
+  if (sz > d->cap - d->len) {
+    size_t cap = d->cap ? d->cap : 1024;
+    while (cap - d->len < sz) {
+      if (cap > SIZE_MAX / 2) return 1;
+      cap *= 2;
+    }
+    char *grown = realloc(d->data, cap);
+    if (grown == NULL) return 1;  /* lua_dump stops and returns 1 */
+    d->data = grown;
+    d->cap = cap;
+  }
+  memcpy(d->data + d->len, p, sz);
+  d->len += sz;
   return 0;
 }
 
@@ -408,18 +429,15 @@ static lua_Integer function_id(lua_State *L, int idx) {
     lua_pop(L, 1);
     return id;
   }
-  luaL_Buffer lb;
+  dump_buf d = {NULL, 0, 0};
   lua_pushvalue(L, idx);
-  luaL_buffinit(L, &lb);
-  /* The function sits below the buffer's slot: dump it from there. */
-  lua_pushvalue(L, -2);
-  lua_dump(L, writer, &lb, 0);
+  int failed = lua_dump(L, writer, &d, 0);
   lua_pop(L, 1);
-  luaL_pushresult(&lb);
-  size_t len;
-  const char *code = lua_tolstring(L, -1, &len);
-  if ((id = intern_bytecode(code, len)) == 0) luaL_error(L, "not enough memory");
-  lua_pop(L, 2);  /* stack: dumpids */
+  /* Nothing between the dump and the free raises: d cannot leak. */
+  if (!failed) id = intern_bytecode(d.data, d.len);
+  free(d.data);
+  if (id == 0) luaL_error(L, "not enough memory");
+  /* stack: dumpids */
   lua_pushvalue(L, idx);
   lua_pushinteger(L, id);
   lua_rawset(L, -3);

@@ -158,4 +158,37 @@ describe("transfer", function()
     for i = 1, 100000 do list[i] = i end
     assert.are.equal(100000, #echo(list))
   end)
+
+  -- Real task functions are long: a function of n statements, its
+  -- bytecode about 75 bytes a statement. Every way a function travels,
+  -- from 1 KiB to 1 MiB of bytecode, stripped of debug info or not.
+  local function long_function(n, stripped)
+    local src = {"return function(x) local s = 0"}
+    for i = 1, n do src[#src + 1] = ("s = s + x * %d + %d"):format(i, 3 * i) end
+    src[#src + 1] = "return s end"
+    local f = load(table.concat(src, "\n"))()
+    if stripped then f = load(string.dump(f, true), "=stripped", "b") end
+    return f, n * (n + 1) // 2 * 2 + 3 * n * (n + 1) // 2
+  end
+
+  for _, stripped in ipairs{false, true} do
+    for _, n in ipairs{14, 110, 870, 14000} do
+      local f, want = long_function(n, stripped)
+      local name = ("%d KiB of bytecode%s"):format(#string.dump(f) // 1024,
+                                                   stripped and ", stripped" or "")
+      it("sends a function of " .. name .. " every way", function()
+        assert.are.equal(want, p:submit(f, 2):result())
+        assert.are.equal(want, p:submit(function(g) return g(2) end, f):result())
+        assert.are.equal(want, p:submit(function() return f(2) end):result())
+        local back = p:submit(function(g) return g end, f):result()
+        assert.are.equal(want, back(2))
+        local ch, sh = tk.channel(), tk.shared()
+        ch:push(f)
+        sh.f = f
+        assert.are.equal(want, p:submit(function(c, s)
+          return c:pop()(2) + s.f(2)
+        end, ch, sh):result() / 2)
+      end)
+    end
+  end
 end)
