@@ -327,6 +327,9 @@ TK_API int tk_pool_wait_all(tk_pool_t *pool, double timeout);
 ** with cancel_pending still cancels what the first left queued. */
 TK_API int tk_pool_shutdown(tk_pool_t *pool, int wait, int cancel_pending);
 TK_API int tk_pool_metrics(tk_pool_t *pool, tk_pool_metrics_t *out);
+/* 1 once tk_pool_shutdown was called (its submits fail with TK_ESHUTDOWN),
+** and for NULL; else 0. */
+TK_API int tk_pool_is_shutdown(const tk_pool_t *pool);
 TK_API int tk_pool_workers(const tk_pool_t *pool);
 
 /* On a worker thread: its index and the pointer its init hook stored.
@@ -413,6 +416,10 @@ TK_API tk_token_t *tk_group_event(tk_group_t *g);
 ** TK_ETIMEDOUT. TK_EBUSY when called from a task of g or of a descendant
 ** (it would wait for itself). */
 TK_API int tk_group_join(tk_group_t *g, double timeout);
+/* Tasks of daemon groups and of their descendants that are not final: the
+** work a process may leave unfinished when it ends (tklua waits for all
+** work but this). */
+TK_API size_t tk_group_daemon_unfinished(void);
 /* Cancels g's tasks that have not started; returns how many (>= 0). */
 TK_API int tk_group_clear_pending(tk_group_t *g);
 /* Borrowed name; the parent (a new reference, or NULL for a root). */

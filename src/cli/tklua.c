@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -25,7 +26,7 @@
 #include "threadkit.h"
 
 int luaopen_threadkit(lua_State *L);
-void tkl_wait_live_pools(double timeout);
+size_t tkl_wait_live_pools(void);
 void tkl_cancel_live_pools(void);
 void tkl_interrupt_all(void);
 void tkl_set_default_workers(int n);
@@ -37,8 +38,8 @@ static const char *progname = "tklua";
 static pthread_mutex_t global_mu = PTHREAD_MUTEX_INITIALIZER;
 static lua_State *globalL;       /* global_mu: the main state while open */
 static atomic_int got_sigint;
-static pthread_cond_t closed_cv;  /* on CLOCK_MONOTONIC, see below */
-static int main_closed;          /* global_mu: the main state is closed */
+static sem_t fallback_sem;       /* posted once on Ctrl-C */
+static pthread_t main_thread;
 
 /* {====================================================== Ctrl-C */
 
@@ -48,54 +49,58 @@ static void lstop(lua_State *L, lua_Debug *ar) {
   luaL_error(L, "interrupted!");
 }
 
+/* The main thread normally unwinds, writes its trace, closes its state
+** (joining the workers) and exits 130 itself. If it is stuck anyway, this
+** thread ends the process 0.8 s after Ctrl-C: it takes no lock and calls
+** nothing of threadkit or Lua, so nothing the others hold can stop it. */
+static void *fallback_thread(void *arg) {
+  (void)arg;
+  while (sem_wait(&fallback_sem) != 0) {}
+  struct timespec left = {0, 800000000L};
+  while (nanosleep(&left, &left) != 0) {}
+  static const char msg[] = ": interrupted\n";
+  if (write(2, progname, strlen(progname)) < 0 || write(2, msg, sizeof msg - 1) < 0) {}
+  _exit(130);
+}
+
+/* SIGUSR1 ends the main thread's blocking reads (the REPL's) with EINTR. */
+static void on_wake(int sig) { (void)sig; }
+
 /* A thread of its own takes SIGINT (blocked everywhere else), so that it
-** may lock, cancel and set hooks freely. */
+** may lock, cancel and set hooks freely. The fallback is armed first:
+** what follows may wait for locks that the program holds. */
 static void *sigint_thread(void *arg) {
   sigset_t *set = arg;
   int sig;
   for (;;) {
     if (sigwait(set, &sig) != 0) continue;
-    atomic_store(&got_sigint, 1);
+    if (atomic_exchange(&got_sigint, 1)) continue;
+    sem_post(&fallback_sem);
     tkl_interrupt_all();
     tkl_cancel_live_pools();
     pthread_mutex_lock(&global_mu);
     if (globalL != NULL)
       lua_sethook(globalL, lstop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
-    /* The main thread normally unwinds, closes its state (joining the
-    ** workers) and exits 130 itself. If it is stuck in C (a blocking
-    ** wait), leave anyway, still within a second of the signal. */
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_nsec += 800000000L;
-    if (until.tv_nsec >= 1000000000L) {
-      until.tv_sec++;
-      until.tv_nsec -= 1000000000L;
-    }
-    while (!main_closed &&
-           pthread_cond_timedwait(&closed_cv, &global_mu, &until) == 0) {
-    }
-    int closed = main_closed;
     pthread_mutex_unlock(&global_mu);
-    if (closed) continue;  /* exiting on its own */
-    fprintf(stderr, "%s: interrupted\n", progname);
-    _exit(130);
+    pthread_kill(main_thread, SIGUSR1);
   }
   return NULL;
 }
 
 static void start_sigint_thread(void) {
-  /* Timed by the monotonic clock: a wall-clock step must not stretch the
-  ** second tklua promises after Ctrl-C. */
-  pthread_condattr_t attr;
-  pthread_condattr_init(&attr);
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  pthread_cond_init(&closed_cv, &attr);
-  pthread_condattr_destroy(&attr);
+  main_thread = pthread_self();
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_wake;  /* no SA_RESTART: reads end with EINTR */
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGUSR1, &sa, NULL);
+  sem_init(&fallback_sem, 0, 0);
   static sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, NULL);  /* inherited by every thread */
   pthread_t th;
+  if (pthread_create(&th, NULL, fallback_thread, NULL) == 0) pthread_detach(th);
   if (pthread_create(&th, NULL, sigint_thread, &set) == 0) pthread_detach(th);
 }
 
@@ -372,11 +377,36 @@ static int runargs(lua_State *L, char **argv, int n) {
   return 1;
 }
 
+/* Cancels queued work and stops running tasks, so that the exit is prompt
+** (Ctrl-C, a failed script, daemon work left at the end). */
+static void stop_all_work(void) {
+  tkl_interrupt_all();
+  tkl_cancel_live_pools();
+}
+
+/* Writes the trace and the stats: at the end of every run, however it
+** ends. Returns 0 if the trace could not be written. */
+static int finish(int args) {
+  static int done;
+  if (done) return 1;
+  done = 1;
+  int ok = 1;
+  if ((args & has_trace) && tkl_trace_stop() < 0) {
+    fprintf(stderr, "%s: cannot write the trace to %s\n", progname, trace_file);
+    ok = 0;
+  }
+  if (args & has_stats) print_stats();
+  return ok;
+}
+
+static int run_args;  /* collectargs' flags, for main's finish */
+
 static int pmain(lua_State *L) {
   int argc = (int)lua_tointeger(L, 1);
   char **argv = lua_touserdata(L, 2);
   int script;
   int args = collectargs(argv, &script);
+  run_args = args & ~has_error;
   if (args == has_error || (argv[1] && strcmp(argv[1], "-h") == 0)) {
     print_usage(args == has_error && argv[script] && strcmp(argv[script], "-h")
                     ? argv[script]
@@ -422,13 +452,10 @@ static int pmain(lua_State *L) {
       dochunk(L, luaL_loadfile(L, NULL));
     }
   }
-  tkl_wait_live_pools(-1);
-  if ((args & has_trace) && tkl_trace_stop() < 0) {
-    message(lua_pushfstring(L, "cannot write the trace to %s", trace_file));
-    return 0;
-  }
-  if (args & has_stats) print_stats();
-  lua_pushboolean(L, 1);
+  /* Daemon work is not waited for: it is stopped, as at Ctrl-C. */
+  if (tkl_wait_live_pools() > 0) stop_all_work();
+  if (atomic_load(&got_sigint)) return luaL_error(L, "interrupted!");
+  lua_pushboolean(L, finish(args));
   return 1;
 }
 
@@ -452,19 +479,15 @@ int main(int argc, char **argv) {
   int result = lua_toboolean(L, -1);
   report(L, status);
   if (!(result && status == LUA_OK)) {
-    /* The script failed: its outstanding work is not waited for. Queued
-    ** tasks are cancelled and running ones stopped, so the exit is prompt. */
-    tkl_interrupt_all();
-    tkl_cancel_live_pools();
+    /* The script failed or was interrupted: its outstanding work is not
+    ** waited for. */
+    stop_all_work();
+    finish(run_args);
   }
   pthread_mutex_lock(&global_mu);
   globalL = NULL;
   pthread_mutex_unlock(&global_mu);
   lua_close(L);
-  pthread_mutex_lock(&global_mu);
-  main_closed = 1;
-  pthread_cond_broadcast(&closed_cv);
-  pthread_mutex_unlock(&global_mu);
   if (atomic_load(&got_sigint)) return 130;
   return (result && status == LUA_OK) ? EXIT_SUCCESS : EXIT_FAILURE;
 }

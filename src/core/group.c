@@ -166,6 +166,15 @@ void tk_group_release(tk_group_t *g) {
 
 void *tk_group_data(const tk_group_t *g) { return g ? g->data : NULL; }
 
+size_t tk_group_daemon_unfinished(void) {
+  size_t n = 0;
+  pthread_mutex_lock(&tree_mu);
+  for (tk_group_t *g = roots_head; g != NULL; g = g->sib_next)
+    if (g->daemon) n += g->subtree;
+  pthread_mutex_unlock(&tree_mu);
+  return n;
+}
+
 /* With tree_mu held: queues n to wait for a slot, behind every waiting
 ** task of the same or a higher priority. */
 static void wait_insert(tk_group_t *g, gnode *n) {

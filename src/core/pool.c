@@ -92,6 +92,7 @@ struct tk_pool {
   pthread_cond_t idle_cv;        /* wait_all: nothing pending or running */
   pthread_cond_t state_cv;       /* start-up, resume, worker exits */
   int ready, exited;             /* mu: workers up / gone */
+  int joining;                   /* mu: a thread joins (or joined) them */
   int init_rc;                   /* mu: first failing worker_init */
   uint64_t cancelled;            /* mu: cancelled without a worker */
   tk_job_t *held;                /* mu: jobs waiting for dependencies */
@@ -843,15 +844,19 @@ int tk_pool_shutdown(tk_pool_t *pool, int wait, int cancel_pending) {
   pthread_mutex_lock(&pool->mu);
   while (pool->exited < pool->nworkers)
     pthread_cond_wait(&pool->state_cv, &pool->mu);
+  int join = !pool->joining;
+  pool->joining = 1;
   pthread_mutex_unlock(&pool->mu);
+  /* The first waiter joins the workers, so that a pool shut down but not
+  ** yet freed (its jobs still held) keeps no threads. */
+  if (join) join_started(pool);
   return 0;
 }
 
 int tk_pool_free(tk_pool_t *pool) {
   if (pool == NULL) return 0;
   if (on_own_worker(pool)) return TK_EBUSY;
-  tk_pool_shutdown(pool, 1, 0);
-  join_started(pool);
+  tk_pool_shutdown(pool, 1, 0);  /* joins the workers, if nobody did */
   /* Cancellations running on other threads finish their accounting under
   ** mu; once nothing is pending nothing else touches the pool. */
   lock(pool);
@@ -1219,6 +1224,10 @@ int tk_pool_metrics(tk_pool_t *pool, tk_pool_metrics_t *m) {
   m->p50_queue_wait = quantile(hw, ran, 0.5);
   m->p99_queue_wait = quantile(hw, ran, 0.99);
   return 0;
+}
+
+int tk_pool_is_shutdown(const tk_pool_t *pool) {
+  return pool == NULL || atomic_load(&pool->stopping);
 }
 
 int tk_pool_workers(const tk_pool_t *pool) {

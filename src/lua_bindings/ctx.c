@@ -24,6 +24,8 @@ static int ctx_gc(lua_State *L) {
     return 0;
   tkl_buf_free(&c->scratch);
   tkl_buf_init(&c->scratch);
+  tkl_pool_release(c->default_pool);
+  c->default_pool = NULL;
   return 0;
 }
 

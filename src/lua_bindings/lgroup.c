@@ -46,7 +46,8 @@ static int l_group(lua_State *L) {
     if (lua_getfield(L, oidx, "pool") != LUA_TNIL) {
       p = tkl_test_handle(L, -1, TKL_K_POOL);
       if (p == NULL) luaL_argerror(L, oidx, "pool must be a pool");
-      if (p->pool == NULL) luaL_error(L, "attempt to use a closed pool");
+      if (tk_pool_is_shutdown(p->pool))
+        luaL_error(L, "attempt to use a shut-down pool");
       pidx = lua_gettop(L);
     }
   }
@@ -77,7 +78,6 @@ static int l_group(lua_State *L) {
 static int l_add_task(lua_State *L) {
   tk_group_t *g = check_group(L);
   tkl_pool *p = tk_group_data(g);
-  if (p->pool == NULL) return luaL_error(L, "attempt to use a shut-down pool");
   if (lua_istable(L, 2)) return tkl_submit(L, p, g, 0, 2, 3);
   return tkl_submit(L, p, g, 0, 0, 2);
 }

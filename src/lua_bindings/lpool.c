@@ -27,7 +27,9 @@ static struct {
 } closed_pools[MAX_CLOSED];
 static int nclosed;              /* live_mu */
 
-static tkl_pool *default_pool;   /* live_mu */
+/* Written under live_mu; read bare only to compare with a pool the reader
+** holds (get_default). */
+static _Atomic(tkl_pool *) default_pool;
 static int default_workers;      /* 0: one per CPU */
 
 /* tklua -j N */
@@ -42,8 +44,28 @@ void tkl_open_work(lua_State *L, int module, int pool_methods);
 
 void tkl_pool_retain(tkl_pool *p) { atomic_fetch_add(&p->refs, 1); }
 
+static void *free_core_later(void *core) {
+  tk_pool_free(core);
+  return NULL;
+}
+
+/* The core pool lives as long as its tkl_pool, shut down or not: a state
+** that still holds the pool may submit (and fail cleanly) at any time. */
 void tkl_pool_release(tkl_pool *p) {
   if (p == NULL || !tk__ref_drop(&p->refs)) return;
+  if (p->owned && tk_pool_free(p->pool) == TK_EBUSY) {
+    /* The last reference went on one of the pool's own workers (its
+    ** state closing as the pool shuts down): a worker cannot join itself,
+    ** so another thread frees the pool. */
+    pthread_t th;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&th, &attr, free_core_later, p->pool) != 0)
+      fprintf(stderr, "threadkit: cannot free pool '%s' (pthread_create)\n",
+              p->name);
+    pthread_attr_destroy(&attr);
+  }
   tkl_buf_free(&p->init);
   free(p->path);
   free(p->cpath);
@@ -68,13 +90,61 @@ static void live_remove(tkl_pool *p) {
   pthread_mutex_unlock(&live_mu);
 }
 
-/* Waits for every live pool (tklua, at the end of a script). */
-void tkl_wait_live_pools(double timeout);
-void tkl_wait_live_pools(double timeout) {
+/* The live pools, each retained (tkl_pool_release each, then free the
+** array); NULL with *n = 0 when there are none or no memory. Waits and
+** cancellations run on a snapshot: live_mu is never held across them, as
+** a task or a callback may make, close or look at pools meanwhile. */
+static tkl_pool **live_snapshot(size_t *n) {
+  *n = 0;
   pthread_mutex_lock(&live_mu);
-  for (tkl_pool *p = live; p != NULL; p = p->next_live)
-    if (p->pool) tk_pool_wait_all(p->pool, timeout);
+  size_t count = 0;
+  for (tkl_pool *p = live; p != NULL; p = p->next_live) count++;
+  tkl_pool **all = count ? malloc(count * sizeof *all) : NULL;
+  if (all != NULL) {
+    for (tkl_pool *p = live; p != NULL; p = p->next_live) {
+      tkl_pool_retain(p);
+      all[(*n)++] = p;
+    }
+  }
   pthread_mutex_unlock(&live_mu);
+  return all;
+}
+
+static void snapshot_free(tkl_pool **all, size_t n) {
+  for (size_t i = 0; i < n; i++) tkl_pool_release(all[i]);
+  free(all);
+}
+
+/* Waits until the live pools hold no work but daemon groups' (tklua, at the
+** end of a script); returns how many daemon tasks are left. Daemon work
+** never ends on its own, so it is counted, not waited for: a round sums
+** every pool's unfinished jobs, waits a slice on a pool with more than
+** daemon work, and the wait ends after two rounds that saw nothing but
+** daemon work and no new submit anywhere. Ends early on Ctrl-C. */
+size_t tkl_wait_live_pools(void);
+size_t tkl_wait_live_pools(void) {
+  uint64_t last_submitted = UINT64_MAX;
+  size_t daemon = 0;
+  while (!tkl_interrupted()) {
+    size_t n;
+    tkl_pool **all = live_snapshot(&n);
+    daemon = tk_group_daemon_unfinished();
+    uint64_t unfinished = 0, submitted = 0;
+    tkl_pool *busy = NULL;
+    for (size_t i = 0; i < n; i++) {
+      tk_pool_metrics_t m;
+      tk_pool_metrics(all[i]->pool, &m);
+      unfinished += m.pending + m.running;
+      submitted += m.submitted;
+      if (busy == NULL && m.pending + m.running > 0) busy = all[i];
+    }
+    int calm = unfinished <= daemon;
+    if (!calm && busy != NULL) tk_pool_wait_all(busy->pool, 0.05);
+    snapshot_free(all, n);
+    if (calm && submitted == last_submitted) break;
+    last_submitted = calm ? submitted : UINT64_MAX;
+  }
+  return daemon;
 }
 
 /* {====================================================== --stats */
@@ -164,7 +234,6 @@ void tkl_print_stats(FILE *f) {
   for (int i = 0; i < nclosed; i++)
     print_pool(f, closed_pools[i].name, &closed_pools[i].m);
   for (tkl_pool *p = live; p != NULL; p = p->next_live) {
-    if (p->pool == NULL) continue;
     tk_pool_metrics_t m;
     tk_pool_metrics(p->pool, &m);
     print_pool(f, p->name, &m);
@@ -201,34 +270,39 @@ static int l_stats(lua_State *L) {
 
 /* }====================================================== */
 
-/* Cancels everything in every live pool (tklua on Ctrl-C). */
+/* Cancels everything in every live pool (tklua on Ctrl-C, at the end of a
+** failed script, and for daemon work at the end of any script). On_cancel
+** callbacks run here and may submit or make pools: no lock is held. */
 void tkl_cancel_live_pools(void);
 void tkl_cancel_live_pools(void) {
-  pthread_mutex_lock(&live_mu);
-  for (tkl_pool *p = live; p != NULL; p = p->next_live)
-    if (p->pool) tk_pool_shutdown(p->pool, 0, 1);
-  pthread_mutex_unlock(&live_mu);
+  size_t n;
+  tkl_pool **all = live_snapshot(&n);
+  for (size_t i = 0; i < n; i++) tk_pool_shutdown(all[i]->pool, 0, 1);
+  snapshot_free(all, n);
 }
 
-/* Shuts the core pool down (waiting) and frees it. Idempotent. */
+/* Shuts the pool down, waiting for its work (unless called from one of its
+** own workers, which cannot wait for themselves). Any thread may call it,
+** at once with others: the core shutdown is idempotent, the first close
+** takes the pool off the live list. The core pool is freed with the last
+** reference (tkl_pool_release). */
 static void pool_close(tkl_pool *p, int cancel_pending) {
-  tk_pool_t *core = p->pool;
-  if (core == NULL || !p->owned) return;
+  if (!p->owned) return;
   /* Still on the live list while it waits for its work: Ctrl-C may have
   ** to cancel that work (tkl_cancel_live_pools). */
-  tk_pool_shutdown(core, 1, cancel_pending);
+  tk_pool_shutdown(p->pool, 1, cancel_pending);
+  if (atomic_exchange(&p->closed, 1)) return;
   live_remove(p);
-  tk_pool_metrics(core, &p->final);  /* pool:metrics() after shutdown */
+  tk_pool_metrics_t m;
+  tk_pool_metrics(p->pool, &m);
   pthread_mutex_lock(&live_mu);
   if (nclosed < MAX_CLOSED) {
     snprintf(closed_pools[nclosed].name, sizeof closed_pools[nclosed].name,
              "%s", p->name);
-    closed_pools[nclosed].m = p->final;
+    closed_pools[nclosed].m = m;
     nclosed++;
   }
   pthread_mutex_unlock(&live_mu);
-  tk_pool_free(core);
-  p->pool = NULL;
 }
 
 static tkl_pool *pool_make(lua_State *L, int workers, const char *name,
@@ -236,6 +310,7 @@ static tkl_pool *pool_make(lua_State *L, int workers, const char *name,
   tkl_pool *p = calloc(1, sizeof *p);
   if (p == NULL) luaL_error(L, "not enough memory");
   atomic_init(&p->refs, 1);
+  atomic_init(&p->closed, 0);
   p->owned = 1;
   snprintf(p->name, sizeof p->name, "%s", name ? name : "tk");
   lua_getglobal(L, "package");
@@ -264,10 +339,11 @@ static tkl_pool *pool_make(lua_State *L, int workers, const char *name,
   return p;
 }
 
+/* The pool of the box at idx; a box closed by __close or collected holds
+** none. A pool shut down is still a pool: its submits fail cleanly. */
 static tkl_pool *check_pool(lua_State *L, int idx) {
   tkl_pool *p = P(tkl_check_box(L, idx, TKL_K_POOL));
-  if (p == NULL || p->pool == NULL)
-    luaL_error(L, "attempt to use a closed pool");
+  if (p == NULL) luaL_error(L, "attempt to use a closed pool");
   return p;
 }
 
@@ -367,6 +443,15 @@ static int default_gc(lua_State *L) {
   return 0;
 }
 
+/* Makes p (retained) the default pool the state of context c holds: every
+** state that uses the default pool holds it, so it outlives each of them
+** however the state that made it ends. */
+static tkl_pool *hold_default(tkl_ctx *c, tkl_pool *p) {
+  tkl_pool_release(c->default_pool);
+  c->default_pool = p;
+  return p;
+}
+
 static void set_sentinel(lua_State *L, tkl_pool *p) {
   tkl_pool **slot = lua_newuserdatauv(L, sizeof *slot, 0);
   *slot = p;
@@ -377,11 +462,15 @@ static void set_sentinel(lua_State *L, tkl_pool *p) {
   lua_setfield(L, LUA_REGISTRYINDEX, "threadkit.default_sentinel");
 }
 
-static tkl_pool *get_default(lua_State *L) {
+/* The default pool, held by this state (c: its context). */
+static tkl_pool *get_default(lua_State *L, tkl_ctx *c) {
+  tkl_pool *p = atomic_load(&default_pool);
+  if (p != NULL && p == c->default_pool) return p;
   pthread_mutex_lock(&live_mu);
-  tkl_pool *p = default_pool;
+  p = default_pool;
+  if (p != NULL) tkl_pool_retain(p);
   pthread_mutex_unlock(&live_mu);
-  if (p != NULL) return p;
+  if (p != NULL) return hold_default(c, p);
   lua_getfield(L, LUA_REGISTRYINDEX, "threadkit.worker");
   int in_worker = lua_toboolean(L, -1);
   lua_pop(L, 1);
@@ -394,20 +483,27 @@ static tkl_pool *get_default(lua_State *L) {
     p = NULL;
   }
   tkl_pool *winner = default_pool;
+  if (winner != NULL) tkl_pool_retain(winner);  /* this state's hold */
   pthread_mutex_unlock(&live_mu);
   if (p != NULL) {  /* lost a race: keep the other */
     pool_close(p, 0);
     tkl_pool_release(p);
-    return winner;
+  } else {
+    set_sentinel(L, winner);
   }
-  set_sentinel(L, winner);
-  return winner;
+  return hold_default(c, winner);
+}
+
+static tkl_pool *get_default_here(lua_State *L) {
+  tkl_ctx *c = tkl_ctx_push(L);
+  lua_pop(L, 1);  /* the registry keeps it */
+  return get_default(L, c);
 }
 
 tkl_pool *tkl_default_pool(lua_State *L) {
   tkl_task *t = tkl_current_task();
-  if (t != NULL && t->pool != NULL && t->pool->pool != NULL) return t->pool;
-  return get_default(L);
+  if (t != NULL && t->pool != NULL) return t->pool;
+  return get_default_here(L);
 }
 
 /* {====================================================== submit */
@@ -594,7 +690,7 @@ static int l_pool_submit(lua_State *L) {
 
 /* tk.submit([opts,] fn, ...) on the default pool */
 static int l_submit(lua_State *L) {
-  tkl_pool *p = get_default(L);
+  tkl_pool *p = get_default(L, lua_touserdata(L, CTX));
   if (lua_istable(L, 1)) return tkl_submit(L, p, NULL, CTX, 1, 2);
   return tkl_submit(L, p, NULL, CTX, 0, 1);
 }
@@ -615,11 +711,13 @@ static int l_pool_wait_all(lua_State *L) {
   return wait_all(L, check_pool(L, 1), 2);
 }
 
-static int l_wait_all(lua_State *L) { return wait_all(L, get_default(L), 1); }
+static int l_wait_all(lua_State *L) {
+  return wait_all(L, get_default(L, lua_touserdata(L, CTX)), 1);
+}
 
 static void push_metrics(lua_State *L, tkl_pool *p) {
-  tk_pool_metrics_t m = p->final;
-  if (p->pool != NULL) tk_pool_metrics(p->pool, &m);
+  tk_pool_metrics_t m;
+  tk_pool_metrics(p->pool, &m);
   lua_createtable(L, 0, 12);
 #define SETI(k, v) (lua_pushinteger(L, (lua_Integer)(v)), lua_setfield(L, -2, k))
 #define SETN(k, v) (lua_pushnumber(L, (v)), lua_setfield(L, -2, k))
@@ -647,16 +745,14 @@ static void push_metrics(lua_State *L, tkl_pool *p) {
   lua_setfield(L, -2, "name");
 }
 
-/* A closed pool answers with the counts it had when it closed. */
+/* A shut-down pool answers with its counts, which no longer change. */
 static int l_pool_metrics(lua_State *L) {
-  tkl_pool *p = tkl_test_handle(L, 1, TKL_K_POOL);
-  if (p == NULL || (p->pool == NULL && !p->owned)) p = check_pool(L, 1);
-  push_metrics(L, p);
+  push_metrics(L, check_pool(L, 1));
   return 1;
 }
 
 static int l_metrics(lua_State *L) {
-  push_metrics(L, get_default(L));
+  push_metrics(L, get_default(L, lua_touserdata(L, CTX)));
   return 1;
 }
 
@@ -674,7 +770,7 @@ static int l_pool_shutdown(lua_State *L) {
     luaL_typeerror(L, 2, "table or nil");
   }
   tkl_pool *p = P(b);
-  if (p == NULL || p->pool == NULL) return 0;  /* already shut down */
+  if (p == NULL) return 0;  /* closed: already shut down */
   if (wait) {
     pool_close(p, cancel);
   } else {
@@ -696,10 +792,11 @@ static int pool_gc(lua_State *L) {
 
 static int pool_tostring(lua_State *L) {
   pool_box *b = tkl_check_box(L, 1, TKL_K_POOL);
-  if (P(b) == NULL || P(b)->pool == NULL)
+  if (P(b) == NULL)
     lua_pushfstring(L, "threadkit.pool (closed)");
   else
-    lua_pushfstring(L, "threadkit.pool '%s' (%p)", P(b)->name, b->ptr);
+    lua_pushfstring(L, "threadkit.pool '%s' (%p)%s", P(b)->name, b->ptr,
+                    atomic_load(&P(b)->closed) ? " (shut down)" : "");
   return 1;
 }
 
@@ -730,10 +827,8 @@ void tkl_push_pool_mt(lua_State *L, tkl_pool *p) {
   copy_fields(L, shared + 2);
   lua_pushstring(L, p->name);
   lua_setfield(L, -2, "name");
-  if (p->pool != NULL) {
-    lua_pushinteger(L, tk_pool_workers(p->pool));
-    lua_setfield(L, -2, "workers");
-  }
+  lua_pushinteger(L, tk_pool_workers(p->pool));
+  lua_setfield(L, -2, "workers");
   lua_setfield(L, shared + 1, "__index");
   lua_pop(L, 1);
   lua_remove(L, shared);
@@ -748,10 +843,7 @@ int tkl_submit_copied(const tkl_buf *fn) {
   tkl_pool *p = default_pool;
   if (p != NULL) tkl_pool_retain(p);
   pthread_mutex_unlock(&live_mu);
-  if (p == NULL || p->pool == NULL) {
-    tkl_pool_release(p);
-    return TK_ESHUTDOWN;
-  }
+  if (p == NULL) return TK_ESHUTDOWN;
   tkl_buf copy;
   if (tkl_buf_copy(&copy, fn) != 0) {
     tkl_pool_release(p);
@@ -790,6 +882,7 @@ tkl_pool *tkl_pool_wrap(tk_pool_t *core) {
   tkl_pool *p = calloc(1, sizeof *p);
   if (p == NULL) return NULL;
   atomic_init(&p->refs, 1);
+  atomic_init(&p->closed, 0);
   p->pool = core;
   p->owned = 0;
   snprintf(p->name, sizeof p->name, "host");

@@ -53,7 +53,9 @@ static double spec_number(lua_State *L, int spec, const char *key) {
 /* pool:schedule({delay = s} | {every = s} | {at = t}, fn, ...) */
 static int l_schedule(lua_State *L) {
   tkl_pool *p = tkl_check_box(L, 1, TKL_K_POOL)->ptr;
-  if (p == NULL || p->pool == NULL) return luaL_error(L, "attempt to use a closed pool");
+  if (p == NULL) return luaL_error(L, "attempt to use a closed pool");
+  if (tk_pool_is_shutdown(p->pool))
+    return luaL_error(L, "attempt to use a shut-down pool");
   luaL_checktype(L, 2, LUA_TTABLE);
   luaL_checktype(L, 3, LUA_TFUNCTION);
   int nargs = lua_gettop(L) - 3;  /* counted before options push values */

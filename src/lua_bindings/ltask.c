@@ -276,21 +276,27 @@ static void stop_running(tkl_task *t) {
 ** stopper that sees the task has hooked it before the worker moves on
 ** and reuses its coroutine; one that misses it came before the worker
 ** looked for a cancellation, which the worker then sees. Stoppers take
-** turns on s->mu. */
-static void look_at(slot *s, tkl_task *only) {
+** turns on s->mu. Returns the job of the task it stopped, retained, when
+** `take` says so (else NULL). */
+static tk_job_t *look_at(slot *s, tkl_task *only, int take) {
+  tk_job_t *job = NULL;
   pthread_mutex_lock(&s->mu);
   atomic_store(&s->stopping, 1);
   tkl_task *t = atomic_load(&s->task);
   TK_HG_ACQUIRE(&s->task);
-  if (t != NULL && (only == NULL || t == only)) stop_running(t);
+  if (t != NULL && (only == NULL || t == only)) {
+    stop_running(t);
+    if (take) tk_job_retain(job = t->job);
+  }
   TK_HG_RELEASE(&s->stopping);
   atomic_store(&s->stopping, 0);
   pthread_mutex_unlock(&s->mu);
+  return job;
 }
 
 void tkl_stop_task(tkl_task *t) {
   pthread_mutex_lock(&slots_mu);
-  for (slot *s = slots; s != NULL; s = s->next) look_at(s, t);
+  for (slot *s = slots; s != NULL; s = s->next) look_at(s, t, 0);
   pthread_mutex_unlock(&slots_mu);
 }
 
@@ -306,8 +312,22 @@ void tkl_interrupt_all(void);
 void tkl_interrupt_all(void) {
   atomic_store(&interrupted, 1);
   pthread_mutex_lock(&slots_mu);
-  for (slot *s = slots; s != NULL; s = s->next) look_at(s, NULL);
+  size_t n = 0, got = 0;
+  for (slot *s = slots; s != NULL; s = s->next) n++;
+  tk_job_t **jobs = malloc((n ? n : 1) * sizeof *jobs);
+  for (slot *s = slots; s != NULL; s = s->next) {
+    tk_job_t *job = look_at(s, NULL, jobs != NULL);
+    if (job != NULL) jobs[got++] = job;
+  }
   pthread_mutex_unlock(&slots_mu);
+  /* Their tokens too: a task blocked in C (a wait that could not suspend)
+  ** runs no Lua for the hook to stop. Cancelling runs callbacks, which may
+  ** stop tasks (slots_mu): after the lock. */
+  for (size_t i = 0; i < got; i++) {
+    tk_job_cancel(jobs[i]);
+    tk_job_release(jobs[i]);
+  }
+  free(jobs);
 }
 
 int tkl_interrupted(void) { return atomic_load(&interrupted); }
@@ -648,7 +668,8 @@ static void nap(double s) {
   if (s > TKL_LONGEST_WAIT) s = TKL_LONGEST_WAIT;
   ts.tv_sec = (time_t)s;
   ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-  while (nanosleep(&ts, &ts) != 0) {}
+  /* Ctrl-C in tklua wakes the main thread (EINTR) to end its naps. */
+  while (nanosleep(&ts, &ts) != 0 && !atomic_load(&interrupted)) {}
 }
 
 static int sleep_k(lua_State *L, int status, lua_KContext ctx) {
@@ -682,6 +703,7 @@ static int l_sleep(lua_State *L) {
     return 1;
   }
   nap(s);
+  if (atomic_load(&interrupted)) return luaL_error(L, "interrupted!");
   lua_pushboolean(L, 1);
   return 1;
 }

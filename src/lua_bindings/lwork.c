@@ -311,7 +311,8 @@ static int queue_k(lua_State *L, int status, lua_KContext ctx) {
   int n = lua_gettop(L);  /* the box and the arguments */
   tkl_check_count(L, n - 1, "arguments");
   tkl_pool *p = b->pool;
-  if (p->pool == NULL) return luaL_error(L, "attempt to use a shut-down pool");
+  if (tk_pool_is_shutdown(p->pool))
+    return luaL_error(L, "attempt to use a shut-down pool");
   lua_getiuservalue(L, 1, 1);
   lua_insert(L, 2);  /* the box stays: it anchors b */
   tkl_buf *scratch = tkl_ctx_scratch(lua_touserdata(L, CTX));
@@ -486,8 +487,9 @@ static int make_work(lua_State *L, tkl_pool *p, int oidx, int fidx) {
 static int l_pool_work(lua_State *L) {
   tkl_box *pb = tkl_check_box(L, 1, TKL_K_POOL);
   tkl_pool *p = pb->ptr;
-  if (p == NULL || p->pool == NULL)
-    return luaL_error(L, "attempt to use a closed pool");
+  if (p == NULL) return luaL_error(L, "attempt to use a closed pool");
+  if (tk_pool_is_shutdown(p->pool))
+    return luaL_error(L, "attempt to use a shut-down pool");
   if (lua_istable(L, 2)) return make_work(L, p, 2, 3);
   return make_work(L, p, 0, 2);
 }

@@ -115,6 +115,8 @@ typedef struct tkl_ctx {
   ** registry references (worker states: tkl_decode_blob_ctx). */
   lua_Integer dec_id[TKL_FN_SLOTS];
   int dec_ref[TKL_FN_SLOTS];
+  struct tkl_pool *default_pool; /* the default pool, held by this state
+                                    once it used it (lpool.c) */
 } tkl_ctx;
 /* Its user values: the cached closures, then each handle kind's
 ** metatable. */
@@ -207,12 +209,15 @@ TKL_INTERNAL void tkl_shared_release(tkl_shared *s);
 
 /* {====================================================== pools, tasks */
 
-/* The Lua side of a pool: what a worker needs to build its state. Boxes
-** and tasks hold references; the core pool is freed when the owning box is
-** collected, closed or shut down (tkl_pool_close). */
+/* The Lua side of a pool: what a worker needs to build its state. Boxes,
+** tasks and states using it as their default pool hold references. The
+** owning box shuts the pool down when collected, closed or told to; the
+** core pool is freed with the last reference, so a shut-down pool stays
+** safe to use (its submits fail) from every state that still holds it. */
 typedef struct tkl_pool {
   atomic_int refs;
-  tk_pool_t *pool;               /* NULL once closed */
+  atomic_int closed;             /* shut down by its owner (lpool.c) */
+  tk_pool_t *pool;               /* for the tkl_pool's whole life */
   int owned;                     /* ours to shut down and free */
   char *path, *cpath;            /* package.path/cpath of the creator */
   tkl_buf init;                  /* encoded init function (len 0: none) */
@@ -220,7 +225,6 @@ typedef struct tkl_pool {
   size_t capacity;               /* bounded pools: max pending, else 0 */
   size_t memory_limit;           /* bytes per worker state; 0: none */
   struct tkl_pool *next_live;    /* on the list tklua waits for */
-  tk_pool_metrics_t final;       /* its last metrics, once closed */
 } tkl_pool;
 
 TKL_INTERNAL void tkl_pool_retain(tkl_pool *p);

@@ -103,7 +103,7 @@ describe("pool", function()
     p:shutdown()
     assert.are.equal(1, first:result())
     assert.has_error(function() p:submit(function() end) end,
-                     "attempt to use a closed pool")
+                     "attempt to use a shut-down pool")
   end)
 
   it("shutdown without cancel runs what was queued", function()
