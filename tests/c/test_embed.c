@@ -100,12 +100,63 @@ static void host_shutdown_cancels_sleeping_task(void **state) {
   gate_destroy(&hold_gate);
 }
 
+/* Runs script in L (the module is its argument); fails the test with the
+** script's error. */
+static void run_in(lua_State *L, const char *script) {
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "loaded");
+  lua_getfield(L, -1, "threadkit");
+  lua_replace(L, -3);
+  lua_pop(L, 1);
+  assert_int_equal(LUA_OK, luaL_loadstring(L, script));
+  lua_insert(L, -2);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) fail_msg("%s", lua_tostring(L, -1));
+}
+
+static void *loop_in_b(void *L) {
+  run_in(L,
+      "local tk = ...\n"
+      "for i = 1, 3000 do\n"
+      "  local ok, err = pcall(tk.submit, function() end)\n"
+      "  assert(ok or err:find('attempt to use a shut-down pool', 1, true), err)\n"
+      "  assert(tk.metrics().workers > 0)\n"
+      "end\n");
+  return NULL;
+}
+
+/* Two host states share the default pool, and the one that made it closes
+** while the other submits to it and reads its metrics from another thread
+** (the pool was freed under the second state: a use-after-free). Each
+** state holds the pool it uses: the second one's calls work or fail
+** cleanly, and it makes a new default pool once the first is gone. */
+static void host_states_share_the_default_pool(void **state) {
+  (void)state;
+  atomic_store(&bumps, 0);
+  lua_State *a = run_host(NULL,
+      "local tk = ...\n"
+      "for i = 1, 50 do tk.submit(function() host.bump() end) end\n");
+  lua_State *b = run_host(NULL,
+      "local tk = ...\n"
+      "tk.submit(function() host.bump() end):wait()\n");
+  pthread_t th;
+  assert_int_equal(0, pthread_create(&th, NULL, loop_in_b, b));
+  lua_close(a);
+  pthread_join(th, NULL);
+  assert_int_equal(51, atomic_load(&bumps));
+  run_in(b,
+      "local tk = ...\n"
+      "tk.submit(function() host.bump() end):wait()\n");
+  lua_close(b);
+  assert_int_equal(52, atomic_load(&bumps));
+}
+
 int main(void) {
   tk_lua_set_worker_hook(register_host);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(host_closes_state_while_its_pool_works),
       cmocka_unit_test(host_closes_state_with_default_pool_busy),
       cmocka_unit_test(host_shutdown_cancels_sleeping_task),
+      cmocka_unit_test(host_states_share_the_default_pool),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,31 +1,8 @@
 -- cli_spec.lua - the tklua interpreter: options, exit status, Ctrl-C.
 local TKLUA = assert(os.getenv("TKLUA"), "TKLUA must name the tklua binary")
 
--- Runs a shell command; returns stdout, stderr and the exit status.
-local function run(cmd)
-  local out, err = os.tmpname(), os.tmpname()
-  local ok, how, code = os.execute(cmd .. " >" .. out .. " 2>" .. err)
-  local function slurp(f)
-    local h = io.open(f)
-    local s = h:read("a")
-    h:close()
-    os.remove(f)
-    return s
-  end
-  if how == "signal" then code = 128 + code end
-  return slurp(out), slurp(err), ok and 0 or code
-end
-
-local function script(text)
-  local f = os.tmpname()
-  local h = io.open(f, "w")
-  h:write(text)
-  h:close()
-  return f
-end
-
--- Sanitizer and valgrind runs are slower: their time bounds scale.
-local MULT = tonumber(os.getenv("TK_TEST_TIMEOUT_MULTIPLIER") or "1")
+local support = require "support"
+local run, script, MULT = support.run, support.script, support.MULT
 
 describe("tklua", function()
   it("runs a script with arguments in arg and ...", function()
@@ -159,25 +136,7 @@ describe("tklua", function()
     assert.matches("\n  work%s+0%s+0%s+1%s+1%s+0", err)
   end)
 
-  -- Runs script text (with %q for a file it creates once it is ready) in
-  -- the background, sends SIGINT once it is ready, and checks that it
-  -- exits 130 within a second (sanitizer builds scale the bound). `env`
-  -- prefixes the command (variables, a timeout).
-  local function exits_130_on_ctrl_c(text, env)
-    local ready = os.tmpname()
-    os.remove(ready)
-    local f = script(text:format(ready))
-    local cmd = "sh -c '" .. (env or "") .. TKLUA .. " " .. f .. " > /dev/null & pid=$!; " ..
-                "n=0; while [ ! -e " .. ready .. " ] && [ $n -lt 200 ]; do " ..
-                "sleep 0.05; n=$((n+1)); done; sleep 0.1; " ..
-                "start=$(date +%s%N); kill -INT $pid; wait $pid; " ..
-                "code=$?; echo $code $(( ($(date +%s%N) - start) / 1000000 ))'"
-    local code, ms = run(cmd):match("(%d+) (%d+)")
-    os.remove(f)
-    os.remove(ready)
-    assert.are.equal("130", code)
-    assert.is_true(tonumber(ms) < 1000 * MULT, "took " .. ms .. " ms")
-  end
+  local exits_130_on_ctrl_c = support.exits_130_on_ctrl_c
 
   it("stops runaway tasks and exits 130 on Ctrl-C, within a second", function()
     exits_130_on_ctrl_c([[
