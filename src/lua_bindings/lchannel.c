@@ -180,7 +180,11 @@ static int push_wait(lua_State *L, tkl_channel *c) {
       return suspend_on(L, c, &c->pushers, t, left, has_room, push_k);
     }
     /* Not in a task (or cannot yield): block this thread. */
-    tk__cond_wait(&c->cv, &c->mu, tk__deadline(left));
+    if (tkl_interrupted()) {
+      pthread_mutex_unlock(&c->mu);
+      return luaL_error(L, "interrupted!");
+    }
+    tk__cond_wait(&c->cv, &c->mu, tk__deadline(tkl_block_slice(left)));
   }
   if (c->closed) {
     pthread_mutex_unlock(&c->mu);
@@ -292,7 +296,11 @@ static int pop_wait(lua_State *L, tkl_channel *c) {
     }
     /* Not in a task (or cannot yield): block this thread, on the monotonic
     ** clock (a step of the wall clock neither ends nor stretches it). */
-    tk__cond_wait(&c->cv, &c->mu, tk__deadline(left));
+    if (tkl_interrupted()) {
+      pthread_mutex_unlock(&c->mu);
+      return luaL_error(L, "interrupted!");
+    }
+    tk__cond_wait(&c->cv, &c->mu, tk__deadline(tkl_block_slice(left)));
   }
   tkl_buf *b = take(c);
   int closed = c->closed;

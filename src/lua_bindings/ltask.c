@@ -332,6 +332,10 @@ void tkl_interrupt_all(void) {
 
 int tkl_interrupted(void) { return atomic_load(&interrupted); }
 
+double tkl_block_slice(double left) {
+  return left < 0 || left > TKL_BLOCK_SLICE ? TKL_BLOCK_SLICE : left;
+}
+
 /* The base of every task's coroutine: decodes the function and its
 ** arguments, calls it and encodes its results into the task, all in one
 ** resume (protected calls of their own for the decoding and the encoding

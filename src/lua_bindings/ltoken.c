@@ -83,7 +83,14 @@ static int l_wait(lua_State *L) {
       tkl_wait_deadline(L, w, timeout);
       return tkl_wait_suspend(L, wait_k, 1);
     }
-    tk_token_wait(t, timeout);
+    /* Blocking: in slices, so that Ctrl-C ends the wait. */
+    double deadline = timeout < 0 ? -1 : tkl_now() + timeout;
+    for (;;) {
+      double left = deadline < 0 ? -1 : deadline - tkl_now();
+      if (deadline >= 0 && left <= 0) break;
+      if (tk_token_wait(t, tkl_block_slice(left)) == 0) break;
+      if (tkl_interrupted()) return luaL_error(L, "interrupted!");
+    }
   }
   return wait_k(L, LUA_OK, 0);
 }

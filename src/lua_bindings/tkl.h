@@ -294,6 +294,11 @@ TKL_INTERNAL tkl_task *tkl_current_task(void);
 /* 1 once tklua's Ctrl-C stopped all work: blocking waits end with an
 ** error instead of waiting on. */
 TKL_INTERNAL int tkl_interrupted(void);
+/* How long a thread that blocks (it cannot suspend) waits at a time, with
+** `left` seconds to go (< 0: no limit): waits in slices, checking
+** tkl_interrupted between them, so that Ctrl-C ends them at once. */
+#define TKL_BLOCK_SLICE 0.05
+TKL_INTERNAL double tkl_block_slice(double left);
 /* The running task if L is its coroutine and may yield there, else NULL. */
 TKL_INTERNAL tkl_task *tkl_yieldable_task(lua_State *L);
 

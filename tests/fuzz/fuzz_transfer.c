@@ -61,6 +61,22 @@ static void next_bytes(reader *r, void *out, size_t n) {
   r->p += n;
 }
 
+typedef struct dumped {
+  char *data;
+  size_t len;
+} dumped;
+
+static int dump_writer(lua_State *L, const void *p, size_t n, void *ud) {
+  dumped *d = ud;
+  (void)L;
+  char *grown = realloc(d->data, d->len + n);
+  if (grown == NULL) abort();
+  memcpy(grown + d->len, p, n);
+  d->data = grown;
+  d->len += n;
+  return 0;
+}
+
 /* Functions a program may push: a Lua closure with an upvalue, one that
 ** uses _ENV, and a standard library C function. */
 static const char FUNCS[] =
@@ -68,6 +84,36 @@ static const char FUNCS[] =
     "return function(x) return (x or 0) + k end,\n"
     "       function() return type(print) end,\n"
     "       string.rep\n";
+
+/* Pushes a Lua function of n statements (about 75 bytes of bytecode
+** each: up to some 70 KiB), loaded from stripped bytecode when `strip`:
+** real task functions are long, and a function over 1 KiB once broke the
+** encoder. It returns k + x * (1 + 2 + ... + n), k an upvalue. */
+static void push_long_function(lua_State *L, int n, int strip) {
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  luaL_addstring(&b, "local k = 7 return function(x) local s = k\n");
+  char line[64];
+  for (int i = 1; i <= n; i++) {
+    snprintf(line, sizeof line, "s = s + x * %d\n", i);
+    luaL_addstring(&b, line);
+  }
+  luaL_addstring(&b, "return s end");
+  luaL_pushresult(&b);
+  if (luaL_loadstring(L, lua_tostring(L, -1)) != LUA_OK ||
+      lua_pcall(L, 0, 1, 0) != LUA_OK)
+    abort();
+  lua_remove(L, -2);
+  if (strip) {
+    dumped d = {NULL, 0};
+    lua_dump(L, dump_writer, &d, 1);
+    if (luaL_loadbufferx(L, d.data, d.len, "=stripped", "b") != LUA_OK) abort();
+    free(d.data);
+    lua_getupvalue(L, -2, 1);        /* k */
+    lua_setupvalue(L, -2, 1);
+    lua_replace(L, -2);
+  }
+}
 
 /* Runs the program on an empty stack of L; the values it leaves are what
 ** gets encoded. Every operation checks the stack, so any bytes work. */
@@ -113,9 +159,16 @@ static void build(lua_State *L, reader *r) {
         break;
       case 8:
         if (top < MAX_STACK) {
-          lua_rawgetp(L, LUA_REGISTRYINDEX, FUNCS);
-          lua_rawgeti(L, -1, 1 + next_byte(r) % 3);
-          lua_remove(L, -2);
+          uint8_t which = next_byte(r);
+          if (which & 0x80) {
+            uint16_t n;
+            next_bytes(r, &n, sizeof n);
+            push_long_function(L, 1 + n % 900, which & 1);
+          } else {
+            lua_rawgetp(L, LUA_REGISTRYINDEX, FUNCS);
+            lua_rawgeti(L, -1, 1 + which % 3);
+            lua_remove(L, -2);
+          }
         }
         break;
       default:  /* something that cannot travel */
@@ -131,6 +184,23 @@ static void build(lua_State *L, reader *r) {
 /* }====================================================== */
 
 /* {====================================================== comparison */
+
+/* Whether Lua functions a and b answer the same to f(3): every function
+** a program can push takes a number and returns a number or a string. */
+static int same_call(lua_State *A, int ia, lua_State *B, int ib) {
+  lua_pushvalue(A, ia);
+  lua_pushinteger(A, 3);
+  lua_pushvalue(B, ib);
+  lua_pushinteger(B, 3);
+  if (lua_pcall(A, 1, 1, 0) != LUA_OK || lua_pcall(B, 1, 1, 0) != LUA_OK)
+    abort();
+  size_t la, lb;
+  const char *sa = lua_tolstring(A, -1, &la), *sb = lua_tolstring(B, -1, &lb);
+  int eq = sa != NULL && sb != NULL && la == lb && memcmp(sa, sb, la) == 0;
+  lua_pop(A, 1);
+  lua_pop(B, 1);
+  return eq;
+}
 
 /* Whether a (in state A) and b (in state B) are equal values: scalars by
 ** value (NaN equals NaN), tables by their entries with scalar keys and by
@@ -157,7 +227,8 @@ static int same(lua_State *A, int ia, lua_State *B, int ib, int seen) {
       return la == lb && memcmp(sa, sb, la) == 0;
     }
     case LUA_TFUNCTION:
-      return lua_iscfunction(A, ia) == lua_iscfunction(B, ib);
+      if (lua_iscfunction(A, ia) != lua_iscfunction(B, ib)) return 0;
+      return lua_iscfunction(A, ia) || same_call(A, ia, B, ib);
     case LUA_TTABLE: break;
     default: return 0;
   }
@@ -272,7 +343,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size == 0) return 0;
   if (data[0] & 1) fuzz_values(A, B, data + 1, size - 1);
   else fuzz_decoder(B, data + 1, size - 1);
-  if (++runs % 1024 == 0) {
+  if (++runs % 128 == 0) {  /* long functions make garbage fast */
     lua_gc(A, LUA_GCCOLLECT);
     lua_gc(B, LUA_GCCOLLECT);
   }
