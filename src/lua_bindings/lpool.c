@@ -36,7 +36,6 @@ void tkl_set_default_workers(int n) { default_workers = n; }
 
 int tkl_handle_eq(lua_State *L);
 void tkl_register_mt(lua_State *L, int kind);
-void tkl_open_map(lua_State *L, int module);
 void tkl_open_schedule(lua_State *L, int pool_methods);
 void tkl_open_work(lua_State *L, int module, int pool_methods);
 
@@ -820,7 +819,6 @@ void tkl_open_pool(lua_State *L) {
   lua_newtable(L);
   tkl_ctx_push(L);
   luaL_setfuncs(L, methods, 1);
-  tkl_open_map(L, module);  /* pool:map, written in Lua */
   tkl_open_schedule(L, lua_gettop(L));
   tkl_open_work(L, module, lua_gettop(L));
   lua_setfield(L, -2, "__index");  /* each box's metatable copies these */

@@ -364,10 +364,20 @@ static int l_incr(lua_State *L) {
   return 1;
 }
 
+/* The iterator of pairs(s) over its snapshot: next, without the global of
+** that name, which a script may have removed or replaced. */
+static int snapshot_next(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 2);
+  if (lua_next(L, 1) != 0) return 2;
+  lua_pushnil(L);
+  return 1;
+}
+
 /* pairs(s): a snapshot, copied into a plain table */
 static int l_pairs(lua_State *L) {
   tkl_shared *s = check_shared(L);
-  lua_getglobal(L, "next");
+  lua_pushcfunction(L, snapshot_next);
   lua_newtable(L);
   int t = lua_gettop(L);
   pthread_mutex_lock(&s->mu);

@@ -360,6 +360,13 @@ TKL_INTERNAL void tkl_open_group(lua_State *L);
 TKL_INTERNAL void tkl_open_completed(lua_State *L);
 TKL_INTERNAL void tkl_open_dot(lua_State *L);
 TKL_INTERNAL void tkl_open_trace(lua_State *L);
+/* The parts written in Lua (lscript.c), once every other part is open:
+** their code binds the module's functions when it loads. */
+TKL_INTERNAL void tkl_open_script(lua_State *L, int module);
+/* threadkit's C functions that tasks carry but that are not on the module
+** table (lscript.c's entries into its Lua code): they travel by these
+** names, which no "library.function" name can take. */
+TKL_INTERNAL extern const luaL_Reg tkl_private_cfuncs[];
 TKL_INTERNAL void tkl_trace_mark(const char *what);
 
 /* Submits the function at fidx (arguments above it, options at oidx or 0)
