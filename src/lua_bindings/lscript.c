@@ -9,16 +9,17 @@
 #include "tkl.h"
 
 /* The chunk runs once per state, when the module opens (in a worker, before
-** any task), and receives the module table, the pool methods and the C
-** functions it needs. Every library function it uses is bound to a local
-** right then: a script or a task that later sets `table = nil`, `pcall =
-** nil`... must not break threadkit. Its functions never travel: a task
-** carries a C entry (retry_entry, batch_entry) that finds the receiving
-** state's own copy of them. A batch task carries its slice of the list,
-** the index of its first item in the whole list (for error messages) and
-** its length (the slice may have holes, so # cannot tell). */
+** any task), and receives the module table, the pool methods and its
+** private C helpers, which are never on the module table: nothing private
+** is reachable from Lua. Every library function it uses is bound to a
+** local right then: a script or a task that later sets `table = nil`,
+** `pcall = nil`... must not break threadkit. Its functions never travel:
+** a task carries a C entry (retry_entry, batch_entry) that finds the
+** receiving state's own copy of them. A batch task carries its slice of
+** the list, the index of its first item in the whole list (for error
+** messages) and its length (the slice may have holes, so # cannot tell). */
 static const char script_lua[] =
-    "local tk, methods, batch_entry = ...\n"
+    "local tk, methods, batch_entry, note_attempt, list_length = ...\n"
     "local error, next, pcall, tostring, type =\n"
     "      error, next, pcall, tostring, type\n"
     "local math_ceil, math_max, math_min, math_tointeger, math_type =\n"
@@ -27,7 +28,6 @@ static const char script_lua[] =
     "local table_move, table_pack, table_unpack =\n"
     "      table.move, table.pack, table.unpack\n"
     "local checkpoint, cancelled, sleep = tk.checkpoint, tk.cancelled, tk.sleep\n"
-    "local note_attempt, list_length = tk._note_attempt, tk._list_length\n"
     "-- Runs fn with retries (submit's {retry = ...}); the wait between two\n"
     "-- attempts is a tk.sleep, so it holds no worker.\n"
     "local function retry_runner(fn, policy, ...)\n"
@@ -110,27 +110,29 @@ static const char script_lua[] =
     "end\n"
     "return retry_runner, run_batch\n";
 
-/* The retry runner calls this after each attempt with the error (or nil):
-** the job keeps the count and the errors (job.attempts). */
+/* note_attempt(err): the retry runner calls it after each attempt with the
+** error as a string (nil after a success): the job keeps the count and the
+** errors (job.attempts, job.attempt_errors). */
 static int note_attempt(lua_State *L) {
+  const char *err = luaL_optstring(L, 1, NULL);
   tkl_task *t = tkl_current_task();
   tkl_task_extra *x = t != NULL ? tkl_task_extra_get(t) : NULL;
   if (x == NULL) return 0;
   atomic_fetch_add_explicit(&x->attempts, 1, memory_order_relaxed);
-  if (!lua_isnil(L, 1)) {
+  if (err != NULL) {
     char **e = realloc(x->attempt_errors,
                        (size_t)(x->nerrors + 1) * sizeof *e);
     if (e != NULL) {
       x->attempt_errors = e;
-      e[x->nerrors] = strdup(lua_tostring(L, 1));
+      e[x->nerrors] = strdup(err);
       if (e[x->nerrors] != NULL) x->nerrors++;
     }
   }
   return 0;
 }
 
-/* tk._list_length(t) --> #t if t's keys are exactly 1..#t, else nil and
-** an offending key. In C: map checks a million-item list in milliseconds. */
+/* list_length(t) --> #t if t's keys are exactly 1..#t, else nil and an
+** offending key. In C: map checks a million-item list in milliseconds. */
 static int list_length(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_Unsigned n = lua_rawlen(L, 1);
@@ -196,17 +198,15 @@ void tkl_open_script(lua_State *L, int module) {
     return;
   }
   lua_pop(L, 1);
-  lua_pushcfunction(L, note_attempt);
-  lua_setfield(L, module, "_note_attempt");
-  lua_pushcfunction(L, list_length);
-  lua_setfield(L, module, "_list_length");
   if (luaL_loadbuffer(L, script_lua, sizeof script_lua - 1, "=threadkit") !=
       LUA_OK)
     lua_error(L);
   lua_pushvalue(L, module);
   lua_pushvalue(L, methods);
   lua_pushcfunction(L, batch_entry);
-  lua_call(L, 3, 2);
+  lua_pushcfunction(L, note_attempt);
+  lua_pushcfunction(L, list_length);
+  lua_call(L, 5, 2);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &key_run_batch);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &key_retry_runner);
   lua_getfield(L, methods, "map");
