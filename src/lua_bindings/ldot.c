@@ -35,7 +35,7 @@ static int l_dot(lua_State *L) {
     }
   } else {
     luaL_argexpected(L, lua_istable(L, 1), 1, "list of jobs or group");
-    n = (size_t)luaL_len(L, 1);
+    n = (size_t)tkl_check_list(L, 1, 1, "jobs");
     jobs = lua_newuserdatauv(L, (n ? n : 1) * sizeof *jobs, 0);
     for (size_t i = 0; i < n; i++) {
       lua_rawgeti(L, 1, (lua_Integer)i + 1);

@@ -527,8 +527,7 @@ int tkl_submit(lua_State *L, tkl_pool *p, tk_group_t *g, int ctx, int oidx,
     }
     if (lua_getfield(L, oidx, "after") != LUA_TNIL) {
       int t = lua_gettop(L);
-      if (!lua_istable(L, t)) luaL_argerror(L, oidx, "after must be a list of jobs");
-      n_after = (size_t)luaL_len(L, t);
+      n_after = (size_t)tkl_check_list(L, t, oidx, "after");
       if (n_after > 8) after = lua_newuserdatauv(L, n_after * sizeof *after, 0);
       for (size_t i = 0; i < n_after; i++) {
         lua_rawgeti(L, t, (lua_Integer)i + 1);

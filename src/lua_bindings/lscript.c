@@ -3,6 +3,7 @@
 ** result and sleep: pool:map and the retry runner. Loaded into every
 ** state with the module. See LICENSE for copyright and licence.
 */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,7 +20,7 @@
 ** the list, the index of its first item in the whole list (for error
 ** messages) and its length (the slice may have holes, so # cannot tell). */
 static const char script_lua[] =
-    "local tk, methods, batch_entry, note_attempt, list_length = ...\n"
+    "local tk, methods, batch_entry, note_attempt, list_length, list_slice = ...\n"
     "local error, next, pcall, tostring, type =\n"
     "      error, next, pcall, tostring, type\n"
     "local math_ceil, math_max, math_min, math_tointeger, math_type =\n"
@@ -92,8 +93,7 @@ static const char script_lua[] =
     "  for first = 1, n, size do\n"
     "    local count = math_min(size, n - first + 1)  -- first + size may wrap\n"
     "    nb = nb + 1\n"
-    "    jobs[nb] = pool:submit(sub, batch_entry, fn,\n"
-    "                           table_move(list, first, first + count - 1, 1, {}),\n"
+    "    jobs[nb] = pool:submit(sub, batch_entry, fn, list_slice(list, first, count),\n"
     "                           first, count)\n"
     "    firsts[nb], counts[nb] = first, count\n"
     "  end\n"
@@ -131,23 +131,36 @@ static int note_attempt(lua_State *L) {
   return 0;
 }
 
-/* list_length(t) --> #t if t's keys are exactly 1..#t, else nil and an
-** offending key. In C: map checks a million-item list in milliseconds. */
+/* list_length(t) --> its length if t is a list (llist.c: its keys are
+** exactly 1..n, read raw), else nil and a description of an offending key.
+** In C: map checks a million-item list in milliseconds. */
 static int list_length(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
-  lua_Unsigned n = lua_rawlen(L, 1);
-  lua_pushnil(L);
-  while (lua_next(L, 1) != 0) {
-    lua_pop(L, 1);
-    int isnum;
-    lua_Integer k = lua_tointegerx(L, -1, &isnum);
-    if (!isnum || !lua_isinteger(L, -1) || k < 1 || (lua_Unsigned)k > n) {
-      lua_pushnil(L);
-      lua_insert(L, -2);
-      return 2;  /* nil, the key */
-    }
+  lua_Integer n = tkl_list_length(L, 1);
+  if (n >= 0) {
+    lua_pushinteger(L, n);
+    return 1;
   }
-  lua_pushinteger(L, (lua_Integer)n);
+  lua_pushnil(L);
+  lua_insert(L, -2);
+  return 2;  /* nil, the key */
+}
+
+/* list_slice(t, first, count) --> {t[first], ..., t[first + count - 1]},
+** read raw as list_length counted them: an __index metamethod does not
+** fill the list's holes. */
+static int list_slice(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_Integer first = luaL_checkinteger(L, 2), count = luaL_checkinteger(L, 3);
+  luaL_argcheck(L, first >= 1, 2, "out of range");
+  luaL_argcheck(L, count >= 0 && count <= INT_MAX &&
+                       first - 1 <= LUA_MAXINTEGER - count,
+                3, "out of range");
+  lua_createtable(L, (int)count, 0);
+  for (lua_Integer i = 0; i < count; i++) {
+    lua_rawgeti(L, 1, first + i);
+    lua_rawseti(L, -2, i + 1);
+  }
   return 1;
 }
 
@@ -206,7 +219,8 @@ void tkl_open_script(lua_State *L, int module) {
   lua_pushcfunction(L, batch_entry);
   lua_pushcfunction(L, note_attempt);
   lua_pushcfunction(L, list_length);
-  lua_call(L, 5, 2);
+  lua_pushcfunction(L, list_slice);
+  lua_call(L, 6, 2);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &key_run_batch);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &key_retry_runner);
   lua_getfield(L, methods, "map");

@@ -341,6 +341,15 @@ TKL_INTERNAL void tkl_check_options(lua_State *L, int idx, int arg,
                                     const char *prefix,
                                     const char *const known[]);
 
+/* Lists from Lua (llist.c) are read raw: their own entries 1..n, with n
+** = lua_rawlen (never __len), and no key outside 1..n. tkl_list_length
+** returns n, or -1 with a description of an offending key pushed. */
+TKL_INTERNAL lua_Integer tkl_list_length(lua_State *L, int idx);
+/* The same for argument `arg`, raising "<what> must be a list: key k" (or
+** "... (a table)" for a value that is not a table); n fits an int. */
+TKL_INTERNAL int tkl_check_list(lua_State *L, int idx, int arg,
+                                const char *what);
+
 /* Raises the cancellation error of the running task ("cancelled"), which
 ** makes the job end CANCELLED even if a pcall catches it. */
 TKL_INTERNAL int tkl_raise_cancel(lua_State *L);
