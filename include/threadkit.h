@@ -413,19 +413,38 @@ TK_API tk_token_t *tk_group_event(tk_group_t *g);
 ** TK_ETIMEDOUT. TK_EBUSY when called from a task of g or of a descendant
 ** (it would wait for itself). */
 TK_API int tk_group_join(tk_group_t *g, double timeout);
-/* Cancels g's tasks that have not started; returns how many (>= 0). */
+/* Cancels g's tasks that have not started; returns how many (>= 0), or
+** TK_EINVAL / TK_ENOMEM. A task submitted while it runs may be left. */
 TK_API int tk_group_clear_pending(tk_group_t *g);
 /* Borrowed name; the parent (a new reference, or NULL for a root). */
 TK_API const char *tk_group_name(const tk_group_t *g);
 TK_API tk_group_t *tk_group_parent(tk_group_t *g);
 TK_API int tk_group_max_concurrent(const tk_group_t *g);
 TK_API void *tk_group_data(const tk_group_t *g);
-/* Fills out[0..n) with new references to g's children (or, for g == NULL,
-** to the roots of the forest) in creation order; returns how many there
-** are (call again with a larger n if that is more than n). */
+/* Listing a group. Children and jobs may be added (and children go) at
+** any moment, so a count and a listing taken one after the other need not
+** agree: the count only sizes an array, and a listing returns how many
+** entries it WROTE, at most the capacity given. Only out[0..returned)
+** is valid; returned == n means there may be more (a larger array lists
+** them). The usual way:
+**
+**   size_t cap = tk_group_job_count(g);
+**   tk_job_t **jobs = malloc((cap ? cap : 1) * sizeof *jobs);
+**   size_t n = tk_group_jobs(g, jobs, cap);    // n <= cap
+**   ... use and release jobs[0..n) ...
+*/
+/* How many children g has now (for g == NULL, how many roots the forest
+** has); 0 for a group without children. */
+TK_API size_t tk_group_child_count(tk_group_t *g);
+/* Writes new references to the first (at most n) of g's children (for
+** g == NULL, of the roots of the forest), in creation order, into out,
+** and returns how many it wrote (<= n). 0 when out is NULL or n is 0. */
 TK_API size_t tk_group_children(tk_group_t *g, tk_group_t **out, size_t n);
-/* Jobs of g in submission order: new references in out[0..n); returns how
-** many there are. */
+/* How many jobs g has had submitted (finished ones included); 0 for NULL. */
+TK_API size_t tk_group_job_count(tk_group_t *g);
+/* Writes new references to the first (at most n) of g's jobs, in
+** submission order, into out, and returns how many it wrote (<= n). 0
+** when g or out is NULL or n is 0. */
 TK_API size_t tk_group_jobs(tk_group_t *g, tk_job_t **out, size_t n);
 /* Counts of g's own tasks by state (any pointer may be NULL). */
 TK_API void tk_group_counts(tk_group_t *g, size_t *pending, size_t *running,
