@@ -10,6 +10,12 @@
 ** released with _release; every handle an API call hands out carries one
 ** reference that the caller owns. Unless a comment says otherwise, every
 ** function is thread-safe.
+**
+** NULL. Every function takes NULL for any pointer argument without
+** crashing: a function that returns int returns TK_EINVAL (unless its
+** comment says otherwise), _retain and _release ignore it, and a getter
+** returns a neutral value its comment gives (0, NULL, a time < 0...).
+** A NULL group means the roots of the forest only where a comment says so.
 */
 #ifndef THREADKIT_H
 #define THREADKIT_H
@@ -106,6 +112,7 @@ TK_API int tk_token_new_child(tk_token_t *parent, tk_token_t **out);
 ** once, in the calling thread). A token has at most one deadline; a later
 ** call replaces it. TK_EINVAL if seconds < 0. */
 TK_API int tk_token_set_deadline(tk_token_t *t, double seconds);
+/* NULL is ignored. */
 TK_API void tk_token_retain(tk_token_t *t);
 /* Drops one reference; the last one frees the token. NULL is ignored. */
 TK_API void tk_token_release(tk_token_t *t);
@@ -141,7 +148,8 @@ typedef enum {
   TK_JOB_RUNNING = 1,
   TK_JOB_COMPLETED = 2,
   TK_JOB_FAILED = 3,
-  TK_JOB_CANCELLED = 4
+  TK_JOB_CANCELLED = 4,
+  TK_JOB_INVALID = -1         /* not a job: tk_job_state(NULL) */
 } tk_job_state_t;
 
 /* A task. Return 0 to complete, anything else to fail (tk_job_fail gives
@@ -177,14 +185,17 @@ typedef struct tk_job_opts {
                                  until tk_job_open(job) (and its `after`) */
 } tk_job_opts_t;
 
+/* NULL is ignored. */
 TK_API void tk_job_retain(tk_job_t *job);
 /* Drops one reference; the last one frees the job and its result. A job
 ** may be released while it runs or waits: the pool keeps its own reference.
 ** Using a handle after releasing it is undefined behaviour. NULL is ok. */
 TK_API void tk_job_release(tk_job_t *job);
-/* One atomic load; a final state never changes again. */
+/* One atomic load; a final state never changes again. TK_JOB_INVALID for
+** NULL. */
 TK_API tk_job_state_t tk_job_state(const tk_job_t *job);
-/* "pending", "running", "completed", "failed" or "cancelled". */
+/* "pending", "running", "completed", "failed" or "cancelled"; "unknown"
+** for any other value (TK_JOB_INVALID too). */
 TK_API const char *tk_job_state_name(tk_job_state_t state);
 /* Blocks until the job is in a final state (0) or TK_ETIMEDOUT. */
 TK_API int tk_job_wait(tk_job_t *job, double timeout);
@@ -193,28 +204,36 @@ TK_API int tk_job_wait(tk_job_t *job, double timeout);
 ** when to stop. Already final: TK_EINVAL. */
 TK_API int tk_job_cancel(tk_job_t *job);
 /* The job's own token (borrowed; valid while you hold the job). Cancelling
-** it cancels the job as tk_job_cancel does. */
+** it cancels the job as tk_job_cancel does. NULL for NULL, or without
+** memory for it. */
 TK_API tk_token_t *tk_job_token(tk_job_t *job);
+/* 1 once the job's token is cancelled or it ended CANCELLED; 0 for NULL. */
 TK_API int tk_job_is_cancelled(const tk_job_t *job);
-/* 1 once the job's timeout fired (its token was cancelled by it). */
+/* 1 once the job's timeout fired (its token was cancelled by it); 0 for
+** NULL. */
 TK_API int tk_job_timed_out(const tk_job_t *job);
+/* The priority it was submitted with; 0 for NULL. */
 TK_API int tk_job_priority(const tk_job_t *job);
-/* Name given at submit, or NULL. Borrowed. */
+/* Name given at submit, or NULL (for NULL too). Borrowed. */
 TK_API const char *tk_job_name(const tk_job_t *job);
-/* Error text of a FAILED or CANCELLED job, else NULL. Borrowed, stable once
-** the job is final. */
+/* Error text of a FAILED or CANCELLED job, else NULL (for NULL too).
+** Borrowed, stable once the job is final. */
 TK_API const char *tk_job_error(const tk_job_t *job);
-/* Result stored by the task with tk_job_set_result (NULL if none). Borrowed;
-** read it only once the job is COMPLETED. */
+/* Result stored by the task with tk_job_set_result (NULL if none, and for
+** NULL). Borrowed; read it only once the job is COMPLETED. */
 TK_API void *tk_job_result(const tk_job_t *job);
 /* The argument given at submit (borrowed); *fn (if fn is not NULL) gets
-** the task function, so a layer can recognise its own jobs. */
+** the task function, so a layer can recognise its own jobs. NULL (and
+** *fn NULL) for NULL. */
 TK_API void *tk_job_arg(const tk_job_t *job, tk_task_fn *fn);
-/* Seconds the task ran; < 0 if it never started or has not finished. */
+/* Seconds the task ran; < 0 if it never started or has not finished, and
+** for NULL. */
 TK_API double tk_job_execution_time(const tk_job_t *job);
-/* Seconds between submit and start (or cancellation); < 0 if still queued. */
+/* Seconds between submit and start (or cancellation); < 0 if still
+** queued, and for NULL. */
 TK_API double tk_job_queue_wait(const tk_job_t *job);
-/* Monotonic timestamps in seconds (0 when the event has not happened). */
+/* Monotonic timestamps in seconds (0 when the event has not happened, and
+** for NULL). */
 TK_API double tk_job_submitted_at(const tk_job_t *job);
 TK_API double tk_job_started_at(const tk_job_t *job);
 TK_API double tk_job_finished_at(const tk_job_t *job);
@@ -330,6 +349,7 @@ TK_API int tk_pool_metrics(tk_pool_t *pool, tk_pool_metrics_t *out);
 /* 1 once tk_pool_shutdown was called (its submits fail with TK_ESHUTDOWN),
 ** and for NULL; else 0. */
 TK_API int tk_pool_is_shutdown(const tk_pool_t *pool);
+/* The number of workers; TK_EINVAL for NULL. */
 TK_API int tk_pool_workers(const tk_pool_t *pool);
 
 /* On a worker thread: its index and the pointer its init hook stored.
@@ -368,7 +388,11 @@ TK_API int tk_pool_schedule(tk_pool_t *pool, const tk_schedule_opts_t *opts,
 /* Stops further runs (a run already started goes on). 0, or TK_EINVAL if
 ** it was already over (cancelled, one-shot done, pool shut down). */
 TK_API int tk_schedule_cancel(tk_schedule_t *s);
+/* Drops the caller's reference (an active schedule goes on). NULL is
+** ignored. */
 TK_API void tk_schedule_release(tk_schedule_t *s);
+/* 1 while more runs are to come; the runs submitted so far; the ticks
+** skipped because the previous run was still going. 0 for NULL. */
 TK_API int tk_schedule_active(tk_schedule_t *s);
 TK_API uint64_t tk_schedule_runs(tk_schedule_t *s);
 TK_API uint64_t tk_schedule_missed(tk_schedule_t *s);
@@ -399,6 +423,7 @@ typedef struct tk_group_opts {
 ** NULL pool or a negative max_concurrent. */
 TK_API int tk_group_new(tk_pool_t *pool, const tk_group_opts_t *opts,
                         tk_group_t **out);
+/* NULL is ignored by both. */
 TK_API void tk_group_retain(tk_group_t *g);
 TK_API void tk_group_release(tk_group_t *g);
 /* Submits a task to the group (opts as tk_pool_submit, but opts->token and
@@ -409,8 +434,10 @@ TK_API int tk_group_submit(tk_group_t *g, const tk_job_opts_t *opts,
                            tk_task_fn fn, void *arg, tk_job_t **out);
 /* Sets the event of g and of its descendants. Idempotent. */
 TK_API int tk_group_set_event(tk_group_t *g);
+/* 1 once g's event is set; 0 for NULL. */
 TK_API int tk_group_event_is_set(const tk_group_t *g);
-/* The group's event (borrowed): a token cancelled when the event is set. */
+/* The group's event (borrowed): a token cancelled when the event is set.
+** NULL for NULL. */
 TK_API tk_token_t *tk_group_event(tk_group_t *g);
 /* Waits until every task of g and of its descendants is final (0), or
 ** TK_ETIMEDOUT. TK_EBUSY when called from a task of g or of a descendant
@@ -420,24 +447,45 @@ TK_API int tk_group_join(tk_group_t *g, double timeout);
 ** work a process may leave unfinished when it ends (tklua waits for all
 ** work but this). */
 TK_API size_t tk_group_daemon_unfinished(void);
-/* Cancels g's tasks that have not started; returns how many (>= 0). */
+/* Cancels g's tasks that have not started; returns how many (>= 0), or
+** TK_EINVAL / TK_ENOMEM. A task submitted while it runs may be left. */
 TK_API int tk_group_clear_pending(tk_group_t *g);
-/* Borrowed name; the parent (a new reference, or NULL for a root). */
+/* Borrowed name; the parent (a new reference, or NULL for a root); the
+** limit (0: none); opts->data. NULL, NULL, 0 and NULL for a NULL g. */
 TK_API const char *tk_group_name(const tk_group_t *g);
 TK_API tk_group_t *tk_group_parent(tk_group_t *g);
 TK_API int tk_group_max_concurrent(const tk_group_t *g);
 TK_API void *tk_group_data(const tk_group_t *g);
-/* Fills out[0..n) with new references to g's children (or, for g == NULL,
-** to the roots of the forest) in creation order; returns how many there
-** are (call again with a larger n if that is more than n). */
+/* Listing a group. Children and jobs may be added (and children go) at
+** any moment, so a count and a listing taken one after the other need not
+** agree: the count only sizes an array, and a listing returns how many
+** entries it WROTE, at most the capacity given. Only out[0..returned)
+** is valid; returned == n means there may be more (a larger array lists
+** them). The usual way:
+**
+**   size_t cap = tk_group_job_count(g);
+**   tk_job_t **jobs = malloc((cap ? cap : 1) * sizeof *jobs);
+**   size_t n = tk_group_jobs(g, jobs, cap);    // n <= cap
+**   ... use and release jobs[0..n) ...
+*/
+/* How many children g has now (for g == NULL, how many roots the forest
+** has); 0 for a group without children. */
+TK_API size_t tk_group_child_count(tk_group_t *g);
+/* Writes new references to the first (at most n) of g's children (for
+** g == NULL, of the roots of the forest), in creation order, into out,
+** and returns how many it wrote (<= n). 0 when out is NULL or n is 0. */
 TK_API size_t tk_group_children(tk_group_t *g, tk_group_t **out, size_t n);
-/* Jobs of g in submission order: new references in out[0..n); returns how
-** many there are. */
+/* How many jobs g has had submitted (finished ones included); 0 for NULL. */
+TK_API size_t tk_group_job_count(tk_group_t *g);
+/* Writes new references to the first (at most n) of g's jobs, in
+** submission order, into out, and returns how many it wrote (<= n). 0
+** when g or out is NULL or n is 0. */
 TK_API size_t tk_group_jobs(tk_group_t *g, tk_job_t **out, size_t n);
-/* Counts of g's own tasks by state (any pointer may be NULL). */
+/* Counts of g's own tasks by state (any pointer may be NULL; all 0 for a
+** NULL g). */
 TK_API void tk_group_counts(tk_group_t *g, size_t *pending, size_t *running,
                             size_t *done);
-/* The group of a job (a new reference), or NULL. */
+/* The group of a job (a new reference), or NULL (for NULL too). */
 TK_API tk_group_t *tk_job_group(tk_job_t *job);
 /* Activity: a counter that moves whenever a task of any group ends or
 ** someone calls tk_group_poke (the Lua layer does on shared table and
@@ -466,7 +514,8 @@ struct lua_State;
 TK_API int tk_lua_open(struct lua_State *L, tk_pool_t *pool);
 /* Runs hook(L) in every new worker state, after the standard libraries
 ** and threadkit, before the pool's init function: the place to register
-** the host's own C functions for tasks. Set it before tasks run. */
+** the host's own C functions for tasks. Set it before tasks run; NULL
+** removes it. */
 TK_API void tk_lua_set_worker_hook(void (*hook)(struct lua_State *L));
 
 /* }====================================================== */

@@ -342,10 +342,10 @@ int tk_group_join(tk_group_t *g, double timeout) {
 
 int tk_group_clear_pending(tk_group_t *g) {
   if (g == NULL) return TK_EINVAL;
-  size_t n = tk_group_jobs(g, NULL, 0);
-  tk_job_t **jobs = tk__malloc((n ? n : 1) * sizeof *jobs);
+  size_t cap = tk_group_job_count(g);
+  tk_job_t **jobs = tk__malloc((cap ? cap : 1) * sizeof *jobs);
   if (jobs == NULL) return TK_ENOMEM;
-  n = tk_group_jobs(g, jobs, n);
+  size_t n = tk_group_jobs(g, jobs, cap);  /* tasks added meanwhile: left */
   int cleared = 0;
   for (size_t i = 0; i < n; i++) {
     if (tk_job_state(jobs[i]) == TK_JOB_PENDING && tk_job_cancel(jobs[i]) == 0)
@@ -366,33 +366,46 @@ tk_group_t *tk_group_parent(tk_group_t *g) {
 
 int tk_group_max_concurrent(const tk_group_t *g) { return g ? g->max : 0; }
 
-size_t tk_group_children(tk_group_t *g, tk_group_t **out, size_t n) {
+size_t tk_group_child_count(tk_group_t *g) {
   size_t count = 0;
   pthread_mutex_lock(&tree_mu);
-  for (tk_group_t *c = g ? g->child_head : roots_head; c; c = c->sib_next) {
+  for (tk_group_t *c = g ? g->child_head : roots_head; c; c = c->sib_next)
+    if (atomic_load(&c->refs) > 0) count++;  /* not one being freed */
+  pthread_mutex_unlock(&tree_mu);
+  return count;
+}
+
+size_t tk_group_children(tk_group_t *g, tk_group_t **out, size_t n) {
+  size_t written = 0;
+  if (out == NULL) return 0;
+  pthread_mutex_lock(&tree_mu);
+  for (tk_group_t *c = g ? g->child_head : roots_head; c && written < n;
+       c = c->sib_next) {
     /* Skip a group being freed (see tk_job_group). */
-    if (count < n) {
-      if (!tk__try_retain(&c->refs)) continue;
-      out[count] = c;
-    } else if (atomic_load(&c->refs) == 0) {
-      continue;
-    }
-    count++;
+    if (tk__try_retain(&c->refs)) out[written++] = c;
   }
+  pthread_mutex_unlock(&tree_mu);
+  return written;
+}
+
+size_t tk_group_job_count(tk_group_t *g) {
+  if (g == NULL) return 0;
+  pthread_mutex_lock(&tree_mu);
+  size_t count = g->nnodes;
   pthread_mutex_unlock(&tree_mu);
   return count;
 }
 
 size_t tk_group_jobs(tk_group_t *g, tk_job_t **out, size_t n) {
-  if (g == NULL) return 0;
+  if (g == NULL || out == NULL) return 0;
   pthread_mutex_lock(&tree_mu);
-  size_t count = g->nnodes;
-  for (size_t i = 0; i < count && i < n; i++) {
+  size_t written = g->nnodes < n ? g->nnodes : n;
+  for (size_t i = 0; i < written; i++) {
     tk_job_retain(g->nodes[i]->job);
     out[i] = g->nodes[i]->job;
   }
   pthread_mutex_unlock(&tree_mu);
-  return count;
+  return written;
 }
 
 void tk_group_counts(tk_group_t *g, size_t *pending, size_t *running,

@@ -135,6 +135,7 @@ static int state_of(const tk_job_t *job) {
 }
 
 tk_job_state_t tk_job_state(const tk_job_t *job) {
+  if (job == NULL) return TK_JOB_INVALID;
   int st = state_of(job);
   return st == TK__JOB_CANCELLING ? TK_JOB_PENDING : (tk_job_state_t)st;
 }

@@ -190,6 +190,7 @@ int tk_schedule_cancel(tk_schedule_t *s) {
 }
 
 int tk_schedule_active(tk_schedule_t *s) {
+  if (s == NULL) return 0;
   pthread_mutex_lock(&s->mu);
   int a = s->active;
   pthread_mutex_unlock(&s->mu);
@@ -197,6 +198,7 @@ int tk_schedule_active(tk_schedule_t *s) {
 }
 
 uint64_t tk_schedule_runs(tk_schedule_t *s) {
+  if (s == NULL) return 0;
   pthread_mutex_lock(&s->mu);
   uint64_t n = s->runs;
   pthread_mutex_unlock(&s->mu);
@@ -204,6 +206,7 @@ uint64_t tk_schedule_runs(tk_schedule_t *s) {
 }
 
 uint64_t tk_schedule_missed(tk_schedule_t *s) {
+  if (s == NULL) return 0;
   pthread_mutex_lock(&s->mu);
   uint64_t n = s->missed;
   pthread_mutex_unlock(&s->mu);

@@ -112,7 +112,7 @@ static int next_k(lua_State *L, int status, lua_KContext suspended) {
 static int l_as_completed(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   double timeout = tkl_opt_timeout(L, 2);
-  lua_Integer n = luaL_len(L, 1);
+  lua_Integer n = tkl_check_list(L, 1, 1, "jobs");
   for (lua_Integer i = 1; i <= n; i++) {
     lua_rawgeti(L, 1, i);
     if (tkl_test_handle(L, -1, TKL_K_JOB) == NULL)

@@ -25,17 +25,16 @@ static int l_dot(lua_State *L) {
   size_t n;
   tk_job_t **jobs;
   if (g != NULL) {
-    n = tk_group_jobs(g, NULL, 0);
-    jobs = lua_newuserdatauv(L, (n ? n : 1) * sizeof *jobs, 0);
-    size_t got = tk_group_jobs(g, jobs, n);
-    if (got < n) n = got;
+    size_t cap = tk_group_job_count(g);
+    jobs = lua_newuserdatauv(L, (cap ? cap : 1) * sizeof *jobs, 0);
+    n = tk_group_jobs(g, jobs, cap);  /* <= cap */
     for (size_t i = 0; i < n; i++) {  /* boxes own the references */
       tkl_push_handle(L, TKL_K_JOB, jobs[i]);
       lua_pop(L, 1);
     }
   } else {
     luaL_argexpected(L, lua_istable(L, 1), 1, "list of jobs or group");
-    n = (size_t)luaL_len(L, 1);
+    n = (size_t)tkl_check_list(L, 1, 1, "jobs");
     jobs = lua_newuserdatauv(L, (n ? n : 1) * sizeof *jobs, 0);
     for (size_t i = 0; i < n; i++) {
       lua_rawgeti(L, 1, (lua_Integer)i + 1);

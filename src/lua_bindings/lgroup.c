@@ -228,9 +228,9 @@ static int l_clear_pending(lua_State *L) {
 
 static int l_children(lua_State *L) {
   tk_group_t *g = check_group(L);
-  size_t n = tk_group_children(g, NULL, 0);
-  tk_group_t **kids = lua_newuserdatauv(L, (n ? n : 1) * sizeof *kids, 0);
-  n = tk_group_children(g, kids, n);  /* may have grown: take what fits */
+  size_t cap = tk_group_child_count(g);
+  tk_group_t **kids = lua_newuserdatauv(L, (cap ? cap : 1) * sizeof *kids, 0);
+  size_t n = tk_group_children(g, kids, cap);  /* <= cap */
   lua_createtable(L, (int)n, 0);
   for (size_t i = 0; i < n; i++) {
     tkl_push_handle(L, TKL_K_GROUP, kids[i]);
@@ -241,10 +241,9 @@ static int l_children(lua_State *L) {
 
 /* Pushes a list of the group's jobs (submission order). */
 static int push_jobs(lua_State *L, tk_group_t *g) {
-  size_t n = tk_group_jobs(g, NULL, 0);
-  tk_job_t **jobs = lua_newuserdatauv(L, (n ? n : 1) * sizeof *jobs, 0);
-  size_t got = tk_group_jobs(g, jobs, n);
-  if (got > n) got = n;
+  size_t cap = tk_group_job_count(g);
+  tk_job_t **jobs = lua_newuserdatauv(L, (cap ? cap : 1) * sizeof *jobs, 0);
+  size_t got = tk_group_jobs(g, jobs, cap);  /* <= cap */
   lua_createtable(L, (int)got, 0);
   for (size_t i = 0; i < got; i++) {
     tkl_push_handle(L, TKL_K_JOB, jobs[i]);
@@ -363,12 +362,11 @@ static void render(lua_State *L, luaL_Buffer *b, tk_group_t *g, int depth) {
                   tk_group_name(g), (int)pending, (int)running, (int)done,
                   tk_group_event_is_set(g) ? " (event set)" : "");
   luaL_addvalue(b);
-  size_t n = tk_group_children(g, NULL, 0);
-  if (n == 0) return;
-  tk_group_t **kids = malloc(n * sizeof *kids);
+  size_t cap = tk_group_child_count(g);
+  if (cap == 0) return;
+  tk_group_t **kids = malloc(cap * sizeof *kids);
   if (kids == NULL) return;
-  size_t got = tk_group_children(g, kids, n);
-  if (got > n) got = n;
+  size_t got = tk_group_children(g, kids, cap);  /* <= cap */
   for (size_t i = 0; i < got; i++) {
     render(L, b, kids[i], depth + 1);
     tk_group_release(kids[i]);
@@ -379,10 +377,9 @@ static void render(lua_State *L, luaL_Buffer *b, tk_group_t *g, int depth) {
 static int l_tree(lua_State *L) {
   luaL_Buffer b;
   luaL_buffinit(L, &b);
-  size_t n = tk_group_children(NULL, NULL, 0);
-  tk_group_t **roots = n ? malloc(n * sizeof *roots) : NULL;
-  size_t got = roots ? tk_group_children(NULL, roots, n) : 0;
-  if (got > n) got = n;
+  size_t cap = tk_group_child_count(NULL);
+  tk_group_t **roots = cap ? malloc(cap * sizeof *roots) : NULL;
+  size_t got = tk_group_children(NULL, roots, cap);  /* <= cap; 0 if NULL */
   for (size_t i = 0; i < got; i++) {
     render(L, &b, roots[i], 0);
     tk_group_release(roots[i]);

@@ -38,7 +38,6 @@ void tkl_set_default_workers(int n) { default_workers = n; }
 
 int tkl_handle_eq(lua_State *L);
 void tkl_register_mt(lua_State *L, int kind);
-void tkl_open_map(lua_State *L, int module);
 void tkl_open_schedule(lua_State *L, int pool_methods);
 void tkl_open_work(lua_State *L, int module, int pool_methods);
 
@@ -169,7 +168,7 @@ static void summary(double *v, size_t n, double out[3]) {
 }
 
 static void print_group(FILE *f, tk_group_t *g, int depth) {
-  size_t n = tk_group_jobs(g, NULL, 0);
+  size_t n = tk_group_job_count(g);
   tk_job_t **jobs = malloc((n ? n : 1) * sizeof *jobs);
   double *run = malloc((n ? n : 1) * sizeof *run);
   double *wait = malloc((n ? n : 1) * sizeof *wait);
@@ -179,8 +178,7 @@ static void print_group(FILE *f, tk_group_t *g, int depth) {
     free(wait);
     return;
   }
-  size_t got = tk_group_jobs(g, jobs, n);
-  if (got > n) got = n;
+  size_t got = tk_group_jobs(g, jobs, n);  /* <= n */
   size_t c[5] = {0, 0, 0, 0, 0}, nr = 0, nw = 0;
   for (size_t i = 0; i < got; i++) {
     c[tk_job_state(jobs[i])]++;
@@ -198,11 +196,10 @@ static void print_group(FILE *f, tk_group_t *g, int depth) {
   free(jobs);
   free(run);
   free(wait);
-  size_t nk = tk_group_children(g, NULL, 0);
+  size_t nk = tk_group_child_count(g);
   tk_group_t **kids = malloc((nk ? nk : 1) * sizeof *kids);
   if (kids == NULL) return;
-  size_t gk = tk_group_children(g, kids, nk);
-  if (gk > nk) gk = nk;
+  size_t gk = tk_group_children(g, kids, nk);  /* <= nk */
   for (size_t i = 0; i < gk; i++) {
     print_group(f, kids[i], depth + 1);
     tk_group_release(kids[i]);
@@ -239,15 +236,14 @@ void tkl_print_stats(FILE *f) {
     print_pool(f, p->name, &m);
   }
   pthread_mutex_unlock(&live_mu);
-  size_t n = tk_group_children(NULL, NULL, 0);
+  size_t n = tk_group_child_count(NULL);
   if (n == 0) return;
   fprintf(f, "  %-20s %7s %7s %9s %6s %9s  %23s  %23s\n", "group", "pending",
           "running", "completed", "failed", "cancelled",
           "queue wait mean/p50/p99", "run time mean/p50/p99");
   tk_group_t **roots = malloc(n * sizeof *roots);
   if (roots == NULL) return;
-  size_t got = tk_group_children(NULL, roots, n);
-  if (got > n) got = n;
+  size_t got = tk_group_children(NULL, roots, n);  /* <= n */
   for (size_t i = 0; i < got; i++) {
     print_group(f, roots[i], 0);
     tk_group_release(roots[i]);
@@ -624,8 +620,7 @@ int tkl_submit(lua_State *L, tkl_pool *p, tk_group_t *g, int ctx, int oidx,
     }
     if (lua_getfield(L, oidx, "after") != LUA_TNIL) {
       int t = lua_gettop(L);
-      if (!lua_istable(L, t)) luaL_argerror(L, oidx, "after must be a list of jobs");
-      n_after = (size_t)luaL_len(L, t);
+      n_after = (size_t)tkl_check_list(L, t, oidx, "after");
       if (n_after > 8) after = lua_newuserdatauv(L, n_after * sizeof *after, 0);
       for (size_t i = 0; i < n_after; i++) {
         lua_rawgeti(L, t, (lua_Integer)i + 1);
@@ -913,7 +908,6 @@ void tkl_open_pool(lua_State *L) {
   lua_newtable(L);
   tkl_ctx_push(L);
   luaL_setfuncs(L, methods, 1);
-  tkl_open_map(L, module);  /* pool:map, written in Lua */
   tkl_open_schedule(L, lua_gettop(L));
   tkl_open_work(L, module, lua_gettop(L));
   lua_setfield(L, -2, "__index");  /* each box's metatable copies these */

@@ -3,51 +3,63 @@
 ** result and sleep: pool:map and the retry runner. Loaded into every
 ** state with the module. See LICENSE for copyright and licence.
 */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tkl.h"
 
-/* The chunk receives the module table and the pool method table. A batch
-** task carries its slice of the list and the offset of its first item, so
-** an error names the item's index in the whole list. */
-static const char map_lua[] =
-    "local tk, methods = ...\n"
-    "-- The functions below travel to workers: they take nothing from here\n"
-    "-- (no upvalues but _ENV) and find threadkit in the worker's state.\n"
+/* The chunk runs once per state, when the module opens (in a worker, before
+** any task), and receives the module table, the pool methods and its
+** private C helpers, which are never on the module table: nothing private
+** is reachable from Lua. Every library function it uses is bound to a
+** local right then: a script or a task that later sets `table = nil`,
+** `pcall = nil`... must not break threadkit. Its functions never travel:
+** a task carries a C entry (retry_entry, batch_entry) that finds the
+** receiving state's own copy of them. A batch task carries its slice of
+** the list, the index of its first item in the whole list (for error
+** messages) and its length (the slice may have holes, so # cannot tell). */
+static const char script_lua[] =
+    "local tk, methods, batch_entry, note_attempt, list_length, list_slice = ...\n"
+    "local error, next, pcall, tostring, type =\n"
+    "      error, next, pcall, tostring, type\n"
+    "local math_ceil, math_max, math_min, math_tointeger, math_type =\n"
+    "      math.ceil, math.max, math.min, math.tointeger, math.type\n"
+    "local string_format = string.format\n"
+    "local table_move, table_pack, table_unpack =\n"
+    "      table.move, table.pack, table.unpack\n"
+    "local checkpoint, cancelled, sleep = tk.checkpoint, tk.cancelled, tk.sleep\n"
     "-- Runs fn with retries (submit's {retry = ...}); the wait between two\n"
     "-- attempts is a tk.sleep, so it holds no worker.\n"
     "local function retry_runner(fn, policy, ...)\n"
-    "  local tk = require 'threadkit'\n"
     "  local delay = policy.delay\n"
     "  for attempt = 1, policy.attempts do\n"
-    "    local r = table.pack(pcall(fn, ...))\n"
-    "    tk._note_attempt(not r[1] and tostring(r[2]) or nil)\n"
-    "    if r[1] then return table.unpack(r, 2, r.n) end\n"
+    "    local r = table_pack(pcall(fn, ...))\n"
+    "    note_attempt(not r[1] and tostring(r[2]) or nil)\n"
+    "    if r[1] then return table_unpack(r, 2, r.n) end\n"
     "    local err = r[2]\n"
-    "    if tk.cancelled() or attempt == policy.attempts or\n"
+    "    if cancelled() or attempt == policy.attempts or\n"
     "       (policy.on and not policy.on(err)) then\n"
-    "      tk.checkpoint()  -- a cancellation is never retried\n"
+    "      checkpoint()  -- a cancellation is never retried\n"
     "      error(err, 0)\n"
     "    end\n"
-    "    if not tk.sleep(delay) then tk.checkpoint() end\n"
-    "    delay = math.min(delay * policy.backoff, policy.max_delay)\n"
+    "    if not sleep(delay) then checkpoint() end\n"
+    "    delay = math_min(delay * policy.backoff, policy.max_delay)\n"
     "  end\n"
     "end\n"
-    "local function run_batch(fn, items, first)\n"
-    "  local tk = require 'threadkit'\n"
+    "local function run_batch(fn, items, first, count)\n"
     "  local out, at = {}, 0\n"
     "  -- One pcall per batch; `at` says which item failed.\n"
     "  local ok, err = pcall(function()\n"
-    "    for i = 1, #items do\n"
+    "    for i = 1, count do\n"
     "      at = i\n"
-    "      if i % 1024 == 0 then tk.checkpoint() end\n"
+    "      if i % 1024 == 0 then checkpoint() end\n"
     "      out[i] = fn(items[i])\n"
     "    end\n"
     "  end)\n"
     "  if not ok then\n"
-    "    tk.checkpoint()  -- a cancellation stays one\n"
-    "    error(('map: item #%d: %s'):format(first + at - 1, tostring(err)), 0)\n"
+    "    checkpoint()  -- a cancellation stays one\n"
+    "    error(string_format('map: item #%d: %s', first + at - 1, tostring(err)), 0)\n"
     "  end\n"
     "  return out\n"
     "end\n"
@@ -58,7 +70,7 @@ static const char map_lua[] =
     "  if type(list) ~= 'table' then\n"
     "    error(\"bad argument #2 to 'map' (table expected, got \" .. type(list) .. ')', 2)\n"
     "  end\n"
-    "  local n, bad = tk._list_length(list)\n"
+    "  local n, bad = list_length(list)\n"
     "  if not n then\n"
     "    error(\"bad argument #2 to 'map' (a list expected: key \" .. tostring(bad) .. ')', 2)\n"
     "  end\n"
@@ -66,91 +78,154 @@ static const char map_lua[] =
     "    error(\"bad argument #3 to 'map' (table expected, got \" .. type(opts) .. ')', 2)\n"
     "  end\n"
     "  opts = opts or {}\n"
-    "  for k in pairs(opts) do\n"
+    "  for k in next, opts do\n"
     "    if k ~= 'batch' and k ~= 'priority' and k ~= 'name' then\n"
     "      error(\"bad argument #3 to 'map' (unknown option '\" .. tostring(k) .. \"')\", 2)\n"
     "    end\n"
     "  end\n"
-    "  local size = opts.batch or math.max(1, math.ceil(n / (pool.workers * 4)))\n"
-    "  if math.type(size) == 'float' then size = math.tointeger(size) or size end\n"
-    "  if math.type(size) ~= 'integer' or size < 1 then\n"
+    "  local size = opts.batch or math_max(1, math_ceil(n / (pool.workers * 4)))\n"
+    "  if math_type(size) == 'float' then size = math_tointeger(size) or size end\n"
+    "  if math_type(size) ~= 'integer' or size < 1 then\n"
     "    error(\"bad argument #3 to 'map' (batch must be a positive integer)\", 2)\n"
     "  end\n"
     "  local sub = {priority = opts.priority, name = opts.name}\n"
-    "  local jobs, firsts = {}, {}\n"
+    "  local jobs, firsts, counts, nb = {}, {}, {}, 0\n"
     "  for first = 1, n, size do\n"
-    "    local last = math.min(n, first + size - 1)\n"
-    "    jobs[#jobs + 1] = pool:submit(sub, run_batch, fn,\n"
-    "                                  table.move(list, first, last, 1, {}), first)\n"
-    "    firsts[#firsts + 1] = first\n"
+    "    local count = math_min(size, n - first + 1)  -- first + size may wrap\n"
+    "    nb = nb + 1\n"
+    "    jobs[nb] = pool:submit(sub, batch_entry, fn, list_slice(list, first, count),\n"
+    "                           first, count)\n"
+    "    firsts[nb], counts[nb] = first, count\n"
     "  end\n"
     "  local out = {}\n"
-    "  for b = 1, #jobs do\n"
+    "  for b = 1, nb do\n"
     "    local ok, part = pcall(jobs[b].result, jobs[b])\n"
     "    if not ok then\n"
-    "      for c = b + 1, #jobs do jobs[c]:cancel() end\n"
+    "      for c = b + 1, nb do jobs[c]:cancel() end\n"
     "      error(part, 0)\n"
     "    end\n"
-    "    table.move(part, 1, #part, firsts[b], out)\n"
+    "    table_move(part, 1, counts[b], firsts[b], out)\n"
     "  end\n"
     "  return out\n"
     "end\n"
-    "return retry_runner\n";
+    "return retry_runner, run_batch\n";
 
-/* The retry runner calls this after each attempt with the error (or nil):
-** the job keeps the count and the errors (job.attempts). */
+/* note_attempt(err): the retry runner calls it after each attempt with the
+** error as a string (nil after a success): the job keeps the count and the
+** errors (job.attempts, job.attempt_errors). */
 static int note_attempt(lua_State *L) {
+  const char *err = luaL_optstring(L, 1, NULL);
   tkl_task *t = tkl_current_task();
   tkl_task_extra *x = t != NULL ? tkl_task_extra_get(t) : NULL;
   if (x == NULL) return 0;
   atomic_fetch_add_explicit(&x->attempts, 1, memory_order_relaxed);
-  if (!lua_isnil(L, 1)) {
+  if (err != NULL) {
     char **e = realloc(x->attempt_errors,
                        (size_t)(x->nerrors + 1) * sizeof *e);
     if (e != NULL) {
       x->attempt_errors = e;
-      e[x->nerrors] = strdup(lua_tostring(L, 1));
+      e[x->nerrors] = strdup(err);
       if (e[x->nerrors] != NULL) x->nerrors++;
     }
   }
   return 0;
 }
 
-/* tk._list_length(t) --> #t if t's keys are exactly 1..#t, else nil and
-** an offending key. In C: map checks a million-item list in milliseconds. */
+/* list_length(t) --> its length if t is a list (llist.c: its keys are
+** exactly 1..n, read raw), else nil and a description of an offending key.
+** In C: map checks a million-item list in milliseconds. */
 static int list_length(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
-  lua_Unsigned n = lua_rawlen(L, 1);
-  lua_pushnil(L);
-  while (lua_next(L, 1) != 0) {
-    lua_pop(L, 1);
-    int isnum;
-    lua_Integer k = lua_tointegerx(L, -1, &isnum);
-    if (!isnum || !lua_isinteger(L, -1) || k < 1 || (lua_Unsigned)k > n) {
-      lua_pushnil(L);
-      lua_insert(L, -2);
-      return 2;  /* nil, the key */
-    }
+  lua_Integer n = tkl_list_length(L, 1);
+  if (n >= 0) {
+    lua_pushinteger(L, n);
+    return 1;
   }
-  lua_pushinteger(L, (lua_Integer)n);
+  lua_pushnil(L);
+  lua_insert(L, -2);
+  return 2;  /* nil, the key */
+}
+
+/* list_slice(t, first, count) --> {t[first], ..., t[first + count - 1]},
+** read raw as list_length counted them: an __index metamethod does not
+** fill the list's holes. */
+static int list_slice(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_Integer first = luaL_checkinteger(L, 2), count = luaL_checkinteger(L, 3);
+  luaL_argcheck(L, first >= 1, 2, "out of range");
+  luaL_argcheck(L, count >= 0 && count <= INT_MAX &&
+                       first - 1 <= LUA_MAXINTEGER - count,
+                3, "out of range");
+  lua_createtable(L, (int)count, 0);
+  for (lua_Integer i = 0; i < count; i++) {
+    lua_rawgeti(L, 1, first + i);
+    lua_rawseti(L, -2, i + 1);
+  }
   return 1;
 }
 
+/* Registry keys: what submit sends for a retry (the C entry), and this
+** state's own Lua functions behind the entries. */
 const char tkl_key_retry = 0;
+static const char key_retry_runner = 0, key_run_batch = 0, key_map = 0;
 
-/* Adds pool:map to the pool methods (the table on top of the stack), with
-** the module at index `module`; keeps the retry runner in the registry. */
-void tkl_open_map(lua_State *L, int module);
-void tkl_open_map(lua_State *L, int module) {
+static int entry_done(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  return lua_gettop(L);  /* everything the Lua function returned */
+}
+
+/* Calls this state's Lua function under `key` with the arguments of the
+** call, and returns its results; yieldable, so a task may wait inside. */
+static int call_own(lua_State *L, const void *key) {
+  int n = lua_gettop(L);
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, key) != LUA_TFUNCTION)
+    return luaL_error(L, "threadkit is not open in this state");
+  lua_insert(L, 1);
+  lua_callk(L, n, LUA_MULTRET, 0, entry_done);
+  return entry_done(L, LUA_OK, 0);
+}
+
+/* The functions a task carries (they travel by name, see tkl_private_cfuncs):
+** runner(fn, policy, args...) and batch(fn, items, first, count). */
+static int retry_entry(lua_State *L) { return call_own(L, &key_retry_runner); }
+static int batch_entry(lua_State *L) { return call_own(L, &key_run_batch); }
+
+const luaL_Reg tkl_private_cfuncs[] = {{"threadkit:retry", retry_entry},
+                                       {"threadkit:batch", batch_entry},
+                                       {NULL, NULL}};
+
+/* Adds pool:map to the pool methods, and keeps the retry runner and the
+** batch runner in the registry. Called once every other part of the
+** module is open (the chunk binds the module's functions when it runs). A
+** second open in the same state (a require after package.loaded forgot
+** the module) reuses what the first one bound instead of binding again
+** from globals a script may have changed since. */
+void tkl_open_script(lua_State *L, int module) {
+  luaL_getmetatable(L, TK_POOL_MT);
+  lua_getfield(L, -1, "__index");  /* the pool methods */
   int methods = lua_gettop(L);
-  if (luaL_loadbuffer(L, map_lua, sizeof map_lua - 1, "=threadkit") != LUA_OK)
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &key_map) == LUA_TFUNCTION) {
+    lua_setfield(L, methods, "map");
+    lua_pop(L, 2);
+    return;
+  }
+  lua_pop(L, 1);
+  if (luaL_loadbuffer(L, script_lua, sizeof script_lua - 1, "=threadkit") !=
+      LUA_OK)
     lua_error(L);
   lua_pushvalue(L, module);
   lua_pushvalue(L, methods);
-  lua_call(L, 2, 1);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &tkl_key_retry);
+  lua_pushcfunction(L, batch_entry);
   lua_pushcfunction(L, note_attempt);
-  lua_setfield(L, module, "_note_attempt");
   lua_pushcfunction(L, list_length);
-  lua_setfield(L, module, "_list_length");
+  lua_pushcfunction(L, list_slice);
+  lua_call(L, 6, 2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &key_run_batch);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &key_retry_runner);
+  lua_getfield(L, methods, "map");
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &key_map);
+  lua_pushcfunction(L, retry_entry);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &tkl_key_retry);
+  lua_pop(L, 2);
 }

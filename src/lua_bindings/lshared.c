@@ -74,7 +74,9 @@ static void make_key(lua_State *L, int idx, keybuf *k) {
       } else {
         lua_Number x = lua_tonumber(L, idx);
         if (x != x) luaL_argerror(L, idx, "key is NaN");
-        if (x == floor(x) && x >= -9.2e18 && x <= 9.2e18) {
+        /* A float with an integer value is that integer, as a Lua table
+        ** key is: every one in [-2^63, 2^63) converts exactly. */
+        if (x == floor(x) && x >= -0x1p63 && x < 0x1p63) {
           i = (lua_Integer)x;
         } else {
           k->bytes[0] = 'f';
@@ -322,7 +324,10 @@ static int l_append(lua_State *L) {
 static int l_incr(lua_State *L) {
   tkl_shared *s = check_shared(L);
   lua_Number by = luaL_optnumber(L, 3, 1);
+  /* An integer step stays one: through a double it would lose its low
+  ** bits past 2^53, or not convert back at all near 2^63. */
   int int_by = lua_isnoneornil(L, 3) || lua_isinteger(L, 3);
+  lua_Integer iby = lua_isinteger(L, 3) ? lua_tointeger(L, 3) : 1;
   lua_settop(L, 2);
   keybuf k;
   make_key(L, 2, &k);  /* may push the key's bytes */
@@ -346,7 +351,9 @@ static int l_incr(lua_State *L) {
     }
   }
   if (cur_int && int_by) {
-    lua_pushinteger(scratch, icur + (lua_Integer)by);
+    /* Wraps around as Lua's integer + does (no signed overflow). */
+    lua_pushinteger(scratch, (lua_Integer)((lua_Unsigned)icur +
+                                           (lua_Unsigned)iby));
   } else {
     lua_pushnumber(scratch, (cur_int ? (lua_Number)icur : cur) + by);
   }
@@ -364,10 +371,20 @@ static int l_incr(lua_State *L) {
   return 1;
 }
 
+/* The iterator of pairs(s) over its snapshot: next, without the global of
+** that name, which a script may have removed or replaced. */
+static int snapshot_next(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 2);
+  if (lua_next(L, 1) != 0) return 2;
+  lua_pushnil(L);
+  return 1;
+}
+
 /* pairs(s): a snapshot, copied into a plain table */
 static int l_pairs(lua_State *L) {
   tkl_shared *s = check_shared(L);
-  lua_getglobal(L, "next");
+  lua_pushcfunction(L, snapshot_next);
   lua_newtable(L);
   int t = lua_gettop(L);
   pthread_mutex_lock(&s->mu);

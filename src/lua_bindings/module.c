@@ -9,7 +9,8 @@
 __attribute__((visibility("default"))) int luaopen_threadkit(lua_State *L);
 
 /* Names every C function of the loaded standard libraries and of threadkit
-** so that functions holding them can travel (transfer.c). */
+** (its private ones too, tkl_private_cfuncs) so that functions holding
+** them can travel (transfer.c). */
 static void register_cfuncs(lua_State *L, int module) {
   static const char *const libs[] = {"_G", "string", "table", "math", "io",
                                      "os", "utf8", "coroutine", "debug",
@@ -43,6 +44,13 @@ static void register_cfuncs(lua_State *L, int module) {
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
+  for (const luaL_Reg *r = tkl_private_cfuncs; r->name != NULL; r++) {
+    lua_pushcfunction(L, r->func);
+    lua_pushstring(L, r->name);
+    lua_rawset(L, cnames);
+    lua_pushcfunction(L, r->func);
+    lua_setfield(L, cfuncs, r->name);
+  }
   lua_rawsetp(L, LUA_REGISTRYINDEX, &tkl_key_cfuncs);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &tkl_key_cnames);
 }
@@ -79,6 +87,7 @@ int luaopen_threadkit(lua_State *L) {
   tkl_open_completed(L);
   tkl_open_dot(L);
   tkl_open_trace(L);
+  tkl_open_script(L, module);
   static const char *const prios[] = {"LOWEST", "LOW", "NORMAL", "HIGH",
                                       "HIGHEST"};
   for (int i = 0; i < 5; i++) {

@@ -350,6 +350,15 @@ TKL_INTERNAL void tkl_check_options(lua_State *L, int idx, int arg,
                                     const char *prefix,
                                     const char *const known[]);
 
+/* Lists from Lua (llist.c) are read raw: their own entries 1..n, with n
+** = lua_rawlen (never __len), and no key outside 1..n. tkl_list_length
+** returns n, or -1 with a description of an offending key pushed. */
+TKL_INTERNAL lua_Integer tkl_list_length(lua_State *L, int idx);
+/* The same for argument `arg`, raising "<what> must be a list: key k" (or
+** "... (a table)" for a value that is not a table); n fits an int. */
+TKL_INTERNAL int tkl_check_list(lua_State *L, int idx, int arg,
+                                const char *what);
+
 /* Raises the cancellation error of the running task ("cancelled"), which
 ** makes the job end CANCELLED even if a pcall catches it. */
 TKL_INTERNAL int tkl_raise_cancel(lua_State *L);
@@ -369,6 +378,13 @@ TKL_INTERNAL void tkl_open_group(lua_State *L);
 TKL_INTERNAL void tkl_open_completed(lua_State *L);
 TKL_INTERNAL void tkl_open_dot(lua_State *L);
 TKL_INTERNAL void tkl_open_trace(lua_State *L);
+/* The parts written in Lua (lscript.c), once every other part is open:
+** their code binds the module's functions when it loads. */
+TKL_INTERNAL void tkl_open_script(lua_State *L, int module);
+/* threadkit's C functions that tasks carry but that are not on the module
+** table (lscript.c's entries into its Lua code): they travel by these
+** names, which no "library.function" name can take. */
+TKL_INTERNAL extern const luaL_Reg tkl_private_cfuncs[];
 TKL_INTERNAL void tkl_trace_mark(const char *what);
 
 /* Submits the function at fidx (arguments above it, options at oidx or 0)

@@ -150,6 +150,28 @@ static void host_states_share_the_default_pool(void **state) {
   assert_int_equal(52, atomic_load(&bumps));
 }
 
+/* tk_lua_open refuses a NULL state; a NULL worker hook is no hook:
+** worker states are made without one (test_null.c has the core's). */
+static void host_null_state_and_hook(void **state) {
+  (void)state;
+  tk_pool_t *pool = new_pool(1);
+  assert_int_equal(TK_EINVAL, tk_lua_open(NULL, NULL));
+  assert_int_equal(TK_EINVAL, tk_lua_open(NULL, pool));
+  tk_lua_set_worker_hook(NULL);
+  lua_State *L = luaL_newstate();
+  luaL_openlibs(L);
+  assert_ok(tk_lua_open(L, pool));
+  assert_int_equal(LUA_OK, luaL_loadstring(L,
+      "local tk = ...\n"
+      "return tk.submit(function() return host == nil end):result(30)"));
+  lua_pushvalue(L, -2);  /* the module */
+  assert_int_equal(LUA_OK, lua_pcall(L, 1, 1, 0));
+  assert_true(lua_toboolean(L, -1));  /* ran, without the host's hook */
+  lua_close(L);
+  tk_lua_set_worker_hook(register_host);
+  tk_pool_free(pool);
+}
+
 int main(void) {
   tk_lua_set_worker_hook(register_host);
   const struct CMUnitTest tests[] = {
@@ -157,6 +179,7 @@ int main(void) {
       cmocka_unit_test(host_closes_state_with_default_pool_busy),
       cmocka_unit_test(host_shutdown_cancels_sleeping_task),
       cmocka_unit_test(host_states_share_the_default_pool),
+      cmocka_unit_test(host_null_state_and_hook),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -207,10 +207,10 @@ static void group_part(tk_pool_t *p) {
   if (tk_group_join(g, 30) != 0) note_bad("tk_group_join", TK_ETIMEDOUT);
   tk_job_t *listed[8];
   size_t n = tk_group_jobs(g, listed, 8);
-  for (size_t i = 0; i < n && i < 8; i++) tk_job_release(listed[i]);
+  for (size_t i = 0; i < n; i++) tk_job_release(listed[i]);
   tk_group_t *kids[4];
   n = tk_group_children(g, kids, 4);
-  for (size_t i = 0; i < n && i < 4; i++) tk_group_release(kids[i]);
+  for (size_t i = 0; i < n; i++) tk_group_release(kids[i]);
   tk_group_release(g);
 }
 

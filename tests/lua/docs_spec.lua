@@ -37,7 +37,7 @@ end
 
 local C_PREFIXES = {"readyq", "token", "job", "pool", "deps", "stress",
                     "suspend", "group", "schedule", "transfer", "host",
-                    "oom", "slab"}
+                    "oom", "slab", "null"}
 
 describe("docs/guarantees.md", function()
   local doc = squash(slurp("docs/guarantees.md"))
@@ -77,5 +77,21 @@ describe("docs/guarantees.md", function()
       end
     end
     assert.is_true(checked >= 30)
+  end)
+end)
+
+describe("include/threadkit.h", function()
+  it("has every public function called with NULL by a C test", function()
+    local header = slurp("include/threadkit.h")
+    local calls = slurp("tests/c/test_null.c") .. slurp("tests/c/test_embed.c")
+    local checked = 0
+    for name in header:gmatch("TK_API[^;(]-([%w_]+)%(") do
+      if name:match("^tk_") then
+        checked = checked + 1
+        assert(calls:find(name .. "(", 1, true),
+               name .. " is not called in test_null.c (or test_embed.c)")
+      end
+    end
+    assert.is_true(checked >= 80)
   end)
 end)
