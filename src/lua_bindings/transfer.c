@@ -472,6 +472,22 @@ static int put_cached_function(enc *e, const tkl_ctx *c, const void *fn) {
   return 1;
 }
 
+/* Lua's name for the upvalues of a function loaded from stripped
+** bytecode. */
+#define NO_NAME "(no name)"
+
+/* Whether the upvalue `name` whose value is on top of the stack is the
+** function's environment: named _ENV, or, stripped of its name, holding
+** this state's globals. It binds to the receiving state's globals. */
+static int env_upvalue(lua_State *L, const char *name) {
+  if (strcmp(name, "_ENV") == 0) return 1;
+  if (strcmp(name, NO_NAME) != 0) return 0;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+  int env = lua_rawequal(L, -1, -2);
+  lua_pop(L, 1);
+  return env;
+}
+
 /* Functions travel as their bytecode's id (the bytecode itself stays in
 ** this process's table, see intern_bytecode), then their upvalues. */
 static void encode_function(enc *e, int idx) {
@@ -501,9 +517,9 @@ static void encode_function(enc *e, int idx) {
   int plain = 1, nup = 0;
   const char *name;
   while ((name = lua_getupvalue(L, idx, nup + 1)) != NULL) {
+    if (!env_upvalue(L, name)) plain = 0;
     lua_pop(L, 1);
     nup++;
-    if (strcmp(name, "_ENV") != 0) plain = 0;
   }
   if (!plain && seen_before(e, idx)) return;
   lua_Integer id = function_id(L, idx);
@@ -519,7 +535,7 @@ static void encode_function(enc *e, int idx) {
   put_size(e, (size_t)nup);
   for (int i = 1; i <= nup; i++) {
     name = lua_getupvalue(L, idx, i);
-    if (name != NULL && strcmp(name, "_ENV") == 0) {
+    if (name != NULL && env_upvalue(L, name)) {
       put_byte(e, T_ENV);
     } else {
       push_path(e, 'u', name && *name ? name : "?", 0);
@@ -784,12 +800,14 @@ static void decode_function(dec *d, int numbered) {
     int says_env = d->b->pos < d->b->len && d->b->data[d->b->pos] == T_ENV;
     if (fresh) {
       /* The upvalues must be the function's own, T_ENV exactly for those
-      ** named _ENV: a damaged buffer must not get a closure with a real
+      ** named _ENV (either way for the nameless upvalues of stripped
+      ** bytecode): a damaged buffer must not get a closure with a real
       ** upvalue into the cache below, where it would serve later tasks. */
       const char *name = lua_getupvalue(L, f, (int)i);
       if (name == NULL) bad(d);
       lua_pop(L, 1);
-      if (says_env != (strcmp(name, "_ENV") == 0)) bad(d);
+      if (strcmp(name, NO_NAME) != 0 && says_env != (strcmp(name, "_ENV") == 0))
+        bad(d);
     }
     if (says_env) {
       d->b->pos++;

@@ -163,7 +163,7 @@ describe("transfer", function()
   -- bytecode about 75 bytes a statement. Every way a function travels,
   -- from 1 KiB to 1 MiB of bytecode, stripped of debug info or not.
   local function long_function(n, stripped)
-    local src = {"return function(x) local s = 0"}
+    local src = {"return function(x) local s = math.floor(0.5)"}
     for i = 1, n do src[#src + 1] = ("s = s + x * %d + %d"):format(i, 3 * i) end
     src[#src + 1] = "return s end"
     local f = load(table.concat(src, "\n"))()
