@@ -174,7 +174,7 @@ describe("transfer", function()
   for _, stripped in ipairs{false, true} do
     for _, n in ipairs{14, 110, 870, 14000} do
       local f, want = long_function(n, stripped)
-      local name = ("%d KiB of bytecode%s"):format(#string.dump(f) // 1024,
+      local name = ("%d bytes of bytecode%s"):format(#string.dump(f),
                                                    stripped and ", stripped" or "")
       it("sends a function of " .. name .. " every way", function()
         assert.are.equal(want, p:submit(f, 2):result())
