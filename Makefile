@@ -234,7 +234,7 @@ valgrind: deps
 	@# in a task, a busy pool collected) with tklua under memcheck; fair
 	@# scheduling, or spinning tasks starve the thread that takes Ctrl-C.
 	@$(MAKE) --no-print-directory BUILD=build/valgrind OPT=-O1 CFLAGS=-DTK_SLAB_OFF \
-	  TK_TEST_TIMEOUT_MULTIPLIER=30 TK_SPECS=cli_spec.lua \
+	  TK_TEST_TIMEOUT_MULTIPLIER=30 TK_SPECS="cli_spec.lua exit_spec.lua" \
 	  TK_TKLUA_WRAPPER="valgrind -q --fair-sched=yes --error-exitcode=99 \
 	  --leak-check=full \
 	  --errors-for-leak-kinds=definite --show-leak-kinds=definite" test-lua

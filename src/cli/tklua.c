@@ -56,8 +56,8 @@ static void lstop(lua_State *L, lua_Debug *ar) {
 static void *fallback_thread(void *arg) {
   (void)arg;
   while (sem_wait(&fallback_sem) != 0) {}
-  struct timespec left = {0, 800000000L};
-  while (nanosleep(&left, &left) != 0) {}
+  struct timespec left = {0, 800000000L};  /* on the monotonic clock */
+  while (clock_nanosleep(CLOCK_MONOTONIC, 0, &left, &left) != 0) {}
   static const char msg[] = ": interrupted\n";
   if (write(2, progname, strlen(progname)) < 0 || write(2, msg, sizeof msg - 1) < 0) {}
   _exit(130);
