@@ -26,7 +26,7 @@
 #include "threadkit.h"
 
 int luaopen_threadkit(lua_State *L);
-size_t tkl_wait_live_pools(void);
+size_t tkl_wait_live_pools(lua_State *L);
 void tkl_cancel_live_pools(void);
 void tkl_interrupt_all(void);
 void tkl_set_default_workers(int n);
@@ -453,7 +453,7 @@ static int pmain(lua_State *L) {
     }
   }
   /* Daemon work is not waited for: it is stopped, as at Ctrl-C. */
-  if (tkl_wait_live_pools() > 0) stop_all_work();
+  if (tkl_wait_live_pools(L) > 0) stop_all_work();
   if (atomic_load(&got_sigint)) return luaL_error(L, "interrupted!");
   lua_pushboolean(L, finish(args));
   return 1;

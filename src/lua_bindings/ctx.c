@@ -22,6 +22,7 @@ static int ctx_gc(lua_State *L) {
   if (c == NULL || lua_type(L, 1) != LUA_TUSERDATA ||
       lua_rawlen(L, 1) != sizeof *c || c->tag != &ctx_key)
     return 0;
+  tkl_close_callbacks(L, c);
   tkl_buf_free(&c->scratch);
   tkl_buf_init(&c->scratch);
   tkl_pool_release(c->default_pool);
@@ -38,6 +39,15 @@ void tkl_open_ctx(lua_State *L) {
     c->dec_ref[i] = LUA_NOREF;
   }
   tkl_buf_init(&c->scratch);
+  /* A second open of the module in the state (a loader that cleared
+  ** package.loaded) makes a new context: the fired callbacks are the
+  ** state's, and move to it. */
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &ctx_key) == LUA_TUSERDATA) {
+    tkl_ctx *old = lua_touserdata(L, -1);
+    c->fired = old->fired;
+    old->fired = NULL;
+  }
+  lua_pop(L, 1);
   lua_newtable(L);
   lua_pushcfunction(L, ctx_gc);
   lua_setfield(L, -2, "__gc");

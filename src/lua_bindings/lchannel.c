@@ -185,6 +185,11 @@ static int push_wait(lua_State *L, tkl_channel *c) {
       return luaL_error(L, "interrupted!");
     }
     tk__cond_wait(&c->cv, &c->mu, tk__deadline(tkl_block_slice(left)));
+    /* Between slices, the state's fired callbacks (which may use this
+    ** channel: not under its lock). */
+    pthread_mutex_unlock(&c->mu);
+    tkl_run_callbacks(L, NULL);
+    pthread_mutex_lock(&c->mu);
   }
   if (c->closed) {
     pthread_mutex_unlock(&c->mu);
@@ -301,10 +306,16 @@ static int pop_wait(lua_State *L, tkl_channel *c) {
       return luaL_error(L, "interrupted!");
     }
     tk__cond_wait(&c->cv, &c->mu, tk__deadline(tkl_block_slice(left)));
+    /* Between slices, the state's fired callbacks (which may use this
+    ** channel: not under its lock). */
+    pthread_mutex_unlock(&c->mu);
+    tkl_run_callbacks(L, NULL);
+    pthread_mutex_lock(&c->mu);
   }
   tkl_buf *b = take(c);
   int closed = c->closed;
   pthread_mutex_unlock(&c->mu);
+  tkl_run_callbacks(L, NULL);
   if (b != NULL) return deliver(L, b);
   if (closed) return closed_error(L);
   lua_pushnil(L);

@@ -146,10 +146,12 @@ static int join_k(lua_State *L, int status, lua_KContext suspended) {
   for (;;) {
     double step = left < 0 || left > POLL ? POLL : left;
     if (tk_group_join(g, step) == 0) {
+      tkl_run_callbacks(L, NULL);
       lua_pushboolean(L, 1);
       return 1;
     }
     if (tkl_interrupted()) return luaL_error(L, "interrupted!");
+    tkl_run_callbacks(L, NULL);
     if (task_cancelled() || (left >= 0 && (left -= step) <= 0)) {
       lua_pushboolean(L, 0);
       return 1;

@@ -33,8 +33,18 @@ static int wait_then(lua_State *L, tk_job_t *job, double timeout,
     t = tkl_current_task();
     if (t != NULL && t->job == job)
       return luaL_error(L, "a task cannot wait for its own job");
-    tk_job_wait(job, timeout);
+    /* Blocking: in slices, running the state's fired callbacks and ending
+    ** on Ctrl-C between them. */
+    double deadline = timeout < 0 ? -1 : tkl_now() + timeout;
+    for (;;) {
+      double left = deadline < 0 ? -1 : deadline - tkl_now();
+      if (deadline >= 0 && left <= 0) break;
+      if (tk_job_wait(job, tkl_block_slice(left)) == 0) break;
+      if (tkl_interrupted()) return luaL_error(L, "interrupted!");
+      tkl_run_callbacks(L, NULL);
+    }
   }
+  tkl_run_callbacks(L, NULL);  /* what fired before the job ended */
   return k(L, LUA_OK, (lua_KContext)job);
 }
 

@@ -115,16 +115,18 @@ static void snapshot_free(tkl_pool **all, size_t n) {
 }
 
 /* Waits until the live pools hold no work but daemon groups' (tklua, at the
-** end of a script); returns how many daemon tasks are left. Daemon work
+** end of a script), running L's fired on_cancel callbacks meanwhile;
+** returns how many daemon tasks are left. Daemon work
 ** never ends on its own, so it is counted, not waited for: a round sums
 ** every pool's unfinished jobs, waits a slice on a pool with more than
 ** daemon work, and the wait ends after two rounds that saw nothing but
 ** daemon work and no new submit anywhere. Ends early on Ctrl-C. */
-size_t tkl_wait_live_pools(void);
-size_t tkl_wait_live_pools(void) {
+size_t tkl_wait_live_pools(lua_State *L);
+size_t tkl_wait_live_pools(lua_State *L) {
   uint64_t last_submitted = UINT64_MAX;
   size_t daemon = 0;
   while (!tkl_interrupted()) {
+    tkl_run_callbacks(L, NULL);  /* the main state's, fired meanwhile */
     size_t n;
     tkl_pool **all = live_snapshot(&n);
     daemon = tk_group_daemon_unfinished();
@@ -595,6 +597,7 @@ void tkl_read_task_opts(lua_State *L, int oidx, tk_job_opts_t *o,
 int tkl_submit(lua_State *L, tkl_pool *p, tk_group_t *g, int ctx, int oidx,
                int fidx) {
   luaL_checktype(L, fidx, LUA_TFUNCTION);
+  tkl_run_callbacks(L, ctx != 0 ? lua_touserdata(L, ctx) : NULL);
   int n = lua_gettop(L) - fidx + 1;  /* the function and its arguments */
   tkl_check_count(L, n - 1, "arguments");
   int policy = 0;                    /* index of a retry policy, if any */
@@ -827,32 +830,6 @@ void tkl_push_pool_mt(lua_State *L, tkl_pool *p) {
   lua_setfield(L, shared + 1, "__index");
   lua_pop(L, 1);
   lua_remove(L, shared);
-}
-
-/* Runs a copied function as a fire-and-forget task on the default pool
-** (on_cancel callbacks fired from another thread). Dropped if there is no
-** default pool. */
-int tkl_submit_copied(const tkl_buf *fn);
-int tkl_submit_copied(const tkl_buf *fn) {
-  pthread_mutex_lock(&live_mu);
-  tkl_pool *p = default_pool;
-  if (p != NULL) tkl_pool_retain(p);
-  pthread_mutex_unlock(&live_mu);
-  if (p == NULL) return TK_ESHUTDOWN;
-  tkl_buf copy;
-  if (tkl_buf_copy(&copy, fn) != 0) {
-    tkl_pool_release(p);
-    return TK_ENOMEM;
-  }
-  tkl_task *t = tkl_task_new(p, &copy);
-  tkl_pool_release(p);
-  tkl_buf_free(&copy);
-  if (t == NULL) return TK_ENOMEM;
-  tk_job_opts_t o = {0};
-  o.arg_free = tkl_task_free;
-  int rc = tk_pool_submit(t->pool->pool, &o, tkl_task_run, t, NULL);
-  if (rc != 0) tkl_task_free(t);
-  return rc;
 }
 
 /* The host's pool becomes the default pool (embedding API). */

@@ -462,6 +462,7 @@ int tkl_task_run(void *arg) {
     if (t->has_timeout)
       tk_token_on_cancel(tk_job_token(job), hard_stop_cb, t, &t->stop_cb);
   }
+  tkl_run_callbacks(L, me->ctx);  /* a safe point of the worker's state */
   lua_State *co = t->co;
   /* See look_at: up, then look for a stop that may have missed it. */
   tkl_task *prev = atomic_load_explicit(&me->task, memory_order_relaxed);
@@ -676,6 +677,18 @@ static void nap(double s) {
   while (nanosleep(&ts, &ts) != 0 && !atomic_load(&interrupted)) {}
 }
 
+/* tk.sleep outside tasks: in slices, running the state's fired callbacks
+** and ending on Ctrl-C between them. */
+static void nap_in(lua_State *L, double s) {
+  double until = tkl_now() + s;
+  for (double left = s; left > 0 && !atomic_load(&interrupted);
+       left = until - tkl_now()) {
+    tkl_run_callbacks(L, NULL);
+    nap(tkl_block_slice(left));
+  }
+  tkl_run_callbacks(L, NULL);
+}
+
 static int sleep_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   (void)ctx;
@@ -706,7 +719,7 @@ static int l_sleep(lua_State *L) {
     lua_pushboolean(L, !cancelled);
     return 1;
   }
-  nap(s);
+  nap_in(L, s);
   if (atomic_load(&interrupted)) return luaL_error(L, "interrupted!");
   lua_pushboolean(L, 1);
   return 1;

@@ -98,6 +98,8 @@ TKL_INTERNAL int tkl_buf_copy(tkl_buf *dst, const tkl_buf *src);
 
 /* {====================================================== context */
 
+typedef struct tkl_fired tkl_fired;
+
 /* A state's module context (ctx.c): what submitting needs, reached through
 ** upvalue 1 of the functions that submit instead of registry lookups. */
 #define TKL_FN_SLOTS 8
@@ -117,6 +119,8 @@ typedef struct tkl_ctx {
   int dec_ref[TKL_FN_SLOTS];
   struct tkl_pool *default_pool; /* the default pool, held by this state
                                     once it used it (lpool.c) */
+  tkl_fired *fired;              /* on_cancel callbacks to run here, once
+                                    one was registered (lcallbacks.c) */
 } tkl_ctx;
 /* Its user values: the cached closures, then each handle kind's
 ** metatable. */
@@ -358,6 +362,19 @@ TKL_INTERNAL lua_Integer tkl_list_length(lua_State *L, int idx);
 ** "... (a table)" for a value that is not a table); n fits an int. */
 TKL_INTERNAL int tkl_check_list(lua_State *L, int idx, int arg,
                                 const char *what);
+
+/* Runs the on_cancel callbacks of L's state that fired elsewhere (c: its
+** context, or NULL to look it up); a load and a test while none did. Every
+** safe point calls it: submits, waits, tok:cancel and tok:on_cancel, a
+** worker's task start. */
+TKL_INTERNAL void tkl_run_callbacks(lua_State *L, tkl_ctx *c);
+/* At the state's close: runs what fired, lets go of the rest. */
+TKL_INTERNAL void tkl_close_callbacks(lua_State *L, tkl_ctx *c);
+/* tok:cancel() from L: callbacks of L's state run inside it. Returns
+** tk_token_cancel's code. */
+TKL_INTERNAL int tkl_cancel_token(lua_State *L, tk_token_t *t);
+/* tok:on_cancel(fn) */
+TKL_INTERNAL int tkl_on_cancel(lua_State *L);
 
 /* Raises the cancellation error of the running task ("cancelled"), which
 ** makes the job end CANCELLED even if a pcall catches it. */

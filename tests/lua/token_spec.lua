@@ -22,7 +22,7 @@ describe("token", function()
     assert.are.equal(111, calls)
   end)
 
-  it("runs a callback cancelled from another thread as a task", function()
+  it("runs a callback cancelled from another thread in its own state", function()
     local t = tk.token()
     local seen = tk.channel()
     t:on_cancel(function() seen:push("ran") end)

@@ -1,0 +1,251 @@
+/*
+** lcallbacks.c - tok:on_cancel(fn): callbacks that run in the state that
+** registered them. See LICENSE for copyright and licence.
+**
+** fn runs once, when the token is cancelled, in its own state, so that it
+** sees and may change that state's data. A state that cancels the token
+** itself, inside tok:cancel(), runs fn right there. A cancellation from
+** anywhere else (another thread, a deadline, a parent token, a job or
+** group cancelled) cannot enter the state: it queues fn on the state's
+** list of fired callbacks, which the state runs at its next safe point
+** (tkl_run_callbacks): a submit, a wait or sleep, tok:cancel or
+** tok:on_cancel, the start or resumption of a task on a worker state,
+** tklua's end-of-script wait, and the state's close.
+**
+** A registration is held by the token (until fn fires or the token is
+** freed uncancelled) and by its state (until fn ran or was let go). Both
+** ends go through the state's list, so the state never scans its
+** registrations: registering and ending one is O(1).
+*/
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "tkl.h"
+
+typedef struct reg reg;
+
+/* A state's fired callbacks, shared with the tokens that may fire them. */
+struct tkl_fired {
+  atomic_int refs;               /* the state's and each registration's */
+  atomic_int pending;            /* the list is not empty: a safe point's
+                                    only cost while nothing fired */
+  lua_State *owner;              /* the state's main thread */
+  pthread_mutex_t mu;
+  int open;                      /* mu: the state lives */
+  reg *head, *tail;              /* mu: to run (or let go) in the state */
+};
+
+struct reg {
+  atomic_int refs;               /* the token's and the state's */
+  tkl_fired *fired;              /* holds a reference */
+  reg *next;                     /* on the fired list */
+  int run;                       /* fired by a cancel (else: let go) */
+  int ref;                       /* fn in the owner's registry */
+};
+
+/* On this thread, inside tok:cancel(): the calling coroutine and its
+** state's main thread. */
+static _Thread_local lua_State *cancelling, *cancelling_main;
+
+static const char regs_key = 0;  /* registry: lightuserdata(reg) -> true */
+
+static void fired_release(tkl_fired *f) {
+  if (!tk__ref_drop(&f->refs)) return;
+  pthread_mutex_destroy(&f->mu);
+  free(f);
+}
+
+static void reg_release(reg *r) {
+  if (!tk__ref_drop(&r->refs)) return;
+  fired_release(r->fired);
+  free(r);
+}
+
+static lua_State *main_thread(lua_State *L) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+  lua_State *m = lua_tothread(L, -1);
+  lua_pop(L, 1);
+  return m;
+}
+
+/* Calls r's callback in L; an error is reported, as nobody waits for it. */
+static void call_callback(lua_State *L, reg *r) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref);
+  if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+    lua_writestringerror("threadkit: on_cancel callback: %s\n",
+                         luaL_tolstring(L, -1, NULL));
+    lua_pop(L, 2);
+  }
+}
+
+/* The state's part of r ends: its callback and its entry go. */
+static void forget(lua_State *L, reg *r) {
+  luaL_unref(L, LUA_REGISTRYINDEX, r->ref);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &regs_key);
+  lua_pushnil(L);
+  lua_rawsetp(L, -2, r);
+  lua_pop(L, 1);
+  reg_release(r);
+}
+
+/* Hands r (with the token's reference) to its state; a state already
+** closed lets it go. */
+static void enqueue(reg *r, int run) {
+  tkl_fired *f = r->fired;
+  pthread_mutex_lock(&f->mu);
+  int open = f->open;
+  if (open) {
+    r->run = run;
+    r->next = NULL;
+    if (f->tail) f->tail->next = r;
+    else f->head = r;
+    f->tail = r;
+    atomic_store(&f->pending, 1);
+  }
+  pthread_mutex_unlock(&f->mu);
+  if (!open) reg_release(r);
+}
+
+/* The token's callback, on the cancelling thread. */
+static void on_cancel_cb(void *arg) {
+  reg *r = arg;
+  lua_State *L = cancelling;
+  if (L != NULL && cancelling_main == r->fired->owner) {
+    /* Its own state, inside its tok:cancel(): run it right here. */
+    call_callback(L, r);
+    forget(L, r);
+    reg_release(r);  /* the token's */
+  } else {
+    enqueue(r, 1);
+  }
+}
+
+/* The token was freed uncancelled: fn will never run. */
+static void on_cancel_dispose(void *arg) { enqueue(arg, 0); }
+
+static int drain(lua_State *L) {
+  tkl_fired *f = lua_touserdata(L, 1);
+  for (;;) {
+    pthread_mutex_lock(&f->mu);
+    reg *list = f->head;
+    f->head = f->tail = NULL;
+    atomic_store(&f->pending, 0);
+    pthread_mutex_unlock(&f->mu);
+    if (list == NULL) return 0;
+    while (list != NULL) {
+      reg *r = list;
+      list = r->next;
+      if (r->run) call_callback(L, r);
+      forget(L, r);
+      reg_release(r);  /* the token's */
+    }
+  }
+}
+
+/* The state's fired list, made on first need (NULL: none yet). */
+static tkl_fired *fired_of(lua_State *L, tkl_ctx *c, int make) {
+  if (c == NULL) {
+    c = tkl_ctx_push(L);
+    lua_pop(L, 1);  /* the registry keeps it */
+  }
+  if (c->fired == NULL && make) {
+    tkl_fired *f = calloc(1, sizeof *f);
+    if (f == NULL || pthread_mutex_init(&f->mu, NULL) != 0) {
+      free(f);
+      luaL_error(L, "not enough memory");
+    }
+    atomic_init(&f->refs, 1);  /* the state's */
+    atomic_init(&f->pending, 0);
+    f->owner = main_thread(L);
+    f->open = 1;
+    c->fired = f;
+  }
+  return c->fired;
+}
+
+void tkl_run_callbacks(lua_State *L, tkl_ctx *c) {
+  tkl_fired *f = fired_of(L, c, 0);
+  if (f == NULL || !atomic_load_explicit(&f->pending, memory_order_acquire))
+    return;
+  /* Protected: a worker state runs this outside any pcall of its own. */
+  lua_pushcfunction(L, drain);
+  lua_pushlightuserdata(L, f);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    lua_writestringerror("threadkit: on_cancel callbacks: %s\n",
+                         lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+}
+
+void tkl_close_callbacks(lua_State *L, tkl_ctx *c) {
+  tkl_fired *f = c->fired;
+  if (f == NULL) return;
+  tkl_run_callbacks(L, c);  /* what fired before the close still runs */
+  pthread_mutex_lock(&f->mu);
+  f->open = 0;
+  reg *list = f->head;
+  f->head = f->tail = NULL;
+  pthread_mutex_unlock(&f->mu);
+  while (list != NULL) {  /* fired while the last ones ran */
+    reg *r = list;
+    list = r->next;
+    reg_release(r);
+  }
+  /* The state's part of every registration still waiting for its token. */
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &regs_key) == LUA_TTABLE) {
+    lua_pushnil(L);
+    while (lua_next(L, -2) != 0) {
+      lua_pop(L, 1);
+      reg_release(lua_touserdata(L, -1));
+    }
+  }
+  lua_pop(L, 1);
+  c->fired = NULL;
+  fired_release(f);
+}
+
+int tkl_cancel_token(lua_State *L, tk_token_t *t) {
+  lua_State *prev = cancelling, *prev_main = cancelling_main;
+  cancelling = L;
+  cancelling_main = main_thread(L);
+  int rc = tk_token_cancel(t);
+  cancelling = prev;
+  cancelling_main = prev_main;
+  tkl_run_callbacks(L, NULL);
+  return rc;
+}
+
+/* tok:on_cancel(fn): runs once; at once if already cancelled */
+int tkl_on_cancel(lua_State *L) {
+  tk_token_t *t = tkl_check_handle(L, 1, TKL_K_TOKEN);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  tkl_run_callbacks(L, NULL);
+  if (tk_token_is_cancelled(t)) {
+    lua_pushvalue(L, 2);
+    lua_call(L, 0, 0);
+    return 0;
+  }
+  tkl_fired *f = fired_of(L, NULL, 1);
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &regs_key) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &regs_key);
+  }
+  reg *r = calloc(1, sizeof *r);
+  if (r == NULL) return luaL_error(L, "not enough memory");
+  lua_pushlightuserdata(L, r);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, -3);  /* a memory error here loses r: rare, and small */
+  atomic_init(&r->refs, 2);  /* the state's and the token's */
+  atomic_fetch_add(&f->refs, 1);
+  r->fired = f;
+  lua_pushvalue(L, 2);
+  r->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  if (tk_token_on_cancel_ex(t, on_cancel_cb, on_cancel_dispose, r, NULL) != 0) {
+    reg_release(r);  /* the token's, which it never took */
+    forget(L, r);
+    return luaL_error(L, "not enough memory");
+  }
+  return 0;
+}
