@@ -103,6 +103,20 @@ static double deadline_after(double timeout) {
 }
 
 /* Seconds left (0 once passed), or -1 for none. */
+/* With mu held: room for one more value in the ring. 0, or TK_ENOMEM. */
+static int grow(tkl_channel *c) {
+  size_t cap = c->cap ? c->cap * 2 : 16;
+  tkl_buf **items = malloc(cap * sizeof *items);
+  if (items == NULL) return TK_ENOMEM;
+  for (size_t i = 0; i < c->count; i++)
+    items[i] = c->items[(c->head + i) % c->cap];
+  free(c->items);
+  c->items = items;
+  c->cap = cap;
+  c->head = 0;
+  return 0;
+}
+
 static double left_until(double deadline) {
   if (deadline < 0) return -1;
   double left = deadline - tkl_now();
@@ -195,19 +209,9 @@ static int push_wait(lua_State *L, tkl_channel *c) {
     pthread_mutex_unlock(&c->mu);
     return luaL_error(L, "push to a closed channel");
   }
-  if (c->count == c->cap) {
-    size_t cap = c->cap ? c->cap * 2 : 16;
-    tkl_buf **items = malloc(cap * sizeof *items);
-    if (items == NULL) {
-      pthread_mutex_unlock(&c->mu);
-      return luaL_error(L, "not enough memory");
-    }
-    for (size_t i = 0; i < c->count; i++)
-      items[i] = c->items[(c->head + i) % c->cap];
-    free(c->items);
-    c->items = items;
-    c->cap = cap;
-    c->head = 0;
+  if (c->count == c->cap && grow(c) != 0) {
+    pthread_mutex_unlock(&c->mu);
+    return luaL_error(L, "not enough memory");
   }
   c->items[(c->head + c->count) % c->cap] = *guard;
   c->count++;
@@ -265,13 +269,40 @@ static tkl_buf *take(tkl_channel *c) {
   return b;
 }
 
-/* Pushes the value of b (then frees b); returns 1. */
-static int deliver(lua_State *L, tkl_buf *b) {
-  tkl_buf **guard = lua_newuserdatauv(L, sizeof *guard, 0);
-  *guard = b;
-  luaL_setmetatable(L, "threadkit.bufguard");
-  tkl_decode(L, b);
-  lua_remove(L, -2);  /* the guard; freed by the GC */
+/* A value taken that could not be delivered goes back to the front: a
+** value leaves the channel only once a state has it. The ring may then
+** hold one more than a bounded channel's capacity, for as long as it
+** takes a pop. */
+static void put_back(tkl_channel *c, tkl_buf *b) {
+  pthread_mutex_lock(&c->mu);
+  if (c->count == c->cap && grow(c) != 0) {
+    pthread_mutex_unlock(&c->mu);
+    tkl_buf_delete(b);  /* no memory even for a slot: it is lost */
+    return;
+  }
+  c->head = (c->head + c->cap - 1) % c->cap;
+  c->items[c->head] = b;
+  c->count++;
+  wl_wake_one(&c->poppers);
+  pthread_cond_broadcast(&c->cv);
+  pthread_mutex_unlock(&c->mu);
+}
+
+static int decode_value(lua_State *L) {
+  return tkl_decode(L, lua_touserdata(L, 1));
+}
+
+/* Pushes the value of b (then frees b) and returns 1; if this state
+** cannot decode it (out of memory, say), b goes back and the error is
+** raised. */
+static int deliver(lua_State *L, tkl_channel *c, tkl_buf *b) {
+  lua_pushcfunction(L, decode_value);
+  lua_pushlightuserdata(L, b);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+    put_back(c, b);
+    return lua_error(L);
+  }
+  tkl_buf_delete(b);
   return 1;
 }
 
@@ -316,7 +347,7 @@ static int pop_wait(lua_State *L, tkl_channel *c) {
   int closed = c->closed;
   pthread_mutex_unlock(&c->mu);
   tkl_run_callbacks(L, NULL);
-  if (b != NULL) return deliver(L, b);
+  if (b != NULL) return deliver(L, c, b);
   if (closed) return closed_error(L);
   lua_pushnil(L);
   return 1;
@@ -346,7 +377,7 @@ static int l_try_pop(lua_State *L) {
   pthread_mutex_lock(&c->mu);
   tkl_buf *b = take(c);
   pthread_mutex_unlock(&c->mu);
-  if (b != NULL) return deliver(L, b);
+  if (b != NULL) return deliver(L, c, b);
   lua_pushnil(L);
   return 1;
 }

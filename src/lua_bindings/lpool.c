@@ -3,6 +3,7 @@
 ** and the default pool behind tk.submit. See LICENSE for copyright and
 ** licence.
 */
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -506,17 +507,23 @@ tkl_pool *tkl_default_pool(lua_State *L) {
 
 /* {====================================================== submit */
 
-int tkl_priority(lua_State *L, int idx) {
-  if (lua_isinteger(L, idx)) return (int)lua_tointeger(L, idx);
-  static const char *const names[] = {"lowest", "low", "normal", "high",
-                                      "highest", NULL};
-  const char *s = lua_tostring(L, idx);
-  if (s != NULL)
+int tkl_priority(lua_State *L, int idx, int arg) {
+  int isint;
+  if (lua_type(L, idx) == LUA_TNUMBER) {
+    /* An integer, or a float with an integer's value (2.0), in C's int
+    ** range: the core takes any int. */
+    lua_Integer n = lua_tointegerx(L, idx, &isint);
+    if (isint && n >= INT_MIN && n <= INT_MAX) return (int)n;
+  } else if (lua_type(L, idx) == LUA_TSTRING) {
+    static const char *const names[] = {"lowest", "low", "normal", "high",
+                                        "highest", NULL};
+    const char *s = lua_tostring(L, idx);
     for (int i = 0; names[i]; i++)
       if (strcmp(s, names[i]) == 0) return i - 2;
-  return luaL_error(L, "bad priority (an integer or \"lowest\".."
-                       "\"highest\" expected, got %s)",
-                    s ? s : luaL_typename(L, idx));
+  }
+  return luaL_argerror(L, arg, lua_pushfstring(L,
+      "priority must be an integer from %d to %d or \"lowest\"..\"highest\" "
+      "(got %s)", INT_MIN, INT_MAX, luaL_tolstring(L, idx, NULL)));
 }
 
 int tkl_submit_error(lua_State *L, int rc, tkl_pool *p) {
@@ -575,7 +582,7 @@ static void push_retry_policy(lua_State *L, int oidx, int r) {
 void tkl_read_task_opts(lua_State *L, int oidx, tk_job_opts_t *o,
                         int in_group) {
   if (lua_getfield(L, oidx, "priority") != LUA_TNIL)
-    o->priority = tkl_priority(L, -1);
+    o->priority = tkl_priority(L, -1, oidx);
   if (lua_getfield(L, oidx, "name") != LUA_TNIL) {
     o->name = lua_tostring(L, -1);
     if (o->name == NULL) luaL_argerror(L, oidx, "name must be a string");

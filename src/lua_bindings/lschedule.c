@@ -76,7 +76,7 @@ static int l_schedule(lua_State *L) {
     if (o.name == NULL) luaL_argerror(L, 2, "name must be a string");
   }
   if (lua_getfield(L, 2, "priority") != LUA_TNIL)
-    o.priority = tkl_priority(L, -1);
+    o.priority = tkl_priority(L, -1, 2);
   tk_schedule_t **box = lua_newuserdatauv(L, sizeof *box, 0);
   *box = NULL;
   luaL_setmetatable(L, TK_SCHEDULE_MT);

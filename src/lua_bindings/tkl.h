@@ -413,8 +413,10 @@ TKL_INTERNAL int tkl_submit(lua_State *L, tkl_pool *p, tk_group_t *g,
 /* Raises the error of a submit to p that returned rc ("attempt to use a
 ** shut-down pool", "queue is full ..."). */
 TKL_INTERNAL int tkl_submit_error(lua_State *L, int rc, tkl_pool *p);
-/* The priority at idx: an integer or "lowest".."highest"; raises else. */
-TKL_INTERNAL int tkl_priority(lua_State *L, int idx);
+/* The priority at idx: an integer in int's range (a float with an
+** integer's value too) or "lowest".."highest"; else raises a bad argument
+** arg. */
+TKL_INTERNAL int tkl_priority(lua_State *L, int idx, int arg);
 /* Reads the options every task takes (priority, name, token, timeout)
 ** from the checked table at oidx into o, leaving their values on the stack
 ** (they anchor o->name). A group's task (in_group) refuses a token. */

@@ -53,6 +53,20 @@ describe("pool", function()
     assert.are.same({4, 2, 6, 7, 3, 1, 5, 8}, got)
   end)
 
+  it("takes every integer priority in int's range, and refuses the rest", function()
+    local p <close> = tk.pool(1)
+    for _, pr in ipairs{2.0, -3.0, 2147483647, -2147483648, 1e9} do
+      assert.are.equal(pr // 1, p:submit({priority = pr}, function() end).priority)
+    end
+    for _, pr in ipairs{math.maxinteger, 2^32 + 5, 2147483648, -2147483649,
+                        2.5, 0/0, 1/0, "5", true} do
+      assert.has_error(function() p:submit({priority = pr}, function() end) end)
+      local ok, err = pcall(p.submit, p, {priority = pr}, function() end)
+      assert.is_false(ok)
+      assert.matches("bad argument #%d to '.-' %(priority must be an integer", err)
+    end
+  end)
+
   it("exposes the priority constants", function()
     assert.are.same({-2, -1, 0, 1, 2},
                     {tk.LOWEST, tk.LOW, tk.NORMAL, tk.HIGH, tk.HIGHEST})
