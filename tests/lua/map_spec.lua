@@ -59,4 +59,15 @@ describe("pool:map", function()
   it("takes a batch size written as a float with an integer value", function()
     assert.are.same({2, 4, 6}, p:map(function(x) return 2 * x end, {1, 2, 3}, {batch = 1e9}))
   end)
+
+  it("keeps non-nil results next to nil ones in a batch", function()
+    local p <close> = tk.pool(2)
+    local r = p:map(function(i) if i % 2 == 0 then return nil end return i end,
+                    {1, 2, 3, 4, 5, 6})
+    assert.are.same({1, nil, 3, nil, 5, nil}, {r[1], r[2], r[3], r[4], r[5], r[6]})
+    local many = {}
+    for i = 1, 1000 do many[i] = i end
+    r = p:map(function(i) if i % 3 ~= 0 then return i end end, many)
+    for i = 1, 1000 do assert.are.equal(i % 3 ~= 0 and i or nil, r[i]) end
+  end)
 end)
