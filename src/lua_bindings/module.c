@@ -2,19 +2,79 @@
 ** module.c - luaopen_threadkit: the threadkit Lua module.
 ** See LICENSE for copyright and licence.
 */
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "lualib.h"
 #include "tkl.h"
 
 __attribute__((visibility("default"))) int luaopen_threadkit(lua_State *L);
+
+static const char *const libs[] = {"_G", "string", "table", "math", "io",
+                                   "os", "utf8", "coroutine", "debug",
+                                   "package", NULL};
+
+/* The C functions a fresh state's standard libraries have, by name: the
+** ones every worker state has too. A host's own C functions (a global it
+** set, one it put into `string`) are not among them, and are refused
+** where they are sent instead of failing where they arrive. */
+typedef struct std_cfunc {
+  char *name;                    /* "lib.name" */
+  lua_CFunction fn;
+} std_cfunc;
+
+static std_cfunc *std_cfuncs;
+static size_t n_std_cfuncs;
+static pthread_once_t std_once = PTHREAD_ONCE_INIT;
+
+static void list_std_cfuncs(void) {
+  lua_State *P = luaL_newstate();
+  if (P == NULL) return;  /* then only threadkit's own travel */
+  luaL_openlibs(P);
+  size_t cap = 0;
+  for (int i = 0; libs[i] != NULL; i++) {
+    lua_getfield(P, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    if (lua_getfield(P, -1, libs[i]) == LUA_TTABLE) {
+      lua_pushnil(P);
+      while (lua_next(P, -2) != 0) {
+        if (lua_iscfunction(P, -1) && lua_type(P, -2) == LUA_TSTRING) {
+          if (n_std_cfuncs == cap) {
+            cap = cap ? cap * 2 : 256;
+            std_cfunc *grown = realloc(std_cfuncs, cap * sizeof *grown);
+            if (grown == NULL) break;
+            std_cfuncs = grown;
+          }
+          const char *name = lua_pushfstring(P, "%s.%s", libs[i],
+                                             lua_tostring(P, -2));
+          std_cfunc *e = &std_cfuncs[n_std_cfuncs];
+          if ((e->name = strdup(name)) != NULL) {
+            e->fn = lua_tocfunction(P, -2);
+            n_std_cfuncs++;
+          }
+          lua_pop(P, 1);
+        }
+        lua_pop(P, 1);
+      }
+    }
+    lua_pop(P, 2);
+  }
+  lua_close(P);
+}
+
+/* Whether fn is the standard library's function `name`. */
+static int is_std_cfunc(const char *name, lua_CFunction fn) {
+  for (size_t i = 0; i < n_std_cfuncs; i++)
+    if (std_cfuncs[i].fn == fn && strcmp(std_cfuncs[i].name, name) == 0)
+      return 1;
+  return 0;
+}
 
 /* Names every C function of the loaded standard libraries and of threadkit
 ** (its private ones too, tkl_private_cfuncs) so that functions holding
 ** them can travel (transfer.c). */
 static void register_cfuncs(lua_State *L, int module) {
-  static const char *const libs[] = {"_G", "string", "table", "math", "io",
-                                     "os", "utf8", "coroutine", "debug",
-                                     "package", NULL};
+  pthread_once(&std_once, list_std_cfuncs);
   lua_newtable(L);  /* function -> name */
   int cnames = lua_gettop(L);
   lua_newtable(L);  /* name -> function */
@@ -32,7 +92,11 @@ static void register_cfuncs(lua_State *L, int module) {
     lua_pushnil(L);
     while (lua_next(L, -2) != 0) {
       if (lua_iscfunction(L, -1) && lua_type(L, -2) == LUA_TSTRING) {
-        lua_pushfstring(L, "%s.%s", lib, lua_tostring(L, -2));
+        const char *name = lua_pushfstring(L, "%s.%s", lib, lua_tostring(L, -2));
+        if (i >= 0 && !is_std_cfunc(name, lua_tocfunction(L, -2))) {
+          lua_pop(L, 2);
+          continue;
+        }
         lua_pushvalue(L, -2);
         lua_pushvalue(L, -2);
         lua_rawset(L, cnames);   /* cnames[fn] = name */

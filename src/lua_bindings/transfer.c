@@ -908,8 +908,10 @@ static void decode_value(dec *d) {
       const char *name = (const char *)take(d, n);
       lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_cfuncs);
       lua_pushlstring(L, name, n);
-      if (lua_rawget(L, -2) != LUA_TFUNCTION)
-        luaL_error(L, "C function '%s' is not available here", lua_tostring(L, -2));
+      if (lua_rawget(L, -2) != LUA_TFUNCTION) {
+        lua_pushlstring(L, name, n);
+        luaL_error(L, "C function '%s' is not available here", lua_tostring(L, -1));
+      }
       lua_remove(L, -2);
       break;
     }

@@ -172,6 +172,42 @@ static void host_null_state_and_hook(void **state) {
   tk_pool_free(pool);
 }
 
+static int host_answer(lua_State *L) {
+  lua_pushinteger(L, 42);
+  return 1;
+}
+
+/* A host's own C function (a global set before threadkit opened, or one
+** put into a standard library table) exists in no worker state: sending
+** it is refused where it is sent, naming where it sits (it used to be
+** accepted, and the task failed with "C function '(null)'"). */
+static void host_c_function_refused_at_submit(void **state) {
+  (void)state;
+  lua_State *L = luaL_newstate();
+  luaL_openlibs(L);
+  lua_pushcfunction(L, host_answer);
+  lua_setglobal(L, "answer");
+  lua_getglobal(L, "string");
+  lua_pushcfunction(L, host_answer);
+  lua_setfield(L, -2, "answer");
+  lua_pop(L, 1);
+  assert_ok(tk_lua_open(L, NULL));
+  assert_int_equal(LUA_OK, luaL_loadstring(L,
+      "local tk = ...\n"
+      "local f, g = answer, string.answer\n"
+      "for _, fn in ipairs{f, g} do\n"
+      "  local ok, err = pcall(tk.submit, function() return fn() end)\n"
+      "  assert(not ok, 'accepted')\n"
+      "  assert(err:find(\"upvalue 'fn'\", 1, true), err)\n"
+      "  assert(err:find('not transferable', 1, true), err)\n"
+      "end\n"
+      "assert(tk.submit(function(s) return s:upper() end, 'ok'):result() == 'OK')\n"
+      "assert(tk.submit(string.upper, 'ok'):result() == 'OK')\n"));
+  lua_insert(L, -2);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) fail_msg("%s", lua_tostring(L, -1));
+  lua_close(L);
+}
+
 int main(void) {
   tk_lua_set_worker_hook(register_host);
   const struct CMUnitTest tests[] = {
@@ -180,6 +216,7 @@ int main(void) {
       cmocka_unit_test(host_shutdown_cancels_sleeping_task),
       cmocka_unit_test(host_states_share_the_default_pool),
       cmocka_unit_test(host_null_state_and_hook),
+      cmocka_unit_test(host_c_function_refused_at_submit),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
