@@ -371,7 +371,8 @@ typedef struct tk_schedule_opts {
   double delay;               /* > 0: first run this many seconds from now */
   double at;                  /* > 0: first run at this time (seconds since
                                  the epoch); in the past: TK_EINVAL */
-  double every;               /* > 0: run again every this many seconds */
+  double every;               /* > 0: run again every this many seconds (at
+                                 least 1e-9: a shorter one is TK_EINVAL) */
   int priority;
   const char *name;           /* copied; names every run's job */
   void *(*tick_arg)(void *arg);  /* if set: each run's argument is

@@ -542,7 +542,10 @@ double tk_job_queue_wait(const tk_job_t *job) {
   int st = state_of(job);
   if (st == TK_JOB_PENDING || st == TK__JOB_CANCELLING) return -1;
   uint64_t start = atomic_load_explicit(&job->t_start, memory_order_relaxed);
-  uint64_t end = start ? start : job->t_finish;
+  /* Started but its start not stored yet (tk__job_start publishes RUNNING
+  ** just before tk__job_run stores it): waiting until now, about. Only a
+  ** final job's t_finish is written for good. */
+  uint64_t end = start ? start : is_final(st) ? job->t_finish : tk__now_ns();
   return seconds(end - job->t_submit);
 }
 

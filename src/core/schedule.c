@@ -135,6 +135,8 @@ int tk_pool_schedule(tk_pool_t *pool, const tk_schedule_opts_t *opts,
   if (!(opts->delay >= 0) || !(opts->every >= 0) || !(opts->at >= 0))
     return TK_EINVAL;  /* negative or NaN */
   if (opts->delay > 0 && opts->at > 0) return TK_EINVAL;
+  /* A period the clock cannot tell from 0 would make a one-shot. */
+  if (opts->every > 0 && tk__ns(opts->every) == 0) return TK_EINVAL;
   double first = opts->delay;
   if (opts->at > 0) {
     struct timespec ts;

@@ -87,7 +87,10 @@ int tk_token_new_child(tk_token_t *parent, tk_token_t **out) {
   return rc;
 }
 
-void tk__token_fini(tk_token_t *t) {
+/* tk__token_fini but for the parent's reference, which it returns (or
+** NULL): a chain of tokens is let go in a loop, not a recursion as deep as
+** the chain. */
+static tk_token_t *fini_keep_parent(tk_token_t *t) {
   tk_token_t *parent = atomic_load_explicit(&t->parent, memory_order_relaxed);
   if (parent != NULL) {
     tk__bucket *b = tk__park_bucket(parent);
@@ -97,7 +100,6 @@ void tk__token_fini(tk_token_t *t) {
     if (t->link.linked) unlink_node(parent, &t->link);
     pthread_mutex_unlock(&b->mu);
     atomic_store_explicit(&t->parent, NULL, memory_order_relaxed);
-    tk_token_release(parent);
   }
   if (t->has_deadline) {
     tk__timer_disarm(&t->deadline);
@@ -114,7 +116,10 @@ void tk__token_fini(tk_token_t *t) {
     n = next;
   }
   t->head = t->tail = NULL;
+  return parent;
 }
+
+void tk__token_fini(tk_token_t *t) { tk_token_release(fini_keep_parent(t)); }
 
 void tk_token_retain(tk_token_t *t) {
   if (t == NULL) return;
@@ -123,14 +128,16 @@ void tk_token_retain(tk_token_t *t) {
 }
 
 void tk_token_release(tk_token_t *t) {
-  if (t == NULL) return;
-  if (t->owner != NULL) {
-    tk_job_release(t->owner);
-    return;
+  while (t != NULL) {
+    if (t->owner != NULL) {
+      tk_job_release(t->owner);
+      return;
+    }
+    if (!tk__ref_drop(&t->refs)) return;
+    tk_token_t *parent = fini_keep_parent(t);
+    tk__free(t);
+    t = parent;  /* its reference was ours */
   }
-  if (!tk__ref_drop(&t->refs)) return;
-  tk__token_fini(t);
-  tk__free(t);
 }
 
 int tk__token_chain_cancelled(const tk_token_t *t) {
@@ -146,49 +153,71 @@ int tk_token_is_cancelled(const tk_token_t *t) {
          atomic_load_explicit(&t->cancelled, memory_order_acquire) != 0;
 }
 
-int tk_token_cancel(tk_token_t *t) {
-  if (t == NULL) return TK_EINVAL;
+/* Marks t cancelled and wakes its waiters; 0 if it already was. */
+static int mark_cancelled(tk_token_t *t) {
   tk__bucket *b = tk__park_bucket(t);
   pthread_mutex_lock(&b->mu);
   if (atomic_load_explicit(&t->cancelled, memory_order_relaxed)) {
     pthread_mutex_unlock(&b->mu);
-    return TK_ECANCELED;
+    return 0;
   }
   atomic_store_explicit(&t->cancelled, 1, memory_order_release);
   t->runner = pthread_self();
   pthread_cond_broadcast(&b->cv);
   pthread_mutex_unlock(&b->mu);
-
   /* A pending job whose token is cancelled ends at once, before anything
   ** registered on the token hears about it. */
   if (t->owner != NULL) tk__job_token_cancelled(t->owner);
+  return 1;
+}
 
-  /* Callbacks run one at a time in registration order, never under the
-  ** lock, so each may register, unregister or cancel freely. */
-  pthread_mutex_lock(&b->mu);
-  tk__cb_node *n;
-  while ((n = t->head) != NULL) {
-    unlink_node(t, n);
-    if (n->child != NULL) {
-      tk_token_t *child = n->child;
-      if (!try_retain(child)) continue;  /* being freed: skip it */
+/* Cancelling runs t's callbacks in registration order, and a child's whole
+** cancellation where the child was listed: depth first, as a recursion
+** would, but with the path kept in the tokens themselves (cancel_up), so a
+** chain of a million children needs no stack. Every token on the path
+** after t is retained. */
+int tk_token_cancel(tk_token_t *t) {
+  if (t == NULL) return TK_EINVAL;
+  if (!mark_cancelled(t)) return TK_ECANCELED;
+  t->cancel_up = NULL;
+  tk_token_t *cur = t;
+  while (cur != NULL) {
+    /* Callbacks run one at a time, never under the lock, so each may
+    ** register, unregister or cancel freely. */
+    tk__bucket *b = tk__park_bucket(cur);
+    pthread_mutex_lock(&b->mu);
+    tk__cb_node *n = cur->head;
+    if (n == NULL) {  /* cur is done */
+      int had_deadline = cur->has_deadline;
       pthread_mutex_unlock(&b->mu);
-      tk_token_cancel(child);
-      tk_token_release(child);
-      pthread_mutex_lock(&b->mu);
+      if (had_deadline) tk__timer_disarm(&cur->deadline);
+      tk_token_t *up = cur->cancel_up;
+      if (cur != t) tk_token_release(cur);
+      cur = up;
       continue;
     }
-    t->running_id = n->id;
+    unlink_node(cur, n);
+    if (n->child != NULL) {
+      tk_token_t *child = n->child;
+      int alive = try_retain(child);  /* else being freed: skip it */
+      pthread_mutex_unlock(&b->mu);
+      if (alive && mark_cancelled(child)) {
+        child->cancel_up = cur;
+        cur = child;
+      } else if (alive) {
+        tk_token_release(child);
+      }
+      continue;
+    }
+    cur->running_id = n->id;
     pthread_mutex_unlock(&b->mu);
     n->fn(n->arg);
     tk__free(n);
     pthread_mutex_lock(&b->mu);
-    t->running_id = 0;
+    cur->running_id = 0;
     pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
   }
-  int had_deadline = t->has_deadline;
-  pthread_mutex_unlock(&b->mu);
-  if (had_deadline) tk__timer_disarm(&t->deadline);
   return 0;
 }
 

@@ -35,6 +35,8 @@ struct tk_token {
   tk__cb_node link;              /* our node in the parent's list */
   tk__timer_entry deadline;
   int has_deadline;              /* lock: holds a timer use */
+  tk_token_t *cancel_up;         /* while it is cancelled: the token whose
+                                    cancellation reached it (tk_token_cancel) */
 };
 
 /* Initialises a token embedded in `owner` (refcount forwarded to the job). */

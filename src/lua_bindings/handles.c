@@ -229,3 +229,13 @@ void tkl_open_handles(lua_State *L) {
   lua_pushcfunction(L, tkl_type);
   lua_setfield(L, -2, "type");
 }
+
+void tkl_anchor(lua_State *L, int holder, int held) {
+  holder = lua_absindex(L, holder);
+  held = lua_absindex(L, held);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_anchors);
+  lua_pushvalue(L, holder);
+  lua_pushvalue(L, held);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+}

@@ -62,15 +62,9 @@ static int l_group(lua_State *L) {
     return luaL_error(L, "cannot create group: %s", tk_strerror(rc));
   }
   tkl_push_handle(L, TKL_K_GROUP, g);
-  if (pidx != 0) {
-    /* The group keeps the pool it was given from the collector: the
-    ** pool may be a temporary, as in tk.group("x", {pool = tk.pool(2)}). */
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_anchors);
-    lua_pushvalue(L, -2);
-    lua_pushvalue(L, pidx);
-    lua_rawset(L, -3);
-    lua_pop(L, 1);
-  }
+  /* The group keeps the pool it was given from the collector: the pool
+  ** may be a temporary, as in tk.group("x", {pool = tk.pool(2)}). */
+  if (pidx != 0) tkl_anchor(L, lua_gettop(L), pidx);
   return 1;
 }
 

@@ -66,6 +66,8 @@ static int l_schedule(lua_State *L) {
   tk_schedule_opts_t o = {0};
   o.delay = spec_number(L, 2, "delay");
   o.every = spec_number(L, 2, "every");
+  if (o.every > 0 && o.every < 1e-9)
+    return luaL_argerror(L, 2, "every must be at least 1e-9 seconds");
   o.at = spec_number(L, 2, "at");
   if (o.delay > 0 && o.at > 0)
     return luaL_argerror(L, 2, "give delay or at, not both");
@@ -98,6 +100,7 @@ static int l_schedule(lua_State *L) {
       return luaL_error(L, "schedule: the time is in the past");
     return luaL_error(L, "schedule: %s", tk_strerror(rc));
   }
+  tkl_anchor(L, boxidx, 1);  /* the pool's box: see tkl_anchor */
   lua_pushvalue(L, boxidx);
   return 1;
 }

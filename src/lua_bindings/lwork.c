@@ -439,8 +439,10 @@ static void read_options(lua_State *L, int oidx, tk_job_opts_t *o) {
   tkl_read_task_opts(L, oidx, o, 0);
 }
 
-/* pool:work([opts,] fn, on_result) and tk.work on the default pool. */
-static int make_work(lua_State *L, tkl_pool *p, int oidx, int fidx) {
+/* pool:work([opts,] fn, on_result) (the pool's box at pool_idx) and
+** tk.work on the default pool (pool_idx 0). */
+static int make_work(lua_State *L, tkl_pool *p, int pool_idx, int oidx,
+                     int fidx) {
   luaL_checktype(L, fidx, LUA_TFUNCTION);
   luaL_checktype(L, fidx + 1, LUA_TFUNCTION);
   tk_job_opts_t o = {0};
@@ -481,6 +483,7 @@ static int make_work(lua_State *L, tkl_pool *p, int oidx, int fidx) {
   lua_setiuservalue(L, -2, 1);
   lua_pushvalue(L, fidx + 1);
   lua_setiuservalue(L, -2, 2);
+  if (pool_idx != 0) tkl_anchor(L, -1, pool_idx);  /* see tkl_anchor */
   return 1;
 }
 
@@ -490,14 +493,14 @@ static int l_pool_work(lua_State *L) {
   if (p == NULL) return luaL_error(L, "attempt to use a closed pool");
   if (tk_pool_is_shutdown(p->pool))
     return luaL_error(L, "attempt to use a shut-down pool");
-  if (lua_istable(L, 2)) return make_work(L, p, 2, 3);
-  return make_work(L, p, 0, 2);
+  if (lua_istable(L, 2)) return make_work(L, p, 1, 2, 3);
+  return make_work(L, p, 1, 0, 2);
 }
 
 static int l_work(lua_State *L) {
   tkl_pool *p = tkl_default_pool(L);
-  if (lua_istable(L, 1)) return make_work(L, p, 1, 2);
-  return make_work(L, p, 0, 1);
+  if (lua_istable(L, 1)) return make_work(L, p, 0, 1, 2);
+  return make_work(L, p, 0, 0, 1);
 }
 
 void tkl_open_work(lua_State *L, int module, int pool_methods);

@@ -189,6 +189,10 @@ TKL_INTERNAL tkl_box *tkl_check_box(lua_State *L, int idx, int kind);
 /* The tag of kind's boxes: an address private to this module, which no
 ** other userdata holds. */
 TKL_INTERNAL const void *tkl_box_tag(int kind);
+/* Keeps the value at `held` alive as long as the object at `holder` is
+** (a weak-keyed registry table): a work or a schedule keeps the box of its
+** pool, whose collection would shut the pool down under it. */
+TKL_INTERNAL void tkl_anchor(lua_State *L, int holder, int held);
 /* Releases one reference of any handle kind. */
 TKL_INTERNAL void tkl_release_handle(int kind, void *ptr);
 TKL_INTERNAL void tkl_retain_handle(int kind, void *ptr);

@@ -294,6 +294,40 @@ static void token_cancelled_before_submit_never_runs(void **state) {
   tk_pool_free(p);
 }
 
+
+/* A chain of children as long as a program may build (a token per level of
+** a recursion, say): cancelling its root and letting it go take no stack
+** per level (both recursed once per level: a stack overflow at 200 000). */
+static void token_deep_chain_cancel_and_release(void **state) {
+  (void)state;
+  long n = stress_scale(300000);
+  tk_token_t *root, *t;
+  assert_ok(tk_token_new(&root));
+  tk_token_t *leaf = root;
+  atomic_int calls = 0;
+  for (long i = 0; i < n; i++) {
+    assert_ok(tk_token_new_child(leaf, &t));
+    assert_ok(tk_token_on_cancel(t, count_cb, &calls, NULL));
+    if (leaf != root) tk_token_release(leaf);  /* its child holds it */
+    leaf = t;
+  }
+  assert_ok(tk_token_cancel(root));
+  assert_int_equal(n, atomic_load(&calls));
+  assert_true(tk_token_is_cancelled(leaf));
+  tk_token_release(root);
+  tk_token_release(leaf);  /* frees the whole chain, leaf first */
+  /* And uncancelled: freed from the leaf up. */
+  assert_ok(tk_token_new(&root));
+  leaf = root;
+  for (long i = 0; i < n; i++) {
+    assert_ok(tk_token_new_child(leaf, &t));
+    if (leaf != root) tk_token_release(leaf);
+    leaf = t;
+  }
+  tk_token_release(root);
+  tk_token_release(leaf);
+}
+
 static void token_bad_input(void **state) {
   (void)state;
   tk_token_t *t;
@@ -330,6 +364,7 @@ int main(void) {
       cmocka_unit_test(token_deadline_released_before_firing),
       cmocka_unit_test(token_dispose_when_dropped_unrun),
       cmocka_unit_test(token_cancelled_before_submit_never_runs),
+      cmocka_unit_test(token_deep_chain_cancel_and_release),
       cmocka_unit_test(token_bad_input),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

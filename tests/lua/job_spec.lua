@@ -196,4 +196,19 @@ describe("job", function()
     end
     assert.are.equal(1, j:result())
   end)
+
+  it("never reports a bogus queue_wait while the job starts", function()
+    -- The job is RUNNING a moment before its start time is stored; a read
+    -- then took the finish time, unwritten (a data race, and 585 years).
+    local p <close> = tk.pool(2)
+    local t0 = tk.now()
+    for _ = 1, 3000 do
+      local j = p:submit(function() end)
+      for _ = 1, 20 do
+        local q = j.queue_wait
+        assert.is_true(q == nil or (q >= 0 and q < tk.now() - t0 + 1), tostring(q))
+      end
+      j:wait()
+    end
+  end)
 end)

@@ -76,4 +76,21 @@ describe("pool:schedule", function()
     assert.has_error(function() p:schedule({every = 0 / 0}, print) end)
     assert.has_error(function() p:schedule({delay = 1}, function() end, io.stdout) end)
   end)
+
+  it("refuses a period the clock cannot tell from zero", function()
+    local p <close> = tk.pool(1)
+    assert.has_error(function() p:schedule({every = 1e-10}, function() end) end,
+      "bad argument #1 to 'schedule' (every must be at least 1e-9 seconds)")
+  end)
+
+  it("keeps running when its pool's handle is dropped", function()
+    local runs = tk.shared()
+    local s = tk.pool(1):schedule({every = 0.01}, function() runs:incr("n") end)
+    collectgarbage()
+    collectgarbage()
+    local t0 = tk.now()
+    while (runs.n or 0) < 3 and tk.now() - t0 < 10 do tk.sleep(0.01) end
+    assert.is_true((runs.n or 0) >= 3)
+    assert.is_true(s:cancel())
+  end)
 end)

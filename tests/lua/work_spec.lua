@@ -394,4 +394,14 @@ describe("work", function()
     q:shutdown()
     assert.has_error(function() w2:queue() end, "attempt to use a shut-down pool")
   end)
+
+  it("keeps its pool alive when the pool's handle is dropped", function()
+    local sum = 0
+    local w = tk.pool(2):work(function(x) return x * 2 end, function(ok, r) sum = sum + r end)
+    collectgarbage()
+    collectgarbage()
+    for i = 1, 10 do w:queue(i) end
+    assert.is_true(w:wait(10))
+    assert.are.equal(110, sum)
+  end)
 end)
