@@ -23,6 +23,8 @@ struct tkl_shared {
   pthread_mutex_t mu;
   entry **buckets;
   size_t nbuckets, count;
+  lua_Integer border;            /* mu: the last border found, where the
+                                    next search starts */
 };
 
 void tkl_shared_retain(tkl_shared *s) { atomic_fetch_add(&s->refs, 1); }
@@ -178,15 +180,23 @@ static void int_key(lua_Integer i, keybuf *k) {
   k->n = 1 + sizeof i;
 }
 
-/* With mu held: the border, as # gives for a table. */
+static int has_int(tkl_shared *s, lua_Integer i) {
+  keybuf k;
+  int_key(i, &k);
+  return find(s, k.p, k.n, hash_bytes(k.p, k.n)) != NULL;
+}
+
+/* With mu held: a border, as # gives for a table (n present, n + 1 not).
+** The search starts from the last one found, so that appending, or
+** reading # while appending, costs O(1) instead of a scan from 1. */
 static lua_Integer border(tkl_shared *s) {
-  lua_Integer n = 0;
-  for (;;) {
-    keybuf k;
-    int_key(n + 1, &k);
-    if (find(s, k.p, k.n, hash_bytes(k.p, k.n)) == NULL) return n;
-    n++;
+  lua_Integer n = s->border;
+  if (n > 0 && !has_int(s, n)) {
+    while (n > 0 && !has_int(s, n)) n--;  /* removed from the end */
+  } else {
+    while (has_int(s, n + 1)) n++;
   }
+  return s->border = n;
 }
 
 static int l_newindex(lua_State *L);

@@ -41,4 +41,28 @@ describe("shared table", function()
     s.t = "text"
     assert.has_error(function() s:incr("t") end, "incr: the value is not a number")
   end)
+
+  it("appends and counts in constant time", function()
+    local function fill(n)
+      local s = tk.shared()
+      local t0 = os.clock()
+      for i = 1, n do s:append(i) end
+      assert.are.equal(n, #s)
+      return os.clock() - t0
+    end
+    fill(1000)
+    local small, large = fill(4000), fill(32000)
+    -- A scan from 1 on every append made 8 times the work take 64 times as long.
+    assert.is_true(large < small * 24, ("%.3f s vs %.3f s"):format(large, small))
+  end)
+
+  it("finds the border again after removals at the end", function()
+    local s = tk.shared()
+    for i = 1, 10 do s:append(i) end
+    s[10], s[9] = nil, nil
+    assert.are.equal(8, #s)
+    s:append("x")
+    assert.are.equal("x", s[9])
+    assert.are.equal(9, #s)
+  end)
 end)
