@@ -62,6 +62,10 @@ typedef enum {
 TK_API const char *tk_strerror(int err);
 /* "EINVAL" for TK_EINVAL; "UNKNOWN" for any other code. */
 TK_API const char *tk_err_name(int err);
+/* After a call returned TK_ESYS on this thread: which system call failed
+** and why ("pthread_create: Resource temporarily unavailable"); NULL if
+** none failed on this thread yet. */
+TK_API const char *tk_system_error(void);
 
 /* }====================================================== */
 

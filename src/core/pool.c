@@ -751,8 +751,9 @@ int tk_pool_new(const tk_pool_opts_t *opts, tk_pool_t **out) {
     worker *w = &pool->workers[i];
     w->pool = pool;
     w->index = i;
-    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
-      rc = TK_ESYS;
+    int err = pthread_create(&w->thread, NULL, worker_main, w);
+    if (err != 0) {
+      rc = tk__sys_failed("pthread_create", err);
       break;
     }
     w->started = 1;

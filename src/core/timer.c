@@ -119,11 +119,11 @@ int tk__timer_acquire(void) {
       pthread_mutex_destroy(&t->mu);
       tk__free(t);
       rc = TK_ESYS;
-    } else if (pthread_create(&t->thread, NULL, run, t) != 0) {
+    } else if ((rc = pthread_create(&t->thread, NULL, run, t)) != 0) {
       pthread_cond_destroy(&t->cv);
       pthread_mutex_destroy(&t->mu);
       tk__free(t);
-      rc = TK_ESYS;
+      rc = tk__sys_failed("pthread_create", rc);
     } else {
       current = t;
     }

@@ -49,6 +49,9 @@ static inline void tk__cpu_relax(void) {
 #include "tk_hg.h"
 
 /* Allocation goes through the replaceable allocator (tk_replace_allocator). */
+/* Returns TK_ESYS after noting, for tk_system_error on this thread, which
+** call failed and with what error number. */
+TK_INTERNAL int tk__sys_failed(const char *call, int err);
 TK_INTERNAL void *tk__malloc(size_t size);
 TK_INTERNAL void *tk__calloc(size_t n, size_t size);
 TK_INTERNAL void *tk__realloc(void *ptr, size_t size);

@@ -150,6 +150,15 @@ tkl_box *tkl_check_box(lua_State *L, int idx, int kind) {
   return b;
 }
 
+tk_job_t *tkl_check_list_job(lua_State *L, int idx, int arg,
+                             const char *list, lua_Integer i) {
+  box *b = test_box(L, idx, TKL_K_JOB);
+  if (b == NULL || b->ptr == NULL)
+    luaL_argerror(L, arg, lua_pushfstring(L, "%s[%I] is %s", list, i,
+                                          b ? "a released job" : "not a job"));
+  return b->ptr;
+}
+
 void *tkl_check_handle(lua_State *L, int idx, int kind) {
   box *b = test_box(L, idx, kind);
   if (b == NULL) luaL_typeerror(L, idx, mt_names[kind]);

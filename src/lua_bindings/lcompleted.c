@@ -115,8 +115,7 @@ static int l_as_completed(lua_State *L) {
   lua_Integer n = tkl_check_list(L, 1, 1, "jobs");
   for (lua_Integer i = 1; i <= n; i++) {
     lua_rawgeti(L, 1, i);
-    if (tkl_test_handle(L, -1, TKL_K_JOB) == NULL)
-      luaL_argerror(L, 1, lua_pushfstring(L, "jobs[%d] is not a job", (int)i));
+    tkl_check_list_job(L, -1, 1, "jobs", i);
     lua_pop(L, 1);
   }
   collector **box = lua_newuserdatauv(L, sizeof *box, 0);

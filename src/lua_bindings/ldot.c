@@ -38,9 +38,7 @@ static int l_dot(lua_State *L) {
     jobs = lua_newuserdatauv(L, (n ? n : 1) * sizeof *jobs, 0);
     for (size_t i = 0; i < n; i++) {
       lua_rawgeti(L, 1, (lua_Integer)i + 1);
-      jobs[i] = tkl_test_handle(L, -1, TKL_K_JOB);
-      if (jobs[i] == NULL)
-        luaL_argerror(L, 1, lua_pushfstring(L, "jobs[%d] is not a job", (int)i + 1));
+      jobs[i] = tkl_check_list_job(L, -1, 1, "jobs", (lua_Integer)i + 1);
       lua_pop(L, 1);
     }
   }

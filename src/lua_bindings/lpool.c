@@ -332,7 +332,9 @@ static tkl_pool *pool_make(lua_State *L, int workers, const char *name,
   int rc = tk_pool_new(&o, &p->pool);
   if (rc != 0) {
     tkl_pool_release(p);
-    luaL_error(L, "cannot create pool: %s", tk_strerror(rc));
+    luaL_error(L, "cannot create pool: %s",
+               rc == TK_ESYS && tk_system_error() ? tk_system_error()
+                                                  : tk_strerror(rc));
   }
   live_add(p);
   return p;
@@ -634,10 +636,7 @@ int tkl_submit(lua_State *L, tkl_pool *p, tk_group_t *g, int ctx, int oidx,
       if (n_after > 8) after = lua_newuserdatauv(L, n_after * sizeof *after, 0);
       for (size_t i = 0; i < n_after; i++) {
         lua_rawgeti(L, t, (lua_Integer)i + 1);
-        after[i] = tkl_test_handle(L, -1, TKL_K_JOB);
-        if (after[i] == NULL)
-          luaL_argerror(L, oidx, lua_pushfstring(L, "after[%d] is not a job",
-                                                 (int)i + 1));
+        after[i] = tkl_check_list_job(L, -1, oidx, "after", (lua_Integer)i + 1);
         lua_pop(L, 1);
       }
       o.after = after;

@@ -725,6 +725,14 @@ static int l_sleep(lua_State *L) {
   return 1;
 }
 
+/* tk.event_aware_sleep(s), the thread-group library's name for tk.sleep: a
+** function of its own, so that an error names the one called (Lua names a
+** C function by the first field found holding it). */
+static int l_event_aware_sleep(lua_State *L) {
+  luaL_checknumber(L, 1);  /* its own check: the two must not be merged */
+  return l_sleep(L);
+}
+
 double tkl_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -768,7 +776,7 @@ void tkl_open_task(lua_State *L) {
                                    {"cancelled", l_cancelled},
                                    {"checkpoint", l_checkpoint},
                                    {"sleep", l_sleep},
-                                   {"event_aware_sleep", l_sleep},
+                                   {"event_aware_sleep", l_event_aware_sleep},
                                    {NULL, NULL}};
   luaL_setfuncs(L, funcs, 0);
 }

@@ -184,6 +184,11 @@ TKL_INTERNAL void tkl_push_new_handle_ctx(lua_State *L, int ctx, int kind,
 /* The object in box idx if it is of `kind`, else NULL. */
 TKL_INTERNAL void *tkl_test_handle(lua_State *L, int idx, int kind);
 TKL_INTERNAL void *tkl_check_handle(lua_State *L, int idx, int kind);
+/* The job at idx, entry i of the list `list` given as argument arg: raises
+** "list[i] is not a job", or "... is a released job" for a job box closed
+** or collected. */
+TKL_INTERNAL tk_job_t *tkl_check_list_job(lua_State *L, int idx, int arg,
+                                          const char *list, lua_Integer i);
 /* The box at idx (its object may be released), or a type error. */
 TKL_INTERNAL tkl_box *tkl_check_box(lua_State *L, int idx, int kind);
 /* The tag of kind's boxes: an address private to this module, which no

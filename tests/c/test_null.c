@@ -191,6 +191,7 @@ static void null_errors_and_allocator(void **state) {
   assert_non_null(tk_strerror(0));
   assert_string_equal("unknown error", tk_strerror(12345));
   assert_string_equal("UNKNOWN", tk_err_name(12345));
+  assert_null(tk_system_error());  /* nothing failed on this thread */
   assert_int_equal(TK_EINVAL, tk_replace_allocator(malloc, NULL, NULL));
   assert_int_equal(TK_EINVAL, tk_replace_allocator(NULL, realloc, free));
 }

@@ -101,4 +101,20 @@ describe("lists from Lua", function()
     assert.has_error(function() tk.channel(-1) end)
     assert.has_error(function() tk.channel(0.5) end)
   end)
+
+  it("says a job in a list was released", function()
+    local p <close> = tk.pool(1)
+    local j = p:submit(function() end)
+    j:wait()
+    local released = j
+    do local closing <close> = j end
+    for _, call in ipairs{
+      function() p:submit({after = {released}}, print) end,
+      function() tk.as_completed({released}) end,
+      function() tk.dot({released}) end} do
+      local ok, err = pcall(call)
+      assert.is_false(ok)
+      assert.matches("%[1%] is a released job", err)
+    end
+  end)
 end)

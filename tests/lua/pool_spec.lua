@@ -313,3 +313,21 @@ describe("memory_limit", function()
     assert.has_error(function() tk.pool{memory_limit = 10} end)
   end)
 end)
+
+describe("pool creation", function()
+  it("says which system call failed and why", function()
+    local support = require "support"
+    local TKLUA = os.getenv("TKLUA")
+    -- 4000 workers' stacks do not fit in 400 MB of address space.
+    local limit = "ulimit -v 400000; "
+    local _, _, code = support.run("sh -c '" .. limit .. TKLUA .. " -e \"\"'")
+    if code ~= 0 then
+      pending("tklua does not start within the limit (sanitizer builds)")
+      return
+    end
+    local f = support.script('print(pcall(require("threadkit").pool, 4000))')
+    local out = support.run("sh -c '" .. limit .. TKLUA .. " " .. f .. "'")
+    os.remove(f)
+    assert.matches("^false\tcannot create pool: pthread_create: %a", out)
+  end)
+end)

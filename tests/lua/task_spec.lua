@@ -144,4 +144,11 @@ describe("inside a task", function()
     end)
     assert.are.equal(3, j:result())
   end)
+
+  it("names the sleep that was called in its errors", function()
+    assert.has_error(function() tk.sleep(-1) end,
+      "bad argument #1 to 'sleep' (duration must be a non-negative number)")
+    assert.has_error(function() tk.event_aware_sleep("x") end,
+      "bad argument #1 to 'event_aware_sleep' (number expected, got string)")
+  end)
 end)
