@@ -140,5 +140,8 @@ TK_INTERNAL void tk__pool_count_run(int state, uint64_t submitted,
 TK_INTERNAL void tk__pool_count_dropped(tk_pool_t *pool, uint64_t n);
 /* Some job waits in the pool's queue (a hint: no lock). */
 TK_INTERNAL int tk__pool_has_queued(tk_pool_t *pool);
+/* 1 once the pool is shut down cancelling what has not started: a queue
+** of calls of its own (runners) is cancelled too. */
+TK_INTERNAL int tk__pool_cancelling(tk_pool_t *pool);
 
 #endif

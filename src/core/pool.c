@@ -69,6 +69,7 @@ struct tk_pool {
   int idle_waiters;              /* threads in wait_all or free */
   int paused, closed, drained;   /* closed: no lock-free submit can land */
   int cancel_all;                /* shutdown(cancel_pending) was called */
+  atomic_int cancelling;         /* cancel_all, read without mu */
   uint64_t submitted;
   /* Queued or held, not yet started. Signed: a job cancelled while an
   ** earlier inbox slot is still being written is uncounted before it is
@@ -736,6 +737,7 @@ int tk_pool_new(const tk_pool_opts_t *opts, tk_pool_t **out) {
   tk__atomic_init(&pool->spinning, 0);
   tk__atomic_init(&pool->nonempty, 0);
   tk__atomic_init(&pool->stopping, 0);
+  tk__atomic_init(&pool->cancelling, 0);
   tk__atomic_init(&pool->has_timer, 0);
   pool->max_spinners = online_cpus() / 2 > 0 ? online_cpus() / 2 : 1;
   pool->capacity = opts->capacity;
@@ -800,6 +802,7 @@ int tk_pool_shutdown(tk_pool_t *pool, int wait, int cancel_pending) {
     /* The whole queue at once, with no memory needed: nothing queued can
     ** start from here. What lands later a worker cancels, not runs. */
     pool->cancel_all = 1;
+    atomic_store(&pool->cancelling, 1);
     held = held_take_all(pool);
     drop = pool->q;
     tk__readyq_init(&pool->q);
@@ -1114,6 +1117,10 @@ void tk__pool_count_dropped(tk_pool_t *pool, uint64_t n) {
   pool->calls_dropped += n;
   pool->cancelled += n;
   pthread_mutex_unlock(&pool->mu);
+}
+
+int tk__pool_cancelling(tk_pool_t *pool) {
+  return atomic_load_explicit(&pool->cancelling, memory_order_relaxed);
 }
 
 int tk__pool_has_queued(tk_pool_t *pool) {

@@ -244,11 +244,19 @@ static int run_calls(void *arg) {
   }
   uint64_t slice = start;
   for (;;) {
-    if (tk_job_is_cancelled(job)) {
-      /* Leave first: a call queued after the drop finds no runner and
-      ** starts one (or, in a shutdown, is dropped by its submitter). */
+    if (tk__pool_cancelling(w->pool)) {
+      /* A cancelling shutdown: the calls not started end cancelled, as
+      ** queued jobs do. Leave first: a call queued after the drop finds
+      ** no runner, and is dropped by its submitter. */
       atomic_fetch_sub(&w->active, 1);
-      drop_calls(w, "cancelled", 1);
+      drop_calls(w, "pool shut down", 1);
+      return 0;
+    }
+    if (tk_job_is_cancelled(job)) {
+      /* A call cancelled the job it ran in (tk.current_job():cancel()):
+      ** that cancels that call, not the ones queued after it, which a
+      ** new runner takes. */
+      leave(w);
       return 0;
     }
     if (start - slice >= SLICE_NS) {

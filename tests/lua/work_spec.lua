@@ -404,4 +404,40 @@ describe("work", function()
     assert.is_true(w:wait(10))
     assert.are.equal(110, sum)
   end)
+
+  it("lets a call cancel only itself, not the calls queued after it", function()
+    local one <close> = tk.pool(1)
+    local ok_n, other = 0, {}
+    local w = one:work(function(i)
+      if i == 3 then tk.current_job():cancel() end
+      return i
+    end, function(ok, r)
+      if ok then ok_n = ok_n + 1 else other[#other + 1] = r end
+    end)
+    for i = 1, 1000 do w:queue(i) end
+    assert.is_true(w:wait(60))
+    -- Call 3 went on after cancelling (a cooperative cancel): all ran.
+    assert.are.equal(1000, ok_n, tostring(other[1]))
+  end)
+
+  it("cancels the calls queued behind a running call at a cancelling shutdown", function()
+    local one = tk.pool(1)
+    local gate, started = tk.token(), tk.channel()
+    local ran, cancelled = 0, 0
+    local w = one:work(function(i)
+      if i == 1 then started:push(1) while not gate:is_cancelled() do end end
+      return i
+    end, function(ok, r)
+      if ok then ran = ran + 1
+      else assert.matches("pool shut down", r) cancelled = cancelled + 1 end
+    end)
+    for i = 1, 2000 do w:queue(i) end
+    started:pop()
+    one:shutdown{wait = false, cancel_pending = true}
+    gate:cancel()
+    assert.is_true(w:wait(60))
+    one:shutdown()
+    assert.are.equal(1, ran)
+    assert.are.equal(1999, cancelled)
+  end)
 end)
