@@ -19,11 +19,13 @@ int luaopen_threadkit(lua_State *L);
 
 /* Each thread that runs Lua tasks has a slot saying what it runs, so that
 ** a hard stop (job cancelled with force, timeout, tklua's Ctrl-C) can set a
-** hook on exactly that coroutine. Slots live from the thread's first task
-** to its exit. slots_mu guards the list (a slot is freed only under it).
-** The task runner sets its slot's task twice per task without a lock;
-** look_at says how a stopper still never hooks a coroutine that has moved
-** on to another task. */
+** hook on exactly that coroutine: the task's own, or the one of its making
+** that runs Lua code now (coroutine.resume and wrap say which, lcoro.c).
+** Slots live from the thread's first task to its exit. slots_mu guards the
+** list (a slot is freed only under it). The task runner sets its slot's
+** task twice per task without a lock; look_at says how a stopper still
+** never hooks a coroutine that has moved on to another task, or one that
+** the collector freed. */
 typedef struct slot {
   struct slot *next;
   lua_State *state;              /* the thread's worker state */
@@ -31,6 +33,12 @@ typedef struct slot {
   tkl_ctx *ctx;                  /* the state's module context */
   pthread_mutex_t mu;            /* stoppers take turns (see look_at) */
   _Atomic(tkl_task *) task;      /* running now, or NULL; its thread sets it */
+  /* The coroutine running Lua code for task: the task's own or one that
+  ** the task resumed (tkl_coro_enter); its thread sets it. */
+  _Atomic(lua_State *) running;
+  tkl_task *closing;             /* its coroutine's to-be-closed variables
+                                    run (drop_coroutine): a stop still
+                                    applies */
   atomic_int stopping;           /* a stopper is looking at task */
   /* Finished tasks' coroutines, reset, for the next tasks (registry refs
   ** keep them alive): a new one costs allocations and garbage. */
@@ -71,11 +79,16 @@ static void make_key(void) {
   TK_HG_RELEASE(&state_once);
 }
 
-/* Builds a worker state in protected mode: libraries, the creator's
+/* Builds a worker state in protected mode: libraries (with coroutine
+** functions that tell the worker which coroutine runs), the creator's
 ** package paths, threadkit, the host hook, the pool's init function. */
 static int setup_state(lua_State *L) {
   tkl_pool *p = lua_touserdata(L, 1);
   luaL_openlibs(L);
+  /* Before threadkit names the library's functions (transfer.c). */
+  lua_getglobal(L, "coroutine");
+  tkl_open_coroutines(L);
+  lua_pop(L, 1);
   lua_getglobal(L, "package");
   if (p->path) {
     lua_pushstring(L, p->path);
@@ -248,11 +261,11 @@ tkl_task *tkl_yieldable_task(lua_State *L) {
   return t != NULL && t->co == L && lua_isyieldable(L) ? t : NULL;
 }
 
-/* The hard stop: a hook that raises the cancellation on every count, so
-** that even a pcall cannot keep the task going. */
-static void stop_hook(lua_State *L, lua_Debug *ar) {
-  (void)ar;
-  tkl_raise_cancel(L);
+/* The task whose code runs on this thread now: the running one, or the
+** one whose coroutine drop_coroutine closes. */
+static tkl_task *task_in_charge(slot *me) {
+  tkl_task *t = atomic_load_explicit(&me->task, memory_order_relaxed);
+  return t != NULL ? t : me->closing;
 }
 
 static int must_stop(tkl_task *t) {
@@ -260,13 +273,38 @@ static int must_stop(tkl_task *t) {
          atomic_load(&interrupted);
 }
 
-/* Stops a running task. Setting a hook from another thread is what lua.c
-** does from its SIGINT handler: lua_sethook is documented as safe to call
-** asynchronously. */
-static void stop_running(tkl_task *t) {
-  if (t->co != NULL)
-    lua_sethook(t->co, stop_hook,
-                LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+/* A stop is due: the job was cancelled with force, timed out, or tklua
+** was interrupted (the cancellation first: it publishes the others). */
+static int stop_due(tkl_task *t) {
+  return (tk_job_is_cancelled(t->job) && must_stop(t)) ||
+         atomic_load(&interrupted);
+}
+
+/* The hard stop: a hook that raises the cancellation on every count, so
+** that even a pcall cannot keep the task going. A hook can outlive its
+** stop: set on a coroutine that a later task resumes (the worker state's
+** coroutines outlive their tasks), it finds no stop due and goes. */
+static void stop_hook(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  slot *me = myslot;
+  tkl_task *t = me != NULL ? task_in_charge(me) : NULL;
+  /* The stopper set its flags before the hook: read them after it. */
+  atomic_thread_fence(memory_order_seq_cst);
+  if (t != NULL && stop_due(t)) tkl_raise_cancel(L);
+  else lua_sethook(L, NULL, 0, 0);
+}
+
+static void set_stop_hook(lua_State *co) {
+  lua_sethook(co, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+/* Stops a running task: its coroutine, and `running`, the one of its
+** making that runs now, if another. Setting a hook from another thread is
+** what lua.c does from its SIGINT handler: lua_sethook is documented as
+** safe to call asynchronously. */
+static void stop_running(tkl_task *t, lua_State *running) {
+  if (t->co != NULL) set_stop_hook(t->co);
+  if (running != NULL && running != t->co) set_stop_hook(running);
 }
 
 /* From another thread: stops s's task if it is `only` (or any, for NULL).
@@ -275,14 +313,17 @@ static void stop_running(tkl_task *t) {
 ** (each side a store, then a load, all sequentially consistent). So a
 ** stopper that sees the task has hooked it before the worker moves on
 ** and reuses its coroutine; one that misses it came before the worker
-** looked for a cancellation, which the worker then sees. Stoppers take
-** turns on s->mu. */
+** looked for a cancellation, which the worker then sees. The coroutines a
+** task resumes come and go the same way (tkl_coro_enter, tkl_coro_leave):
+** one the stopper saw is not left, so not freed, before it is hooked.
+** Stoppers take turns on s->mu. */
 static void look_at(slot *s, tkl_task *only) {
   pthread_mutex_lock(&s->mu);
   atomic_store(&s->stopping, 1);
   tkl_task *t = atomic_load(&s->task);
   TK_HG_ACQUIRE(&s->task);
-  if (t != NULL && (only == NULL || t == only)) stop_running(t);
+  if (t != NULL && (only == NULL || t == only))
+    stop_running(t, atomic_load(&s->running));
   TK_HG_RELEASE(&s->stopping);
   atomic_store(&s->stopping, 0);
   pthread_mutex_unlock(&s->mu);
@@ -349,15 +390,17 @@ static int task_body(lua_State *L) {
 ** raised an error is dead and must be reset. */
 static void drop_coroutine(lua_State *L, tkl_task *t, int finished) {
   int st = LUA_OK;
+  slot *me = myslot;
   if (!finished) {
+    me->closing = t;  /* a stopped task's __close handlers stop too */
 #if LUA_VERSION_RELEASE_NUM >= 50406
     st = lua_closethread(t->co, L);
 #else
     st = lua_resetthread(t->co);
 #endif
+    me->closing = NULL;
   }
   lua_settop(t->co, 0);
-  slot *me = myslot;
   if (st == LUA_OK && me->nidle < (int)(sizeof me->idle_co / sizeof *me->idle_co)) {
     /* No hard stop can reach it now (the slot's task moved on): its
     ** hook, if one was set, goes. */
@@ -439,12 +482,13 @@ int tkl_task_run(void *arg) {
       tk_token_on_cancel(tk_job_token(job), hard_stop_cb, t, &t->stop_cb);
   }
   lua_State *co = t->co;
-  /* See look_at: up, then look for a stop that may have missed it. */
+  /* See look_at: up, then look for a stop that may have missed it. The
+  ** running coroutine first: a stopper that sees the task sees it. */
   tkl_task *prev = atomic_load_explicit(&me->task, memory_order_relaxed);
+  atomic_store_explicit(&me->running, co, memory_order_relaxed);
   TK_HG_RELEASE(&me->task);
   atomic_store(&me->task, t);
-  if ((tk_job_is_cancelled(job) && must_stop(t)) || atomic_load(&interrupted))
-    stop_running(t);
+  if (stop_due(t)) stop_running(t, NULL);
   int nres = 0;
   int st = lua_resume(co, L, nargs, &nres);
   /* Down, then wait for a stopper that may have seen it. */
@@ -485,6 +529,33 @@ int tkl_raise_cancel(lua_State *L) {
   if (t != NULL) atomic_store(&t->cancel_raised, 1);
   lua_pushstring(L, "cancelled");
   return lua_error(L);
+}
+
+/* }====================================================== */
+
+/* {====================================================== coroutines */
+
+void tkl_coro_enter(lua_State *co, tkl_coro_mark *m) {
+  slot *me = myslot;
+  m->slot = me;
+  if (me == NULL) return;  /* the state is being made: no task yet */
+  m->prev = atomic_load_explicit(&me->running, memory_order_relaxed);
+  /* As the task runner does (look_at): publish, then look for a stop. */
+  atomic_store(&me->running, co);
+  tkl_task *t = task_in_charge(me);
+  if (t != NULL && stop_due(t)) set_stop_hook(co);
+}
+
+void tkl_coro_leave(lua_State *from, const tkl_coro_mark *m) {
+  slot *me = m->slot;
+  if (me == NULL) return;
+  /* Back, then wait for a stopper that may have seen co: once left, the
+  ** collector may free it. A stop that came meanwhile reaches `from`. */
+  atomic_store(&me->running, m->prev);
+  while (atomic_load(&me->stopping)) sched_yield();
+  TK_HG_ACQUIRE(&me->stopping);
+  tkl_task *t = task_in_charge(me);
+  if (t != NULL && stop_due(t)) set_stop_hook(from);
 }
 
 /* }====================================================== */

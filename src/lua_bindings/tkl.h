@@ -295,6 +295,24 @@ TKL_INTERNAL tkl_task *tkl_yieldable_task(lua_State *L);
 
 /* }====================================================== */
 
+/* Coroutines that tasks make (lcoro.c): in worker states coroutine.resume,
+** wrap and close tell the worker which coroutine runs Lua code, so that a
+** hard stop reaches code running in any of them. */
+typedef struct tkl_coro_mark {
+  void *slot;                    /* the worker's (NULL: no worker yet) */
+  lua_State *prev;               /* the coroutine that ran before */
+} tkl_coro_mark;
+/* Before resuming co (or closing it): co runs now; hooks it if its task
+** is being stopped. */
+TKL_INTERNAL void tkl_coro_enter(lua_State *co, tkl_coro_mark *m);
+/* After: `from`, which resumed it, runs again; hooks it if its task is
+** being stopped meanwhile. */
+TKL_INTERNAL void tkl_coro_leave(lua_State *from, const tkl_coro_mark *m);
+/* Replaces resume, wrap and close in the coroutine library of a worker
+** state (the library table is on top). */
+TKL_INTERNAL void tkl_open_coroutines(lua_State *L);
+
+
 /* {====================================================== waiting */
 
 /* Suspends the running task (see tkl_yieldable_task) until one of the
