@@ -180,7 +180,7 @@ static int push_wait(lua_State *L, tkl_channel *c) {
       return suspend_on(L, c, &c->pushers, t, left, has_room, push_k);
     }
     /* Not in a task (or cannot yield): block this thread. */
-    tk__cond_wait(&c->cv, &c->mu, tk__deadline(left));
+    tk__cond_wait_blocking(&c->cv, &c->mu, tk__deadline(left));
   }
   if (c->closed) {
     pthread_mutex_unlock(&c->mu);
@@ -292,7 +292,7 @@ static int pop_wait(lua_State *L, tkl_channel *c) {
     }
     /* Not in a task (or cannot yield): block this thread, on the monotonic
     ** clock (a step of the wall clock neither ends nor stretches it). */
-    tk__cond_wait(&c->cv, &c->mu, tk__deadline(left));
+    tk__cond_wait_blocking(&c->cv, &c->mu, tk__deadline(left));
   }
   tkl_buf *b = take(c);
   int closed = c->closed;

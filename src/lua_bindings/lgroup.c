@@ -142,19 +142,21 @@ static int join_k(lua_State *L, int status, lua_KContext suspended) {
     return tkl_wait_suspend(L, join_k, 1);
   }
   /* Blocking (the main state, or a stack that cannot yield): in slices,
-  ** so that Ctrl-C ends the wait at once instead of after the work. */
+  ** so that Ctrl-C ends the wait at once instead of after the work; on a
+  ** worker, one blocking region for them all (a spare meanwhile). */
+  tk_pool_block_begin();
+  int joined = 0;
   for (;;) {
     double step = left < 0 || left > POLL ? POLL : left;
-    if (tk_group_join(g, step) == 0) {
-      lua_pushboolean(L, 1);
-      return 1;
-    }
-    if (tkl_interrupted()) return luaL_error(L, "interrupted!");
-    if (task_cancelled() || (left >= 0 && (left -= step) <= 0)) {
-      lua_pushboolean(L, 0);
-      return 1;
-    }
+    joined = tk_group_join(g, step) == 0;
+    if (joined || tkl_interrupted() || task_cancelled() ||
+        (left >= 0 && (left -= step) <= 0))
+      break;
   }
+  tk_pool_block_end();
+  if (!joined && tkl_interrupted()) return luaL_error(L, "interrupted!");
+  lua_pushboolean(L, joined);
+  return 1;
 }
 
 static int cond_k(lua_State *L, int status, lua_KContext ctx);

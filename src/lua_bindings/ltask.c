@@ -36,6 +36,9 @@ typedef struct slot {
   /* The coroutine running Lua code for task: the task's own or one that
   ** the task resumed (tkl_coro_enter); its thread sets it. */
   _Atomic(lua_State *) running;
+  int suspendable;               /* running and every coroutine that
+                                    resumed it up to the task's may yield:
+                                    a wait there suspends the task */
   tkl_task *closing;             /* its coroutine's to-be-closed variables
                                     run (drop_coroutine): a stop still
                                     applies */
@@ -144,7 +147,10 @@ static slot *worker_slot(tkl_pool *p, char *err, size_t errlen) {
   me = calloc(1, sizeof *me);
   if (me != NULL) me->limit = p->memory_limit;
   lua_State *L = me ? lua_newstate(limited_alloc, me) : NULL;
-  if (L != NULL) lua_atpanic(L, state_panic);
+  if (L != NULL) {
+    lua_atpanic(L, state_panic);
+    TKL_WAITING_FOR(L) = NULL;  /* copied into every coroutine made */
+  }
   if (L == NULL) {
     free(me);
     snprintf(err, errlen, "not enough memory for a worker state");
@@ -257,8 +263,11 @@ static tkl_task *running_task(void) {
 tkl_task *tkl_current_task(void) { return running_task(); }
 
 tkl_task *tkl_yieldable_task(lua_State *L) {
-  tkl_task *t = running_task();
-  return t != NULL && t->co == L && lua_isyieldable(L) ? t : NULL;
+  slot *me = myslot;
+  if (me == NULL) return NULL;
+  tkl_task *t = atomic_load_explicit(&me->task, memory_order_relaxed);
+  int here = atomic_load_explicit(&me->running, memory_order_relaxed) == L;
+  return t != NULL && here && me->suspendable && lua_isyieldable(L) ? t : NULL;
 }
 
 /* The task whose code runs on this thread now: the running one, or the
@@ -459,7 +468,9 @@ int tkl_task_run(void *arg) {
   if (me == NULL) return tk_job_fail(job, "%s", err);
   lua_State *L = me->state;
   int nargs = 0;
-  if (t->co == NULL) {
+  if (t->co != NULL) {
+    TKL_WAITING_FOR(t->co) = NULL;  /* back from its wait */
+  } else {
     if (me->nidle > 0) {  /* a finished task's coroutine */
       me->nidle--;
       t->co = me->idle_co[me->nidle];
@@ -486,6 +497,7 @@ int tkl_task_run(void *arg) {
   ** running coroutine first: a stopper that sees the task sees it. */
   tkl_task *prev = atomic_load_explicit(&me->task, memory_order_relaxed);
   atomic_store_explicit(&me->running, co, memory_order_relaxed);
+  me->suspendable = 1;
   TK_HG_RELEASE(&me->task);
   atomic_store(&me->task, t);
   if (stop_due(t)) stop_running(t, NULL);
@@ -496,7 +508,10 @@ int tkl_task_run(void *arg) {
   while (atomic_load(&me->stopping)) sched_yield();
   TK_HG_ACQUIRE(&me->stopping);
 
-  if (st == LUA_YIELD && t->wait != NULL) return TK_SUSPEND;
+  if (st == LUA_YIELD && t->wait != NULL) {
+    TKL_WAITING_FOR(co) = t;  /* no other task may resume it meanwhile */
+    return TK_SUSPEND;
+  }
   if (t->stop_cb != 0) tk_token_off_cancel(tk_job_token(job), t->stop_cb);
   t->stop_cb = 0;
   int rc = 0;
@@ -535,27 +550,40 @@ int tkl_raise_cancel(lua_State *L) {
 
 /* {====================================================== coroutines */
 
-void tkl_coro_enter(lua_State *co, tkl_coro_mark *m) {
+void tkl_coro_enter(lua_State *from, lua_State *co, int may_suspend,
+                    tkl_coro_mark *m) {
   slot *me = myslot;
   m->slot = me;
+  m->co = co;
   if (me == NULL) return;  /* the state is being made: no task yet */
   m->prev = atomic_load_explicit(&me->running, memory_order_relaxed);
+  m->prev_suspendable = me->suspendable;
+  /* A wait in co may suspend the task if `from` could yield too, where it
+  ** resumes co, and so on up to the task's coroutine (a coroutine that a
+  ** C function resumed directly is not followed: not this one). */
+  me->suspendable = may_suspend && m->prev == from && me->suspendable &&
+                    lua_isyieldable(from);
   /* As the task runner does (look_at): publish, then look for a stop. */
   atomic_store(&me->running, co);
   tkl_task *t = task_in_charge(me);
   if (t != NULL && stop_due(t)) set_stop_hook(co);
 }
 
-void tkl_coro_leave(lua_State *from, const tkl_coro_mark *m) {
+int tkl_coro_leave(lua_State *from, const tkl_coro_mark *m, int status) {
   slot *me = m->slot;
-  if (me == NULL) return;
+  if (me == NULL) return 0;
   /* Back, then wait for a stopper that may have seen co: once left, the
   ** collector may free it. A stop that came meanwhile reaches `from`. */
   atomic_store(&me->running, m->prev);
+  me->suspendable = m->prev_suspendable;
   while (atomic_load(&me->stopping)) sched_yield();
   TK_HG_ACQUIRE(&me->stopping);
   tkl_task *t = task_in_charge(me);
   if (t != NULL && stop_due(t)) set_stop_hook(from);
+  /* A threadkit wait in co yielded: the task suspends, through `from`. */
+  if (status != LUA_YIELD || t == NULL || t->wait == NULL) return 0;
+  TKL_WAITING_FOR(m->co) = t;  /* no other task may resume it meanwhile */
+  return 1;
 }
 
 /* }====================================================== */

@@ -180,3 +180,145 @@ describe("a coroutine inside a task", function()
     assert.are.equal("ended\n", out)
   end)
 end)
+
+-- Waits inside a task's coroutines suspend the task, as they do in the
+-- task's own coroutine: on one worker, what they wait for can only come
+-- from a later task on the same worker. That task runs in the same worker
+-- state (not on a spare thread that would stand in for a blocked worker):
+-- it leaves a global there, which the waiting task reads when it wakes.
+-- Every wait has a timeout: without suspension it times out instead of
+-- hanging.
+describe("a wait inside a task's coroutine", function()
+  local p
+  before_each(function() p = tk.pool(1) end)
+  after_each(function() p:shutdown{cancel_pending = true} end)
+
+  it("job:result in a coroutine.wrap suspends the task", function()
+    local j = p:submit(function(pool, secs)
+      return coroutine.wrap(function()
+        local inner = pool:submit(function() RESULT_MARK = "same state" return 42 end)
+        return inner:result(secs), RESULT_MARK
+      end)()
+    end, p, 5 * MULT)
+    assert.are.same({42, "same state"}, {j:result(10 * MULT)})
+  end)
+
+  it("job:wait in a coroutine.resume suspends the task", function()
+    local j = p:submit(function(pool, secs)
+      local co = coroutine.create(function()
+        local inner = pool:submit(function() WAIT_MARK = "same state" end)
+        return inner:wait(secs), WAIT_MARK
+      end)
+      return coroutine.resume(co)
+    end, p, 5 * MULT)
+    assert.are.same({true, true, "same state"}, {j:result(10 * MULT)})
+  end)
+
+  it("ch:pop in a coroutine, resumed from a coroutine, suspends the task", function()
+    local ch = tk.channel()
+    local j = p:submit(function(c, secs)
+      return coroutine.wrap(function()
+        return select(2, coroutine.resume(coroutine.create(function()
+          return c:pop(secs), POP_MARK
+        end)))
+      end)()
+    end, ch, 5 * MULT)
+    p:submit(function(c) POP_MARK = "same state" c:push("value") end, ch)
+    -- (select keeps the first of pop's results: the value)
+    assert.are.equal("value", j:result(10 * MULT))
+  end)
+
+  it("a full channel's push in a coroutine suspends the task", function()
+    local ch = tk.channel(1)
+    ch:push("first")
+    local j = p:submit(function(c, secs)
+      return coroutine.wrap(function()
+        return c:push("second", secs), PUSH_MARK
+      end)()
+    end, ch, 5 * MULT)
+    p:submit(function(c) PUSH_MARK = "same state" return c:pop() end, ch)
+    assert.are.same({true, "same state"}, {j:result(10 * MULT)})
+    assert.are.equal("second", ch:pop(0))
+  end)
+
+  it("tk.sleep in a coroutine frees the worker while it sleeps", function()
+    local slept = p:submit(function(secs)
+      return coroutine.wrap(function()
+        tk.sleep(secs)
+        return SLEEP_MARK
+      end)()
+    end, 1 * MULT)
+    -- Runs during the sleep only if the sleep freed the worker.
+    p:submit(function() SLEEP_MARK = "ran meanwhile" end)
+    assert.are.equal("ran meanwhile", slept:result(10 * MULT))
+  end)
+
+  it("token:wait and group:join in coroutines suspend the task", function()
+    local tok = tk.token()
+    local g = tk.group("joined", {pool = p})
+    local j = p:submit(function(t, grp, secs)
+      return coroutine.wrap(function()
+        local cancelled = t:wait(secs)
+        return cancelled, grp:join(secs), JOIN_MARK
+      end)()
+    end, tok, g, 5 * MULT)
+    p:submit(function(t) t:cancel() end, tok)
+    g:add_task(function() JOIN_MARK = "same state" end)
+    assert.are.same({true, true, "same state"}, {j:result(10 * MULT)})
+  end)
+
+  it("a generator that waits between its values suspends the task", function()
+    local ch = tk.channel()
+    local j = p:submit(function(c, secs)
+      local sum = 0
+      for v in coroutine.wrap(function()
+        for _ = 1, 3 do coroutine.yield(c:pop(secs)) end
+      end) do sum = sum + v end
+      return sum
+    end, ch, 5 * MULT)
+    for i = 1, 3 do p:submit(function(c, x) c:push(x) end, ch, i) end
+    assert.are.equal(6, j:result(10 * MULT))
+  end)
+
+  it("a task suspended in a coroutine ends its wait when cancelled", function()
+    local ch, started = tk.channel(), tk.channel()
+    local soft = p:submit(function(c, s, secs)
+      return coroutine.wrap(function()
+        s:push(true)
+        local v = c:pop(secs)
+        tk.checkpoint()
+        return v
+      end)()
+    end, ch, started, 5 * MULT)
+    assert.is_true(started:pop(10 * MULT))
+    soft:cancel()
+    assert.is_true(soft:wait(2 * MULT), "the wait did not end")
+    assert.are.equal("cancelled", soft.state)
+    local hard = p:submit(function(c, s, secs)
+      return coroutine.wrap(function()
+        s:push(true)
+        return c:pop(secs)
+      end)()
+    end, ch, started, 5 * MULT)
+    assert.is_true(started:pop(10 * MULT))
+    hard:cancel(true)
+    assert.is_true(hard:wait(2 * MULT), "the wait did not end")
+    assert.are.equal("cancelled", hard.state)
+    assert.are.equal("next", p:submit(function() return "next" end):result(10 * MULT))
+  end)
+
+  it("refuses to resume a coroutine that waits for another task", function()
+    local ch = tk.channel()
+    local first = p:submit(function(c, secs)
+      SHARED_GEN = coroutine.wrap(function() return c:pop(secs) end)
+      return SHARED_GEN()
+    end, ch, 5 * MULT)
+    local second = p:submit(function() return SHARED_GEN() end)
+    assert.is_true(second:wait(10 * MULT))
+    assert.are.equal("failed", second.state)
+    assert.matches("cannot resume a coroutine that waits in threadkit for another task",
+                   second.error)
+    ch:push("mine")
+    assert.are.equal("mine", first:result(10 * MULT))
+  end)
+end)
