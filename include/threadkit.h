@@ -293,6 +293,9 @@ typedef struct tk_pool_opts {
   int block_on_full;          /* bounded: 1 = submit blocks for room,
                                  0 = submit fails with TK_EFULL */
   int paused;                 /* 1: workers start only at tk_pool_resume */
+  int max_spares;             /* spare threads at most, taking jobs in place
+                                 of workers that block (tk_pool_block_begin);
+                                 0: 64; < 0: none */
   tk_worker_init_fn worker_init;
   tk_worker_fini_fn worker_fini;
   void *data;                 /* passed to the hooks */
@@ -315,6 +318,8 @@ typedef struct tk_pool_metrics {
   double p50_execution_time, p99_execution_time;
   double p50_queue_wait, p99_queue_wait;
   double uptime;                /* seconds since tk_pool_new */
+  int spares;                   /* now: spare threads in place of blocked
+                                   workers (tk_pool_block_begin) */
 } tk_pool_metrics_t;
 
 /* Creates a pool and starts its workers (opts may be NULL). Errors:
@@ -357,9 +362,29 @@ TK_API int tk_pool_is_shutdown(const tk_pool_t *pool);
 TK_API int tk_pool_workers(const tk_pool_t *pool);
 
 /* On a worker thread: its index and the pointer its init hook stored.
-** Elsewhere: -1 and NULL. */
+** Elsewhere: -1 and NULL. Spares (below) have the indices from `workers`
+** on, and run the init and fini hooks too. */
 TK_API int tk_worker_index(void);
 TK_API void *tk_worker_data(void);
+
+/* Blocking inside a task. A task that must wait with its worker held (for
+** something it cannot suspend for: TK_SUSPEND) brackets the wait with
+** these, so that the pool does not starve: while the region lasts, a
+** spare thread takes jobs in the worker's place (started on first need,
+** parked once the workers are back, at most max_spares at once), and the
+** pool keeps `workers` threads taking jobs. Regions nest (the outermost
+** counts) and end on the thread that began them; elsewhere than on a
+** worker they do nothing. threadkit's own waits are regions already when
+** they block a worker: tk_job_wait, tk_token_wait, tk_group_join,
+** tk_group_wait_activity, tk_pool_wait_all, and a submit waiting for
+** room in a bounded pool (which fails at once with TK_EBUSY, rather than
+** wait, when the pool is the worker's own and no thread of it is left to
+** make the room). tk_pool_block_begin returns 0, or TK_EBUSY when no
+** thread of the pool is left to take jobs (no spare may be added): the
+** caller may still wait, for something outside the pool, or give up;
+** either way it calls tk_pool_block_end. */
+TK_API int tk_pool_block_begin(void);
+TK_API void tk_pool_block_end(void);
 
 /* }====================================================== */
 

@@ -329,6 +329,12 @@ int tk_group_join(tk_group_t *g, double timeout) {
       return TK_EBUSY;  /* one of its own tasks: it would wait for itself */
     }
   }
+  int region = g->subtree > 0 && timeout != 0;
+  if (region) {  /* on a worker: a spare meanwhile (pool mu comes first) */
+    pthread_mutex_unlock(&tree_mu);
+    tk_pool_block_begin();
+    pthread_mutex_lock(&tree_mu);
+  }
   while (g->subtree > 0) {
     if (tk__cond_wait(&tree_cv, &tree_mu, deadline) == TK_ETIMEDOUT &&
         g->subtree > 0) {
@@ -337,6 +343,7 @@ int tk_group_join(tk_group_t *g, double timeout) {
     }
   }
   pthread_mutex_unlock(&tree_mu);
+  if (region) tk_pool_block_end();
   return rc;
 }
 
@@ -445,6 +452,7 @@ int tk_group_wait_activity(uint64_t seen, double timeout) {
   TK_ONCE(&tree_once, init_cv);
   uint64_t deadline = tk__deadline(timeout);
   int rc = 0;
+  tk_pool_block_begin();  /* on a worker: a spare meanwhile */
   pthread_mutex_lock(&tree_mu);
   while (activity == seen) {
     if (tk__cond_wait(&tree_cv, &tree_mu, deadline) == TK_ETIMEDOUT) {
@@ -453,5 +461,6 @@ int tk_group_wait_activity(uint64_t seen, double timeout) {
     }
   }
   pthread_mutex_unlock(&tree_mu);
+  tk_pool_block_end();
   return rc;
 }

@@ -196,6 +196,8 @@ int tk_job_wait(tk_job_t *job, double timeout) {
   uint64_t deadline = tk__deadline(timeout);
   tk__bucket *b = tk__park_bucket(job);
   int rc = 0;
+  tk_pool_block_begin();  /* on a worker: a spare meanwhile (before the
+                             bucket: pool mu comes first) */
   pthread_mutex_lock(&b->mu);
   atomic_fetch_add_explicit(&job->waiters, 1, memory_order_seq_cst);
   while (!is_final(atomic_load_explicit(&job->state, memory_order_seq_cst))) {
@@ -206,6 +208,7 @@ int tk_job_wait(tk_job_t *job, double timeout) {
   }
   atomic_fetch_sub_explicit(&job->waiters, 1, memory_order_relaxed);
   pthread_mutex_unlock(&b->mu);
+  tk_pool_block_end();
   if (rc == 0) TK_HG_ACQUIRE(&job->state);
   return rc;
 }

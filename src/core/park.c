@@ -32,6 +32,14 @@ int tk__cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu, uint64_t deadline) {
   return 0;
 }
 
+int tk__cond_wait_blocking(pthread_cond_t *cv, pthread_mutex_t *mu,
+                           uint64_t deadline) {
+  tk_pool_block_begin();
+  int rc = tk__cond_wait(cv, mu, deadline);
+  tk_pool_block_end();
+  return rc;
+}
+
 static void init_buckets(void) {
   for (int i = 0; i < NBUCKETS; i++) {
     /* A bucket that cannot be made is a broken process: nothing to return

@@ -30,5 +30,11 @@ TK_INTERNAL int tk__cond_init(pthread_cond_t *cv);
 /* Timed wait on a CLOCK_MONOTONIC condvar; same return as tk__bucket_wait. */
 TK_INTERNAL int tk__cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu,
                               uint64_t deadline);
+/* The same for a wait that may hold a worker (one its task cannot suspend
+** for): a blocking region (tk_pool_block_begin) while it waits, so that a
+** spare takes jobs meanwhile. mu stays held: it comes before the pool's
+** own mutex. */
+TK_INTERNAL int tk__cond_wait_blocking(pthread_cond_t *cv, pthread_mutex_t *mu,
+                                       uint64_t deadline);
 
 #endif

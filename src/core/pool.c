@@ -11,6 +11,12 @@
 ** submitter wakes a sleeper only when the polling workers cannot absorb
 ** the backlog.
 **
+** A task that must block its worker says so (tk_pool_block_begin): while
+** it blocks, a spare thread takes jobs in its place, so that a pool whose
+** workers all wait for work still queued does not starve. Spares are made
+** on demand, at most max_spares, and retire, parked, once the workers they
+** stood in for are back; they exit with the pool.
+**
 ** The mutex guards the ready queue, the held list and the fields marked
 ** "mu". Lock order: pool mu, then park buckets (job.c, token.c); nothing
 ** here calls into a job or token while holding mu except state reads.
@@ -50,6 +56,14 @@ typedef struct worker {
   int parked;                    /* mu: on the pool's parked stack */
   struct worker *park_next;      /* mu */
   tk_job_t *resume_head, *resume_tail;  /* mu: its suspended jobs to run */
+  /* Spares (index >= nworkers): made by tk_pool_block_begin. mu: */
+  int spare;
+  int starting;                  /* its thread is being created */
+  int retired;                   /* parked apart: the pool has enough */
+  int dead;                      /* its worker_init failed: never used */
+  /* This thread's own. */
+  int block_depth;               /* nested blocking regions */
+  int block_rc;                  /* the outermost region's answer */
   /* Written by this worker only; read by metrics. */
   atomic_uint_least64_t completed, failed, cancelled, ran;
   atomic_uint_least64_t exec_ns, wait_ns;
@@ -105,6 +119,12 @@ struct tk_pool {
   uint64_t quiet_submitted;
   int64_t quiet_pending;
   uint64_t calls_dropped;        /* mu: calls cancelled before a worker */
+  /* Blocking regions and spares. mu: */
+  int blocked;                   /* threads in a region */
+  int active_spares;             /* spares made and not retired */
+  int max_spares;
+  int nthreads;                  /* threads started: workers and spares */
+  struct worker **spares;        /* max_spares slots, made on first need */
   /* Calls handed to quiet jobs (by one submitting thread at a time). */
   _Alignas(TK_CACHELINE) atomic_uint_least64_t calls_submitted;
   atomic_int has_timer;          /* holds a timer use (set under mu) */
@@ -116,6 +136,20 @@ struct tk_pool {
 };
 
 static _Thread_local worker *self;
+
+/* Worker i: one of the pool's own, or a spare (mu, for a spare). */
+static worker *worker_at(tk_pool_t *pool, int i) {
+  return i < pool->nworkers ? &pool->workers[i]
+                            : pool->spares[i - pool->nworkers];
+}
+
+/* Every thread's slot made so far, spares included (mu). */
+static int nslots(const tk_pool_t *pool) {
+  int n = pool->nworkers;
+  for (int i = 0; pool->spares != NULL && i < pool->max_spares; i++)
+    if (pool->spares[i] != NULL) n = pool->nworkers + i + 1;
+  return n;
+}
 
 /* Increments a counter that only the calling thread writes. */
 static void bump(atomic_uint_least64_t *c, uint64_t n) {
@@ -342,6 +376,7 @@ static void resume_push(tk_pool_t *pool, worker *w, tk_job_t *job) {
   else w->resume_head = job;
   w->resume_tail = job;
   unpark(pool, w);
+  if (w->retired) pthread_cond_signal(&w->cv);  /* parked apart */
 }
 
 static void susp_link(tk_pool_t *pool, tk_job_t *job) {
@@ -401,7 +436,7 @@ int tk_job_resume(tk_job_t *job) {
       if (s == 1) {
         tk_pool_t *pool = job->pool;
         pthread_mutex_lock(&pool->mu);
-        resume_push(pool, &pool->workers[x->worker], job);
+        resume_push(pool, worker_at(pool, x->worker), job);
         pthread_mutex_unlock(&pool->mu);
       }
       return 0;
@@ -526,7 +561,13 @@ static void *worker_main(void *arg) {
   int rc = pool->init ? pool->init(pool->data, w->index, &w->data) : 0;
 
   pthread_mutex_lock(&pool->mu);
-  if (rc != 0 && pool->init_rc == 0) pool->init_rc = rc;
+  if (rc != 0 && w->spare) {
+    /* A spare that cannot serve: the pool goes on without it. */
+    w->dead = 1;
+    pool->active_spares--;
+  } else if (rc != 0 && pool->init_rc == 0) {
+    pool->init_rc = rc;
+  }
   pool->ready++;
   pthread_cond_broadcast(&pool->state_cv);
   while (pool->paused && !pool->closed)
@@ -534,7 +575,7 @@ static void *worker_main(void *arg) {
 
   tk_job_t *orphans = NULL;
   int polled = 0;                /* polled since the last task: sleep next */
-  for (;;) {
+  while (!w->dead) {
     if (w->resume_head != NULL) {
       /* Its own suspended jobs first: they already hold resources. */
       tk__task t = {NULL, NULL, w->resume_head};
@@ -548,6 +589,19 @@ static void *worker_main(void *arg) {
       pthread_mutex_lock(&pool->mu);
       pool->busy--;
       check_idle(pool);
+      polled = 0;
+      continue;
+    }
+    if (w->spare && !w->retired && !pool->closed &&
+        pool->active_spares > pool->blocked) {
+      /* The workers it stood in for are back: it parks apart, there for
+      ** its own suspended jobs and for the next worker that blocks. */
+      w->retired = 1;
+      pool->active_spares--;
+      wake_locked(pool);  /* in case it was woken for queued work */
+    }
+    if (w->retired && !pool->closed) {
+      pthread_cond_wait(&w->cv, &pool->mu);
       polled = 0;
       continue;
     }
@@ -644,6 +698,129 @@ static void *worker_main(void *arg) {
 
 /* }====================================================== */
 
+/* {====================================================== blocking regions */
+
+/* The counters metrics reads while the worker writes them (helgrind). */
+static void declare_counters(worker *w) {
+  (void)w;
+  TK_HG_ATOMIC(&w->completed);
+  TK_HG_ATOMIC(&w->failed);
+  TK_HG_ATOMIC(&w->cancelled);
+  TK_HG_ATOMIC(&w->ran);
+  TK_HG_ATOMIC(&w->exec_ns);
+  TK_HG_ATOMIC(&w->wait_ns);
+  TK_HG_ATOMIC(&w->hist_exec);
+  TK_HG_ATOMIC(&w->hist_wait);
+}
+
+#define DEFAULT_MAX_SPARES 64
+
+/* With mu held: one more spare takes jobs. A retired one comes back (NULL
+** is returned), else a new one is reserved and returned, for the caller
+** to start once mu is released; NULL too when max_spares are made or
+** there is no memory for one. */
+static worker *add_spare(tk_pool_t *pool) {
+  if (pool->max_spares == 0) return NULL;
+  if (pool->spares == NULL) {
+    pool->spares = tk__calloc((size_t)pool->max_spares, sizeof *pool->spares);
+    if (pool->spares == NULL) return NULL;
+  }
+  for (int i = 0; i < pool->max_spares; i++) {
+    worker *s = pool->spares[i];
+    if (s != NULL && s->retired) {
+      s->retired = 0;
+      pool->active_spares++;
+      pthread_cond_signal(&s->cv);
+      return NULL;
+    }
+  }
+  for (int i = 0; i < pool->max_spares; i++) {
+    worker *s = pool->spares[i];
+    if (s != NULL && (s->started || s->starting)) continue;
+    if (s == NULL) {  /* a slot's first spare: kept until the pool goes */
+      s = tk__calloc(1, sizeof *s);
+      if (s == NULL) return NULL;
+      if (tk__cond_init(&s->cv) != 0) {
+        tk__free(s);
+        return NULL;
+      }
+      s->pool = pool;
+      s->index = pool->nworkers + i;
+      s->spare = 1;
+      declare_counters(s);
+      pool->spares[i] = s;
+    }
+    s->starting = 1;
+    pool->active_spares++;
+    pool->nthreads++;
+    return s;
+  }
+  return NULL;
+}
+
+/* Starts the thread of a spare add_spare reserved (mu not held). Returns
+** 0, or TK_ESYS (the slot is free again). */
+static int start_spare(tk_pool_t *pool, worker *s) {
+  int rc = pthread_create(&s->thread, NULL, worker_main, s);
+  pthread_mutex_lock(&pool->mu);
+  s->starting = 0;
+  if (rc == 0) {
+    s->started = 1;
+  } else {  /* the slot stays free for a later try */
+    pool->active_spares--;
+    pool->nthreads--;
+    pthread_cond_broadcast(&pool->state_cv);
+  }
+  pthread_mutex_unlock(&pool->mu);
+  return rc == 0 ? 0 : TK_ESYS;
+}
+
+int tk_pool_block_begin(void) {
+  worker *w = self;
+  if (w == NULL) return 0;
+  if (w->block_depth++ > 0) return w->block_rc;
+  tk_pool_t *pool = w->pool;
+  worker *fresh = NULL;
+  pthread_mutex_lock(&pool->mu);
+  pool->blocked++;
+  /* A spare for each blocked thread: as many take jobs as `workers`. */
+  if (pool->active_spares < pool->blocked && !pool->drained)
+    fresh = add_spare(pool);
+  /* Threads left to take jobs, counting one just reserved. */
+  int left = pool->nworkers + pool->active_spares - pool->blocked;
+  pthread_mutex_unlock(&pool->mu);
+  if (fresh != NULL && start_spare(pool, fresh) != 0) left--;
+  w->block_rc = left > 0 ? 0 : TK_EBUSY;
+  return w->block_rc;
+}
+
+void tk_pool_block_end(void) {
+  worker *w = self;
+  if (w == NULL || w->block_depth == 0 || --w->block_depth > 0) return;
+  tk_pool_t *pool = w->pool;
+  pthread_mutex_lock(&pool->mu);
+  pool->blocked--;
+  /* A spare too many retires when it next looks: now, if one sleeps. */
+  if (pool->active_spares > pool->blocked) {
+    for (worker *p = pool->parked; p != NULL; p = p->park_next) {
+      if (p->spare) {
+        unpark(pool, p);
+        break;
+      }
+    }
+  }
+  pthread_mutex_unlock(&pool->mu);
+}
+
+/* Wakes the retired spares (mu held): the pool is closing. */
+static void wake_retired(tk_pool_t *pool) {
+  for (int i = 0; pool->spares != NULL && i < pool->max_spares; i++)
+    if (pool->spares[i] != NULL && pool->spares[i]->retired)
+      pthread_cond_signal(&pool->spares[i]->cv);
+}
+
+/* }====================================================== */
+
 /* {====================================================== lifecycle */
 
 static int online_cpus(void) {
@@ -656,6 +833,12 @@ static void destroy(tk_pool_t *pool) {
   tk__readyq_free(&pool->q);
   for (int i = 0; i < pool->nworkers; i++)
     pthread_cond_destroy(&pool->workers[i].cv);
+  for (int i = 0; pool->spares != NULL && i < pool->max_spares; i++) {
+    if (pool->spares[i] == NULL) continue;
+    pthread_cond_destroy(&pool->spares[i]->cv);
+    tk__free(pool->spares[i]);
+  }
+  tk__free(pool->spares);
   pthread_cond_destroy(&pool->space_cv);
   pthread_cond_destroy(&pool->idle_cv);
   pthread_cond_destroy(&pool->state_cv);
@@ -664,9 +847,14 @@ static void destroy(tk_pool_t *pool) {
   tk__free(pool);
 }
 
+/* Joins every thread started, spares too (no spare starts once the pool
+** has drained, and the task that starts one waits for it to start). */
 static void join_started(tk_pool_t *pool) {
-  for (int i = 0; i < pool->nworkers; i++)
-    if (pool->workers[i].started) pthread_join(pool->workers[i].thread, NULL);
+  int n = nslots(pool);
+  for (int i = 0; i < n; i++) {
+    worker *w = worker_at(pool, i);
+    if (w != NULL && w->started) pthread_join(w->thread, NULL);
+  }
 }
 
 /* The pool's condvars, then each worker's, by number. */
@@ -722,17 +910,8 @@ int tk_pool_new(const tk_pool_opts_t *opts, tk_pool_t **out) {
   }
   tk__readyq_init(&pool->q);
   tk__inbox_init(&pool->inbox);
-  for (int i = 0; i < pool->nworkers; i++) {  /* calloc zeroed them */
-    worker *w = &pool->workers[i];
-    TK_HG_ATOMIC(&w->completed);
-    TK_HG_ATOMIC(&w->failed);
-    TK_HG_ATOMIC(&w->cancelled);
-    TK_HG_ATOMIC(&w->ran);
-    TK_HG_ATOMIC(&w->exec_ns);
-    TK_HG_ATOMIC(&w->wait_ns);
-    TK_HG_ATOMIC(&w->hist_exec);
-    TK_HG_ATOMIC(&w->hist_wait);
-  }
+  for (int i = 0; i < pool->nworkers; i++)  /* calloc zeroed them */
+    declare_counters(&pool->workers[i]);
   tk__atomic_init(&pool->sleepers, 0);
   tk__atomic_init(&pool->spinning, 0);
   tk__atomic_init(&pool->nonempty, 0);
@@ -744,6 +923,10 @@ int tk_pool_new(const tk_pool_opts_t *opts, tk_pool_t **out) {
   pool->born = tk__now_ns();
   pool->block_on_full = opts->block_on_full;
   pool->paused = opts->paused != 0;
+  pool->max_spares = opts->max_spares < 0    ? 0
+                     : opts->max_spares == 0 ? DEFAULT_MAX_SPARES
+                     : opts->max_spares > MAX_WORKERS ? MAX_WORKERS
+                                                      : opts->max_spares;
   snprintf(pool->name, sizeof pool->name, "%s", opts->name ? opts->name : "tk");
   pool->init = opts->worker_init;
   pool->fini = opts->worker_fini;
@@ -763,6 +946,7 @@ int tk_pool_new(const tk_pool_opts_t *opts, tk_pool_t **out) {
   pthread_mutex_lock(&pool->mu);
   int started = 0;
   for (int i = 0; i < pool->nworkers; i++) started += pool->workers[i].started;
+  pool->nthreads = started;
   while (pool->ready < started) pthread_cond_wait(&pool->state_cv, &pool->mu);
   if (rc == 0) rc = pool->init_rc;
   if (rc != 0) {
@@ -824,6 +1008,7 @@ int tk_pool_shutdown(tk_pool_t *pool, int wait, int cancel_pending) {
     }
   }
   unpark_all(pool);
+  wake_retired(pool);
   pthread_cond_broadcast(&pool->state_cv);
   pthread_cond_broadcast(&pool->space_cv);
   unlock(pool);
@@ -846,7 +1031,7 @@ int tk_pool_shutdown(tk_pool_t *pool, int wait, int cancel_pending) {
   if (!wait) return 0;
   if (on_own_worker(pool)) return TK_EBUSY;
   pthread_mutex_lock(&pool->mu);
-  while (pool->exited < pool->nworkers)
+  while (pool->exited < pool->nthreads)
     pthread_cond_wait(&pool->state_cv, &pool->mu);
   int join = !pool->joining;
   pool->joining = 1;
@@ -886,8 +1071,13 @@ int tk_pool_resume(tk_pool_t *pool) {
 
 /* {====================================================== submitting */
 
-/* With mu held: waits until `n` more pending jobs fit (bounded pools). */
-static int wait_for_room(tk_pool_t *pool, size_t n, double block_timeout) {
+/* With mu held: waits until `n` more pending jobs fit (bounded pools). A
+** worker that waits does so in a blocking region (*region set: the caller
+** ends it once mu is released), so that a spare makes the room when the
+** pool is its own; when no thread of its own pool is left to make room,
+** it fails at once with TK_EBUSY instead. */
+static int wait_for_room(tk_pool_t *pool, size_t n, double block_timeout,
+                         int *region) {
   if (pool->capacity == 0) return 0;
   if (n > pool->capacity) return TK_EFULL;
   int block = block_timeout > 0 || (block_timeout == 0 && pool->block_on_full);
@@ -896,6 +1086,14 @@ static int wait_for_room(tk_pool_t *pool, size_t n, double block_timeout) {
   while ((uint64_t)pool->pending + n > pool->capacity) {
     if (!block) return TK_EFULL;
     if (pool->closed) return TK_ESHUTDOWN;
+    if (self != NULL && !*region) {
+      *region = 1;
+      unlock(pool);  /* the region may be this pool's */
+      int stuck = tk_pool_block_begin() == TK_EBUSY && self->pool == pool;
+      lock(pool);
+      if (stuck) return TK_EBUSY;
+      continue;  /* look again: the room may have come meanwhile */
+    }
     pool->space_waiters++;
     int rc = tk__cond_wait(&pool->space_cv, &pool->mu, deadline);
     pool->space_waiters--;
@@ -928,10 +1126,11 @@ static int push_lock_free(tk_pool_t *pool, int prio, const tk__task *t) {
 ** instead of queueing it. */
 static int push_slow(tk_pool_t *pool, int prio, const tk__task *t,
                      double block_timeout, int held) {
+  int region = 0;
   lock(pool);
   int rc = pool->closed || atomic_load(&pool->stopping)
                ? TK_ESHUTDOWN
-               : wait_for_room(pool, 1, block_timeout);
+               : wait_for_room(pool, 1, block_timeout, &region);
   if (rc == 0 && held) held_push(pool, t->job);
   else if (rc == 0) rc = push_locked(pool, prio, t);
   if (rc == 0) accepted(pool, 1);
@@ -940,6 +1139,7 @@ static int push_slow(tk_pool_t *pool, int prio, const tk__task *t,
     pool->quiet_pending++;
   }
   unlock(pool);
+  if (region) tk_pool_block_end();
   return rc;
 }
 
@@ -1133,10 +1333,11 @@ int tk__pool_has_queued(tk_pool_t *pool) {
 int tk_pool_post_batch(tk_pool_t *pool, int priority, tk_post_fn fn,
                        void *const *args, size_t n) {
   if (pool == NULL || fn == NULL || (args == NULL && n > 0)) return TK_EINVAL;
+  int region = 0;
   lock(pool);
   int rc = pool->closed || atomic_load(&pool->stopping)
                ? TK_ESHUTDOWN
-               : wait_for_room(pool, n, 0);
+               : wait_for_room(pool, n, 0, &region);
   if (rc == 0) rc = tk__readyq_reserve(&pool->q, priority, n);
   if (rc == 0) {
     for (size_t i = 0; i < n; i++) {
@@ -1149,6 +1350,7 @@ int tk_pool_post_batch(tk_pool_t *pool, int priority, tk_post_fn fn,
       unpark(pool, pool->parked);
   }
   unlock(pool);
+  if (region) tk_pool_block_end();
   return rc;
 }
 
@@ -1169,6 +1371,9 @@ int tk_pool_wait_all(tk_pool_t *pool, double timeout) {
   if (on_own_worker(pool)) return TK_EBUSY;
   uint64_t deadline = tk__deadline(timeout);
   int rc = 0;
+  /* On another pool's worker: a spare takes its place meanwhile. */
+  int region = timeout != 0;
+  if (region) tk_pool_block_begin();
   lock(pool);
   pool->idle_waiters++;
   while (pool->pending != 0 || pool->busy != 0 || pool->suspended != 0 ||
@@ -1182,6 +1387,7 @@ int tk_pool_wait_all(tk_pool_t *pool, double timeout) {
   }
   pool->idle_waiters--;
   unlock(pool);
+  if (region) tk_pool_block_end();
   return rc;
 }
 
@@ -1198,17 +1404,18 @@ int tk_pool_metrics(tk_pool_t *pool, tk_pool_metrics_t *m) {
   m->cancelled = pool->cancelled;
   m->schedules = pool->nschedules;
   uint64_t he[TK__HIST] = {0}, hw[TK__HIST] = {0};
-  for (int i = 0; i < pool->nworkers; i++) {
-    for (int b = 0; b < TK__HIST; b++) {
-      he[b] += atomic_load_explicit(&pool->workers[i].hist_exec[b],
-                                    memory_order_relaxed);
-      hw[b] += atomic_load_explicit(&pool->workers[i].hist_wait[b],
-                                    memory_order_relaxed);
+  int n = nslots(pool);  /* spares count what they ran too */
+  for (int i = 0; i < n; i++) {
+    worker *w = worker_at(pool, i);
+    for (int b = 0; w != NULL && b < TK__HIST; b++) {
+      he[b] += atomic_load_explicit(&w->hist_exec[b], memory_order_relaxed);
+      hw[b] += atomic_load_explicit(&w->hist_wait[b], memory_order_relaxed);
     }
   }
   m->uptime = (double)(tk__now_ns() - pool->born) / 1e9;
-  for (int i = 0; i < pool->nworkers; i++) {
-    worker *w = &pool->workers[i];
+  for (int i = 0; i < n; i++) {
+    worker *w = worker_at(pool, i);
+    if (w == NULL) continue;
     m->completed += atomic_load_explicit(&w->completed, memory_order_relaxed);
     m->failed += atomic_load_explicit(&w->failed, memory_order_relaxed);
     m->cancelled += atomic_load_explicit(&w->cancelled, memory_order_relaxed);
@@ -1222,6 +1429,7 @@ int tk_pool_metrics(tk_pool_t *pool, tk_pool_metrics_t *m) {
   int64_t pending = pool->pending - pool->quiet_pending + (int64_t)calls -
                     (int64_t)pool->calls_dropped - (int64_t)taken;
   m->pending = pending > 0 ? (uint64_t)pending : 0;
+  m->spares = pool->active_spares;
   unlock(pool);
   m->workers = pool->nworkers;
   m->total_execution_time = (double)exec_ns / 1e9;

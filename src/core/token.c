@@ -224,9 +224,12 @@ int tk_token_cancel(tk_token_t *t) {
 int tk_token_wait(tk_token_t *t, double timeout) {
   if (t == NULL) return TK_EINVAL;
   if (tk_token_is_cancelled(t)) return 0;
+  if (timeout == 0) return TK_ETIMEDOUT;
   uint64_t deadline = tk__deadline(timeout);
   tk__bucket *b = tk__park_bucket(t);
   int rc = 0;
+  tk_pool_block_begin();  /* on a worker: a spare meanwhile (before the
+                             bucket: pool mu comes first) */
   pthread_mutex_lock(&b->mu);
   while (!atomic_load_explicit(&t->cancelled, memory_order_relaxed)) {
     if (tk__bucket_wait(b, deadline) == TK_ETIMEDOUT) {
@@ -235,6 +238,7 @@ int tk_token_wait(tk_token_t *t, double timeout) {
     }
   }
   pthread_mutex_unlock(&b->mu);
+  tk_pool_block_end();
   return rc;
 }
 

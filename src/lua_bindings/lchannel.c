@@ -198,7 +198,8 @@ static int push_wait(lua_State *L, tkl_channel *c) {
       pthread_mutex_unlock(&c->mu);
       return luaL_error(L, "interrupted!");
     }
-    tk__cond_wait(&c->cv, &c->mu, tk__deadline(tkl_block_slice(left)));
+    tk__cond_wait_blocking(&c->cv, &c->mu,
+                           tk__deadline(tkl_block_slice(left)));
     /* Between slices, the state's fired callbacks (which may use this
     ** channel: not under its lock). */
     pthread_mutex_unlock(&c->mu);
@@ -336,7 +337,8 @@ static int pop_wait(lua_State *L, tkl_channel *c) {
       pthread_mutex_unlock(&c->mu);
       return luaL_error(L, "interrupted!");
     }
-    tk__cond_wait(&c->cv, &c->mu, tk__deadline(tkl_block_slice(left)));
+    tk__cond_wait_blocking(&c->cv, &c->mu,
+                           tk__deadline(tkl_block_slice(left)));
     /* Between slices, the state's fired callbacks (which may use this
     ** channel: not under its lock). */
     pthread_mutex_unlock(&c->mu);

@@ -103,7 +103,8 @@ static int next_k(lua_State *L, int status, lua_KContext suspended) {
       }
       return tkl_wait_suspend(L, next_k, 1);
     }
-    tk__cond_wait(&c->cv, &c->mu, tk__deadline(wait));  /* monotonic */
+    /* Blocks (monotonic clock); a task's worker gets a spare meanwhile. */
+    tk__cond_wait_blocking(&c->cv, &c->mu, tk__deadline(wait));
     pthread_mutex_unlock(&c->mu);
   }
 }

@@ -136,21 +136,23 @@ static int join_k(lua_State *L, int status, lua_KContext suspended) {
     return tkl_wait_suspend(L, join_k, 1);
   }
   /* Blocking (the main state, or a stack that cannot yield): in slices,
-  ** so that Ctrl-C ends the wait at once instead of after the work. */
+  ** so that Ctrl-C ends the wait at once instead of after the work; on a
+  ** worker, one blocking region for them all (a spare meanwhile). */
+  tk_pool_block_begin();
+  int joined = 0;
   for (;;) {
     double step = left < 0 || left > POLL ? POLL : left;
-    if (tk_group_join(g, step) == 0) {
-      tkl_run_callbacks(L, NULL);
-      lua_pushboolean(L, 1);
-      return 1;
-    }
-    if (tkl_interrupted()) return luaL_error(L, "interrupted!");
+    joined = tk_group_join(g, step) == 0;
+    if (joined || tkl_interrupted() || task_cancelled() ||
+        (left >= 0 && (left -= step) <= 0))
+      break;
     tkl_run_callbacks(L, NULL);
-    if (task_cancelled() || (left >= 0 && (left -= step) <= 0)) {
-      lua_pushboolean(L, 0);
-      return 1;
-    }
   }
+  tk_pool_block_end();
+  if (!joined && tkl_interrupted()) return luaL_error(L, "interrupted!");
+  tkl_run_callbacks(L, NULL);
+  lua_pushboolean(L, joined);
+  return 1;
 }
 
 static int cond_k(lua_State *L, int status, lua_KContext ctx);

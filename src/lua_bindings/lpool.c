@@ -540,6 +540,9 @@ int tkl_submit_error(lua_State *L, int rc, tkl_pool *p) {
   if (rc == TK_ETIMEDOUT)
     return luaL_error(L, "queue is full (capacity %d): no room within "
                          "block_timeout", (int)p->capacity);
+  if (rc == TK_EBUSY)  /* waiting would block the pool's last thread */
+    return luaL_error(L, "queue is full (capacity %d), and no thread of "
+                         "the pool is left to make room", (int)p->capacity);
   return luaL_error(L, "submit failed: %s", tk_strerror(rc));
 }
 
@@ -733,6 +736,7 @@ static void push_metrics(lua_State *L, tkl_pool *p) {
   SETI("pending", m.pending);
   SETI("peak_pending", m.peak_pending);
   SETI("workers", m.workers);
+  SETI("spares", m.spares);
   SETI("schedules", m.schedules);
   SETN("total_execution_time", m.total_execution_time);
   SETN("mean_execution_time", m.mean_execution_time);

@@ -19,11 +19,13 @@ int luaopen_threadkit(lua_State *L);
 
 /* Each thread that runs Lua tasks has a slot saying what it runs, so that
 ** a hard stop (job cancelled with force, timeout, tklua's Ctrl-C) can set a
-** hook on exactly that coroutine. Slots live from the thread's first task
-** to its exit. slots_mu guards the list (a slot is freed only under it).
-** The task runner sets its slot's task twice per task without a lock;
-** look_at says how a stopper still never hooks a coroutine that has moved
-** on to another task. */
+** hook on exactly that coroutine: the task's own, or the one of its making
+** that runs Lua code now (coroutine.resume and wrap say which, lcoro.c).
+** Slots live from the thread's first task to its exit. slots_mu guards the
+** list (a slot is freed only under it). The task runner sets its slot's
+** task twice per task without a lock; look_at says how a stopper still
+** never hooks a coroutine that has moved on to another task, or one that
+** the collector freed. */
 typedef struct slot {
   struct slot *next;
   lua_State *state;              /* the thread's worker state */
@@ -31,6 +33,15 @@ typedef struct slot {
   tkl_ctx *ctx;                  /* the state's module context */
   pthread_mutex_t mu;            /* stoppers take turns (see look_at) */
   _Atomic(tkl_task *) task;      /* running now, or NULL; its thread sets it */
+  /* The coroutine running Lua code for task: the task's own or one that
+  ** the task resumed (tkl_coro_enter); its thread sets it. */
+  _Atomic(lua_State *) running;
+  int suspendable;               /* running and every coroutine that
+                                    resumed it up to the task's may yield:
+                                    a wait there suspends the task */
+  tkl_task *closing;             /* its coroutine's to-be-closed variables
+                                    run (drop_coroutine): a stop still
+                                    applies */
   atomic_int stopping;           /* a stopper is looking at task */
   /* Finished tasks' coroutines, reset, for the next tasks (registry refs
   ** keep them alive): a new one costs allocations and garbage. */
@@ -71,11 +82,16 @@ static void make_key(void) {
   TK_HG_RELEASE(&state_once);
 }
 
-/* Builds a worker state in protected mode: libraries, the creator's
+/* Builds a worker state in protected mode: libraries (with coroutine
+** functions that tell the worker which coroutine runs), the creator's
 ** package paths, threadkit, the host hook, the pool's init function. */
 static int setup_state(lua_State *L) {
   tkl_pool *p = lua_touserdata(L, 1);
   luaL_openlibs(L);
+  /* Before threadkit names the library's functions (transfer.c). */
+  lua_getglobal(L, "coroutine");
+  tkl_open_coroutines(L);
+  lua_pop(L, 1);
   lua_getglobal(L, "package");
   if (p->path) {
     lua_pushstring(L, p->path);
@@ -131,7 +147,10 @@ static slot *worker_slot(tkl_pool *p, char *err, size_t errlen) {
   me = calloc(1, sizeof *me);
   if (me != NULL) me->limit = p->memory_limit;
   lua_State *L = me ? lua_newstate(limited_alloc, me) : NULL;
-  if (L != NULL) lua_atpanic(L, state_panic);
+  if (L != NULL) {
+    lua_atpanic(L, state_panic);
+    TKL_WAITING_FOR(L) = NULL;  /* copied into every coroutine made */
+  }
   if (L == NULL) {
     free(me);
     snprintf(err, errlen, "not enough memory for a worker state");
@@ -244,15 +263,18 @@ static tkl_task *running_task(void) {
 tkl_task *tkl_current_task(void) { return running_task(); }
 
 tkl_task *tkl_yieldable_task(lua_State *L) {
-  tkl_task *t = running_task();
-  return t != NULL && t->co == L && lua_isyieldable(L) ? t : NULL;
+  slot *me = myslot;
+  if (me == NULL) return NULL;
+  tkl_task *t = atomic_load_explicit(&me->task, memory_order_relaxed);
+  int here = atomic_load_explicit(&me->running, memory_order_relaxed) == L;
+  return t != NULL && here && me->suspendable && lua_isyieldable(L) ? t : NULL;
 }
 
-/* The hard stop: a hook that raises the cancellation on every count, so
-** that even a pcall cannot keep the task going. */
-static void stop_hook(lua_State *L, lua_Debug *ar) {
-  (void)ar;
-  tkl_raise_cancel(L);
+/* The task whose code runs on this thread now: the running one, or the
+** one whose coroutine drop_coroutine closes. */
+static tkl_task *task_in_charge(slot *me) {
+  tkl_task *t = atomic_load_explicit(&me->task, memory_order_relaxed);
+  return t != NULL ? t : me->closing;
 }
 
 static int must_stop(tkl_task *t) {
@@ -260,13 +282,38 @@ static int must_stop(tkl_task *t) {
          atomic_load(&interrupted);
 }
 
-/* Stops a running task. Setting a hook from another thread is what lua.c
-** does from its SIGINT handler: lua_sethook is documented as safe to call
-** asynchronously. */
-static void stop_running(tkl_task *t) {
-  if (t->co != NULL)
-    lua_sethook(t->co, stop_hook,
-                LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+/* A stop is due: the job was cancelled with force, timed out, or tklua
+** was interrupted (the cancellation first: it publishes the others). */
+static int stop_due(tkl_task *t) {
+  return (tk_job_is_cancelled(t->job) && must_stop(t)) ||
+         atomic_load(&interrupted);
+}
+
+/* The hard stop: a hook that raises the cancellation on every count, so
+** that even a pcall cannot keep the task going. A hook can outlive its
+** stop: set on a coroutine that a later task resumes (the worker state's
+** coroutines outlive their tasks), it finds no stop due and goes. */
+static void stop_hook(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  slot *me = myslot;
+  tkl_task *t = me != NULL ? task_in_charge(me) : NULL;
+  /* The stopper set its flags before the hook: read them after it. */
+  atomic_thread_fence(memory_order_seq_cst);
+  if (t != NULL && stop_due(t)) tkl_raise_cancel(L);
+  else lua_sethook(L, NULL, 0, 0);
+}
+
+static void set_stop_hook(lua_State *co) {
+  lua_sethook(co, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+/* Stops a running task: its coroutine, and `running`, the one of its
+** making that runs now, if another. Setting a hook from another thread is
+** what lua.c does from its SIGINT handler: lua_sethook is documented as
+** safe to call asynchronously. */
+static void stop_running(tkl_task *t, lua_State *running) {
+  if (t->co != NULL) set_stop_hook(t->co);
+  if (running != NULL && running != t->co) set_stop_hook(running);
 }
 
 /* From another thread: stops s's task if it is `only` (or any, for NULL).
@@ -275,9 +322,11 @@ static void stop_running(tkl_task *t) {
 ** (each side a store, then a load, all sequentially consistent). So a
 ** stopper that sees the task has hooked it before the worker moves on
 ** and reuses its coroutine; one that misses it came before the worker
-** looked for a cancellation, which the worker then sees. Stoppers take
-** turns on s->mu. Returns the job of the task it stopped, retained, when
-** `take` says so (else NULL). */
+** looked for a cancellation, which the worker then sees. The coroutines a
+** task resumes come and go the same way (tkl_coro_enter, tkl_coro_leave):
+** one the stopper saw is not left, so not freed, before it is hooked.
+** Stoppers take turns on s->mu. Returns the job of the task it stopped,
+** retained, when `take` says so (else NULL). */
 static tk_job_t *look_at(slot *s, tkl_task *only, int take) {
   tk_job_t *job = NULL;
   pthread_mutex_lock(&s->mu);
@@ -285,7 +334,7 @@ static tk_job_t *look_at(slot *s, tkl_task *only, int take) {
   tkl_task *t = atomic_load(&s->task);
   TK_HG_ACQUIRE(&s->task);
   if (t != NULL && (only == NULL || t == only)) {
-    stop_running(t);
+    stop_running(t, atomic_load(&s->running));
     if (take) tk_job_retain(job = t->job);
   }
   TK_HG_RELEASE(&s->stopping);
@@ -373,15 +422,17 @@ static int task_body(lua_State *L) {
 ** raised an error is dead and must be reset. */
 static void drop_coroutine(lua_State *L, tkl_task *t, int finished) {
   int st = LUA_OK;
+  slot *me = myslot;
   if (!finished) {
+    me->closing = t;  /* a stopped task's __close handlers stop too */
 #if LUA_VERSION_RELEASE_NUM >= 50406
     st = lua_closethread(t->co, L);
 #else
     st = lua_resetthread(t->co);
 #endif
+    me->closing = NULL;
   }
   lua_settop(t->co, 0);
-  slot *me = myslot;
   if (st == LUA_OK && me->nidle < (int)(sizeof me->idle_co / sizeof *me->idle_co)) {
     /* No hard stop can reach it now (the slot's task moved on): its
     ** hook, if one was set, goes. */
@@ -440,7 +491,9 @@ int tkl_task_run(void *arg) {
   if (me == NULL) return tk_job_fail(job, "%s", err);
   lua_State *L = me->state;
   int nargs = 0;
-  if (t->co == NULL) {
+  if (t->co != NULL) {
+    TKL_WAITING_FOR(t->co) = NULL;  /* back from its wait */
+  } else {
     if (me->nidle > 0) {  /* a finished task's coroutine */
       me->nidle--;
       t->co = me->idle_co[me->nidle];
@@ -464,12 +517,14 @@ int tkl_task_run(void *arg) {
   }
   tkl_run_callbacks(L, me->ctx);  /* a safe point of the worker's state */
   lua_State *co = t->co;
-  /* See look_at: up, then look for a stop that may have missed it. */
+  /* See look_at: up, then look for a stop that may have missed it. The
+  ** running coroutine first: a stopper that sees the task sees it. */
   tkl_task *prev = atomic_load_explicit(&me->task, memory_order_relaxed);
+  atomic_store_explicit(&me->running, co, memory_order_relaxed);
+  me->suspendable = 1;
   TK_HG_RELEASE(&me->task);
   atomic_store(&me->task, t);
-  if ((tk_job_is_cancelled(job) && must_stop(t)) || atomic_load(&interrupted))
-    stop_running(t);
+  if (stop_due(t)) stop_running(t, NULL);
   int nres = 0;
   int st = lua_resume(co, L, nargs, &nres);
   /* Down, then wait for a stopper that may have seen it. */
@@ -477,7 +532,10 @@ int tkl_task_run(void *arg) {
   while (atomic_load(&me->stopping)) sched_yield();
   TK_HG_ACQUIRE(&me->stopping);
 
-  if (st == LUA_YIELD && t->wait != NULL) return TK_SUSPEND;
+  if (st == LUA_YIELD && t->wait != NULL) {
+    TKL_WAITING_FOR(co) = t;  /* no other task may resume it meanwhile */
+    return TK_SUSPEND;
+  }
   if (t->stop_cb != 0) tk_token_off_cancel(tk_job_token(job), t->stop_cb);
   t->stop_cb = 0;
   int rc = 0;
@@ -510,6 +568,46 @@ int tkl_raise_cancel(lua_State *L) {
   if (t != NULL) atomic_store(&t->cancel_raised, 1);
   lua_pushstring(L, "cancelled");
   return lua_error(L);
+}
+
+/* }====================================================== */
+
+/* {====================================================== coroutines */
+
+void tkl_coro_enter(lua_State *from, lua_State *co, int may_suspend,
+                    tkl_coro_mark *m) {
+  slot *me = myslot;
+  m->slot = me;
+  m->co = co;
+  if (me == NULL) return;  /* the state is being made: no task yet */
+  m->prev = atomic_load_explicit(&me->running, memory_order_relaxed);
+  m->prev_suspendable = me->suspendable;
+  /* A wait in co may suspend the task if `from` could yield too, where it
+  ** resumes co, and so on up to the task's coroutine (a coroutine that a
+  ** C function resumed directly is not followed: not this one). */
+  me->suspendable = may_suspend && m->prev == from && me->suspendable &&
+                    lua_isyieldable(from);
+  /* As the task runner does (look_at): publish, then look for a stop. */
+  atomic_store(&me->running, co);
+  tkl_task *t = task_in_charge(me);
+  if (t != NULL && stop_due(t)) set_stop_hook(co);
+}
+
+int tkl_coro_leave(lua_State *from, const tkl_coro_mark *m, int status) {
+  slot *me = m->slot;
+  if (me == NULL) return 0;
+  /* Back, then wait for a stopper that may have seen co: once left, the
+  ** collector may free it. A stop that came meanwhile reaches `from`. */
+  atomic_store(&me->running, m->prev);
+  me->suspendable = m->prev_suspendable;
+  while (atomic_load(&me->stopping)) sched_yield();
+  TK_HG_ACQUIRE(&me->stopping);
+  tkl_task *t = task_in_charge(me);
+  if (t != NULL && stop_due(t)) set_stop_hook(from);
+  /* A threadkit wait in co yielded: the task suspends, through `from`. */
+  if (status != LUA_YIELD || t == NULL || t->wait == NULL) return 0;
+  TKL_WAITING_FOR(m->co) = t;  /* no other task may resume it meanwhile */
+  return 1;
 }
 
 /* }====================================================== */

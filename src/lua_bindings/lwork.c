@@ -222,7 +222,8 @@ static int await(lua_State *L, work_box *b, double deadline,
     pthread_mutex_unlock(&w->mu);
     return tkl_wait_suspend(L, k, 1);
   }
-  if (empty) rc = tk__cond_wait(&w->cv, &w->mu, tk__deadline(wait));
+  if (empty)  /* a task's worker gets a spare meanwhile */
+    rc = tk__cond_wait_blocking(&w->cv, &w->mu, tk__deadline(wait));
   atomic_store_explicit(&w->waiting, 0, memory_order_relaxed);
   pthread_mutex_unlock(&w->mu);
   if (wk != NULL) {  /* arrived meanwhile: wake at once */

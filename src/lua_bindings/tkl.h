@@ -312,10 +312,45 @@ TKL_INTERNAL int tkl_interrupted(void);
 ** tkl_interrupted between them, so that Ctrl-C ends them at once. */
 #define TKL_BLOCK_SLICE 0.05
 TKL_INTERNAL double tkl_block_slice(double left);
-/* The running task if L is its coroutine and may yield there, else NULL. */
+/* The running task if L runs its code and a yield there suspends the task
+** (L is its coroutine, or one it resumed where it could yield, see
+** tkl_coro_enter, and L may yield here), else NULL. */
 TKL_INTERNAL tkl_task *tkl_yieldable_task(lua_State *L);
 
 /* }====================================================== */
+
+/* Coroutines that tasks make (lcoro.c): in worker states coroutine.resume,
+** wrap and close tell the worker which coroutine runs Lua code, so that a
+** hard stop reaches code running in any of them, and so that a threadkit
+** wait in one suspends the task when every coroutine from the task's own
+** to it can yield: each passes the yield up (lcoro.c), and resumes the
+** one below when the task is resumed. */
+typedef struct tkl_coro_mark {
+  void *slot;                    /* the worker's (NULL: no worker yet) */
+  lua_State *co;
+  lua_State *prev;               /* the coroutine that ran before */
+  int prev_suspendable;
+} tkl_coro_mark;
+/* Before `from` resumes co (or closes it: may_suspend 0): co runs now;
+** hooks it if its task is being stopped. */
+TKL_INTERNAL void tkl_coro_enter(lua_State *from, lua_State *co,
+                                 int may_suspend, tkl_coro_mark *m);
+/* After, with lua_resume's status: `from` runs again; hooks it if its task
+** is being stopped meanwhile. Returns 1 when co yielded for a threadkit
+** wait that suspends the task: `from` must yield too (co is then marked
+** as waiting for the task, see TKL_WAITING_FOR). */
+TKL_INTERNAL int tkl_coro_leave(lua_State *from, const tkl_coro_mark *m,
+                                int status);
+/* The task a coroutine of a worker state waits for, suspended in a
+** threadkit wait (else NULL): no other task may resume or close it
+** meanwhile. In the state's extra space, which every coroutine copies
+** from the main one (NULL) when it is made. */
+#define TKL_WAITING_FOR(co) (*(tkl_task **)lua_getextraspace(co))
+_Static_assert(LUA_EXTRASPACE >= sizeof(void *), "room for TKL_WAITING_FOR");
+/* Replaces resume, wrap and close in the coroutine library of a worker
+** state (the library table is on top). */
+TKL_INTERNAL void tkl_open_coroutines(lua_State *L);
+
 
 /* {====================================================== waiting */
 

@@ -111,6 +111,8 @@ static void null_pools(void **state) {
   assert_int_equal(TK_EINVAL, tk_pool_metrics(p, NULL));
   assert_int_equal(TK_EINVAL, tk_pool_workers(NULL));
   assert_int_equal(1, tk_pool_is_shutdown(NULL));
+  tk_pool_block_begin();  /* off a worker: nothing to do, nothing to undo */
+  tk_pool_block_end();
   assert_int_equal(-1, tk_worker_index());  /* outside workers */
   assert_null(tk_worker_data());
   assert_ok(tk_pool_free(p));

@@ -81,6 +81,22 @@ describe("tklua", function()
     assert.is_true(os.time() - t0 <= 10 * MULT)  -- not the minutes the work needs
   end)
 
+  it("exits promptly when the script fails while a task spins in a coroutine", function()
+    -- The stop must reach the coroutine the task made, not only the
+    -- task's own; `timeout` turns a hang into a failure.
+    local t0 = os.time()
+    local _, err, code = run("timeout -k 5 " .. 60 * MULT .. " " .. TKLUA ..
+      [[ -e "local tk = require 'threadkit'
+      local started = tk.channel()
+      tk.submit(function() coroutine.wrap(function()
+        started:push(true) while true do end end)() end)
+      started:pop()
+      error('script failed')"]])
+    assert.are.equal(1, code)
+    assert.matches("script failed", err)
+    assert.is_true(os.time() - t0 <= 10 * MULT)
+  end)
+
   it("waits for outstanding work at the end of the script", function()
     local out, _, code = run(TKLUA .. [[ -e "local tk = require 'threadkit'
       tk.submit(function() tk.sleep(0.2) print('late task') end)"]])

@@ -37,7 +37,7 @@ end
 
 local C_PREFIXES = {"readyq", "token", "job", "pool", "deps", "stress",
                     "suspend", "group", "schedule", "transfer", "host",
-                    "oom", "slab", "null"}
+                    "oom", "slab", "null", "block"}
 
 describe("docs/guarantees.md", function()
   local doc = squash(slurp("docs/guarantees.md"))
