@@ -74,9 +74,15 @@ static int result_k(lua_State *L, int status, lua_KContext ctx) {
       lua_settop(L, 1);
       return tkl_decode_blob(L, &t->out);
     }
-    case TK_JOB_FAILED:  /* the task's own message, already placed */
-      lua_pushstring(L, tk_job_error(job));
+    case TK_JOB_FAILED: {  /* the task's own error value, or its text */
+      tkl_task *t = tkl_task_of(job);
+      lua_settop(L, 1);
+      if (t != NULL && t->error_kept != TKL_ERROR_NONE)
+        tkl_decode_blob(L, &t->out);
+      else
+        lua_pushstring(L, tk_job_error(job));
       return lua_error(L);
+    }
     case TK_JOB_CANCELLED:
       lua_pushfstring(L, "job was cancelled (%s)", tk_job_error(job));
       return lua_error(L);
@@ -131,9 +137,16 @@ static int job_index(lua_State *L) {
   } else if (strcmp(k, "priority") == 0) {
     lua_pushinteger(L, tk_job_priority(job));
   } else if (strcmp(k, "error") == 0) {
+    /* Its text; a string error whole (NULs included). */
+    tkl_task *t = tkl_task_of(job);
     const char *e = tk_job_error(job);
-    if (e) lua_pushstring(L, e);
-    else lua_pushnil(L);
+    if (t != NULL && t->error_kept == TKL_ERROR_STRING &&
+        tk_job_state(job) == TK_JOB_FAILED)
+      tkl_decode_blob(L, &t->out);
+    else if (e)
+      lua_pushstring(L, e);
+    else
+      lua_pushnil(L);
   } else if (strcmp(k, "traceback") == 0) {
     tkl_task *t = tkl_task_of(job);
     tkl_task_extra *x = t != NULL ? tkl_task_extra_peek(t) : NULL;

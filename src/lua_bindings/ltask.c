@@ -82,6 +82,19 @@ static void make_key(void) {
   TK_HG_RELEASE(&state_once);
 }
 
+/* Protected: the error value at 1 as text, pushed and returned: a string
+** as it is, else through __tostring, else as lua.c says it. */
+static int describe_error(lua_State *L) {
+  int type = lua_type(L, 1);
+  if (type == LUA_TSTRING || type == LUA_TNUMBER) {
+    lua_pushvalue(L, 1);
+    lua_tostring(L, -1);
+  } else if (!luaL_callmeta(L, 1, "__tostring") || !lua_isstring(L, -1)) {
+    lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  }
+  return 1;
+}
+
 /* Builds a worker state in protected mode: libraries (with coroutine
 ** functions that tell the worker which coroutine runs), the creator's
 ** package paths, threadkit, the host hook, the pool's init function. */
@@ -159,8 +172,11 @@ static slot *worker_slot(tkl_pool *p, char *err, size_t errlen) {
   lua_pushcfunction(L, setup_state);
   lua_pushlightuserdata(L, p);
   if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    lua_pushcfunction(L, describe_error);
+    lua_insert(L, -2);
+    int described = lua_pcall(L, 1, 1, 0) == LUA_OK && lua_isstring(L, -1);
     snprintf(err, errlen, "worker state: %s",
-             lua_tostring(L, -1) ? lua_tostring(L, -1) : "error");
+             described ? lua_tostring(L, -1) : "(error object could not be described)");
     lua_close(L);
     free(me);
     return NULL;
@@ -473,12 +489,33 @@ static int make_traceback(lua_State *L) {
   return 1;
 }
 
-/* The error on top of co as text. No metamethods: co may be dead. */
-static const char *error_text(lua_State *co) {
-  const char *msg = lua_tostring(co, -1);
-  if (msg != NULL) return msg;
-  return lua_pushfstring(co, "(error object is a %s value)",
-                         luaL_typename(co, -1));
+static int encode_error(lua_State *L) {
+  tkl_task *t = lua_touserdata(L, 2);
+  tkl_buf *scratch = tkl_ctx_scratch(myslot->ctx);  /* L is a worker's */
+  tkl_encode(L, 1, 1, scratch, "error value");
+  if (tkl_blob_take(&t->out, scratch, t->out_space, sizeof t->out_space) != 0)
+    return luaL_error(L, "not enough memory");
+  return 0;
+}
+
+/* Protected, on the worker's state: the task's error value (1) as text,
+** which it returns: a string as it is, else through __tostring, else as
+** lua.c says it. The value itself goes into the task (2), to be raised
+** again by job:result() in whatever state asks: an error crosses states
+** like any other value (one that cannot, a coroutine say, leaves its text
+** only). */
+static int keep_error(lua_State *L) {
+  tkl_task *t = lua_touserdata(L, 2);
+  int type = lua_type(L, 1);
+  lua_pushcfunction(L, encode_error);
+  lua_pushvalue(L, 1);
+  lua_pushlightuserdata(L, t);
+  if (lua_pcall(L, 2, 0, 0) == LUA_OK)
+    t->error_kept = type == LUA_TSTRING ? TKL_ERROR_STRING : TKL_ERROR_VALUE;
+  else
+    lua_pop(L, 1);
+  lua_settop(L, 1);
+  return describe_error(L);
 }
 
 int tkl_task_run(void *arg) {
@@ -543,7 +580,13 @@ int tkl_task_run(void *arg) {
     rc = tk_job_fail(job, "a task cannot yield (use threadkit's waits, or "
                           "a coroutine of its own)");
   } else if (st != LUA_OK) {
-    const char *msg = error_text(co);
+    /* The value moves to the worker's state, where metamethods may run. */
+    lua_pushcfunction(L, keep_error);
+    lua_xmove(co, L, 1);
+    lua_pushlightuserdata(L, t);
+    const char *msg = lua_pcall(L, 2, 1, 0) == LUA_OK && lua_isstring(L, -1)
+                          ? lua_tostring(L, -1)
+                          : "(error object could not be described)";
     lua_pushcfunction(L, make_traceback);
     lua_pushlightuserdata(L, co);
     lua_pushstring(L, msg);
@@ -555,6 +598,7 @@ int tkl_task_run(void *arg) {
     }
     lua_pop(L, 1);
     rc = tk_job_fail(job, "%s", msg);
+    lua_pop(L, 1);  /* msg */
   }
   drop_coroutine(L, t, st == LUA_OK);
   if (st == LUA_ERRMEM) lua_gc(L, LUA_GCCOLLECT);  /* give it back now */

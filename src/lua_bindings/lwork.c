@@ -135,7 +135,8 @@ static int push_outcome(lua_State *L, tkl_arrival *a) {
       return 1 + tkl_decode_blob(L, &t->out);
     case TK_JOB_FAILED: {
       lua_pushboolean(L, 0);
-      lua_pushstring(L, error);
+      if (t->error_kept != TKL_ERROR_NONE) tkl_decode_blob(L, &t->out);
+      else lua_pushstring(L, error);
       tkl_task_extra *x = tkl_task_extra_peek(t);
       if (x != NULL && x->traceback != NULL) lua_pushstring(L, x->traceback);
       else lua_pushnil(L);

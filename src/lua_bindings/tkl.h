@@ -274,8 +274,14 @@ typedef struct tkl_task {
   atomic_int force;              /* cancelled with force: stop it hard */
   atomic_int cancel_raised;      /* a cancellation error was raised */
   unsigned char has_timeout;     /* its timeout stops it hard */
+  unsigned char error_kept;      /* failed: out holds the error value
+                                    (TKL_ERROR_*) */
   unsigned char from_slab;       /* which allocator (ltask.c) */
 } tkl_task;
+
+/* What a failed task's out holds: nothing (its error value could not be
+** copied), a value, or a string (the full text, NULs included). */
+enum { TKL_ERROR_NONE, TKL_ERROR_VALUE, TKL_ERROR_STRING };
 
 /* The task's extra part, made on first use (NULL without memory); by the
 ** thread that owns the task at the time (the submitter before it is
