@@ -243,13 +243,20 @@ tkl_task_extra *tkl_task_extra_get(tkl_task *t) {
   return x;
 }
 
-void tkl_task_free(void *arg) {
-  tkl_task *t = arg;
-  if (t == NULL) return;
-  tkl_blob_free(&t->in);
-  tkl_blob_free(&t->out);
-  tkl_task_extra *x = tkl_task_extra_peek(t);
-  if (x != NULL) {
+/* Extra parts to free on this thread, and whether one is being freed: a
+** task holds its dependencies, whose tasks hold theirs, so freeing the
+** last of a chain of 100 000 jobs would recurse as deep. The outermost
+** free frees them in a loop instead. */
+static _Thread_local tkl_task_extra *extras_to_free;
+static _Thread_local int freeing_extras;
+
+static void free_extra(tkl_task_extra *x) {
+  x->next_free = extras_to_free;
+  extras_to_free = x;
+  if (freeing_extras) return;
+  freeing_extras = 1;
+  while ((x = extras_to_free) != NULL) {
+    extras_to_free = x->next_free;
     free(x->traceback);
     for (int i = 0; i < x->nafter; i++) tk_job_release(x->after[i]);
     free(x->after);
@@ -257,6 +264,16 @@ void tkl_task_free(void *arg) {
     free(x->attempt_errors);
     free(x);
   }
+  freeing_extras = 0;
+}
+
+void tkl_task_free(void *arg) {
+  tkl_task *t = arg;
+  if (t == NULL) return;
+  tkl_blob_free(&t->in);
+  tkl_blob_free(&t->out);
+  tkl_task_extra *x = tkl_task_extra_peek(t);
+  if (x != NULL) free_extra(x);
   tkl_pool_release(t->pool);
   if (t->from_slab == FROM_TASK_SLAB) tk__slab_free(&task_slab, t);
   else if (t->from_slab == FROM_ROOMY_SLAB) tk__slab_free(&roomy_slab, t);

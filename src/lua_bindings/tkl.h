@@ -256,6 +256,7 @@ typedef struct tkl_task_extra {
                                     while it runs: job.attempts) */
   char **attempt_errors;         /* their errors, oldest first */
   int nerrors;
+  struct tkl_task_extra *next_free;  /* on this thread's list to free */
 } tkl_task_extra;
 
 /* A Lua task: the job's argument (freed with the job) and, once it

@@ -211,4 +211,16 @@ describe("job", function()
       j:wait()
     end
   end)
+
+  it("frees a chain of 200 000 dependent jobs without a recursion as deep", function()
+    local p <close> = tk.pool(1)
+    local gate = tk.token()
+    local prev = p:submit(function(g) g:wait() end, gate)
+    for _ = 1, 200000 do prev = p:submit({after = {prev}}, function() end) end
+    gate:cancel()
+    assert.is_true(prev:wait(60))
+    prev = nil
+    collectgarbage()
+    collectgarbage()
+  end)
 end)
