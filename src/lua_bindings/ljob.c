@@ -14,6 +14,19 @@ static int is_final(tk_job_t *job) {
   return tk_job_state(job) >= TK_JOB_COMPLETED;
 }
 
+/* Blocks until job is final, `timeout` passes (< 0: none) or the running
+** task is cancelled; on a worker, in one blocking region. */
+static void block_until_final(tk_job_t *job, double timeout) {
+  double deadline = timeout < 0 ? -1 : tkl_now() + timeout;
+  tk_pool_block_begin();
+  while (!is_final(job) && !tkl_block_given_up()) {
+    double left = deadline < 0 ? -1 : deadline - tkl_now();
+    if (deadline >= 0 && left <= 0) break;
+    tk_job_wait(job, tkl_block_slice(left));
+  }
+  tk_pool_block_end();
+}
+
 /* Waits for job (suspending a task, blocking elsewhere), then calls k
 ** with the job at index 1: directly with status LUA_OK and the job as
 ** context, or after a suspension with LUA_YIELD (k then checks the handle
@@ -33,7 +46,7 @@ static int wait_then(lua_State *L, tk_job_t *job, double timeout,
     t = tkl_current_task();
     if (t != NULL && t->job == job)
       return luaL_error(L, "a task cannot wait for its own job");
-    tk_job_wait(job, timeout);
+    block_until_final(job, timeout);
   }
   return k(L, LUA_OK, (lua_KContext)job);
 }

@@ -362,6 +362,21 @@ void tkl_interrupt_all(void) {
 
 int tkl_interrupted(void) { return atomic_load(&interrupted); }
 
+/* A wait that blocks a task (where it cannot suspend) has nothing to wake
+** it when the task is cancelled, as a suspended wait has: it waits in
+** slices this long and looks in between. */
+#define BLOCK_SLICE 0.05
+
+double tkl_block_slice(double left) {
+  if (running_task() == NULL) return left;  /* not in a task: one wait */
+  return left < 0 || left > BLOCK_SLICE ? BLOCK_SLICE : left;
+}
+
+int tkl_block_given_up(void) {
+  tkl_task *t = running_task();
+  return t != NULL && tk_job_is_cancelled(t->job);
+}
+
 /* The base of every task's coroutine: decodes the function and its
 ** arguments, calls it and encodes its results into the task, all in one
 ** resume (protected calls of their own for the decoding and the encoding

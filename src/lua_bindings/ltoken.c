@@ -83,7 +83,15 @@ static int l_wait(lua_State *L) {
       tkl_wait_deadline(L, w, timeout);
       return tkl_wait_suspend(L, wait_k, 1);
     }
-    tk_token_wait(t, timeout);
+    /* Blocking: until cancelled, timed out or the task is cancelled. */
+    double deadline = timeout < 0 ? -1 : tkl_now() + timeout;
+    tk_pool_block_begin();
+    while (!tk_token_is_cancelled(t) && !tkl_block_given_up()) {
+      double left = deadline < 0 ? -1 : deadline - tkl_now();
+      if (deadline >= 0 && left <= 0) break;
+      tk_token_wait(t, tkl_block_slice(left));
+    }
+    tk_pool_block_end();
   }
   return wait_k(L, LUA_OK, 0);
 }

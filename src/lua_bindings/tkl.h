@@ -290,6 +290,12 @@ TKL_INTERNAL tkl_task *tkl_current_task(void);
 /* 1 once tklua's Ctrl-C stopped all work: blocking waits end with an
 ** error instead of waiting on. */
 TKL_INTERNAL int tkl_interrupted(void);
+/* A blocking wait in a task (where the task cannot suspend) ends, as a
+** suspended one does, when the task is cancelled: it waits at most
+** tkl_block_slice(left) seconds at a time (left < 0: no deadline; the
+** whole of it outside tasks) and gives up once tkl_block_given_up(). */
+TKL_INTERNAL double tkl_block_slice(double left);
+TKL_INTERNAL int tkl_block_given_up(void);
 /* The running task if L runs its code and a yield there suspends the task
 ** (L is its coroutine, or one it resumed where it could yield, see
 ** tkl_coro_enter, and L may yield here), else NULL. */
