@@ -177,11 +177,13 @@ static int push_k(lua_State *L, int status, lua_KContext ctx);
 static int push_wait(lua_State *L, tkl_channel *c) {
   tkl_buf **guard = lua_touserdata(L, 2);
   double deadline = lua_tonumber(L, 3);
+  int blocking = 0;  /* in a blocking region */
   pthread_mutex_lock(&c->mu);
   while (!has_room(c)) {
     double left = left_until(deadline);
-    if (left == 0) {
+    if (left == 0 || tkl_block_given_up()) {
       pthread_mutex_unlock(&c->mu);
+      if (blocking) tk_pool_block_end();
       lua_pushboolean(L, 0);
       return 1;
     }
@@ -193,19 +195,25 @@ static int push_wait(lua_State *L, tkl_channel *c) {
       }
       return suspend_on(L, c, &c->pushers, t, left, has_room, push_k);
     }
-    /* Not in a task (or cannot yield): block this thread. */
+    /* Not in a task (or cannot yield): block this thread; a worker's
+    ** pool runs a spare meanwhile (c->mu comes before the pool's). */
+    if (!blocking) {
+      tk_pool_block_begin();
+      blocking = 1;
+    }
+    tk__cond_wait(&c->cv, &c->mu, tk__deadline(tkl_block_slice(left)));
     if (tkl_interrupted()) {
       pthread_mutex_unlock(&c->mu);
+      if (blocking) tk_pool_block_end();
       return luaL_error(L, "interrupted!");
     }
-    tk__cond_wait_blocking(&c->cv, &c->mu,
-                           tk__deadline(tkl_block_slice(left)));
     /* Between slices, the state's fired callbacks (which may use this
     ** channel: not under its lock). */
     pthread_mutex_unlock(&c->mu);
     tkl_run_callbacks(L, NULL);
     pthread_mutex_lock(&c->mu);
   }
+  if (blocking) tk_pool_block_end();
   if (c->closed) {
     pthread_mutex_unlock(&c->mu);
     return luaL_error(L, "push to a closed channel");
@@ -319,10 +327,11 @@ static int pop_k(lua_State *L, int status, lua_KContext ctx);
 ** value, the close or the deadline. */
 static int pop_wait(lua_State *L, tkl_channel *c) {
   double deadline = lua_tonumber(L, 2);
+  int blocking = 0;  /* in a blocking region */
   pthread_mutex_lock(&c->mu);
   while (!has_value(c)) {
     double left = left_until(deadline);
-    if (left == 0) break;
+    if (left == 0 || tkl_block_given_up()) break;
     tkl_task *t = tkl_yieldable_task(L);
     if (t != NULL) {
       if (wl_reserve(&c->poppers) != 0) {
@@ -332,19 +341,26 @@ static int pop_wait(lua_State *L, tkl_channel *c) {
       return suspend_on(L, c, &c->poppers, t, left, has_value, pop_k);
     }
     /* Not in a task (or cannot yield): block this thread, on the monotonic
-    ** clock (a step of the wall clock neither ends nor stretches it). */
+    ** clock (a step of the wall clock neither ends nor stretches it); a
+    ** worker's pool runs a spare meanwhile (c->mu comes before the
+    ** pool's). */
+    if (!blocking) {
+      tk_pool_block_begin();
+      blocking = 1;
+    }
+    tk__cond_wait(&c->cv, &c->mu, tk__deadline(tkl_block_slice(left)));
     if (tkl_interrupted()) {
       pthread_mutex_unlock(&c->mu);
+      if (blocking) tk_pool_block_end();
       return luaL_error(L, "interrupted!");
     }
-    tk__cond_wait_blocking(&c->cv, &c->mu,
-                           tk__deadline(tkl_block_slice(left)));
     /* Between slices, the state's fired callbacks (which may use this
     ** channel: not under its lock). */
     pthread_mutex_unlock(&c->mu);
     tkl_run_callbacks(L, NULL);
     pthread_mutex_lock(&c->mu);
   }
+  if (blocking) tk_pool_block_end();
   tkl_buf *b = take(c);
   int closed = c->closed;
   pthread_mutex_unlock(&c->mu);

@@ -418,6 +418,11 @@ double tkl_block_slice(double left) {
   return left < 0 || left > TKL_BLOCK_SLICE ? TKL_BLOCK_SLICE : left;
 }
 
+int tkl_block_given_up(void) {
+  tkl_task *t = running_task();
+  return t != NULL && tk_job_is_cancelled(t->job);
+}
+
 /* The base of every task's coroutine: decodes the function and its
 ** arguments, calls it and encodes its results into the task, all in one
 ** resume (protected calls of their own for the decoding and the encoding

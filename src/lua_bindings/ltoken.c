@@ -63,15 +63,20 @@ static int l_wait(lua_State *L) {
       tkl_wait_deadline(L, w, timeout);
       return tkl_wait_suspend(L, wait_k, 1);
     }
-    /* Blocking: in slices, so that Ctrl-C ends the wait. */
+    /* Blocking: until cancelled, timed out or the task is cancelled, in
+    ** slices for Ctrl-C and the state's fired callbacks. */
     double deadline = timeout < 0 ? -1 : tkl_now() + timeout;
-    for (;;) {
+    int interrupted = 0;
+    tk_pool_block_begin();
+    while (!tk_token_is_cancelled(t) && !tkl_block_given_up()) {
       double left = deadline < 0 ? -1 : deadline - tkl_now();
       if (deadline >= 0 && left <= 0) break;
-      if (tk_token_wait(t, tkl_block_slice(left)) == 0) break;
-      if (tkl_interrupted()) return luaL_error(L, "interrupted!");
+      tk_token_wait(t, tkl_block_slice(left));
+      if ((interrupted = tkl_interrupted())) break;
       tkl_run_callbacks(L, NULL);
     }
+    tk_pool_block_end();
+    if (interrupted) return luaL_error(L, "interrupted!");
     tkl_run_callbacks(L, NULL);  /* this token's, among others */
   }
   return wait_k(L, LUA_OK, 0);

@@ -198,7 +198,8 @@ static int take_arrivals(work_box *b) {
 
 /* Blocks (a thread) or suspends (a task, continuing in k) until something
 ** arrives or the deadline passes (< 0: none). Returns 1 when it blocked
-** and timed out. */
+** and timed out, or its task was cancelled (a suspended wait sees that in
+** unawait). */
 static int await(lua_State *L, work_box *b, double deadline,
                  lua_KFunction k) {
   tkl_work *w = b->w;
@@ -206,6 +207,7 @@ static int await(lua_State *L, work_box *b, double deadline,
   if (deadline >= 0 && wait <= 0) return 1;
   tkl_task *t = tkl_yieldable_task(L);
   void *wk = NULL;
+  if (t == NULL && tkl_block_given_up()) return 1;  /* as a suspended wait */
   if (t != NULL) {
     pthread_mutex_lock(&w->mu);
     int busy = w->waker != NULL;
@@ -224,7 +226,8 @@ static int await(lua_State *L, work_box *b, double deadline,
     return tkl_wait_suspend(L, k, 1);
   }
   if (empty)  /* a task's worker gets a spare meanwhile */
-    rc = tk__cond_wait_blocking(&w->cv, &w->mu, tk__deadline(wait));
+    rc = tk__cond_wait_blocking(&w->cv, &w->mu,
+                                tk__deadline(tkl_block_slice(wait)));
   atomic_store_explicit(&w->waiting, 0, memory_order_relaxed);
   pthread_mutex_unlock(&w->mu);
   if (wk != NULL) {  /* arrived meanwhile: wake at once */

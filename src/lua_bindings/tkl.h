@@ -315,10 +315,14 @@ TKL_INTERNAL tkl_task *tkl_current_task(void);
 ** error instead of waiting on. */
 TKL_INTERNAL int tkl_interrupted(void);
 /* How long a thread that blocks (it cannot suspend) waits at a time, with
-** `left` seconds to go (< 0: no limit): waits in slices, checking
-** tkl_interrupted between them, so that Ctrl-C ends them at once. */
+** `left` seconds to go (< 0: no limit). Nothing wakes a blocked wait when
+** Ctrl-C interrupts everything, when a callback of its state fires, or
+** when its task (if any) is cancelled: it waits in slices, and between them
+** checks tkl_interrupted, runs the callbacks, and gives up, as a suspended
+** wait does, once tkl_block_given_up(). */
 #define TKL_BLOCK_SLICE 0.05
 TKL_INTERNAL double tkl_block_slice(double left);
+TKL_INTERNAL int tkl_block_given_up(void);
 /* The running task if L runs its code and a yield there suspends the task
 ** (L is its coroutine, or one it resumed where it could yield, see
 ** tkl_coro_enter, and L may yield here), else NULL. */

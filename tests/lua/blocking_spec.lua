@@ -84,6 +84,37 @@ describe("a wait that blocks its worker", function()
     assert.are.equal("go", j:result(10 * MULT))
   end)
 
+  it("ends with its task's timeout, as a suspended wait does", function()
+    -- Nothing else would end these waits for 5 s: the task's timeout must.
+    local ch, tok, never = tk.channel(), tk.token(), tk.channel()
+    local waits = {
+      pop = function(c, secs) return c:pop(secs) end,
+      push = function(c, secs) c:push(1) return c:push(2, secs) end,
+      result = function(_, secs, pool)
+        return pool:submit(function(g, s) return g:pop(s) end, never, secs):result(secs)
+      end,
+      token = function(_, secs, _, t) return t:wait(secs) end,
+      work = function(_, secs, pool)
+        local w = pool:work(function(g, s) return g:pop(s) end, function() end)
+        w:queue(never, secs)
+        return w:wait(secs)
+      end,
+    }
+    for name, wait in pairs(waits) do
+      local j = p:submit({timeout = 0.2}, function(w, c, secs, pool, t)
+        table.sort({2, 1}, function(a, b)  -- no yield possible here
+          w(c, secs, pool, t)
+          while true do end  -- then the timeout stops it
+        end)
+      end, wait, name == "push" and tk.channel(1) or ch, 5 * MULT, p, tok)
+      assert.is_true(j:wait(2.5 * MULT), name .. ": the wait did not end")
+      assert.are.equal("cancelled", j.state)
+      assert.are.equal("timed out after 0.2 s", j.error)
+      never:close()
+      never = tk.channel()
+    end
+  end)
+
   it("a task submitting to its own full pool with on_full = block gets room", function()
     local q <close> = tk.pool{workers = 1, capacity = 1, on_full = "block"}
     local j = q:submit(function(pool, secs)
