@@ -57,7 +57,7 @@ void tkl_retain_handle(int kind, void *ptr) {
     case TKL_K_TOKEN: tk_token_retain(ptr); break;
     case TKL_K_CHANNEL: tkl_channel_retain(ptr); break;
     case TKL_K_SHARED: tkl_shared_retain(ptr); break;
-    case TKL_K_POOL: tkl_pool_retain(ptr); break;
+    case TKL_K_POOL: tkl_pool_retain_handle(ptr); break;
     case TKL_K_GROUP: tk_group_retain(ptr); break;
   }
 }
@@ -68,7 +68,7 @@ void tkl_release_handle(int kind, void *ptr) {
     case TKL_K_TOKEN: tk_token_release(ptr); break;
     case TKL_K_CHANNEL: tkl_channel_release(ptr); break;
     case TKL_K_SHARED: tkl_shared_release(ptr); break;
-    case TKL_K_POOL: tkl_pool_release(ptr); break;
+    case TKL_K_POOL: tkl_pool_release_handle(ptr, 0); break;
     case TKL_K_GROUP: tk_group_release(ptr); break;
   }
 }
@@ -94,6 +94,15 @@ void tkl_push_handle(lua_State *L, int kind, void *ptr) {
   b->kind = kind;
   b->ptr = ptr;
   own_pool_mt(L, kind, ptr);
+  if (kind == TKL_K_POOL) {
+    /* In a state of one of the pool's own workers the box holds no handle:
+    ** a pool's tasks cannot keep it up after every other holder let go. */
+    tkl_task *t = tkl_current_task();
+    if (t != NULL && t->pool == ptr) {
+      b->owner = -1;
+      tkl_pool_drop_own_handle(ptr);
+    }
+  }
   lua_pushvalue(L, -1);
   lua_rawsetp(L, -3, ptr);
   lua_remove(L, -2);

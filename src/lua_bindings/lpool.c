@@ -280,16 +280,16 @@ void tkl_cancel_live_pools(void) {
   snapshot_free(all, n);
 }
 
-/* Shuts the pool down, waiting for its work (unless called from one of its
-** own workers, which cannot wait for themselves). Any thread may call it,
-** at once with others: the core shutdown is idempotent, the first close
-** takes the pool off the live list. The core pool is freed with the last
-** reference (tkl_pool_release). */
-static void pool_close(tkl_pool *p, int cancel_pending) {
+/* Shuts the pool down, waiting for its work if `wait` (unless called from
+** one of its own workers, which cannot wait for themselves). Any thread
+** may call it, at once with others: the core shutdown is idempotent, the
+** first close takes the pool off the live list. The core pool is freed
+** with the last reference (tkl_pool_release). */
+static void pool_close_wait(tkl_pool *p, int cancel_pending, int wait) {
   if (!p->owned) return;
   /* Still on the live list while it waits for its work: Ctrl-C may have
   ** to cancel that work (tkl_cancel_live_pools). */
-  tk_pool_shutdown(p->pool, 1, cancel_pending);
+  tk_pool_shutdown(p->pool, wait, cancel_pending);
   if (atomic_exchange(&p->closed, 1)) return;
   live_remove(p);
   tk_pool_metrics_t m;
@@ -304,11 +304,31 @@ static void pool_close(tkl_pool *p, int cancel_pending) {
   pthread_mutex_unlock(&live_mu);
 }
 
+static void pool_close(tkl_pool *p, int cancel_pending) {
+  pool_close_wait(p, cancel_pending, 1);
+}
+
+void tkl_pool_retain_handle(tkl_pool *p) {
+  atomic_fetch_add(&p->handles, 1);
+  tkl_pool_retain(p);
+}
+
+void tkl_pool_drop_own_handle(tkl_pool *p) {
+  if (atomic_fetch_sub(&p->handles, 1) == 1) pool_close_wait(p, 0, 0);
+}
+
+void tkl_pool_release_handle(tkl_pool *p, int wait) {
+  if (atomic_fetch_sub(&p->handles, 1) == 1) pool_close_wait(p, 0, wait);
+  tkl_pool_release(p);
+}
+
 static tkl_pool *pool_make(lua_State *L, int workers, const char *name,
                            size_t capacity, int block) {
   tkl_pool *p = calloc(1, sizeof *p);
   if (p == NULL) luaL_error(L, "not enough memory");
   atomic_init(&p->refs, 1);
+  atomic_init(&p->handles, 1);  /* the owner box's (a default pool: its
+                                   sentinel's, which never lets it go) */
   atomic_init(&p->closed, 0);
   p->owned = 1;
   snprintf(p->name, sizeof p->name, "%s", name ? name : "tk");
@@ -787,15 +807,24 @@ static int l_pool_shutdown(lua_State *L) {
   return 0;
 }
 
+/* A box collected: the pool goes down (waiting for its work) with the last
+** handle on it, in whatever state that was. */
 static int pool_gc(lua_State *L) {
   pool_box *b = tkl_check_box(L, 1, TKL_K_POOL);
   tkl_pool *p = P(b);
   b->ptr = NULL;
-  if (p != NULL) {
-    if (b->owner) pool_close(p, 0);
-    tkl_pool_release(p);
-  }
+  if (p == NULL) return 0;
+  if (b->owner < 0) tkl_pool_release(p);  /* held no handle */
+  else tkl_pool_release_handle(p, 1);
   return 0;
+}
+
+/* A box closed (<close>): the box that tk.pool made shuts the pool down,
+** as pool:shutdown() does; any other lets its handle go. */
+static int pool_close_box(lua_State *L) {
+  pool_box *b = tkl_check_box(L, 1, TKL_K_POOL);
+  if (P(b) != NULL && b->owner > 0) pool_close(P(b), 0);
+  return pool_gc(L);
 }
 
 static int pool_tostring(lua_State *L) {
@@ -879,7 +908,7 @@ void tkl_open_pool(lua_State *L) {
                                      {"shutdown", l_pool_shutdown},
                                      {NULL, NULL}};
   static const luaL_Reg meta[] = {{"__gc", pool_gc},
-                                  {"__close", pool_gc},
+                                  {"__close", pool_close_box},
                                   {"__tostring", pool_tostring},
                                   {"__eq", tkl_handle_eq},
                                   {NULL, NULL}};

@@ -59,7 +59,10 @@ typedef struct tkl_box {
   const void *tag;               /* tkl_box_tag(kind): tells our boxes apart
                                     without a metatable lookup */
   int kind;
-  int owner;                     /* pools: this box made it and ends it */
+  int owner;                     /* pools: 1 for the box tk.pool made
+                                    (its <close> shuts the pool down), -1
+                                    in one of the pool's own workers'
+                                    states (it holds no handle) */
   void *ptr;                     /* NULL once released (__gc / __close) */
 } tkl_box;
 
@@ -229,6 +232,10 @@ TKL_INTERNAL void tkl_shared_release(tkl_shared *s);
 ** safe to use (its submits fail) from every state that still holds it. */
 typedef struct tkl_pool {
   atomic_int refs;
+  atomic_int handles;            /* Lua's handles on it: boxes (but those in
+                                    its own workers' states) and values in
+                                    transit; it shuts down when the last
+                                    goes, whichever state made it */
   atomic_int closed;             /* shut down by its owner (lpool.c) */
   tk_pool_t *pool;               /* for the tkl_pool's whole life */
   int owned;                     /* ours to shut down and free */
@@ -242,6 +249,14 @@ typedef struct tkl_pool {
 
 TKL_INTERNAL void tkl_pool_retain(tkl_pool *p);
 TKL_INTERNAL void tkl_pool_release(tkl_pool *p);
+/* A handle's reference (retain_handle), and its end: when the last handle
+** goes the pool shuts down, waiting for its work if `wait` (a box
+** collected) or not (a value dropped, maybe under a lock). */
+TKL_INTERNAL void tkl_pool_retain_handle(tkl_pool *p);
+TKL_INTERNAL void tkl_pool_release_handle(tkl_pool *p, int wait);
+/* The handle of a box made in one of p's own workers' states goes: a pool
+** cannot be kept alive by its own tasks (the box keeps its reference). */
+TKL_INTERNAL void tkl_pool_drop_own_handle(tkl_pool *p);
 /* Pushes the metatable for a box of p (every pool box has its own). */
 TKL_INTERNAL void tkl_push_pool_mt(lua_State *L, tkl_pool *p);
 

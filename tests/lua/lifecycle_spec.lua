@@ -102,4 +102,31 @@ describe("a pool shut down while others use it", function()
     end
     os.remove(f)
   end)
+
+  it("made in a task and returned, lives as long as a state holds it", function()
+    local p <close> = tk.pool(1)
+    local q = p:submit(function() return require("threadkit").pool(1) end):result()
+    -- The worker that made it collects its box: the pool is ours as well.
+    p:submit(function() collectgarbage() collectgarbage() end):wait()
+    assert.are.equal(5, q:submit(function() return 5 end):result())
+    q:shutdown()
+  end)
+
+  it("lives while any state but its own workers' holds it", function()
+    local r = tk.pool(2)
+    local jobs = {}
+    for i = 1, 10 do jobs[i] = r:submit(function(pool) return pool end, r) end
+    for i = 1, 10 do assert.are.equal(r, jobs[i]:result()) end
+    local back = jobs[1]:result()
+    r, jobs = nil, nil
+    collectgarbage()
+    collectgarbage()
+    -- `back` is one more box in this state: the pool still runs.
+    assert.are.equal(3, back:submit(function() return 3 end):result())
+    -- Its tasks' own boxes of it hold no handle: dropping the last box
+    -- here shuts it down (waiting), which returns.
+    back = nil
+    collectgarbage()
+    collectgarbage()
+  end)
 end)
