@@ -30,7 +30,8 @@
 enum {
   T_NIL = 1, T_FALSE, T_TRUE, T_INT, T_FLT, T_STR, T_TABLE, T_REF, T_END,
   T_FUNC, T_ENV, T_CFUNC, T_HANDLE,
-  T_PFUNC  /* a function that cannot be met again: not numbered */
+  T_PFUNC,  /* a function that cannot be met again: not numbered */
+  T_UPREF   /* an upvalue shared with a function sent before */
 };
 
 /* {====================================================== buffers */
@@ -488,6 +489,30 @@ static int env_upvalue(lua_State *L, const char *name) {
   return env;
 }
 
+/* Closures that share an upvalue (`local n = 0` with an inc and a get)
+** share it on arrival too, as tables met twice are one table: the first
+** time an upvalue is sent, the seen table notes it under its id as
+** function number * 256 + upvalue number; after that it travels as that
+** reference, and the decoder joins the two (lua_upvaluejoin). Returns 1
+** if upvalue n of the function at idx (number fid) was written so. */
+static int shared_upvalue(enc *e, int idx, int n, lua_Integer fid) {
+  lua_State *L = e->L;
+  lua_pushlightuserdata(L, lua_upvalueid(L, idx, n));
+  if (lua_rawget(L, e->seen) == LUA_TNUMBER) {
+    lua_Integer where = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    put_byte(e, T_UPREF);
+    put_size(e, (size_t)(where / 256));
+    put_size(e, (size_t)(where % 256));
+    return 1;
+  }
+  lua_pop(L, 1);
+  lua_pushlightuserdata(L, lua_upvalueid(L, idx, n));
+  lua_pushinteger(L, fid * 256 + n);
+  lua_rawset(L, e->seen);
+  return 0;
+}
+
 /* Functions travel as their bytecode's id (the bytecode itself stays in
 ** this process's table, see intern_bytecode), then their upvalues. */
 static void encode_function(enc *e, int idx) {
@@ -522,6 +547,7 @@ static void encode_function(enc *e, int idx) {
     nup++;
   }
   if (!plain && seen_before(e, idx)) return;
+  lua_Integer fid = e->next_id;  /* its number, if it has one */
   lua_Integer id = function_id(L, idx);
   if (plain) {
     lua_pushvalue(L, idx);
@@ -537,7 +563,7 @@ static void encode_function(enc *e, int idx) {
     name = lua_getupvalue(L, idx, i);
     if (name != NULL && env_upvalue(L, name)) {
       put_byte(e, T_ENV);
-    } else {
+    } else if (!shared_upvalue(e, idx, i, fid)) {
       push_path(e, 'u', name && *name ? name : "?", 0);
       encode_value(e, lua_gettop(L));
       e->depth--;
@@ -786,6 +812,24 @@ static void load_function(dec *d, lua_Integer id, int *fresh) {
   *fresh = 1;
 }
 
+/* Upvalue n of the closure at f becomes the one it shared when sent: an
+** upvalue of a function decoded before (see shared_upvalue). */
+static void join_upvalue(dec *d, int f, int n) {
+  lua_State *L = d->L;
+  size_t fid = take_size(d), m = take_size(d);
+  if (fid == 0 || fid > (size_t)d->next_id || lua_isnil(L, d->objs) ||
+      m == 0 || m > 255)
+    bad(d);
+  lua_rawgeti(L, d->objs, (lua_Integer)fid);
+  int other = lua_gettop(L);
+  if (lua_type(L, other) != LUA_TFUNCTION || lua_iscfunction(L, other) ||
+      lua_getupvalue(L, other, (int)m) == NULL)
+    bad(d);
+  lua_pop(L, 1);
+  lua_upvaluejoin(L, f, n, other, (int)m);
+  lua_pop(L, 1);
+}
+
 static void decode_function(dec *d, int numbered) {
   lua_State *L = d->L;
   lua_Integer id = (lua_Integer)take_size(d);
@@ -820,6 +864,11 @@ static void decode_function(dec *d, int numbered) {
     only_env = 0;
     /* Only closures whose upvalues are all _ENV are cached. */
     if (!fresh) bad(d);
+    if (d->b->pos < d->b->len && d->b->data[d->b->pos] == T_UPREF) {
+      d->b->pos++;
+      join_upvalue(d, f, (int)i);
+      continue;
+    }
     decode_value(d);
     lua_setupvalue(L, f, (int)i);
   }

@@ -78,12 +78,16 @@ static int dump_writer(lua_State *L, const void *p, size_t n, void *ud) {
 }
 
 /* Functions a program may push: a Lua closure with an upvalue, one that
-** uses _ENV, and a standard library C function. */
+** uses _ENV, a standard library C function, and two closures that share
+** an upvalue (n) besides one each of their own. */
+#define NFUNCS 5
 static const char FUNCS[] =
-    "local k = 41\n"
+    "local k, n, a, b = 41, 2, 3, 4\n"
     "return function(x) return (x or 0) + k end,\n"
     "       function() return type(print) end,\n"
-    "       string.rep\n";
+    "       string.rep,\n"
+    "       function(x) return (x or 0) + n + a end,\n"
+    "       function(x) return (x or 0) * n - b end\n";
 
 /* Pushes a Lua function of n statements (about 75 bytes of bytecode
 ** each: up to some 70 KiB), loaded from stripped bytecode when `strip`:
@@ -166,7 +170,7 @@ static void build(lua_State *L, reader *r) {
             push_long_function(L, 1 + n % 900, which & 1);
           } else {
             lua_rawgetp(L, LUA_REGISTRYINDEX, FUNCS);
-            lua_rawgeti(L, -1, 1 + which % 3);
+            lua_rawgeti(L, -1, 1 + which % NFUNCS);
             lua_remove(L, -2);
           }
         }
@@ -184,6 +188,32 @@ static void build(lua_State *L, reader *r) {
 /* }====================================================== */
 
 /* {====================================================== comparison */
+
+/* Upvalues met in one comparison, A's by B's: shared ones must map one to
+** one (two closures sharing an upvalue in A share one in B, and closures
+** that share none in A share none in B). */
+#define MAX_UPS 256
+static const void *ups_a[MAX_UPS], *ups_b[MAX_UPS];
+static int nups;
+
+static int same_upvalues(lua_State *A, int ia, lua_State *B, int ib) {
+  for (int i = 1; lua_getupvalue(A, ia, i) != NULL; i++) {
+    lua_pop(A, 1);
+    if (lua_getupvalue(B, ib, i) == NULL) return 0;
+    lua_pop(B, 1);
+    const void *ua = lua_upvalueid(A, ia, i), *ub = lua_upvalueid(B, ib, i);
+    int found = 0;
+    for (int k = 0; k < nups && !found; k++) {
+      if ((ups_a[k] == ua) != (ups_b[k] == ub)) return 0;
+      found = ups_a[k] == ua;
+    }
+    if (!found && nups < MAX_UPS) {
+      ups_a[nups] = ua;
+      ups_b[nups++] = ub;
+    }
+  }
+  return 1;
+}
 
 /* Whether Lua functions a and b answer the same to f(3): every function
 ** a program can push takes a number and returns a number or a string. */
@@ -228,7 +258,8 @@ static int same(lua_State *A, int ia, lua_State *B, int ib, int seen) {
     }
     case LUA_TFUNCTION:
       if (lua_iscfunction(A, ia) != lua_iscfunction(B, ib)) return 0;
-      return lua_iscfunction(A, ia) || same_call(A, ia, B, ib);
+      return lua_iscfunction(A, ia) ||
+             (same_upvalues(A, ia, B, ib) && same_call(A, ia, B, ib));
     case LUA_TTABLE: break;
     default: return 0;
   }
@@ -317,6 +348,7 @@ static void fuzz_values(lua_State *A, lua_State *B, const uint8_t *data,
   if (lua_gettop(B) != n) abort();
   lua_newtable(A);
   int seen = lua_gettop(A);
+  nups = 0;
   for (int i = 1; i <= n; i++)
     if (!same(A, i, B, i, seen)) abort();  /* must decode to the same */
   lua_settop(A, 0);
@@ -331,10 +363,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     A = new_state();
     B = new_state();
     if (luaL_loadstring(A, FUNCS) != LUA_OK ||
-        lua_pcall(A, 0, 3, 0) != LUA_OK)
+        lua_pcall(A, 0, NFUNCS, 0) != LUA_OK)
       abort();
-    lua_createtable(A, 3, 0);
-    for (int i = 3; i >= 1; i--) {
+    lua_createtable(A, NFUNCS, 0);
+    for (int i = NFUNCS; i >= 1; i--) {
       lua_insert(A, -2);
       lua_rawseti(A, -2, i);
     }

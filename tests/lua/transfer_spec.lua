@@ -191,4 +191,26 @@ describe("transfer", function()
       end)
     end
   end
+
+  it("keeps upvalues shared between closures shared", function()
+    local n = 0
+    local function inc() n = n + 1 end
+    local function get() return n end
+    assert.are.equal(3, p:submit(function(i, g) i() i() i() return g() end, inc, get):result())
+    local t = {inc = inc, get = get}
+    assert.are.equal(2, p:submit(function(x) x.inc() x.inc() return x.get() end, t):result())
+    -- Through a cycle: the shared upvalue holds a table holding a closure.
+    local box
+    local function a() return box end
+    local function b() box = {f = b, n = (box and box.n or 0) + 1} return box end
+    b()
+    local got_n, same = p:submit(function(x, y) y() return x().n, x().f == y end, a, b):result()
+    assert.are.equal(2, got_n)
+    assert.is_true(same)
+    -- And back: the results share as the arguments did.
+    local i2, g2 = p:submit(function(x, y) return x, y end, inc, get):result()
+    i2()
+    assert.are.equal(1, g2())
+    assert.are.equal(0, n)  -- copies: ours is untouched
+  end)
 end)
