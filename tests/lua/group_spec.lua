@@ -150,6 +150,38 @@ describe("group", function()
     assert.are.equal("bad", e[2].error)
   end)
 
+  it("a long-lived group joined now and then keeps one round of tasks, not all", function()
+    -- RSS in KiB, from the process's own statm.
+    local function rss_kib()
+      local f = assert(io.open("/proc/self/statm"))
+      local pages = f:read("a"):match("^%d+ (%d+)")
+      f:close()
+      return tonumber(pages) * 4
+    end
+    local g = tk.group("long-lived", {pool = p})
+    local round, rounds = 500, 200
+    local function run_round(r)
+      for i = 1, round do g:add_task(function(x) return x end, i) end
+      assert.is_true(g:join(60))
+      -- What this join waited for: the round before it is forgotten.
+      local results = g:results()
+      assert.are.equal(round, #results, "round " .. r)
+      assert.are.equal(round, results[round][1])
+    end
+    for r = 1, 5 do run_round(r) end  -- the allocator warms up
+    collectgarbage()
+    local before = rss_kib()
+    for r = 6, rounds do run_round(r) end
+    collectgarbage()
+    local grown = rss_kib() - before
+    -- Keeping every task cost ~750 bytes each: ~70 MiB here.
+    assert.is_true(grown < 24 * 1024, ("RSS grew %d KiB"):format(grown))
+    local m = g:metrics()  -- counts over the group's whole life
+    assert.are.equal(round * rounds, m.submitted)
+    assert.are.equal(round * rounds, m.completed)
+    assert.are.equal(0, m.pending + m.running + m.failed + m.cancelled)
+  end)
+
   it("renders the forest", function()
     local g = tk.group("render-me", {pool = p})
     g:add_task(function() end)
