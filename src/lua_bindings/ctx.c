@@ -24,6 +24,12 @@ static int ctx_gc(lua_State *L) {
     return 0;
   tkl_buf_free(&c->scratch);
   tkl_buf_init(&c->scratch);
+  /* The code its cache of sent functions holds may go. */
+  for (int i = 0; i < TKL_FN_SLOTS; i++) {
+    tkl_code_release(c->fn_code[i]);
+    c->fn_code[i] = NULL;
+    c->fn[i] = NULL;
+  }
   tkl_pool_release(c->default_pool);
   c->default_pool = NULL;
   return 0;
@@ -53,10 +59,7 @@ tkl_ctx *tkl_ctx_push(lua_State *L) {
 tkl_buf *tkl_ctx_scratch(tkl_ctx *c) {
   tkl_buf *b = &c->scratch;
   /* Whatever a failed encode left: its references go, its room stays. */
-  for (size_t i = 0; i < b->nrefs; i++)
-    if (!b->refs[i].weak) tkl_release_handle(b->refs[i].kind, b->refs[i].ptr);
-  b->nrefs = 0;
-  b->len = 0;
+  tkl_buf_clear(b);
   return b;
 }
 

@@ -33,9 +33,22 @@ TKL_INTERNAL extern const char tkl_key_boxes, tkl_key_cfuncs, tkl_key_cnames,
 
 /* {====================================================== buffers */
 
+/* The interned bytecode of a function (transfer.c): functions travel as
+** its id. Every buffer that names an id holds a reference to its code, and
+** so does each sending state's cache of its last plain functions, so that
+** no code a buffer may still be decoded with is ever freed; code nothing
+** holds is freed (the least recently idle beyond a bound), and its id is
+** never given out again. */
+typedef struct tkl_code tkl_code;
+/* Another reference, for a holder of one (a buffer being copied, a cache
+** slot). */
+TKL_INTERNAL void tkl_code_retain(tkl_code *c);
+TKL_INTERNAL void tkl_code_release(tkl_code *c);  /* NULL is ignored */
+
 /* A growable byte buffer. Handles (jobs, tokens, ...) written into it hold
 ** a reference each, listed in refs so that a buffer that is never decoded
-** can still give them back. */
+** can still give them back; so does the code of each function it names,
+** listed in codes. */
 typedef struct tkl_buf {
   unsigned char *data;
   int borrowed;                  /* data lives elsewhere: not ours to free */
@@ -43,6 +56,11 @@ typedef struct tkl_buf {
   size_t pos;                    /* read position while decoding */
   struct tkl_ref *refs;          /* handles still owned by the buffer */
   size_t nrefs, caprefs;
+  /* The code the buffer holds: with ncodes <= 1, codes is that code
+  ** itself (a task's one function costs no allocation), else an array of
+  ** capcodes. */
+  void *codes;
+  size_t ncodes, capcodes;
 } tkl_buf;
 
 typedef struct tkl_ref {
@@ -69,14 +87,19 @@ typedef struct tkl_box {
 typedef struct tkl_blob {
   unsigned char *data;
   tkl_ref *refs;
+  void *codes;                   /* as a tkl_buf's */
   size_t len;
   unsigned nrefs;
-  unsigned borrowed;             /* data is the task's room */
+  unsigned ncodes : 31;
+  unsigned borrowed : 1;         /* data is the task's room */
 } tkl_blob;
 
 TKL_INTERNAL void tkl_buf_init(tkl_buf *b);
-/* Frees the bytes and releases every handle the buffer still owns. */
+/* Frees the bytes and releases every handle and code the buffer still
+** owns. */
 TKL_INTERNAL void tkl_buf_free(tkl_buf *b);
+/* Empties b for reuse: releases its handles and code, keeps its room. */
+TKL_INTERNAL void tkl_buf_clear(tkl_buf *b);
 TKL_INTERNAL tkl_buf *tkl_buf_new(void);
 TKL_INTERNAL void tkl_buf_delete(void *b);  /* tkl_buf_free + free */
 /* Moves src's bytes and handle references into dst: into `space` if they
@@ -110,6 +133,8 @@ typedef struct tkl_ctx {
   ** closures, so a listed address cannot be reused by another object. */
   const void *fn[TKL_FN_SLOTS];
   lua_Integer fn_id[TKL_FN_SLOTS];
+  tkl_code *fn_code[TKL_FN_SLOTS];  /* a reference each: a buffer that
+                                       names the id takes one more */
   int fn_nup[TKL_FN_SLOTS];
   /* The cached closures this state decoded last, by function id, with
   ** registry references (worker states: tkl_decode_blob_ctx). */
