@@ -8,6 +8,7 @@
 ** an index: a registry lookup by address hashes a pointer and costs about
 ** as much as the rest of a small encode.
 */
+#include <limits.h>
 #include <string.h>
 
 #include "tkl.h"
@@ -61,6 +62,18 @@ tkl_buf *tkl_ctx_scratch(tkl_ctx *c) {
   /* Whatever a failed encode left: its references go, its room stays. */
   tkl_buf_clear(b);
   return b;
+}
+
+/* Below this a worker's heap is left to the collector's own pace. */
+#define TRIM_MIN_KB (8 * 1024)
+
+void tkl_state_trim(lua_State *L, tkl_ctx *c) {
+  int kb = lua_gc(L, LUA_GCCOUNT);
+  int floor2 = c->trim_floor_kb > INT_MAX / 2 ? INT_MAX : 2 * c->trim_floor_kb;
+  if (kb <= TRIM_MIN_KB || kb <= floor2) return;
+  if (!lua_gc(L, LUA_GCISRUNNING)) return;  /* stopped by the script */
+  lua_gc(L, LUA_GCCOLLECT);
+  c->trim_floor_kb = lua_gc(L, LUA_GCCOUNT);
 }
 
 tkl_buf *tkl_scratch(lua_State *L) {

@@ -266,7 +266,11 @@ static int deliver(lua_State *L, tkl_buf *b) {
   *guard = b;
   luaL_setmetatable(L, "threadkit.bufguard");
   tkl_decode(L, b);
-  lua_remove(L, -2);  /* the guard; freed by the GC */
+  /* Freed now, not when the collector finds the guard: a large value's
+  ** bytes would stay that long. */
+  tkl_buf_delete(b);
+  *guard = NULL;
+  lua_remove(L, -2);
   return 1;
 }
 

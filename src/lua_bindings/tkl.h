@@ -45,6 +45,10 @@ typedef struct tkl_code tkl_code;
 TKL_INTERNAL void tkl_code_retain(tkl_code *c);
 TKL_INTERNAL void tkl_code_release(tkl_code *c);  /* NULL is ignored */
 
+/* The room a reused buffer (a state's scratch) keeps between values: one
+** that grew past it for a large value gives that memory back. */
+#define TKL_BUF_KEEP ((size_t)64 * 1024)
+
 /* A growable byte buffer. Handles (jobs, tokens, ...) written into it hold
 ** a reference each, listed in refs so that a buffer that is never decoded
 ** can still give them back; so does the code of each function it names,
@@ -98,7 +102,8 @@ TKL_INTERNAL void tkl_buf_init(tkl_buf *b);
 /* Frees the bytes and releases every handle and code the buffer still
 ** owns. */
 TKL_INTERNAL void tkl_buf_free(tkl_buf *b);
-/* Empties b for reuse: releases its handles and code, keeps its room. */
+/* Empties b for reuse: releases its handles and code, keeps its room up
+** to TKL_BUF_KEEP. */
 TKL_INTERNAL void tkl_buf_clear(tkl_buf *b);
 TKL_INTERNAL tkl_buf *tkl_buf_new(void);
 TKL_INTERNAL void tkl_buf_delete(void *b);  /* tkl_buf_free + free */
@@ -110,8 +115,10 @@ TKL_INTERNAL int tkl_blob_take(tkl_blob *dst, tkl_buf *src, void *space,
 /* Frees the bytes and releases every handle the blob holds. */
 TKL_INTERNAL void tkl_blob_free(tkl_blob *b);
 /* Moves the bytes of src into dst: into `space` (borrowed) if they fit in
-** `room` bytes, else into a new exact-size block; the handle references
-** move too. src keeps its capacity, empty. 0, or TK_ENOMEM (src intact). */
+** `room` bytes, else into a new exact-size block (src's own block when it
+** is past TKL_BUF_KEEP: a large value is not copied, and src keeps no room
+** of its size); the handle references move too. src keeps its capacity up
+** to TKL_BUF_KEEP, empty. 0, or TK_ENOMEM (src intact). */
 TKL_INTERNAL int tkl_buf_move(tkl_buf *dst, tkl_buf *src, void *space,
                               size_t room);
 /* Makes dst a copy of src (retaining its handles). 0, or TK_ENOMEM. */
@@ -142,6 +149,8 @@ typedef struct tkl_ctx {
   int dec_ref[TKL_FN_SLOTS];
   struct tkl_pool *default_pool; /* the default pool, held by this state
                                     once it used it (lpool.c) */
+  int trim_floor_kb;             /* worker states: the heap after the last
+                                    collection tkl_state_trim made */
 } tkl_ctx;
 /* Its user values: the cached closures, then each handle kind's
 ** metatable. */
@@ -155,6 +164,12 @@ TKL_INTERNAL void tkl_open_ctx(lua_State *L);
 TKL_INTERNAL tkl_ctx *tkl_ctx_push(lua_State *L);
 /* Its scratch buffer, emptied (see tkl_scratch). */
 TKL_INTERNAL tkl_buf *tkl_ctx_scratch(tkl_ctx *c);
+/* After a worker's task: collects the state's garbage at once when its
+** heap has grown past twice what it was after the last such collection
+** (and past a few MiB), so that a large value a task decoded or made
+** does not stay in an idle worker (a task's path makes few of the calls
+** that drive the collector). */
+TKL_INTERNAL void tkl_state_trim(lua_State *L, tkl_ctx *c);
 
 /* }====================================================== */
 

@@ -73,6 +73,17 @@ void tkl_buf_clear(tkl_buf *b) {
   b->codes = NULL;
   b->ncodes = b->capcodes = 0;
   b->len = 0;
+  /* A large value (a failed encode's, say) leaves no room of its size. */
+  if (b->cap > TKL_BUF_KEEP && !b->borrowed) {
+    free(b->data);
+    b->data = NULL;
+    b->cap = 0;
+  }
+  if (b->caprefs * sizeof *b->refs > TKL_BUF_KEEP) {
+    free(b->refs);
+    b->refs = NULL;
+    b->caprefs = 0;
+  }
 }
 
 /* Moves src's code into *codes / *n (src keeps none). */
@@ -88,18 +99,26 @@ int tkl_buf_move(tkl_buf *dst, tkl_buf *src, void *space, size_t room) {
   if (src->len <= room && space != NULL) {
     dst->data = space;
     dst->borrowed = 1;
+    memcpy(dst->data, src->data, src->len);
+  } else if (src->cap > TKL_BUF_KEEP && !src->borrowed) {
+    /* A large value: its block moves (fitted), src starts small again. */
+    unsigned char *fitted = realloc(src->data, src->len ? src->len : 1);
+    dst->data = fitted != NULL ? fitted : src->data;
+    src->data = NULL;
+    src->cap = 0;
   } else if ((dst->data = malloc(src->len ? src->len : 1)) == NULL) {
     return TK_ENOMEM;
+  } else {
+    memcpy(dst->data, src->data, src->len);
   }
-  memcpy(dst->data, src->data, src->len);
   dst->len = dst->cap = src->len;
   dst->refs = src->refs;
   dst->nrefs = src->nrefs;
   dst->caprefs = src->caprefs;
   src->refs = NULL;
   src->nrefs = src->caprefs = 0;
+  dst->capcodes = src->capcodes;
   take_codes(&dst->codes, &dst->ncodes, src);
-  dst->capcodes = dst->ncodes > 1 ? dst->ncodes : 0;
   src->len = 0;
   return 0;
 }
@@ -844,6 +863,18 @@ void tkl_check_count(lua_State *L, int n, const char *what) {
                TKL_MAX_VALUES);
 }
 
+/* A large value keeps no slack of its size while it waits in a channel,
+** a shared table or a task (growth doubles: up to as much again). */
+static void fit(tkl_buf *b) {
+  if (b->cap <= TKL_BUF_KEEP || b->cap - b->len <= b->len / 8 || b->borrowed)
+    return;
+  unsigned char *fitted = realloc(b->data, b->len ? b->len : 1);
+  if (fitted != NULL) {
+    b->data = fitted;
+    b->cap = b->len ? b->len : 1;
+  }
+}
+
 void tkl_encode_ctx(lua_State *L, int ctx, int first, int n, tkl_buf *b,
                     const char *what) {
   enc e;
@@ -856,7 +887,10 @@ void tkl_encode_ctx(lua_State *L, int ctx, int first, int n, tkl_buf *b,
   if (n > MAX_VALUES)
     luaL_error(L, "too many values to copy (%d, at most %d)", n, MAX_VALUES);
   first = lua_absindex(L, first);
-  if (encode_flat(&e, first, n)) return;
+  if (encode_flat(&e, first, n)) {
+    fit(b);
+    return;
+  }
   luaL_checkstack(L, 8, NULL);
   lua_pushnil(L);  /* the seen table, made on first need */
   e.seen = lua_gettop(L);
@@ -867,6 +901,7 @@ void tkl_encode_ctx(lua_State *L, int ctx, int first, int n, tkl_buf *b,
     encode_value(&e, first + i);
   }
   lua_pop(L, 2);
+  fit(b);
 }
 
 void tkl_encode(lua_State *L, int first, int n, tkl_buf *b, const char *what) {

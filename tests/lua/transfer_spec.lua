@@ -215,6 +215,39 @@ describe("transfer", function()
     assert.are.equal(100000, #echo(list))
   end)
 
+  it("leaves no buffer of a large value's size behind", function()
+    local MiB = 1024 * 1024
+    local one = tk.pool(1)  -- one worker: the one state that ran them all
+    local function worker_kib()
+      return one:submit(function() return collectgarbage("count") end):result()
+    end
+    local rss = support.rss_kib()
+    do
+      local big = string.rep("x", 96 * MiB)
+      -- As an argument, as a result, through a channel, a shared table.
+      assert.are.equal(#big, one:submit(function(s) return #s end, big):result())
+      assert.are.equal(#big, #one:submit(string.rep, "y", #big):result())
+      local ch, sh = tk.channel(), tk.shared()
+      ch:push(big)
+      assert.are.equal(#big, #ch:pop())
+      sh.big = big
+      assert.are.equal(#big, one:submit(function(s) return #s.big end, sh):result())
+      sh.big = nil
+    end
+    collectgarbage()
+    collectgarbage()
+    -- The worker's state, measured in it: a large value it decoded or
+    -- made is garbage once its task ended, and gone.
+    local kib = worker_kib()
+    assert.is_true(kib < 8 * 1024, ("the worker's state holds %.0f KiB"):format(kib))
+    -- The encoding buffers (C memory) are back to a bounded size.
+    if support.RSS_MEANINGFUL then
+      local grown = support.rss_kib() - rss
+      assert.is_true(grown < 32 * 1024, ("RSS grew %d KiB"):format(grown))
+    end
+    one:shutdown()
+  end)
+
   -- Real task functions are long: a function of n statements, its
   -- bytecode about 75 bytes a statement. Every way a function travels,
   -- from 1 KiB to 1 MiB of bytecode, stripped of debug info or not.
