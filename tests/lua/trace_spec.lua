@@ -72,9 +72,11 @@ describe("trace", function()
       local path = os.tmpname()
       local p = tk.pool(2)
       tk.trace_start(path)
-      local prev = p:submit(function() end)
-      for _ = 2, n do prev = p:submit({after = {prev}}, function() end) end
-      assert.is_true(prev:wait(60 * require("support").MULT))
+      -- Every handle is kept to the end: freed one by one then (a chain
+      -- held only by its last job frees recursively, as deep as it is).
+      local jobs = {p:submit(function() end)}
+      for i = 2, n do jobs[i] = p:submit({after = {jobs[i - 1]}}, function() end) end
+      assert.is_true(jobs[n]:wait(60 * require("support").MULT))
       p:wait_all(60)
       local t0 = tk.now()
       local written = tk.trace_stop()
