@@ -471,7 +471,13 @@ TK_API int tk_group_event_is_set(const tk_group_t *g);
 TK_API tk_token_t *tk_group_event(tk_group_t *g);
 /* Waits until every task of g and of its descendants is final (0), or
 ** TK_ETIMEDOUT. TK_EBUSY when called from a task of g or of a descendant
-** (it would wait for itself). */
+** (it would wait for itself). A join that returns 0 is where the group
+** forgets old tasks: it lets go of the tasks the previous successful join
+** waited for, and keeps those submitted since (the ones it waited for),
+** so a group joined now and then holds one round of tasks, not every task
+** it ran. A join with no task submitted since the last one forgets
+** nothing. A forgotten job lives on while someone holds it, with no group
+** (tk_job_group gives NULL). */
 TK_API int tk_group_join(tk_group_t *g, double timeout);
 /* Tasks of daemon groups and of their descendants that are not final: the
 ** work a process may leave unfinished when it ends (tklua waits for all
@@ -505,17 +511,27 @@ TK_API size_t tk_group_child_count(tk_group_t *g);
 ** g == NULL, of the roots of the forest), in creation order, into out,
 ** and returns how many it wrote (<= n). 0 when out is NULL or n is 0. */
 TK_API size_t tk_group_children(tk_group_t *g, tk_group_t **out, size_t n);
-/* How many jobs g has had submitted (finished ones included); 0 for NULL. */
+/* How many jobs g lists (0 for NULL): every unfinished task, the tasks
+** its last successful join waited for, and those submitted since (see
+** tk_group_join). */
 TK_API size_t tk_group_job_count(tk_group_t *g);
-/* Writes new references to the first (at most n) of g's jobs, in
+/* Writes new references to the first (at most n) of the jobs g lists, in
 ** submission order, into out, and returns how many it wrote (<= n). 0
 ** when g or out is NULL or n is 0. */
 TK_API size_t tk_group_jobs(tk_group_t *g, tk_job_t **out, size_t n);
-/* Counts of g's own tasks by state (any pointer may be NULL; all 0 for a
-** NULL g). */
+/* Counts of g's own tasks: pending and running now, done (final) over
+** the group's whole life, forgotten ones included (any pointer may be
+** NULL; all 0 for a NULL g). */
 TK_API void tk_group_counts(tk_group_t *g, size_t *pending, size_t *running,
                             size_t *done);
-/* The group of a job (a new reference), or NULL (for NULL too). */
+/* Over the group's whole life: tasks submitted, and those that ended
+** completed, failed, cancelled (any pointer may be NULL; all 0 for a NULL
+** g). */
+TK_API void tk_group_totals(tk_group_t *g, size_t *submitted,
+                            size_t *completed, size_t *failed,
+                            size_t *cancelled);
+/* The group of a job (a new reference), or NULL (for NULL too, and for
+** a job its group forgot, see tk_group_join). */
 TK_API tk_group_t *tk_job_group(tk_job_t *job);
 /* Activity: a counter that moves whenever a task of any group ends or
 ** someone calls tk_group_poke (the Lua layer does on shared table and

@@ -38,8 +38,13 @@ struct tk_group {
   void (*data_free)(void *);
   /* tree_mu: */
   struct tk_group *child_head, *child_tail, *sib_next, *sib_prev;
-  gnode **nodes;                 /* every task, in submission order */
-  size_t nnodes, capnodes;
+  /* The tasks it lists, in submission order: nodes[0..joined) are those
+  ** the last successful join waited for, the rest came after it (see
+  ** forget_joined). */
+  gnode **nodes;
+  size_t nnodes, capnodes, joined;
+  /* Over the group's whole life (metrics, stats, the tree). */
+  size_t submitted, completed, failed, cancelled;
   gnode *wait_head, *wait_tail;  /* tasks waiting for a slot */
   int running;                   /* granted and not finished */
   size_t outstanding;            /* own tasks not finished */
@@ -208,6 +213,11 @@ static void on_finish(void *arg) {
   if (n->state == WAITING) wait_unlink(g, n);
   else if (n->state == GRANTED) g->running--;
   n->state = FINISHED;
+  switch (tk_job_state(n->job)) {  /* final: set before this is called */
+    case TK_JOB_COMPLETED: g->completed++; break;
+    case TK_JOB_FAILED: g->failed++; break;
+    default: g->cancelled++; break;
+  }
   for (tk_group_t *x = g; x != NULL; x = x->parent) x->subtree--;
   int last = --g->outstanding == 0;
   /* Once the event is set, waiting tasks are being cancelled: letting one
@@ -282,6 +292,7 @@ int tk_group_submit(tk_group_t *g, const tk_job_opts_t *opts, tk_task_fn fn,
     g->capnodes = cap;
   }
   g->nodes[g->nnodes++] = n;
+  g->submitted++;
   tk__job_ext_peek(job)->group = g;
   if (g->outstanding++ == 0) tk_group_retain(g);  /* alive while it works */
   for (tk_group_t *x = g; x != NULL; x = x->parent) x->subtree++;
@@ -316,6 +327,51 @@ int tk_group_event_is_set(const tk_group_t *g) {
 
 tk_token_t *tk_group_event(tk_group_t *g) { return g ? g->event : NULL; }
 
+/* With tree_mu held, every task of g finished (a join succeeded): the
+** tasks the previous successful join waited for are forgotten, and those
+** after it become the ones this join waited for. Without it a group that
+** runs tasks all its life would keep every job it ever ran. A join with
+** nothing new since the last one forgets nothing, so joins at once from
+** several threads all see the same list. The forgotten nodes are
+** returned in *dropped (n of them, to free without tree_mu: releasing a
+** job may free what holds a group), or NULL when there are none. */
+static gnode **forget_joined(tk_group_t *g, size_t *n) {
+  *n = 0;
+  if (g->nnodes == g->joined) return NULL;
+  size_t drop = g->joined;
+  gnode **dropped = NULL;
+  if (drop > 0 && (dropped = tk__malloc(drop * sizeof *dropped)) == NULL)
+    return NULL;  /* without memory: forgotten at a later join */
+  for (size_t i = 0; i < drop; i++) {
+    dropped[i] = g->nodes[i];
+    /* The job may outlive the group: it must not point to it. */
+    tk__job_ext *x = tk__job_ext_peek(dropped[i]->job);
+    if (x != NULL && x->group == g) x->group = NULL;
+  }
+  memmove(g->nodes, g->nodes + drop, (g->nnodes - drop) * sizeof *g->nodes);
+  g->nnodes -= drop;
+  g->joined = g->nnodes;
+  /* A large round leaves no large array behind. */
+  if (g->capnodes > 64 && g->nnodes < g->capnodes / 4) {
+    size_t cap = g->nnodes * 2 > 16 ? g->nnodes * 2 : 16;
+    gnode **smaller = tk__realloc(g->nodes, cap * sizeof *smaller);
+    if (smaller != NULL) {
+      g->nodes = smaller;
+      g->capnodes = cap;
+    }
+  }
+  *n = drop;
+  return dropped;
+}
+
+static void free_dropped(gnode **dropped, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    tk_job_release(dropped[i]->job);
+    tk__free(dropped[i]);
+  }
+  tk__free(dropped);
+}
+
 int tk_group_join(tk_group_t *g, double timeout) {
   if (g == NULL) return TK_EINVAL;
   TK_ONCE(&tree_once, init_cv);
@@ -342,8 +398,11 @@ int tk_group_join(tk_group_t *g, double timeout) {
       break;
     }
   }
+  size_t ndropped = 0;
+  gnode **dropped = rc == 0 ? forget_joined(g, &ndropped) : NULL;
   pthread_mutex_unlock(&tree_mu);
   if (region) tk_pool_block_end();
+  free_dropped(dropped, ndropped);
   return rc;
 }
 
@@ -420,17 +479,38 @@ void tk_group_counts(tk_group_t *g, size_t *pending, size_t *running,
   size_t p = 0, r = 0, d = 0;
   if (g != NULL) {
     pthread_mutex_lock(&tree_mu);
+    /* Unfinished tasks are always listed (a join forgets finished ones
+    ** only); the finished are counted over the group's life, and so are
+    ** jobs just final that the group has not counted out yet. */
+    d = g->completed + g->failed + g->cancelled;
     for (size_t i = 0; i < g->nnodes; i++) {
       tk_job_state_t st = tk_job_state(g->nodes[i]->job);
       if (st == TK_JOB_PENDING) p++;
       else if (st == TK_JOB_RUNNING) r++;
-      else d++;
+      else if (g->nodes[i]->state != FINISHED) d++;
     }
     pthread_mutex_unlock(&tree_mu);
   }
   if (pending) *pending = p;
   if (running) *running = r;
   if (done) *done = d;
+}
+
+void tk_group_totals(tk_group_t *g, size_t *submitted, size_t *completed,
+                     size_t *failed, size_t *cancelled) {
+  size_t s = 0, c = 0, f = 0, x = 0;
+  if (g != NULL) {
+    pthread_mutex_lock(&tree_mu);
+    s = g->submitted;
+    c = g->completed;
+    f = g->failed;
+    x = g->cancelled;
+    pthread_mutex_unlock(&tree_mu);
+  }
+  if (submitted) *submitted = s;
+  if (completed) *completed = c;
+  if (failed) *failed = f;
+  if (cancelled) *cancelled = x;
 }
 
 uint64_t tk_group_activity(void) {

@@ -8,6 +8,7 @@
 ** an index: a registry lookup by address hashes a pointer and costs about
 ** as much as the rest of a small encode.
 */
+#include <limits.h>
 #include <string.h>
 
 #include "tkl.h"
@@ -25,6 +26,12 @@ static int ctx_gc(lua_State *L) {
   tkl_close_callbacks(L, c);
   tkl_buf_free(&c->scratch);
   tkl_buf_init(&c->scratch);
+  /* The code its cache of sent functions holds may go. */
+  for (int i = 0; i < TKL_FN_SLOTS; i++) {
+    tkl_code_release(c->fn_code[i]);
+    c->fn_code[i] = NULL;
+    c->fn[i] = NULL;
+  }
   tkl_pool_release(c->default_pool);
   c->default_pool = NULL;
   return 0;
@@ -63,11 +70,20 @@ tkl_ctx *tkl_ctx_push(lua_State *L) {
 tkl_buf *tkl_ctx_scratch(tkl_ctx *c) {
   tkl_buf *b = &c->scratch;
   /* Whatever a failed encode left: its references go, its room stays. */
-  for (size_t i = 0; i < b->nrefs; i++)
-    if (!b->refs[i].weak) tkl_release_handle(b->refs[i].kind, b->refs[i].ptr);
-  b->nrefs = 0;
-  b->len = 0;
+  tkl_buf_clear(b);
   return b;
+}
+
+/* Below this a worker's heap is left to the collector's own pace. */
+#define TRIM_MIN_KB (8 * 1024)
+
+void tkl_state_trim(lua_State *L, tkl_ctx *c) {
+  int kb = lua_gc(L, LUA_GCCOUNT);
+  int floor2 = c->trim_floor_kb > INT_MAX / 2 ? INT_MAX : 2 * c->trim_floor_kb;
+  if (kb <= TRIM_MIN_KB || kb <= floor2) return;
+  if (!lua_gc(L, LUA_GCISRUNNING)) return;  /* stopped by the script */
+  lua_gc(L, LUA_GCCOLLECT);
+  c->trim_floor_kb = lua_gc(L, LUA_GCCOUNT);
 }
 
 tkl_buf *tkl_scratch(lua_State *L) {

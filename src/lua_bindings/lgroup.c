@@ -251,7 +251,9 @@ static int push_jobs(lua_State *L, tk_group_t *g) {
   return (int)got;
 }
 
-/* g:results() --> {{job = j, v1, v2, ...}, ...} of completed tasks */
+/* g:results() --> {{job = j, v1, v2, ...}, ...} of the completed tasks
+** the group lists: those the last successful join waited for and those
+** added since (tk_group_join forgets the rest). */
 static int l_results(lua_State *L) {
   tk_group_t *g = check_group(L);
   int n = push_jobs(L, g);
@@ -281,7 +283,8 @@ static int l_results(lua_State *L) {
   return 1;
 }
 
-/* g:errors() --> {{job = j, error = msg}, ...} of failed and cancelled */
+/* g:errors() --> {{job = j, error = msg}, ...} of the failed and
+** cancelled tasks the group lists (as g:results()). */
 static int l_errors(lua_State *L) {
   tk_group_t *g = check_group(L);
   int n = push_jobs(L, g);
@@ -307,25 +310,21 @@ static int l_errors(lua_State *L) {
   return 1;
 }
 
-/* g:metrics() --> counts like the pool's */
+/* g:metrics() --> counts like the pool's: pending and running now, the
+** rest over the group's whole life (tasks a join forgot included). */
 static int l_metrics(lua_State *L) {
   tk_group_t *g = check_group(L);
-  int n = push_jobs(L, g);
-  int jobs = lua_gettop(L);
-  lua_Integer c[5] = {0, 0, 0, 0, 0};
-  for (int i = 1; i <= n; i++) {
-    lua_rawgeti(L, jobs, i);
-    c[tk_job_state(tkl_test_handle(L, -1, TKL_K_JOB))]++;
-    lua_pop(L, 1);
-  }
+  size_t c[5], submitted;
+  tk_group_counts(g, &c[0], &c[1], NULL);
+  tk_group_totals(g, &submitted, &c[2], &c[3], &c[4]);
   lua_createtable(L, 0, 8);
   static const char *const names[] = {"pending", "running", "completed",
                                       "failed", "cancelled"};
   for (int i = 0; i < 5; i++) {
-    lua_pushinteger(L, c[i]);
+    lua_pushinteger(L, (lua_Integer)c[i]);
     lua_setfield(L, -2, names[i]);
   }
-  lua_pushinteger(L, n);
+  lua_pushinteger(L, (lua_Integer)submitted);
   lua_setfield(L, -2, "submitted");
   lua_pushinteger(L, tk_group_max_concurrent(g));
   lua_setfield(L, -2, "max_concurrent");

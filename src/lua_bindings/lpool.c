@@ -190,6 +190,9 @@ static void print_group(FILE *f, tk_group_t *g, int depth) {
     if (q >= 0) wait[nw++] = q;
     tk_job_release(jobs[i]);
   }
+  /* Finished tasks over the group's life (its joins forget old ones);
+  ** the times are those of the tasks it still lists. */
+  tk_group_totals(g, NULL, &c[2], &c[3], &c[4]);
   double rs[3], ws[3];
   summary(run, nr, rs);
   summary(wait, nw, ws);

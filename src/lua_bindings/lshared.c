@@ -262,6 +262,10 @@ static int l_index(lua_State *L) {
   *guard = heap;
   luaL_setmetatable(L, "threadkit.bufguard");
   tkl_decode(L, heap);
+  /* Freed now, not when the collector finds the guard (see deliver in
+  ** lchannel.c). */
+  tkl_buf_delete(heap);
+  *guard = NULL;
   return 1;
 }
 

@@ -623,6 +623,7 @@ int tkl_task_run(void *arg) {
     lua_pop(L, 1);  /* msg */
   }
   drop_coroutine(L, t, st == LUA_OK);
+  tkl_state_trim(L, me->ctx);  /* before the job ends: its waiters see it */
   if (st == LUA_ERRMEM) lua_gc(L, LUA_GCCOLLECT);  /* give it back now */
   if (atomic_load(&t->cancel_raised) && tk_job_is_cancelled(job))
     return TK_ECANCELED;

@@ -8,6 +8,7 @@
 */
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +140,46 @@ static void json_string(FILE *f, const char *s) {
 
 static double us(double t) { return (t - trace_t0) * 1e6; }
 
+/* Which record a job's flow arrows start from: an open-addressing table
+** from job address to the first record of that job that ran, built once
+** per trace_stop, so that finding every dependency is linear in the
+** number of records (a scan per dependency made long chains quadratic). */
+typedef struct ran_index {
+  size_t *slot;                  /* record index + 1; 0: empty */
+  size_t mask;
+} ran_index;
+
+static size_t job_hash(const void *job) {
+  uint64_t h = (uint64_t)(uintptr_t)job * 0x9e3779b97f4a7c15u;
+  return (size_t)(h >> 17);
+}
+
+/* Without memory the index is empty: the trace is written without
+** arrows. */
+static void ran_index_build(ran_index *ix) {
+  size_t cap = 16;
+  while (cap < 2 * nrecs) cap *= 2;
+  ix->slot = calloc(cap, sizeof *ix->slot);
+  ix->mask = cap - 1;
+  if (ix->slot == NULL) return;
+  for (size_t i = 0; i < nrecs; i++) {
+    if (recs[i].start == 0) continue;  /* never ran: no arrow from it */
+    size_t k = job_hash(recs[i].id) & ix->mask;
+    while (ix->slot[k] != 0 && recs[ix->slot[k] - 1].id != recs[i].id)
+      k = (k + 1) & ix->mask;
+    if (ix->slot[k] == 0) ix->slot[k] = i + 1;  /* the first one stays */
+  }
+}
+
+/* The record of `job` that ran, or NULL. */
+static const rec *ran_index_find(const ran_index *ix, const void *job) {
+  if (ix->slot == NULL) return NULL;
+  for (size_t k = job_hash(job) & ix->mask; ix->slot[k] != 0;
+       k = (k + 1) & ix->mask)
+    if (recs[ix->slot[k] - 1].id == job) return &recs[ix->slot[k] - 1];
+  return NULL;
+}
+
 /* Writes the file and forgets the events; returns how many were written
 ** (jobs and marks), or -1 if the file could not be written. */
 long tkl_trace_stop(void);
@@ -168,6 +209,8 @@ long tkl_trace_stop(void) {
       fprintf(f, ",\n{\"ph\": \"M\", \"name\": \"thread_name\", \"pid\": 1, "
                  "\"tid\": %d, \"args\": {\"name\": \"worker %d\"}}", t, t - 1);
     long flow = 0;
+    ran_index ran;
+    ran_index_build(&ran);
     for (size_t i = 0; i < nrecs; i++) {
       rec *r = &recs[i];
       const char *label = r->name ? r->name : "task";
@@ -197,20 +240,19 @@ long tkl_trace_stop(void) {
       fprintf(f, "}}");
       /* Flow arrows: from the end of each dependency that ran. */
       for (int d = 0; d < r->ndeps && r->start > 0; d++) {
-        for (size_t k = 0; k < nrecs; k++) {
-          if (recs[k].id != r->deps[d] || recs[k].start == 0) continue;
-          flow++;
-          fprintf(f, ",\n{\"ph\": \"s\", \"cat\": \"dep\", \"name\": \"after\", "
-                     "\"id\": %ld, \"pid\": 1, \"tid\": %d, \"ts\": %.3f}",
-                  flow, recs[k].tid, us(recs[k].end) - 0.001);
-          fprintf(f, ",\n{\"ph\": \"f\", \"bp\": \"e\", \"cat\": \"dep\", "
-                     "\"name\": \"after\", \"id\": %ld, \"pid\": 1, "
-                     "\"tid\": %d, \"ts\": %.3f}",
-                  flow, r->tid, us(r->start));
-          break;
-        }
+        const rec *from = ran_index_find(&ran, r->deps[d]);
+        if (from == NULL) continue;
+        flow++;
+        fprintf(f, ",\n{\"ph\": \"s\", \"cat\": \"dep\", \"name\": \"after\", "
+                   "\"id\": %ld, \"pid\": 1, \"tid\": %d, \"ts\": %.3f}",
+                flow, from->tid, us(from->end) - 0.001);
+        fprintf(f, ",\n{\"ph\": \"f\", \"bp\": \"e\", \"cat\": \"dep\", "
+                   "\"name\": \"after\", \"id\": %ld, \"pid\": 1, "
+                   "\"tid\": %d, \"ts\": %.3f}",
+                flow, r->tid, us(r->start));
       }
     }
+    free(ran.slot);
     for (size_t i = 0; i < nmarks; i++) {
       fprintf(f, ",\n{\"ph\": \"i\", \"s\": \"g\", \"cat\": \"group\", "
                  "\"name\": ");

@@ -33,9 +33,26 @@ TKL_INTERNAL extern const char tkl_key_boxes, tkl_key_cfuncs, tkl_key_cnames,
 
 /* {====================================================== buffers */
 
+/* The interned bytecode of a function (transfer.c): functions travel as
+** its id. Every buffer that names an id holds a reference to its code, and
+** so does each sending state's cache of its last plain functions, so that
+** no code a buffer may still be decoded with is ever freed; code nothing
+** holds is freed (the least recently idle beyond a bound), and its id is
+** never given out again. */
+typedef struct tkl_code tkl_code;
+/* Another reference, for a holder of one (a buffer being copied, a cache
+** slot). */
+TKL_INTERNAL void tkl_code_retain(tkl_code *c);
+TKL_INTERNAL void tkl_code_release(tkl_code *c);  /* NULL is ignored */
+
+/* The room a reused buffer (a state's scratch) keeps between values: one
+** that grew past it for a large value gives that memory back. */
+#define TKL_BUF_KEEP ((size_t)64 * 1024)
+
 /* A growable byte buffer. Handles (jobs, tokens, ...) written into it hold
 ** a reference each, listed in refs so that a buffer that is never decoded
-** can still give them back. */
+** can still give them back; so does the code of each function it names,
+** listed in codes. */
 typedef struct tkl_buf {
   unsigned char *data;
   int borrowed;                  /* data lives elsewhere: not ours to free */
@@ -43,6 +60,11 @@ typedef struct tkl_buf {
   size_t pos;                    /* read position while decoding */
   struct tkl_ref *refs;          /* handles still owned by the buffer */
   size_t nrefs, caprefs;
+  /* The code the buffer holds: with ncodes <= 1, codes is that code
+  ** itself (a task's one function costs no allocation), else an array of
+  ** capcodes. */
+  void *codes;
+  size_t ncodes, capcodes;
 } tkl_buf;
 
 typedef struct tkl_ref {
@@ -72,14 +94,20 @@ typedef struct tkl_box {
 typedef struct tkl_blob {
   unsigned char *data;
   tkl_ref *refs;
+  void *codes;                   /* as a tkl_buf's */
   size_t len;
   unsigned nrefs;
-  unsigned borrowed;             /* data is the task's room */
+  unsigned ncodes : 31;
+  unsigned borrowed : 1;         /* data is the task's room */
 } tkl_blob;
 
 TKL_INTERNAL void tkl_buf_init(tkl_buf *b);
-/* Frees the bytes and releases every handle the buffer still owns. */
+/* Frees the bytes and releases every handle and code the buffer still
+** owns. */
 TKL_INTERNAL void tkl_buf_free(tkl_buf *b);
+/* Empties b for reuse: releases its handles and code, keeps its room up
+** to TKL_BUF_KEEP. */
+TKL_INTERNAL void tkl_buf_clear(tkl_buf *b);
 TKL_INTERNAL tkl_buf *tkl_buf_new(void);
 TKL_INTERNAL void tkl_buf_delete(void *b);  /* tkl_buf_free + free */
 /* Moves src's bytes and handle references into dst: into `space` if they
@@ -90,8 +118,10 @@ TKL_INTERNAL int tkl_blob_take(tkl_blob *dst, tkl_buf *src, void *space,
 /* Frees the bytes and releases every handle the blob holds. */
 TKL_INTERNAL void tkl_blob_free(tkl_blob *b);
 /* Moves the bytes of src into dst: into `space` (borrowed) if they fit in
-** `room` bytes, else into a new exact-size block; the handle references
-** move too. src keeps its capacity, empty. 0, or TK_ENOMEM (src intact). */
+** `room` bytes, else into a new exact-size block (src's own block when it
+** is past TKL_BUF_KEEP: a large value is not copied, and src keeps no room
+** of its size); the handle references move too. src keeps its capacity up
+** to TKL_BUF_KEEP, empty. 0, or TK_ENOMEM (src intact). */
 TKL_INTERNAL int tkl_buf_move(tkl_buf *dst, tkl_buf *src, void *space,
                               size_t room);
 /* Makes dst a copy of src (retaining its handles). 0, or TK_ENOMEM. */
@@ -115,6 +145,8 @@ typedef struct tkl_ctx {
   ** closures, so a listed address cannot be reused by another object. */
   const void *fn[TKL_FN_SLOTS];
   lua_Integer fn_id[TKL_FN_SLOTS];
+  tkl_code *fn_code[TKL_FN_SLOTS];  /* a reference each: a buffer that
+                                       names the id takes one more */
   int fn_nup[TKL_FN_SLOTS];
   /* The cached closures this state decoded last, by function id, with
   ** registry references (worker states: tkl_decode_blob_ctx). */
@@ -124,6 +156,8 @@ typedef struct tkl_ctx {
                                     once it used it (lpool.c) */
   tkl_fired *fired;              /* on_cancel callbacks to run here, once
                                     one was registered (lcallbacks.c) */
+  int trim_floor_kb;             /* worker states: the heap after the last
+                                    collection tkl_state_trim made */
 } tkl_ctx;
 /* Its user values: the cached closures, then each handle kind's
 ** metatable. */
@@ -137,6 +171,12 @@ TKL_INTERNAL void tkl_open_ctx(lua_State *L);
 TKL_INTERNAL tkl_ctx *tkl_ctx_push(lua_State *L);
 /* Its scratch buffer, emptied (see tkl_scratch). */
 TKL_INTERNAL tkl_buf *tkl_ctx_scratch(tkl_ctx *c);
+/* After a worker's task: collects the state's garbage at once when its
+** heap has grown past twice what it was after the last such collection
+** (and past a few MiB), so that a large value a task decoded or made
+** does not stay in an idle worker (a task's path makes few of the calls
+** that drive the collector). */
+TKL_INTERNAL void tkl_state_trim(lua_State *L, tkl_ctx *c);
 
 /* }====================================================== */
 

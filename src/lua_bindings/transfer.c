@@ -6,8 +6,9 @@
 ** in the receiving one. Tables keep their shape (shared references and
 ** cycles are preserved within one transfer; metatables travel too);
 ** functions travel as the id of their bytecode (with debug info, kept once
-** per process) plus their upvalues, and an upvalue named _ENV binds to the
-** receiving state's globals. C functions of the standard library and of
+** per process while anything can name it, see intern_bytecode) plus their
+** upvalues, and an upvalue named _ENV binds to the receiving state's
+** globals. C functions of the standard library and of
 ** threadkit travel by name; threadkit's own objects travel by reference.
 ** Anything else is refused, naming where it sits.
 */
@@ -45,10 +46,53 @@ static void release_refs(tkl_ref *refs, size_t n) {
   free(refs);
 }
 
+/* The code held by a buffer or blob (see tkl_buf's codes: an array iff
+** there are two or more). */
+static tkl_code **code_list(void **codes, size_t n) {
+  return n <= 1 ? (tkl_code **)codes : *codes;
+}
+
+/* Releases the code held (and frees its array). */
+static void release_codes(void *codes, size_t n) {
+  tkl_code **list = code_list(&codes, n);
+  for (size_t i = 0; i < n; i++) tkl_code_release(list[i]);
+  if (n > 1) free(codes);
+}
+
 void tkl_buf_free(tkl_buf *b) {
   release_refs(b->refs, b->nrefs);
+  release_codes(b->codes, b->ncodes);
   if (!b->borrowed) free(b->data);
   tkl_buf_init(b);
+}
+
+void tkl_buf_clear(tkl_buf *b) {
+  for (size_t i = 0; i < b->nrefs; i++)
+    if (!b->refs[i].weak) tkl_release_handle(b->refs[i].kind, b->refs[i].ptr);
+  b->nrefs = 0;
+  release_codes(b->codes, b->ncodes);
+  b->codes = NULL;
+  b->ncodes = b->capcodes = 0;
+  b->len = 0;
+  /* A large value (a failed encode's, say) leaves no room of its size. */
+  if (b->cap > TKL_BUF_KEEP && !b->borrowed) {
+    free(b->data);
+    b->data = NULL;
+    b->cap = 0;
+  }
+  if (b->caprefs * sizeof *b->refs > TKL_BUF_KEEP) {
+    free(b->refs);
+    b->refs = NULL;
+    b->caprefs = 0;
+  }
+}
+
+/* Moves src's code into *codes / *n (src keeps none). */
+static void take_codes(void **codes, size_t *n, tkl_buf *src) {
+  *codes = src->codes;
+  *n = src->ncodes;
+  src->codes = NULL;
+  src->ncodes = src->capcodes = 0;
 }
 
 int tkl_buf_move(tkl_buf *dst, tkl_buf *src, void *space, size_t room) {
@@ -56,16 +100,26 @@ int tkl_buf_move(tkl_buf *dst, tkl_buf *src, void *space, size_t room) {
   if (src->len <= room && space != NULL) {
     dst->data = space;
     dst->borrowed = 1;
+    memcpy(dst->data, src->data, src->len);
+  } else if (src->cap > TKL_BUF_KEEP && !src->borrowed) {
+    /* A large value: its block moves (fitted), src starts small again. */
+    unsigned char *fitted = realloc(src->data, src->len ? src->len : 1);
+    dst->data = fitted != NULL ? fitted : src->data;
+    src->data = NULL;
+    src->cap = 0;
   } else if ((dst->data = malloc(src->len ? src->len : 1)) == NULL) {
     return TK_ENOMEM;
+  } else {
+    memcpy(dst->data, src->data, src->len);
   }
-  memcpy(dst->data, src->data, src->len);
   dst->len = dst->cap = src->len;
   dst->refs = src->refs;
   dst->nrefs = src->nrefs;
   dst->caprefs = src->caprefs;
   src->refs = NULL;
   src->nrefs = src->caprefs = 0;
+  dst->capcodes = src->capcodes;
+  take_codes(&dst->codes, &dst->ncodes, src);
   src->len = 0;
   return 0;
 }
@@ -73,17 +127,21 @@ int tkl_buf_move(tkl_buf *dst, tkl_buf *src, void *space, size_t room) {
 int tkl_blob_take(tkl_blob *dst, tkl_buf *src, void *space, size_t room) {
   tkl_buf b;
   if (src->nrefs > UINT_MAX) return TK_ENOMEM;  /* cannot happen: memory */
+  if (src->ncodes > UINT_MAX >> 1) return TK_ENOMEM;  /* as nrefs */
   if (tkl_buf_move(&b, src, space, room) != 0) return TK_ENOMEM;
   dst->data = b.data;
   dst->refs = b.refs;
+  dst->codes = b.codes;
   dst->len = b.len;
   dst->nrefs = (unsigned)b.nrefs;
+  dst->ncodes = (unsigned)b.ncodes;
   dst->borrowed = (unsigned)b.borrowed;
   return 0;
 }
 
 void tkl_blob_free(tkl_blob *b) {
   release_refs(b->refs, b->nrefs);
+  release_codes(b->codes, b->ncodes);
   if (!b->borrowed) free(b->data);
   memset(b, 0, sizeof *b);
 }
@@ -98,12 +156,27 @@ int tkl_buf_copy(tkl_buf *dst, const tkl_buf *src) {
   tkl_buf_init(dst);
   dst->data = malloc(src->len ? src->len : 1);
   dst->refs = src->nrefs ? malloc(src->nrefs * sizeof *src->refs) : NULL;
-  if (dst->data == NULL || (src->nrefs > 0 && dst->refs == NULL)) {
+  tkl_code **codes = src->ncodes > 1 ? malloc(src->ncodes * sizeof *codes)
+                                     : NULL;
+  if (dst->data == NULL || (src->nrefs > 0 && dst->refs == NULL) ||
+      (src->ncodes > 1 && codes == NULL)) {
     free(dst->data);
     free(dst->refs);
+    free(codes);
     tkl_buf_init(dst);
     return TK_ENOMEM;
   }
+  /* The copy holds the same code, a reference of its own each. */
+  const tkl_code *const *from = (const tkl_code *const *)code_list(
+      (void **)&src->codes, src->ncodes);
+  for (size_t i = 0; i < src->ncodes; i++) tkl_code_retain((tkl_code *)from[i]);
+  if (src->ncodes == 1) dst->codes = (void *)from[0];
+  else if (src->ncodes > 1) {
+    memcpy(codes, from, src->ncodes * sizeof *codes);
+    dst->codes = codes;
+    dst->capcodes = src->ncodes;
+  }
+  dst->ncodes = src->ncodes;
   memcpy(dst->data, src->data, src->len);
   dst->len = dst->cap = src->len;
   for (size_t i = 0; i < src->nrefs; i++) {
@@ -353,23 +426,45 @@ static int writer(lua_State *L, const void *p, size_t sz, void *ud) {
 /* Every distinct bytecode gets a process-wide id, so that a worker finds
 ** its compiled copy by an integer instead of hashing the bytecode. Ids go
 ** by content: closures of one function literal (a new one each time the
-** literal runs) share an id, so the table grows with the program's code,
-** not with the number of tasks, and workers reuse their compiled copy.
+** literal runs) share an id, so workers reuse their compiled copy.
 ** A decoder loads only bytecode this process produced (a forged or
-** damaged buffer is refused, never handed to Lua's undump). */
-typedef struct produced {
-  struct produced *next;         /* in its hash bucket */
+** damaged buffer is refused, never handed to Lua's undump).
+**
+** Code is freed once nothing can name it any more: every buffer that
+** names an id holds a reference to its code, and so does each state's
+** cache of its last plain functions (tkl_ctx fn_code). Code whose last
+** reference goes is idle: it stays findable (by content and by id, so
+** that a function sent again and again, one task at a time, keeps its id
+** and the workers' compiled copies) until more than IDLE_MAX entries or
+** IDLE_BYTES bytes are idle, when the longest idle is freed. Ids are
+** never given out again, so the workers' caches by id (weak, they let
+** closures go) never mistake a new function for a freed one, and a forged
+** id of freed code is refused as one never given out. */
+struct tkl_code {
+  struct tkl_code *next;         /* in its content bucket */
+  struct tkl_code *next_id;      /* in its id bucket */
+  struct tkl_code *idle_prev, *idle_next;  /* on the idle list */
+  /* Taken without produced_mu only by a holder of a reference; the one
+  ** that drops it to 0, and any taken from 0, under produced_mu (see
+  ** tkl_code_release), so that the idle list always knows. */
+  atomic_size_t refs;
+  int idle;                      /* on the idle list (refs == 0) */
   lua_Integer id;
   size_t len;
   uint64_t hash;
   char code[];                   /* a copy, to tell collisions apart */
-} produced;
+};
 
 #define PRODUCED_BUCKETS 4096    /* power of two */
+#define IDLE_MAX 1024            /* idle code kept for a function sent again */
+#define IDLE_BYTES (1 << 20)
 static pthread_mutex_t produced_mu = PTHREAD_MUTEX_INITIALIZER;
-static produced *buckets[PRODUCED_BUCKETS];  /* produced_mu */
-static produced **by_id;         /* by id - 1; produced_mu */
-static size_t nids, capids;
+/* All produced_mu: */
+static tkl_code *buckets[PRODUCED_BUCKETS];     /* by content hash */
+static tkl_code *id_buckets[PRODUCED_BUCKETS];  /* by id */
+static lua_Integer last_id;
+static tkl_code *idle_head, *idle_tail;         /* oldest first */
+static size_t nidle, idle_bytes;
 
 static uint64_t hash_bytes(const char *p, size_t n) {
   uint64_t h = 14695981039346656037u;
@@ -377,73 +472,174 @@ static uint64_t hash_bytes(const char *p, size_t n) {
   return h;
 }
 
-/* The id of this bytecode, new if it was never seen; 0 when there is no
-** memory for it. */
-static lua_Integer intern_bytecode(const char *code, size_t n) {
-  uint64_t h = hash_bytes(code, n);
-  lua_Integer id = 0;
+static tkl_code **id_bucket(lua_Integer id) {
+  return &id_buckets[(size_t)id & (PRODUCED_BUCKETS - 1)];
+}
+
+/* With produced_mu: takes c off the idle list. */
+static void idle_unlink(tkl_code *c) {
+  if (c->idle_prev) c->idle_prev->idle_next = c->idle_next;
+  else idle_head = c->idle_next;
+  if (c->idle_next) c->idle_next->idle_prev = c->idle_prev;
+  else idle_tail = c->idle_prev;
+  c->idle_prev = c->idle_next = NULL;
+  c->idle = 0;
+  nidle--;
+  idle_bytes -= c->len;
+}
+
+/* With produced_mu: forgets idle c and frees it. */
+static void free_idle(tkl_code *c) {
+  idle_unlink(c);
+  tkl_code **pp = &buckets[c->hash & (PRODUCED_BUCKETS - 1)];
+  while (*pp != c) pp = &(*pp)->next;
+  *pp = c->next;
+  for (pp = id_bucket(c->id); *pp != c; pp = &(*pp)->next_id) {}
+  *pp = c->next_id;
+  free(c);
+}
+
+/* With produced_mu: another reference to c, which may be idle. */
+static void retain_locked(tkl_code *c) {
+  if (atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed) == 0)
+    idle_unlink(c);
+}
+
+void tkl_code_retain(tkl_code *c) {
+  atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+}
+
+void tkl_code_release(tkl_code *c) {
+  if (c == NULL) return;
+  /* Not the last reference: no lock (a task's function, on the hot path,
+  ** is also held by its sender's cache). */
+  size_t n = atomic_load_explicit(&c->refs, memory_order_relaxed);
+  while (n > 1)
+    if (atomic_compare_exchange_weak_explicit(&c->refs, &n, n - 1,
+                                              memory_order_acq_rel,
+                                              memory_order_relaxed))
+      return;
   pthread_mutex_lock(&produced_mu);
-  produced **head = &buckets[h & (PRODUCED_BUCKETS - 1)];
-  for (produced *e = *head; e != NULL && id == 0; e = e->next)
+  if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1) {
+    c->idle = 1;
+    c->idle_prev = idle_tail;
+    c->idle_next = NULL;
+    if (idle_tail) idle_tail->idle_next = c;
+    else idle_head = c;
+    idle_tail = c;
+    nidle++;
+    idle_bytes += c->len;
+    while (nidle > IDLE_MAX || idle_bytes > IDLE_BYTES) free_idle(idle_head);
+  }
+  pthread_mutex_unlock(&produced_mu);
+}
+
+/* The code of this bytecode with a reference for the caller, new if it is
+** not known; NULL when there is no memory for it. */
+static tkl_code *intern_bytecode(const char *code, size_t n) {
+  uint64_t h = hash_bytes(code, n);
+  tkl_code *found = NULL;
+  pthread_mutex_lock(&produced_mu);
+  tkl_code **head = &buckets[h & (PRODUCED_BUCKETS - 1)];
+  for (tkl_code *e = *head; e != NULL && found == NULL; e = e->next)
     if (e->hash == h && e->len == n && memcmp(e->code, code, n) == 0)
-      id = e->id;
-  if (id == 0 && nids == capids) {
-    size_t cap = capids ? capids * 2 : 64;
-    produced **grown = realloc(by_id, cap * sizeof *grown);
-    if (grown != NULL) {
-      by_id = grown;
-      capids = cap;
+      found = e;
+  if (found != NULL) {
+    retain_locked(found);
+  } else if ((found = malloc(sizeof *found + n)) != NULL) {
+    memset(found, 0, sizeof *found);
+    atomic_init(&found->refs, 1);
+    found->id = ++last_id;
+    found->len = n;
+    found->hash = h;
+    memcpy(found->code, code, n);
+    found->next = *head;
+    *head = found;
+    tkl_code **ib = id_bucket(found->id);
+    found->next_id = *ib;
+    *ib = found;
+  }
+  pthread_mutex_unlock(&produced_mu);
+  return found;
+}
+
+/* The code of id with a reference for the caller, or NULL if this process
+** never produced it or has freed it. */
+static tkl_code *code_by_id(lua_Integer id) {
+  tkl_code *found = NULL;
+  pthread_mutex_lock(&produced_mu);
+  for (tkl_code *e = *id_bucket(id); e != NULL; e = e->next_id) {
+    if (e->id == id) {
+      found = e;
+      retain_locked(e);
+      break;
     }
   }
-  produced *e;
-  if (id == 0 && nids < capids && (e = malloc(sizeof *e + n)) != NULL) {
-    e->id = id = (lua_Integer)++nids;
-    e->len = n;
-    e->hash = h;
-    memcpy(e->code, code, n);
-    e->next = *head;
-    *head = e;
-    by_id[nids - 1] = e;
+  pthread_mutex_unlock(&produced_mu);
+  return found;
+}
+
+/* The buffer holds c (takes over the caller's reference); a code it holds
+** already is not listed twice. */
+static void hold_code(enc *e, tkl_code *c) {
+  tkl_buf *b = e->b;
+  tkl_code **list = code_list(&b->codes, b->ncodes);
+  for (size_t i = 0; i < b->ncodes && i < 8; i++) {
+    if (list[i] == c) {
+      tkl_code_release(c);
+      return;
+    }
   }
-  pthread_mutex_unlock(&produced_mu);
-  return id;
+  if (b->ncodes == 0) {
+    b->codes = c;
+  } else {
+    if (b->ncodes == 1 || b->ncodes == b->capcodes) {
+      size_t cap = b->ncodes == 1 ? 4 : b->capcodes * 2;
+      tkl_code **grown = realloc(b->ncodes == 1 ? NULL : b->codes,
+                                 cap * sizeof *grown);
+      if (grown == NULL) {
+        tkl_code_release(c);
+        luaL_error(e->L, "not enough memory");
+      }
+      if (b->ncodes == 1) grown[0] = b->codes;
+      b->codes = grown;
+      b->capcodes = cap;
+    }
+    ((tkl_code **)b->codes)[b->ncodes] = c;
+  }
+  b->ncodes++;
 }
 
-/* The bytecode of id (it lives as long as the process), or NULL if this
-** process never produced it. */
-static const produced *produced_by_id(size_t id) {
-  const produced *e = NULL;
-  pthread_mutex_lock(&produced_mu);
-  if (id >= 1 && id <= nids) e = by_id[id - 1];
-  pthread_mutex_unlock(&produced_mu);
-  return e;
-}
-
-/* The id of the Lua function at idx: from the state's function -> id
-** table, else by dumping and interning its bytecode. */
-static lua_Integer function_id(lua_State *L, int idx) {
+/* The code of the Lua function at idx, held by the buffer: through the
+** state's function -> id table while the id's code lives, else by dumping
+** and interning its bytecode. */
+static tkl_code *function_code(enc *e, int idx) {
+  lua_State *L = e->L;
   lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_dumpids);
   lua_pushvalue(L, idx);
   lua_Integer id = lua_rawget(L, -2) == LUA_TNUMBER ? lua_tointeger(L, -1) : 0;
   lua_pop(L, 1);
-  if (id != 0) {
+  tkl_code *c = id != 0 ? code_by_id(id) : NULL;
+  if (c != NULL) {
     lua_pop(L, 1);
-    return id;
+    hold_code(e, c);
+    return c;
   }
   dump_buf d = {NULL, 0, 0};
   lua_pushvalue(L, idx);
   int failed = lua_dump(L, writer, &d, 0);
   lua_pop(L, 1);
   /* Nothing between the dump and the free raises: d cannot leak. */
-  if (!failed) id = intern_bytecode(d.data, d.len);
+  if (!failed) c = intern_bytecode(d.data, d.len);
   free(d.data);
-  if (id == 0) luaL_error(L, "not enough memory");
+  if (c == NULL) luaL_error(L, "not enough memory");
+  hold_code(e, c);
   /* stack: dumpids */
   lua_pushvalue(L, idx);
-  lua_pushinteger(L, id);
+  lua_pushinteger(L, c->id);
   lua_rawset(L, -3);
   lua_pop(L, 1);
-  return id;
+  return c;
 }
 
 /* The state's context, which caches the plain functions (no upvalue but
@@ -466,6 +662,9 @@ static size_t fn_slot(const void *fn) {
 static int put_cached_function(enc *e, const tkl_ctx *c, const void *fn) {
   size_t slot = fn_slot(fn);
   if (c->fn[slot] != fn) return 0;
+  /* The slot holds a reference: taking one more needs no lock. */
+  tkl_code_retain(c->fn_code[slot]);
+  hold_code(e, c->fn_code[slot]);
   put_byte(e, T_PFUNC);
   put_size(e, (size_t)c->fn_id[slot]);
   put_size(e, (size_t)c->fn_nup[slot]);
@@ -548,13 +747,18 @@ static void encode_function(enc *e, int idx) {
   }
   if (!plain && seen_before(e, idx)) return;
   lua_Integer fid = e->next_id;  /* its number, if it has one */
-  lua_Integer id = function_id(L, idx);
+  tkl_code *code = function_code(e, idx);
+  lua_Integer id = code->id;
   if (plain) {
     lua_pushvalue(L, idx);
     lua_setiuservalue(L, e->ctx, TKL_UV_FN(slot));
+    tkl_code *was = c->fn_code[slot];
+    tkl_code_retain(code);  /* the buffer holds one: so may the slot */
     c->fn[slot] = fn;
     c->fn_id[slot] = id;
+    c->fn_code[slot] = code;
     c->fn_nup[slot] = nup;
+    tkl_code_release(was);
   }
   put_byte(e, plain ? T_PFUNC : T_FUNC);
   put_size(e, (size_t)id);
@@ -651,8 +855,9 @@ static void encode_value(enc *e, int idx) {
 }
 
 /* The usual values, scalars and functions in the context's cache, encoded
-** as encode_value would, without its stack slots. Returns 0, the buffer
-** as it was, at the first value of another kind. */
+** as encode_value would, without its stack slots. Returns 0, the buffer's
+** bytes as they were, at the first value of another kind (the code it
+** took stays held, and is not held twice when written again). */
 static int encode_flat(enc *e, int first, int n) {
   lua_State *L = e->L;
   size_t start = e->b->len;
@@ -684,6 +889,18 @@ void tkl_check_count(lua_State *L, int n, const char *what) {
                TKL_MAX_VALUES);
 }
 
+/* A large value keeps no slack of its size while it waits in a channel,
+** a shared table or a task (growth doubles: up to as much again). */
+static void fit(tkl_buf *b) {
+  if (b->cap <= TKL_BUF_KEEP || b->cap - b->len <= b->len / 8 || b->borrowed)
+    return;
+  unsigned char *fitted = realloc(b->data, b->len ? b->len : 1);
+  if (fitted != NULL) {
+    b->data = fitted;
+    b->cap = b->len ? b->len : 1;
+  }
+}
+
 void tkl_encode_ctx(lua_State *L, int ctx, int first, int n, tkl_buf *b,
                     const char *what) {
   enc e;
@@ -696,7 +913,10 @@ void tkl_encode_ctx(lua_State *L, int ctx, int first, int n, tkl_buf *b,
   if (n > MAX_VALUES)
     luaL_error(L, "too many values to copy (%d, at most %d)", n, MAX_VALUES);
   first = lua_absindex(L, first);
-  if (encode_flat(&e, first, n)) return;
+  if (encode_flat(&e, first, n)) {
+    fit(b);
+    return;
+  }
   luaL_checkstack(L, 8, NULL);
   lua_pushnil(L);  /* the seen table, made on first need */
   e.seen = lua_gettop(L);
@@ -707,6 +927,7 @@ void tkl_encode_ctx(lua_State *L, int ctx, int first, int n, tkl_buf *b,
     encode_value(&e, first + i);
   }
   lua_pop(L, 2);
+  fit(b);
 }
 
 void tkl_encode(lua_State *L, int first, int n, tkl_buf *b, const char *what) {
@@ -805,10 +1026,18 @@ static void load_function(dec *d, lua_Integer id, int *fresh) {
     *fresh = 0;
     return;
   }
-  const produced *p = produced_by_id((size_t)id);
-  if (p == NULL) bad(d);
-  if (luaL_loadbufferx(L, p->code, p->len, "=transfer", "b") != LUA_OK)
-    lua_error(L);
+  /* The buffer holds the code, unless it is forged: a reference of our
+  ** own keeps it while it loads either way. */
+  tkl_code *c = id > 0 ? code_by_id(id) : NULL;
+  if (c == NULL) bad(d);
+  int status = luaL_loadbufferx(L, c->code, c->len, "=transfer", "b");
+  tkl_code_release(c);
+  if (status != LUA_OK) lua_error(L);
+  /* Loading is an allocation the collector is not told of at once (no
+  ** API call of a task's path checks its debt): a worker that loads new
+  ** functions and runs nothing that allocates would keep every closure
+  ** its cache let go. Settle the debt now, as an allocation would. */
+  if (lua_gc(L, LUA_GCISRUNNING)) lua_gc(L, LUA_GCSTEP, 1);
   *fresh = 1;
 }
 

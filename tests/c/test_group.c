@@ -325,6 +325,57 @@ static void group_join(void **state) {
   tk_pool_free(p);
 }
 
+static int failing_task(void *arg) {
+  (void)arg;
+  return tk_job_fail(tk_job_current(), "no");
+}
+
+/* A group that runs tasks all its life, joined after each round, lists
+** the round its last join waited for and the tasks since, not every task
+** it ran; its totals still count every task. */
+static void group_join_forgets_the_round_before(void **state) {
+  (void)state;
+  tk_pool_t *p = new_pool(2);
+  tk_group_t *g;
+  assert_ok(tk_group_new(p, NULL, &g));
+  enum { ROUND = 100, ROUNDS = 50 };
+  tk_job_t *first;
+  assert_ok(tk_group_submit(g, NULL, noop_task, NULL, &first));
+  for (int i = 1; i < ROUND; i++)
+    assert_ok(tk_group_submit(g, NULL, noop_task, NULL, NULL));
+  assert_ok(tk_group_join(g, 30));
+  assert_int_equal(ROUND, tk_group_job_count(g));
+  tk_group_t *own = tk_job_group(first);
+  assert_ptr_equal(g, own);
+  tk_group_release(own);
+  for (int r = 1; r < ROUNDS; r++) {
+    for (int i = 0; i < ROUND; i++)
+      assert_ok(tk_group_submit(g, NULL, r % 2 ? failing_task : noop_task,
+                                NULL, NULL));
+    /* Before the join, the last round and this one are listed. */
+    assert_int_equal(2 * ROUND, tk_group_job_count(g));
+    assert_ok(tk_group_join(g, 30));
+    assert_int_equal(ROUND, tk_group_job_count(g));
+    assert_ok(tk_group_join(g, 0));  /* nothing new: nothing forgotten */
+    assert_int_equal(ROUND, tk_group_job_count(g));
+  }
+  /* A forgotten job lives on for whoever holds it, with no group. */
+  assert_int_equal(TK_JOB_COMPLETED, tk_job_state(first));
+  assert_null(tk_job_group(first));
+  size_t submitted, completed, failed, cancelled, pending, running, done;
+  tk_group_totals(g, &submitted, &completed, &failed, &cancelled);
+  assert_int_equal(ROUND * ROUNDS, submitted);
+  assert_int_equal(ROUND * (ROUNDS / 2), completed);
+  assert_int_equal(ROUND * (ROUNDS / 2), failed);
+  assert_int_equal(0, cancelled);
+  tk_group_counts(g, &pending, &running, &done);
+  assert_int_equal(0, pending + running);
+  assert_int_equal(ROUND * ROUNDS, done);
+  tk_job_release(first);
+  tk_group_release(g);
+  tk_pool_free(p);
+}
+
 static void group_clear_pending_and_bad_input(void **state) {
   (void)state;
   tk_pool_t *p = new_pool(1);
@@ -605,6 +656,7 @@ int main(void) {
       cmocka_unit_test(group_listing_children_while_they_go),
       cmocka_unit_test(group_join_sees_let_go_children_gone),
       cmocka_unit_test(group_join),
+      cmocka_unit_test(group_join_forgets_the_round_before),
       cmocka_unit_test(group_clear_pending_and_bad_input),
       cmocka_unit_test(group_clear_pending_while_tasks_are_added),
       cmocka_unit_test(group_listing_while_tasks_and_groups_are_added),

@@ -166,6 +166,10 @@ static void null_groups(void **state) {
   tk_group_counts(NULL, &pending, &running, &done);
   assert_int_equal(0, pending + running + done);
   tk_group_counts(NULL, NULL, NULL, NULL);
+  size_t submitted = 1, completed = 1, failed = 1, cancelled = 1;
+  tk_group_totals(NULL, &submitted, &completed, &failed, &cancelled);
+  assert_int_equal(0, submitted + completed + failed + cancelled);
+  tk_group_totals(NULL, NULL, NULL, NULL, NULL);
   /* A NULL group in the listings means the roots of the forest. */
   assert_ok(tk_group_new(p, NULL, &g));
   assert_int_equal(1, tk_group_child_count(NULL));

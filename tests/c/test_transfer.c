@@ -190,11 +190,67 @@ static void transfer_upvalues_must_be_the_functions_own(void **state) {
   lua_close(b);
 }
 
+/* The bytes of buf without its references: what a forged buffer naming
+** the same function would be. */
+static tkl_buf forge_copy(const tkl_buf *buf) {
+  tkl_buf copy;
+  tkl_buf_init(&copy);
+  copy.data = malloc(buf->len);
+  memcpy(copy.data, buf->data, buf->len);
+  copy.len = copy.cap = buf->len;
+  return copy;
+}
+
+/* The interned code of a function lives while a buffer names it, and is
+** freed once nothing does (past the few kept idle): a buffer kept through
+** the churn of thousands of other functions still decodes, and the bytes
+** of one whose code was freed are refused, not loaded from freed memory. */
+static void transfer_code_lives_as_long_as_a_buffer_names_it(void **state) {
+  (void)state;
+  lua_State *a = new_state(), *b = new_state();
+  tkl_buf kept, dropped;
+  encode_function(a, &kept, "return function() return 'kept' end");
+  encode_function(a, &dropped, "return function() return 'dropped' end");
+  assert_int_equal(1, kept.ncodes);
+  tkl_buf forged_kept = forge_copy(&kept), forged_dropped = forge_copy(&dropped);
+  tkl_buf_free(&dropped);
+  /* Other functions, each sent and let go (more than are kept idle, and
+  ** enough to push both out of a's cache of sent functions). */
+  char src[64];
+  for (int i = 0; i < 5000; i++) {
+    tkl_buf churn;
+    snprintf(src, sizeof src, "return function() return %d end", i);
+    encode_function(a, &churn, src);
+    tkl_buf_free(&churn);
+  }
+  lua_gc(a, LUA_GCCOLLECT);
+  lua_pushcfunction(b, decode_chunk);
+  lua_pushlightuserdata(b, &kept);
+  assert_int_equal(LUA_OK, lua_pcall(b, 1, 1, 0));
+  assert_int_equal(LUA_OK, lua_pcall(b, 0, 1, 0));
+  assert_string_equal("kept", lua_tostring(b, -1));
+  lua_settop(b, 0);
+  /* The same bytes without the reference decode while kept holds it. */
+  lua_State *c = new_state();
+  lua_pushcfunction(c, decode_chunk);
+  lua_pushlightuserdata(c, &forged_kept);
+  assert_int_equal(LUA_OK, lua_pcall(c, 1, 1, 0));
+  lua_settop(c, 0);
+  assert_refused(c, forged_dropped.data, forged_dropped.len);
+  free(forged_kept.data);
+  free(forged_dropped.data);
+  tkl_buf_free(&kept);
+  lua_close(a);
+  lua_close(b);
+  lua_close(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(transfer_round_trip),
       cmocka_unit_test(transfer_damaged_buffers_are_refused),
       cmocka_unit_test(transfer_upvalues_must_be_the_functions_own),
+      cmocka_unit_test(transfer_code_lives_as_long_as_a_buffer_names_it),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

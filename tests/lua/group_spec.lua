@@ -1,5 +1,6 @@
 -- group_spec.lua - thread groups from Lua.
 local tk = require "threadkit"
+local support = require "support"
 
 describe("group", function()
   local p
@@ -148,6 +149,33 @@ describe("group", function()
     assert.are.equal(2, #e)
     assert.are.equal("cancelled", e[1].state)
     assert.are.equal("bad", e[2].error)
+  end)
+
+  it("a long-lived group joined now and then keeps one round of tasks, not all", function()
+    local g = tk.group("long-lived", {pool = p})
+    local round, rounds = 500, 200
+    local function run_round(r)
+      for i = 1, round do g:add_task(function(x) return x end, i) end
+      assert.is_true(g:join(60))
+      -- What this join waited for: the round before it is forgotten.
+      local results = g:results()
+      assert.are.equal(round, #results, "round " .. r)
+      assert.are.equal(round, results[round][1])
+    end
+    for r = 1, 5 do run_round(r) end  -- the allocator warms up
+    collectgarbage()
+    local before = support.rss_kib()
+    for r = 6, rounds do run_round(r) end
+    collectgarbage()
+    local grown = support.rss_kib() - before
+    -- Keeping every task cost ~750 bytes each: ~70 MiB here.
+    if support.RSS_MEANINGFUL then  -- not a sanitizer's quarantine
+      assert.is_true(grown < 24 * 1024, ("RSS grew %d KiB"):format(grown))
+    end
+    local m = g:metrics()  -- counts over the group's whole life
+    assert.are.equal(round * rounds, m.submitted)
+    assert.are.equal(round * rounds, m.completed)
+    assert.are.equal(0, m.pending + m.running + m.failed + m.cancelled)
   end)
 
   it("renders the forest", function()

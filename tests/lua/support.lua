@@ -67,6 +67,24 @@ function M.exits_130_on_ctrl_c(text, env, opts)
   assert.is_true(tonumber(ms) < 1000 * M.MULT, "took " .. ms .. " ms")
 end
 
+-- The process's resident memory, in KiB (its own /proc/self/statm).
+function M.rss_kib()
+  local f = assert(io.open("/proc/self/statm"))
+  local pages = f:read("a"):match("^%d+ (%d+)")
+  f:close()
+  return tonumber(pages) * 4
+end
+
+-- Whether RSS tells what the process holds: not under a sanitizer, whose
+-- allocator keeps freed memory in quarantine (hundreds of MiB).
+M.RSS_MEANINGFUL = (function()
+  local f = io.open("/proc/self/maps")
+  if f == nil then return false end
+  local maps = f:read("a")
+  f:close()
+  return not (maps:find("libasan", 1, true) or maps:find("libtsan", 1, true))
+end)()
+
 -- A small strict JSON reader: errors on anything malformed.
 function M.decode_json(s)
   local pos = 1

@@ -64,6 +64,35 @@ describe("trace", function()
     os.remove(path)
   end)
 
+  it("writes the flow arrows of a long chain in time linear in its length", function()
+    -- n jobs, each after the one before, traced; returns how long
+    -- trace_stop took. Finding each dependency's record by a scan of
+    -- every record made it quadratic: 20 000 jobs 0.2 s, 40 000 0.9 s.
+    local function stop_time(n)
+      local path = os.tmpname()
+      local p = tk.pool(2)
+      tk.trace_start(path)
+      -- Every handle is kept to the end: freed one by one then (a chain
+      -- held only by its last job frees recursively, as deep as it is).
+      local jobs = {p:submit(function() end)}
+      for i = 2, n do jobs[i] = p:submit({after = {jobs[i - 1]}}, function() end) end
+      assert.is_true(jobs[n]:wait(60 * require("support").MULT))
+      p:wait_all(60)
+      local t0 = tk.now()
+      local written = tk.trace_stop()
+      local took = tk.now() - t0
+      p:shutdown()
+      os.remove(path)
+      assert.are.equal(n, written)
+      return took
+    end
+    local n = 40000
+    stop_time(n // 4)  -- warms the allocator and the file system up
+    local one, two = stop_time(n), stop_time(2 * n)
+    assert.is_true(two < 3 * one + 0.05,
+      ("trace_stop: %.3f s for %d jobs, %.3f s for %d"):format(one, n, two, 2 * n))
+  end)
+
   it("is written by tklua --trace", function()
     local TKLUA = assert(os.getenv("TKLUA"))
     local path = os.tmpname()

@@ -1,5 +1,6 @@
 -- transfer_spec.lua - what values cross between states, and how.
 local tk = require "threadkit"
+local support = require "support"
 
 describe("transfer", function()
   local p
@@ -151,12 +152,100 @@ describe("transfer", function()
     for n, j in ipairs(jobs) do assert.are.equal(want[n], j:result()) end
   end)
 
+  -- Submits a distinct function for each i in from..to, in batches whose
+  -- jobs are all done and collected before the next.
+  local function distinct_functions(from, to)
+    for first = from, to, 2000 do
+      local jobs = {}
+      for i = first, math.min(first + 1999, to) do
+        jobs[#jobs + 1] = p:submit(load("return function() return " .. i .. " end")())
+      end
+      for n, j in ipairs(jobs) do assert.are.equal(first + n - 1, j:result()) end
+      jobs = nil
+      collectgarbage()
+    end
+  end
+
+  it("lets go of the code of functions nothing can send any more", function()
+    distinct_functions(1, 10000)  -- the allocator and the caches warm up
+    local before = support.rss_kib()
+    distinct_functions(10001, 130000)
+    local grown = support.rss_kib() - before
+    -- Keeping every function's code cost ~400 bytes each: ~48 MiB here.
+    if support.RSS_MEANINGFUL then  -- not a sanitizer's quarantine
+      assert.is_true(grown < 16 * 1024, ("RSS grew %d KiB"):format(grown))
+    end
+  end)
+
+  it("keeps the code a queued task, a channel or a shared table still holds", function()
+    local ch, sh = tk.channel(), tk.shared()
+    local gate = tk.token()
+    local queued
+    do
+      local f = load("return function() return 'kept in a channel' end")()
+      local g = load("return function() return 'kept in a shared table' end")()
+      local h = load("return function(x) return 'queued, ' .. x end")()
+      ch:push(f)
+      sh.g = g
+      -- Behind a task that waits for the gate: h's task stays queued
+      -- (two workers, two blockers).
+      p:submit(function(t) t:wait() end, gate)
+      p:submit(function(t) t:wait() end, gate)
+      queued = p:submit(h, "ran")
+    end
+    collectgarbage()
+    distinct_functions(1, 5000)  -- more code than the process keeps idle
+    gate:cancel()
+    assert.are.equal("queued, ran", queued:result())
+    assert.are.equal("kept in a channel", ch:pop()())
+    assert.are.equal("kept in a shared table", sh.g())
+    -- A function the main state still holds is sent again as itself,
+    -- whatever became of its code meanwhile.
+    local again = load("return function() return 'again' end")()
+    assert.are.equal("again", p:submit(again):result())
+    distinct_functions(5001, 10000)
+    assert.are.equal("again", p:submit(again):result())
+  end)
+
   it("copies large values", function()
     local big = string.rep("x", 5 * 1024 * 1024)
     assert.are.equal(#big, #echo(big))
     local list = {}
     for i = 1, 100000 do list[i] = i end
     assert.are.equal(100000, #echo(list))
+  end)
+
+  it("leaves no buffer of a large value's size behind", function()
+    local MiB = 1024 * 1024
+    local one = tk.pool(1)  -- one worker: the one state that ran them all
+    local function worker_kib()
+      return one:submit(function() return collectgarbage("count") end):result()
+    end
+    local rss = support.rss_kib()
+    do
+      local big = string.rep("x", 96 * MiB)
+      -- As an argument, as a result, through a channel, a shared table.
+      assert.are.equal(#big, one:submit(function(s) return #s end, big):result())
+      assert.are.equal(#big, #one:submit(string.rep, "y", #big):result())
+      local ch, sh = tk.channel(), tk.shared()
+      ch:push(big)
+      assert.are.equal(#big, #ch:pop())
+      sh.big = big
+      assert.are.equal(#big, one:submit(function(s) return #s.big end, sh):result())
+      sh.big = nil
+    end
+    collectgarbage()
+    collectgarbage()
+    -- The worker's state, measured in it: a large value it decoded or
+    -- made is garbage once its task ended, and gone.
+    local kib = worker_kib()
+    assert.is_true(kib < 8 * 1024, ("the worker's state holds %.0f KiB"):format(kib))
+    -- The encoding buffers (C memory) are back to a bounded size.
+    if support.RSS_MEANINGFUL then
+      local grown = support.rss_kib() - rss
+      assert.is_true(grown < 32 * 1024, ("RSS grew %d KiB"):format(grown))
+    end
+    one:shutdown()
   end)
 
   -- Real task functions are long: a function of n statements, its
