@@ -39,9 +39,9 @@ typedef struct slot {
   int suspendable;               /* running and every coroutine that
                                     resumed it up to the task's may yield:
                                     a wait there suspends the task */
-  tkl_task *closing;             /* its coroutine's to-be-closed variables
-                                    run (drop_coroutine): a stop still
-                                    applies */
+  tkl_task *closing;             /* the task whose coroutine drop_coroutine
+                                    closes: a stop still applies to the
+                                    __close handlers that run */
   atomic_int stopping;           /* a stopper is looking at task */
   /* Finished tasks' coroutines, reset, for the next tasks (registry refs
   ** keep them alive): a new one costs allocations and garbage. */
@@ -566,9 +566,10 @@ void tkl_coro_enter(lua_State *from, lua_State *co, int may_suspend,
   if (me == NULL) return;  /* the state is being made: no task yet */
   m->prev = atomic_load_explicit(&me->running, memory_order_relaxed);
   m->prev_suspendable = me->suspendable;
-  /* A wait in co may suspend the task if `from` could yield too, where it
-  ** resumes co, and so on up to the task's coroutine (a coroutine that a
-  ** C function resumed directly is not followed: not this one). */
+  /* A wait in co may suspend the task if `from` can yield here, where it
+  ** resumes co, and so on up to the task's coroutine. If `from` is not the
+  ** coroutine the worker knows runs (another library's C code resumed
+  ** it), no wait below may suspend. */
   me->suspendable = may_suspend && m->prev == from && me->suspendable &&
                     lua_isyieldable(from);
   /* As the task runner does (look_at): publish, then look for a stop. */
