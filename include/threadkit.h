@@ -293,12 +293,12 @@ typedef struct tk_pool_opts {
   int block_on_full;          /* bounded: 1 = submit blocks for room,
                                  0 = submit fails with TK_EFULL */
   int paused;                 /* 1: workers start only at tk_pool_resume */
-  int max_spares;             /* spare threads at most, taking jobs in place
-                                 of workers that block (tk_pool_block_begin);
-                                 0: 64; < 0: none */
   tk_worker_init_fn worker_init;
   tk_worker_fini_fn worker_fini;
   void *data;                 /* passed to the hooks */
+  int max_spares;             /* spare threads at most, taking jobs in place
+                                 of workers that block (tk_pool_block_begin);
+                                 0: 64; < 0: none */
 } tk_pool_opts_t;
 
 typedef struct tk_pool_metrics {

@@ -16,7 +16,7 @@
 **   which yields too, up to the task runner, which frees the worker. When
 **   the task is resumed, each resume, in its continuation, resumes the
 **   coroutine below, down to the wait's continuation. Meanwhile the
-**   coroutines in the chain are marked (TKL_WAITING_FOR) and no other task
+**   coroutines in the chain carry a tag (tkl_waiting) and no other task
 **   may resume or close them.
 **
 ** They behave as the standard ones otherwise (results, messages, wrap's
@@ -33,8 +33,8 @@ enum { RESUME_FAILED = -1, RESUME_SUSPENDS = -2 };
 ** from a wait that suspended it while co was in the chain. */
 static int resume_child(lua_State *L, lua_State *co, int narg, int again) {
   if (again) {
-    TKL_WAITING_FOR(co) = NULL;
-  } else if (TKL_WAITING_FOR(co) != NULL) {
+    if (tkl_waiting(co)) lua_pop(co, 1);  /* the tag it yielded, waiting */
+  } else if (tkl_waiting(co)) {
     lua_pushliteral(L, "cannot resume a coroutine that waits in threadkit "
                        "for another task");
     return RESUME_FAILED;
@@ -48,10 +48,7 @@ static int resume_child(lua_State *L, lua_State *co, int narg, int again) {
   tkl_coro_enter(L, co, 1, &m);
   int nres;
   int st = lua_resume(co, L, narg, &nres);
-  if (tkl_coro_leave(L, &m, st)) {
-    lua_pop(co, nres);  /* a wait yields nothing */
-    return RESUME_SUSPENDS;
-  }
+  if (tkl_coro_leave(L, &m, st)) return RESUME_SUSPENDS;  /* co: tagged */
   if (st != LUA_OK && st != LUA_YIELD) {
     lua_xmove(co, L, 1);  /* the error */
     return RESUME_FAILED;
@@ -72,7 +69,7 @@ static int resume_k(lua_State *L, int status, lua_KContext ctx) {
   lua_State *co = lua_tothread(L, 1);
   int again = status == LUA_YIELD;
   int n = resume_child(L, co, again ? 0 : lua_gettop(L) - 1, again);
-  if (n == RESUME_SUSPENDS) return lua_yieldk(L, 0, 0, resume_k);
+  if (n == RESUME_SUSPENDS) return tkl_wait_suspend(L, resume_k, 0);
   lua_pushboolean(L, n >= 0);
   if (n < 0) n = 1;  /* the error */
   lua_insert(L, -(n + 1));
@@ -92,7 +89,7 @@ static int wrapped_k(lua_State *L, int status, lua_KContext ctx) {
   lua_State *co = lua_tothread(L, lua_upvalueindex(1));
   int again = status == LUA_YIELD;
   int n = resume_child(L, co, again ? 0 : lua_gettop(L), again);
-  if (n == RESUME_SUSPENDS) return lua_yieldk(L, 0, 0, wrapped_k);
+  if (n == RESUME_SUSPENDS) return tkl_wait_suspend(L, wrapped_k, 0);
   if (n >= 0) return n;
   int st = lua_status(co);
   if (st != LUA_OK && st != LUA_YIELD) {
@@ -134,7 +131,7 @@ static int co_wrap(lua_State *L) {
 static int co_close(lua_State *L) {
   lua_State *co = lua_tothread(L, 1);
   luaL_argexpected(L, co != NULL, 1, "coroutine");
-  if (TKL_WAITING_FOR(co) != NULL)
+  if (tkl_waiting(co))
     return luaL_error(L, "cannot close a coroutine that waits in threadkit "
                          "for another task");
   lua_settop(L, 1);

@@ -39,9 +39,9 @@ typedef struct slot {
   int suspendable;               /* running and every coroutine that
                                     resumed it up to the task's may yield:
                                     a wait there suspends the task */
-  tkl_task *closing;             /* its coroutine's to-be-closed variables
-                                    run (drop_coroutine): a stop still
-                                    applies */
+  tkl_task *closing;             /* the task whose coroutine drop_coroutine
+                                    closes: a stop still applies to the
+                                    __close handlers that run */
   atomic_int stopping;           /* a stopper is looking at task */
   /* Finished tasks' coroutines, reset, for the next tasks (registry refs
   ** keep them alive): a new one costs allocations and garbage. */
@@ -160,10 +160,7 @@ static slot *worker_slot(tkl_pool *p, char *err, size_t errlen) {
   me = calloc(1, sizeof *me);
   if (me != NULL) me->limit = p->memory_limit;
   lua_State *L = me ? lua_newstate(limited_alloc, me) : NULL;
-  if (L != NULL) {
-    lua_atpanic(L, state_panic);
-    TKL_WAITING_FOR(L) = NULL;  /* copied into every coroutine made */
-  }
+  if (L != NULL) lua_atpanic(L, state_panic);
   if (L == NULL) {
     free(me);
     snprintf(err, errlen, "not enough memory for a worker state");
@@ -551,7 +548,7 @@ int tkl_task_run(void *arg) {
   lua_State *L = me->state;
   int nargs = 0;
   if (t->co != NULL) {
-    TKL_WAITING_FOR(t->co) = NULL;  /* back from its wait */
+    if (tkl_waiting(t->co)) lua_pop(t->co, 1);  /* back from its wait */
   } else {
     if (me->nidle > 0) {  /* a finished task's coroutine */
       me->nidle--;
@@ -591,10 +588,7 @@ int tkl_task_run(void *arg) {
   while (atomic_load(&me->stopping)) sched_yield();
   TK_HG_ACQUIRE(&me->stopping);
 
-  if (st == LUA_YIELD && t->wait != NULL) {
-    TKL_WAITING_FOR(co) = t;  /* no other task may resume it meanwhile */
-    return TK_SUSPEND;
-  }
+  if (st == LUA_YIELD && t->wait != NULL) return TK_SUSPEND;  /* tagged */
   if (t->stop_cb != 0) tk_token_off_cancel(tk_job_token(job), t->stop_cb);
   t->stop_cb = 0;
   int rc = 0;
@@ -645,13 +639,13 @@ void tkl_coro_enter(lua_State *from, lua_State *co, int may_suspend,
                     tkl_coro_mark *m) {
   slot *me = myslot;
   m->slot = me;
-  m->co = co;
   if (me == NULL) return;  /* the state is being made: no task yet */
   m->prev = atomic_load_explicit(&me->running, memory_order_relaxed);
   m->prev_suspendable = me->suspendable;
-  /* A wait in co may suspend the task if `from` could yield too, where it
-  ** resumes co, and so on up to the task's coroutine (a coroutine that a
-  ** C function resumed directly is not followed: not this one). */
+  /* A wait in co may suspend the task if `from` can yield here, where it
+  ** resumes co, and so on up to the task's coroutine. If `from` is not the
+  ** coroutine the worker knows runs (another library's C code resumed
+  ** it), no wait below may suspend. */
   me->suspendable = may_suspend && m->prev == from && me->suspendable &&
                     lua_isyieldable(from);
   /* As the task runner does (look_at): publish, then look for a stop. */
@@ -672,9 +666,7 @@ int tkl_coro_leave(lua_State *from, const tkl_coro_mark *m, int status) {
   tkl_task *t = task_in_charge(me);
   if (t != NULL && stop_due(t)) set_stop_hook(from);
   /* A threadkit wait in co yielded: the task suspends, through `from`. */
-  if (status != LUA_YIELD || t == NULL || t->wait == NULL) return 0;
-  TKL_WAITING_FOR(m->co) = t;  /* no other task may resume it meanwhile */
-  return 1;
+  return status == LUA_YIELD && t != NULL && t->wait != NULL;
 }
 
 /* }====================================================== */
@@ -780,8 +772,11 @@ void *tkl_wait_begin_waker(lua_State *L, tkl_task *t, double secs) {
   return wk;
 }
 
+const char tkl_wait_tag = 0;
+
 int tkl_wait_suspend(lua_State *L, lua_KFunction k, lua_KContext ctx) {
-  return lua_yieldk(L, 0, ctx, k);
+  lua_pushlightuserdata(L, (void *)&tkl_wait_tag);
+  return lua_yieldk(L, 1, ctx, k);
 }
 
 int tkl_wait_end(lua_State *L) {

@@ -393,7 +393,6 @@ TKL_INTERNAL tkl_task *tkl_yieldable_task(lua_State *L);
 ** one below when the task is resumed. */
 typedef struct tkl_coro_mark {
   void *slot;                    /* the worker's (NULL: no worker yet) */
-  lua_State *co;
   lua_State *prev;               /* the coroutine that ran before */
   int prev_suspendable;
 } tkl_coro_mark;
@@ -403,16 +402,18 @@ TKL_INTERNAL void tkl_coro_enter(lua_State *from, lua_State *co,
                                  int may_suspend, tkl_coro_mark *m);
 /* After, with lua_resume's status: `from` runs again; hooks it if its task
 ** is being stopped meanwhile. Returns 1 when co yielded for a threadkit
-** wait that suspends the task: `from` must yield too (co is then marked
-** as waiting for the task, see TKL_WAITING_FOR). */
+** wait that suspends the task: `from` must yield too (tkl_wait_suspend). */
 TKL_INTERNAL int tkl_coro_leave(lua_State *from, const tkl_coro_mark *m,
                                 int status);
-/* The task a coroutine of a worker state waits for, suspended in a
-** threadkit wait (else NULL): no other task may resume or close it
-** meanwhile. In the state's extra space, which every coroutine copies
-** from the main one (NULL) when it is made. */
-#define TKL_WAITING_FOR(co) (*(tkl_task **)lua_getextraspace(co))
-_Static_assert(LUA_EXTRASPACE >= sizeof(void *), "room for TKL_WAITING_FOR");
+/* A coroutine suspended for its task's threadkit wait (the task's own, or
+** one on the way to the wait) yielded one value, the address of this tag,
+** which stays on top of its stack until the task resumes it (and removes
+** it): no other task may resume or close it meanwhile. */
+TKL_INTERNAL extern const char tkl_wait_tag;
+static inline int tkl_waiting(lua_State *co) {
+  return lua_status(co) == LUA_YIELD && lua_gettop(co) > 0 &&
+         lua_touserdata(co, -1) == &tkl_wait_tag;
+}
 /* Replaces resume, wrap and close in the coroutine library of a worker
 ** state (the library table is on top). */
 TKL_INTERNAL void tkl_open_coroutines(lua_State *L);
@@ -439,6 +440,8 @@ TKL_INTERNAL void tkl_waker_release(void *waker);
 ** work). */
 TKL_INTERNAL void *tkl_wait_begin_waker(lua_State *L, tkl_task *t,
                                         double secs);
+/* Yields L for the task's wait (the tag, tkl_waiting), continuing in k:
+** the wait's own function, or a resume passing it up (lcoro.c). */
 TKL_INTERNAL int tkl_wait_suspend(lua_State *L, lua_KFunction k,
                                   lua_KContext ctx);
 /* In the continuation: ends the wait (unregisters its sources). Returns

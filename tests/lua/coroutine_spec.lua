@@ -320,5 +320,22 @@ describe("a wait inside a task's coroutine", function()
                    second.error)
     ch:push("mine")
     assert.are.equal("mine", first:result(10 * MULT))
+    -- The same through coroutine.resume and coroutine.close.
+    first = p:submit(function(c, secs)
+      SHARED_CO = coroutine.create(function() return c:pop(secs) end)
+      return select(2, coroutine.resume(SHARED_CO))
+    end, ch, 5 * MULT)
+    second = p:submit(function()
+      local resumed = {coroutine.resume(SHARED_CO)}
+      local closed = {pcall(coroutine.close, SHARED_CO)}
+      return resumed[1], resumed[2], closed[1], closed[2]
+    end)
+    local r_ok, r_err, c_ok, c_err = second:result(10 * MULT)
+    assert.is_false(r_ok)
+    assert.matches("cannot resume a coroutine that waits in threadkit", r_err)
+    assert.is_false(c_ok)
+    assert.matches("cannot close a coroutine that waits in threadkit", c_err)
+    ch:push("still mine")
+    assert.are.equal("still mine", first:result(10 * MULT))
   end)
 end)
