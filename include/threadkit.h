@@ -306,7 +306,9 @@ typedef struct tk_pool_metrics {
   uint64_t completed;
   uint64_t failed;
   uint64_t cancelled;
-  uint64_t running;           /* now (including suspended jobs) */
+  uint64_t running;           /* now (including suspended jobs); every
+                                 snapshot balances: submitted = completed +
+                                 failed + cancelled + running + pending */
   uint64_t pending;           /* now: queued or waiting for dependencies */
   uint64_t peak_pending;
   int workers;

@@ -1400,7 +1400,6 @@ int tk_pool_metrics(tk_pool_t *pool, tk_pool_metrics_t *m) {
                                         memory_order_relaxed);
   m->submitted = pool->submitted - pool->quiet_submitted + calls;
   m->peak_pending = pool->peak_pending;
-  m->running = (uint64_t)(pool->busy + pool->suspended);
   m->cancelled = pool->cancelled;
   m->schedules = pool->nschedules;
   uint64_t he[TK__HIST] = {0}, hw[TK__HIST] = {0};
@@ -1431,6 +1430,15 @@ int tk_pool_metrics(tk_pool_t *pool, tk_pool_metrics_t *m) {
   m->pending = pending > 0 ? (uint64_t)pending : 0;
   m->spares = pool->active_spares;
   unlock(pool);
+  /* The counts are read one after another while jobs move on: a job may
+  ** be counted final by its worker before it leaves `busy`, or before the
+  ** drain that counts its submit. So a snapshot balances by construction:
+  ** `running` is what is neither final nor pending, and no count exceeds
+  ** what was submitted. At quiescence every count is exact. */
+  uint64_t finals = m->completed + m->failed + m->cancelled;
+  if (finals > m->submitted) m->submitted = finals;
+  if (m->pending > m->submitted - finals) m->pending = m->submitted - finals;
+  m->running = m->submitted - finals - m->pending;
   m->workers = pool->nworkers;
   m->total_execution_time = (double)exec_ns / 1e9;
   m->mean_execution_time = ran ? m->total_execution_time / (double)ran : 0;

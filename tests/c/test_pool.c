@@ -406,8 +406,57 @@ static void pool_bad_input(void **state) {
   tk_pool_free(p);
 }
 
+typedef struct {
+  tk_pool_t *pool;
+  long n;
+} feeder;
+
+static void post_nothing(void *arg, int status) {
+  (void)arg;
+  (void)status;
+}
+
+static void *feed(void *arg) {
+  feeder *f = arg;
+  for (long i = 0; i < f->n; i++)
+    while (tk_pool_post(f->pool, 0, post_nothing, NULL) != 0) {}
+  return NULL;
+}
+
+/* Snapshots taken while jobs come and go balance: submitted = completed +
+** failed + cancelled + running + pending (they overshot by up to the
+** worker count, one snapshot in ten); at quiescence each count is exact. */
+static void pool_metrics_balance_under_load(void **state) {
+  (void)state;
+  tk_pool_t *p = new_pool(2);
+  feeder f = {p, stress_scale(200000)};
+  pthread_t th;
+  assert_int_equal(0, pthread_create(&th, NULL, feed, &f));
+  tk_pool_metrics_t m;
+  long snapshots = 0, unbalanced = 0;
+  for (;;) {
+    assert_ok(tk_pool_metrics(p, &m));
+    snapshots++;
+    if (m.submitted != m.completed + m.failed + m.cancelled + m.running +
+                           m.pending)
+      unbalanced++;
+    if (m.submitted == (uint64_t)f.n && m.completed == (uint64_t)f.n) break;
+  }
+  pthread_join(th, NULL);
+  assert_int_equal(0, unbalanced);
+  assert_true(snapshots > 1);
+  assert_ok(tk_pool_wait_all(p, 30));
+  assert_ok(tk_pool_metrics(p, &m));
+  assert_int_equal(f.n, m.submitted);
+  assert_int_equal(f.n, m.completed);
+  assert_int_equal(0, m.running);
+  assert_int_equal(0, m.pending);
+  tk_pool_free(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(pool_metrics_balance_under_load),
       cmocka_unit_test(pool_priority_order_fifo_ties),
       cmocka_unit_test(pool_wait_all_timeout),
       cmocka_unit_test(pool_shutdown_cancel_pending),

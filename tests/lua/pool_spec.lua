@@ -314,6 +314,29 @@ describe("memory_limit", function()
   end)
 end)
 
+describe("pool metrics", function()
+  it("balance in every snapshot, and are exact at rest", function()
+    local p <close> = tk.pool(2)
+    local feeder = tk.pool(1)
+    local n = 20000
+    feeder:submit(function(pool, count)
+      for _ = 1, count do pool:submit(function() end) end
+    end, p, n)
+    local unbalanced = 0
+    repeat
+      local m = p:metrics()
+      if m.submitted ~= m.completed + m.failed + m.cancelled + m.running + m.pending then
+        unbalanced = unbalanced + 1
+      end
+    until m.completed == n
+    feeder:shutdown()
+    assert.are.equal(0, unbalanced)
+    assert.is_true(p:wait_all(30))
+    local m = p:metrics()
+    assert.are.same({n, n, 0, 0}, {m.submitted, m.completed, m.running, m.pending})
+  end)
+end)
+
 describe("pool creation", function()
   it("says which system call failed and why", function()
     local support = require "support"
