@@ -29,6 +29,7 @@ int luaopen_threadkit(lua_State *L);
 size_t tkl_wait_live_pools(lua_State *L);
 void tkl_cancel_live_pools(void);
 void tkl_interrupt_all(void);
+void tkl_set_closing(int on);
 void tkl_set_default_workers(int n);
 void tkl_print_stats(FILE *f);
 int tkl_trace_start(const char *path);
@@ -487,7 +488,9 @@ int main(int argc, char **argv) {
   pthread_mutex_lock(&global_mu);
   globalL = NULL;
   pthread_mutex_unlock(&global_mu);
+  tkl_set_closing(1);  /* the finalizers of the script's objects run */
   lua_close(L);
+  tkl_set_closing(0);
   if (atomic_load(&got_sigint)) return 130;
   return (result && status == LUA_OK) ? EXIT_SUCCESS : EXIT_FAILURE;
 }

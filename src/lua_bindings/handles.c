@@ -73,7 +73,23 @@ void tkl_release_handle(int kind, void *ptr) {
   }
 }
 
+/* A state closing on this thread (tkl_set_closing): its finalizers run,
+** and a box one makes would be neither finalized nor freed, nor what it
+** holds. */
+static _Thread_local int closing;
+
+void tkl_set_closing(int on) { closing = on; }
+
+/* Lets ptr's reference go and raises, while a state closes here. */
+static void refuse_if_closing(lua_State *L, int kind, void *ptr) {
+  if (!closing) return;
+  tkl_release_handle(kind, ptr);
+  luaL_error(L, "threadkit: no new %s handle while its state closes",
+             kind_names[kind]);
+}
+
 void tkl_push_handle(lua_State *L, int kind, void *ptr) {
+  refuse_if_closing(L, kind, ptr);
   lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_boxes);
   if (lua_rawgetp(L, -1, ptr) == LUA_TUSERDATA) {
     box *b = lua_touserdata(L, -1);
@@ -109,6 +125,7 @@ void tkl_push_handle(lua_State *L, int kind, void *ptr) {
 }
 
 void tkl_push_new_handle_ctx(lua_State *L, int ctx, int kind, void *ptr) {
+  refuse_if_closing(L, kind, ptr);
   /* A new object has no box yet: skip the cache until it travels (the
   ** encoder adds the box then). */
   box *b = lua_newuserdatauv(L, sizeof *b, 0);

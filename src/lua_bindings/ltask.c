@@ -72,7 +72,9 @@ static void close_state(void *arg) {
     }
   }
   pthread_mutex_unlock(&slots_mu);
+  tkl_set_closing(1);
   lua_close(me->state);
+  tkl_set_closing(0);
   pthread_mutex_destroy(&me->mu);
   free(me);
 }

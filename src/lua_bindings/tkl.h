@@ -241,6 +241,9 @@ TKL_INTERNAL const void *tkl_box_tag(int kind);
 ** (a weak-keyed registry table): a work or a schedule keeps the box of its
 ** pool, whose collection would shut the pool down under it. */
 TKL_INTERNAL void tkl_anchor(lua_State *L, int holder, int held);
+/* Around lua_close of a state on this thread: no new handle may be made
+** then (a finalizer's would leak), tkl_push_*handle raise instead. */
+TKL_INTERNAL void tkl_set_closing(int on);
 /* Releases one reference of any handle kind. */
 TKL_INTERNAL void tkl_release_handle(int kind, void *ptr);
 TKL_INTERNAL void tkl_retain_handle(int kind, void *ptr);

@@ -111,6 +111,31 @@ describe("the end of a tklua script", function()
   end)
 end)
 
+describe("closing a state", function()
+  it("refuses handles its finalizers would make (they would leak)", function()
+    local out, err, code = run_script([[
+      local tk = require "threadkit"
+      local p = tk.pool{workers = 1, init = function()
+        KEEP = setmetatable({}, {__gc = function()
+          local ok, e = pcall(require("threadkit").token)
+          io.stderr:write("worker: ", tostring(ok), " ", tostring(e), "\n")
+        end})
+      end}
+      p:submit(function() end):wait()
+      p:shutdown()
+      MAIN = setmetatable({}, {__gc = function()
+        local ok, e = pcall(tk.channel)
+        io.stderr:write("main: ", tostring(ok), " ", tostring(e), "\n")
+      end})
+      print("done")
+    ]])
+    assert.are.equal(0, code)
+    assert.are.equal("done\n", out)
+    assert.matches("worker: false threadkit: no new token handle while its state closes", err, 1, true)
+    assert.matches("main: false threadkit: no new channel handle while its state closes", err, 1, true)
+  end)
+end)
+
 describe("Ctrl-C in tklua exits 130 within a second", function()
   it("with Lua on_cancel callbacks that submit, firing during the exit", function()
     exits_130_on_ctrl_c([[
