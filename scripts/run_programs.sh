@@ -33,7 +33,15 @@ for prog in "$dir"/*.lua; do
          else why="exit $rc"; fi ;;
     esac
     echo "FAIL $name ($why, ${secs} s)"
-    tail -n 25 "$log" | sed 's/^/    /'
+    # A sanitizer's report: its head (what and where) and its summary, not
+    # the shadow-byte legend at its end. Otherwise the end of the log.
+    san='ERROR: AddressSanitizer|ERROR: LeakSanitizer|WARNING: ThreadSanitizer|runtime error:'
+    if grep -qE "$san" "$log"; then
+      grep -m 1 -A 14 -E "$san" "$log" | sed 's/^/    /'
+      grep '^SUMMARY:' "$log" | head -n 3 | sed 's/^/    /'
+    else
+      tail -n 25 "$log" | sed 's/^/    /'
+    fi
     failed=$((failed + 1))
   fi
 done
