@@ -1,4 +1,5 @@
--- soak.lua [seconds] - a randomized mix of everything threadkit does, for a
+-- soak.lua [seconds] - a randomized mix of everything threadkit does (the
+-- corpus of real programs in tests/programs included), for a
 -- long time, checking invariants after every round: each job ends in one
 -- final state that fits what its task did, our tally of those states equals
 -- the pool's counts, no worker is lost, and RSS stays flat.
@@ -192,6 +193,38 @@ function kinds.work(r)
   r.works[#r.works + 1] = e
 end
 
+-- One of the corpus of real programs (tests/programs/*.lua), loaded as a
+-- module: its whole work runs here, in the main state, on pools of its
+-- own, while the round's jobs are in flight, and its result must equal
+-- its own serial run. At most one per round, in about a quarter of the
+-- rounds (r.program_due): a program takes longer than a round.
+local programs_dir = (debug.getinfo(1, "S").source:match("^@(.*[/\\])") or "./") ..
+                     "../tests/programs/"
+local program_names, programs = {}, {}
+do
+  local ls = io.popen('ls "' .. programs_dir .. '" 2>/dev/null')
+  for file in ls:lines() do program_names[#program_names + 1] = file:match("^(.+)%.lua$") end
+  ls:close()
+  table.sort(program_names)  -- a seed replays the same choices
+end
+
+function kinds.program(r)
+  if not r.program_due or #program_names == 0 then return kinds.compute(r) end
+  r.program_due = false
+  local name = program_names[rnd(#program_names)]
+  local m = programs[name]
+  if m == nil then
+    local chunk, err = loadfile(programs_dir .. name .. ".lua")
+    if not chunk then fail("program %s does not load: %s", name, err) end
+    m = chunk("--module")
+    programs[name] = m
+  end
+  local ok, done, why = pcall(m.run, {scale = 0.25})
+  if not ok then fail("program %s raised: %s", name, tostring(done)) end
+  if not done then fail("program %s: %s", name, tostring(why)) end
+  r.programs = r.programs + 1
+end
+
 local kind_names = {}
 for name in pairs(kinds) do kind_names[#kind_names + 1] = name end
 table.sort(kind_names)  -- a seed replays the same random choices
@@ -284,14 +317,14 @@ local function check_round(r, shut_early)
 end
 
 local start = tk.now()
-local samples, rounds, jobs = {}, 0, 0
+local samples, rounds, jobs, programs_run = {}, 0, 0, 0
 local next_report = start + 10
 while tk.now() - start < seconds do
   rounds = rounds + 1
   local workers = rnd(1, 4)
   local r = {pool = tk.pool{workers = workers, name = "soak"},
              jobs = {}, later = {}, groups = {}, works = {}, extra = 0,
-             subs = tk.channel()}
+             subs = tk.channel(), program_due = rnd() < 0.25, programs = 0}
   for _ = 1, rnd(20, 200) do
     kinds[kind_names[rnd(#kind_names)]](r)
   end
@@ -307,6 +340,7 @@ while tk.now() - start < seconds do
     r.extra = workers
   end
   jobs = jobs + check_round(r, shut_early)
+  programs_run = programs_run + r.programs
   r.pool:shutdown{wait = true}
   r = nil
   collectgarbage()
@@ -352,9 +386,9 @@ if log then
   f:close()
 end
 local first, last = samples[1][2], samples[#samples][2]
-print(("soak: %.0f s, %d rounds, %d jobs, seed %d; RSS %.1f -> %.1f MiB, " ..
+print(("soak: %.0f s, %d rounds, %d jobs, %d programs, seed %d; RSS %.1f -> %.1f MiB, " ..
        "floor slope %.0f KiB/min over the second half"):format(
-  tk.now() - start, rounds, jobs, seed, first / 1024, last / 1024, slope))
+  tk.now() - start, rounds, jobs, programs_run, seed, first / 1024, last / 1024, slope))
 -- Generous: over a 60 s run the fit moves by several hundred KiB/min on
 -- noise alone; a leak of a few bytes per job shows in a long run.
 local limit = tonumber(os.getenv("SOAK_SLOPE_LIMIT") or 2048)
