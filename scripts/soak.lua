@@ -193,36 +193,56 @@ function kinds.work(r)
   r.works[#r.works + 1] = e
 end
 
--- One of the corpus of real programs (tests/programs/*.lua), loaded as a
--- module: its whole work runs here, in the main state, on pools of its
--- own, while the round's jobs are in flight, and its result must equal
--- its own serial run. At most one per round, in about a quarter of the
--- rounds (r.program_due): a program takes longer than a round.
+-- One of the corpus of real programs (tests/programs/*.lua), with a seed
+-- of ours and at a quarter of its size, run by the same interpreter as a
+-- process of its own while the rounds go on: its result must equal its own
+-- serial run. One at a time; the round that starts it lets it run and a
+-- round at least 3 s later collects it. Not in this process: at their
+-- peak the programs take tens of MiB spread over malloc's per-thread
+-- arenas, whose high-water marks rise for a minute or two (flat with
+-- MALLOC_ARENA_MAX=1) and would hide a leak or fake one.
 local programs_dir = (debug.getinfo(1, "S").source:match("^@(.*[/\\])") or "./") ..
                      "../tests/programs/"
-local program_names, programs = {}, {}
+local program_names = {}
 do
-  local ls = io.popen('ls "' .. programs_dir .. '" 2>/dev/null')
+  local ls = io.popen("ls '" .. programs_dir .. "' 2>/dev/null")
   for file in ls:lines() do program_names[#program_names + 1] = file:match("^(.+)%.lua$") end
   ls:close()
   table.sort(program_names)  -- a seed replays the same choices
 end
+local interpreter = arg[-1]
+for i = -2, -100, -1 do
+  if arg[i] == nil then break end
+  interpreter = arg[i]
+end
+local program = nil  -- the one running: name, seed, output, start
+local programs_run = 0
+
+local function quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
 function kinds.program(r)
-  if not r.program_due or #program_names == 0 then return kinds.compute(r) end
-  r.program_due = false
-  local name = program_names[rnd(#program_names)]
-  local m = programs[name]
-  if m == nil then
-    local chunk, err = loadfile(programs_dir .. name .. ".lua")
-    if not chunk then fail("program %s does not load: %s", name, err) end
-    m = chunk("--module")
-    programs[name] = m
+  if program ~= nil or #program_names == 0 or interpreter == nil then
+    return kinds.compute(r)
   end
-  local ok, done, why = pcall(m.run, {scale = 0.25})
-  if not ok then fail("program %s raised: %s", name, tostring(done)) end
-  if not done then fail("program %s: %s", name, tostring(why)) end
-  r.programs = r.programs + 1
+  local name, seed = program_names[rnd(#program_names)], rnd(1, 1 << 30)
+  local cmd = ("TK_PROGRAM_SCALE=0.25 TK_PROGRAM_SEED=%d %s %s 2>&1"):format(
+    seed, quote(interpreter), quote(programs_dir .. name .. ".lua"))
+  program = {name = name, seed = seed, out = assert(io.popen(cmd)), start = tk.now()}
+end
+
+-- Waits for the running program if `now` or once it has had 3 s, and
+-- fails the soak if it did not print "ok <name>" and exit 0.
+local function collect_program(now)
+  if program == nil or (not now and tk.now() - program.start < 3) then return end
+  local p = program
+  program = nil
+  local text = p.out:read("a")
+  local ok, how, code = p.out:close()
+  if not ok or not text:find("ok " .. p.name .. "\n", 1, true) then
+    fail("program %s (TK_PROGRAM_SEED=%d TK_PROGRAM_SCALE=0.25) ended by %s %s:\n%s",
+         p.name, p.seed, tostring(how), tostring(code), text:sub(-3000))
+  end
+  programs_run = programs_run + 1
 end
 
 local kind_names = {}
@@ -317,14 +337,14 @@ local function check_round(r, shut_early)
 end
 
 local start = tk.now()
-local samples, rounds, jobs, programs_run = {}, 0, 0, 0
+local samples, rounds, jobs = {}, 0, 0
 local next_report = start + 10
 while tk.now() - start < seconds do
   rounds = rounds + 1
   local workers = rnd(1, 4)
   local r = {pool = tk.pool{workers = workers, name = "soak"},
              jobs = {}, later = {}, groups = {}, works = {}, extra = 0,
-             subs = tk.channel(), program_due = rnd() < 0.25, programs = 0}
+             subs = tk.channel()}
   for _ = 1, rnd(20, 200) do
     kinds[kind_names[rnd(#kind_names)]](r)
   end
@@ -340,7 +360,7 @@ while tk.now() - start < seconds do
     r.extra = workers
   end
   jobs = jobs + check_round(r, shut_early)
-  programs_run = programs_run + r.programs
+  collect_program(false)
   r.pool:shutdown{wait = true}
   r = nil
   collectgarbage()
@@ -351,6 +371,8 @@ while tk.now() - start < seconds do
       tk.now() - start, rounds, jobs, samples[#samples][2] / 1024))
   end
 end
+
+collect_program(true)
 
 -- RSS slope over the second half of the run (the first half warms up the
 -- allocator's arenas), fitted to the lowest RSS of each window: pools come

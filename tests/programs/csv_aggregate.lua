@@ -211,4 +211,4 @@ local function run(opts)
   return common.compare("ranking", ranked, want_ranked)
 end
 
-return common.main("csv_aggregate", run, ...)
+common.main("csv_aggregate", run)

@@ -336,4 +336,4 @@ local function run(opts)
   return common.compare("programs", got, want)
 end
 
-return common.main("expr_lang", run, ...)
+common.main("expr_lang", run)

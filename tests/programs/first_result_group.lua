@@ -152,4 +152,4 @@ local function run(opts)
   return true
 end
 
-return common.main("first_result_group", run, ...)
+common.main("first_result_group", run)

@@ -151,4 +151,4 @@ local function run(opts)
   return common.compare("in-degrees", got, in_degrees(1, n, n, salt))
 end
 
-return common.main("graph_crawl_work", run, ...)
+common.main("graph_crawl_work", run)

@@ -277,4 +277,4 @@ local function run(opts)
   return true
 end
 
-return common.main("json_docs", run, ...)
+common.main("json_docs", run)

@@ -149,4 +149,4 @@ local function run(opts)
   return common.compare("integer product", rows, multiply(ia, ib))
 end
 
-return common.main("matmul_blocks", run, ...)
+common.main("matmul_blocks", run)

@@ -96,9 +96,15 @@ local function run(opts)
   table.sort(want, before)
 
   local pool <close> = tk.pool{workers = 2, name = "sort"}
+  local cutoff = math.max(64, n // 256)
   local sorted, depth = pool:submit({name = "msort"}, merge_sort, pool, records,
-                                    math.max(64, n // 256), 0):result(120)
-  if depth < 6 then return false, "merge sort nested only " .. depth .. " levels" end
+                                    cutoff, 0):result(120)
+  -- The deepest branch follows the larger half (the right one) down.
+  local want_depth, size = 0, n
+  while size > cutoff do size, want_depth = size - size // 2, want_depth + 1 end
+  if depth ~= want_depth then
+    return false, ("merge sort nested %d levels, want %d"):format(depth, want_depth)
+  end
   local ok, why = common.compare("merge sort", sorted, want)
   if not ok then return false, why end
 
@@ -113,8 +119,9 @@ local function run(opts)
     table.move(run_, 1, #run_, offset, out)
     tasks = tasks + 1
   end
-  if tasks < 20 then return false, "quicksort made only " .. tasks .. " tasks" end
+  -- Every run a task returns holds at most the cutoff's 200 records.
+  if tasks < n // 200 then return false, "quicksort made only " .. tasks .. " tasks" end
   return common.compare("quicksort", out, want)
 end
 
-return common.main("parallel_sort", run, ...)
+common.main("parallel_sort", run)

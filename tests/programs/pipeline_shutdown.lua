@@ -186,4 +186,4 @@ local function run(opts)
   return true
 end
 
-return common.main("pipeline_shutdown", run, ...)
+common.main("pipeline_shutdown", run)

@@ -214,4 +214,4 @@ local function run(opts)
   return close_while_pushing(pool)
 end
 
-return common.main("word_stats_channels", run, ...)
+common.main("word_stats_channels", run)

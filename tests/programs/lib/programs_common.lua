@@ -1,17 +1,16 @@
 -- programs_common.lua - what every program of the corpus shares: a seeded
--- random generator that gives the same numbers in any state (so a task can
--- regenerate input the main state made), a deep comparison that names the
--- first difference, and the "run as a script or load as a module" switch
--- that lets scripts/soak.lua reuse a program's work.
+-- random generator of its own (a program's input depends on its seed
+-- alone, whatever else calls math.random), a deep comparison that names the
+-- first difference, and the main function that runs a program with its
+-- size and seed from the environment.
 --
 -- Only the main state loads this module: task functions never call into
 -- it, so that what they do is exactly what the program ships to workers.
 local M = {}
 
 -- {====================================================== random numbers
--- A 64-bit xorshift* generator over Lua integers (which wrap). math.random
--- would do in one state, but its sequence is per state and a program that
--- compares a task's work with the main state's needs one sequence.
+-- A 64-bit xorshift* generator over Lua integers (which wrap), one object
+-- per use, so that nothing else drawing numbers shifts a program's input.
 local Rng = {}
 Rng.__index = Rng
 
@@ -115,24 +114,23 @@ end
 -- }======================================================
 
 -- {====================================================== main
--- A program is `run(opts)`, returning true, or false and what differs.
--- opts.scale (default 1) shrinks or grows the input, opts.seed replaces
--- the fixed seed. As a script (`tklua prog.lua`) it prints "ok <name>" and
--- exits 0, or prints the difference and exits 1. Loaded with the single
--- argument "--module" (soak.lua does that) it returns {name, run}.
-function M.main(name, run, ...)
-  if select("#", ...) >= 1 and select(1, ...) == "--module" then
-    return {name = name, run = run}
-  end
+-- A program is `run(opts)`, returning true, or false and what differs;
+-- opts.scale (default 1) shrinks or grows its input, opts.seed replaces
+-- its fixed seed. main runs it with TK_PROGRAM_SCALE and TK_PROGRAM_SEED
+-- from the environment (scripts/soak.lua sets both) and prints "ok
+-- <name>", or the difference and exits 1.
+function M.main(name, run)
   local scale = tonumber(os.getenv("TK_PROGRAM_SCALE") or "") or 1
-  local ok, why = run({scale = scale})
+  local seed = math.tointeger(tonumber(os.getenv("TK_PROGRAM_SEED") or ""))
+  local ok, why = run({scale = scale, seed = seed})
   if ok then
     -- The script just ends: tklua then closes the state, so the pools
     -- shut down and a leak checker sees everything freed.
     print("ok " .. name)
     return
   end
-  print(("FAIL %s: %s"):format(name, tostring(why)))
+  print(("FAIL %s%s: %s"):format(name, seed and (" (TK_PROGRAM_SEED=%d)"):format(seed) or "",
+                                 tostring(why)))
   os.exit(1)
 end
 
