@@ -113,7 +113,7 @@ demo: deps $(TKLUA)
 # Results of every suite go to $(BUILD)/results; scripts/summary.sh adds up.
 test: deps
 	@rm -f $(BUILD)/results
-	@$(MAKE) --no-print-directory test-c test-lua check-layering readme-example demo-check
+	@$(MAKE) --no-print-directory test-c test-lua check-layering readme-example demo-check test-programs
 	@sh scripts/summary.sh $(BUILD)/results
 
 test-c: $(TEST_BIN)
@@ -132,6 +132,12 @@ test-lua: $(MODULE) $(TKLUA) $(BUILD)/host $(if $(SAN),,$(CLOCK_SHIFT))
 $(CLOCK_SHIFT): tests/lua/clock_shift.c
 	@mkdir -p $(dir $@)
 	$(CC) -shared -fPIC -O1 -o $@ $< -ldl
+
+# The corpus of real programs (tests/programs): each checks its work against
+# a serial run. Under tsan/asan $(TKLUA) is the sanitized one.
+.PHONY: test-programs
+test-programs: $(TKLUA)
+	@sh scripts/run_programs.sh $(BUILD) $(TKLUA)
 
 check-layering:
 	@if grep -rlE '#include *[<"](lua|lauxlib|lualib)\.h' src/core; then \
@@ -205,7 +211,7 @@ sanitize: deps
 
 # Sanitizer builds run every C test and every Lua spec; the specs run in
 # the sanitized tklua (a sanitized module cannot load into stock lua5.4).
-SAN_TESTS := test-c test-lua
+SAN_TESTS := test-c test-lua test-programs
 
 tsan:
 	@$(MAKE) --no-print-directory BUILD=build/tsan OPT=-O1 \

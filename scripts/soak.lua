@@ -1,4 +1,5 @@
--- soak.lua [seconds] - a randomized mix of everything threadkit does, for a
+-- soak.lua [seconds] - a randomized mix of everything threadkit does (the
+-- corpus of real programs in tests/programs included), for a
 -- long time, checking invariants after every round: each job ends in one
 -- final state that fits what its task did, our tally of those states equals
 -- the pool's counts, no worker is lost, and RSS stays flat.
@@ -192,6 +193,58 @@ function kinds.work(r)
   r.works[#r.works + 1] = e
 end
 
+-- One of the corpus of real programs (tests/programs/*.lua), with a seed
+-- of ours and at a quarter of its size, run by the same interpreter as a
+-- process of its own while the rounds go on: its result must equal its own
+-- serial run. One at a time; the round that starts it lets it run and a
+-- round at least 3 s later collects it. Not in this process: at their
+-- peak the programs take tens of MiB spread over malloc's per-thread
+-- arenas, whose high-water marks rise for a minute or two (flat with
+-- MALLOC_ARENA_MAX=1) and would hide a leak or fake one.
+local programs_dir = (debug.getinfo(1, "S").source:match("^@(.*[/\\])") or "./") ..
+                     "../tests/programs/"
+local program_names = {}
+do
+  local ls = io.popen("ls '" .. programs_dir .. "' 2>/dev/null")
+  for file in ls:lines() do program_names[#program_names + 1] = file:match("^(.+)%.lua$") end
+  ls:close()
+  table.sort(program_names)  -- a seed replays the same choices
+end
+local interpreter = arg[-1]
+for i = -2, -100, -1 do
+  if arg[i] == nil then break end
+  interpreter = arg[i]
+end
+local program = nil  -- the one running: name, seed, output, start
+local programs_run = 0
+
+local function quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+function kinds.program(r)
+  if program ~= nil or #program_names == 0 or interpreter == nil then
+    return kinds.compute(r)
+  end
+  local name, seed = program_names[rnd(#program_names)], rnd(1, 1 << 30)
+  local cmd = ("TK_PROGRAM_SCALE=0.25 TK_PROGRAM_SEED=%d %s %s 2>&1"):format(
+    seed, quote(interpreter), quote(programs_dir .. name .. ".lua"))
+  program = {name = name, seed = seed, out = assert(io.popen(cmd)), start = tk.now()}
+end
+
+-- Waits for the running program if `now` or once it has had 3 s, and
+-- fails the soak if it did not print "ok <name>" and exit 0.
+local function collect_program(now)
+  if program == nil or (not now and tk.now() - program.start < 3) then return end
+  local p = program
+  program = nil
+  local text = p.out:read("a")
+  local ok, how, code = p.out:close()
+  if not ok or not text:find("ok " .. p.name .. "\n", 1, true) then
+    fail("program %s (TK_PROGRAM_SEED=%d TK_PROGRAM_SCALE=0.25) ended by %s %s:\n%s",
+         p.name, p.seed, tostring(how), tostring(code), text:sub(-3000))
+  end
+  programs_run = programs_run + 1
+end
+
 local kind_names = {}
 for name in pairs(kinds) do kind_names[#kind_names + 1] = name end
 table.sort(kind_names)  -- a seed replays the same random choices
@@ -307,6 +360,7 @@ while tk.now() - start < seconds do
     r.extra = workers
   end
   jobs = jobs + check_round(r, shut_early)
+  collect_program(false)
   r.pool:shutdown{wait = true}
   r = nil
   collectgarbage()
@@ -317,6 +371,8 @@ while tk.now() - start < seconds do
       tk.now() - start, rounds, jobs, samples[#samples][2] / 1024))
   end
 end
+
+collect_program(true)
 
 -- RSS slope over the second half of the run (the first half warms up the
 -- allocator's arenas), fitted to the lowest RSS of each window: pools come
@@ -352,9 +408,9 @@ if log then
   f:close()
 end
 local first, last = samples[1][2], samples[#samples][2]
-print(("soak: %.0f s, %d rounds, %d jobs, seed %d; RSS %.1f -> %.1f MiB, " ..
+print(("soak: %.0f s, %d rounds, %d jobs, %d programs, seed %d; RSS %.1f -> %.1f MiB, " ..
        "floor slope %.0f KiB/min over the second half"):format(
-  tk.now() - start, rounds, jobs, seed, first / 1024, last / 1024, slope))
+  tk.now() - start, rounds, jobs, programs_run, seed, first / 1024, last / 1024, slope))
 -- Generous: over a 60 s run the fit moves by several hundred KiB/min on
 -- noise alone; a leak of a few bytes per job shows in a long run.
 local limit = tonumber(os.getenv("SOAK_SLOPE_LIMIT") or 2048)
