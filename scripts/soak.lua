@@ -193,6 +193,31 @@ function kinds.work(r)
   r.works[#r.works + 1] = e
 end
 
+-- Functions made by load, each a new one: their code must be let go once
+-- nothing can send them again (RSS, over a long run).
+function kinds.loaded(r)
+  local x = rnd(1, 1e9)
+  local f = load("return function() return " .. x .. " end")()
+  expect(r, r.pool:submit(f), {completed = true}, function(v) return v == x end)
+end
+
+-- Now and then a large value, there and back: no buffer of its size may
+-- stay behind.
+function kinds.large(r)
+  if rnd() >= 0.05 then return kinds.compute(r) end
+  local n = rnd(1, 4) * 1024 * 1024
+  expect(r, r.pool:submit(function(s) return #s, s:sub(-3) end, ("x"):rep(n)),
+         {completed = true}, function(len, tail) return len == n and tail == "xxx" end)
+end
+
+-- A group that lives for the whole run, fed and joined every round: it
+-- must not keep every job it ever ran (see the round's end).
+local long_group
+function kinds.long_group(r)
+  long_group = long_group or tk.group("soak-long", {pool = tk.pool{workers = 2, name = "soak-long"}})
+  for _ = 1, rnd(1, 10) do long_group:add_task(function() return 1 end) end
+end
+
 -- One of the corpus of real programs (tests/programs/*.lua), with a seed
 -- of ours and at a quarter of its size, run by the same interpreter as a
 -- process of its own while the rounds go on: its result must equal its own
@@ -360,6 +385,7 @@ while tk.now() - start < seconds do
     r.extra = workers
   end
   jobs = jobs + check_round(r, shut_early)
+  if long_group and not long_group:join(30) then fail("the long-lived group did not join") end
   collect_program(false)
   r.pool:shutdown{wait = true}
   r = nil
