@@ -291,4 +291,40 @@ describe("trace", function()
     table.sort(linked)
     assert.are.same({1, 2}, linked)
   end)
+  it("draws a dependency's arrow from its last run, and the runs of a task still waiting", function()
+    local p = tk.pool{workers = 1, name = "deps"}
+    local release = tk.token()
+    local doc = traced(function()
+      local a = p:submit({name = "first"}, function()
+        tk.sleep(0.01)
+        spin(0.002)
+      end)
+      local b = p:submit({name = "second", after = {a}}, function() end)
+      p:submit({name = "waiting"}, function(t) spin(0.002) t:wait() end, release)
+      assert.is_true(b:wait(10 * MULT))
+    end)
+    release:cancel()
+    p:shutdown()
+    local names, slices = tracks_of(doc)
+    assert_no_overlap(slices)
+    local first, second, waiting = {}, nil, nil
+    for _, e in ipairs(doc.traceEvents) do
+      if e.ph == "X" and e.name == "first" then first[#first + 1] = e end
+      if e.ph == "X" and e.name == "second" then second = e end
+      if e.ph == "X" and e.name == "waiting" then waiting = e end
+    end
+    table.sort(first, function(x, y) return x.ts < y.ts end)
+    assert.are.equal(2, #first)
+    local s, f
+    for _, e in ipairs(doc.traceEvents) do
+      if e.cat == "dep" and e.ph == "s" then s = e end
+      if e.cat == "dep" and e.ph == "f" then f = e end
+    end
+    assert.is_true(s.ts >= first[2].ts and s.ts <= first[2].ts + first[2].dur)
+    assert.are.equal(s.id, f.id)
+    assert.are.equal(second.ts, f.ts)
+    -- Suspended when the trace stopped: its run so far.
+    assert.are.equal("running", waiting.args.state)
+    assert.are.equal("pool 'deps' worker 0", names[waiting.tid])
+  end)
 end)
