@@ -249,9 +249,8 @@ int tk__job_run(tk_job_t *job, int resumed) {
     state = TK_JOB_FAILED;
   } else {
     /* The timeout runs from the first start and stays armed while the
-    ** job is suspended. */
-    /* Tracing: each run is told to the hook, which costs one load
-    ** otherwise. The first run starts at `start`; a later one now. */
+    ** job is suspended. A trace hears of each run (the hook; one load when
+    ** unset): the first starts at `start`, a later one now. */
     tk__run_hook_fn hook =
         atomic_load_explicit(&run_hook, memory_order_relaxed);
     uint64_t run_start = hook != NULL && resumed ? tk__now_ns() : start;
