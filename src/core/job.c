@@ -154,6 +154,11 @@ void tk_set_finish_hook(void (*hook)(tk_job_t *job)) {
   atomic_store(&finish_hook, hook);
 }
 
+/* The trace's hook on each run of a task (job.h). */
+static _Atomic(tk__run_hook_fn) run_hook;
+
+void tk__set_run_hook(tk__run_hook_fn hook) { atomic_store(&run_hook, hook); }
+
 static void publish(tk_job_t *job, int state) {
   TK_HG_RELEASE(&job->state);
   atomic_store_explicit(&job->state, state, memory_order_seq_cst);
@@ -230,6 +235,8 @@ int tk__job_run(tk_job_t *job, int resumed) {
   atomic_store_explicit(&job->t_start, start, memory_order_relaxed);
   tk__job_ext *x = tk__job_ext_peek(job);
   int state;
+  tk__run_hook_fn ran = NULL;    /* the task ran, with a hook to tell */
+  uint64_t ran_start = 0;
   if (!resumed && x != NULL && tk__token_chain_cancelled(&x->token)) {
     /* Cancelled (by its token or group) after it was queued: never runs. */
     job->error = tk__strdup("cancelled before it started");
@@ -242,12 +249,21 @@ int tk__job_run(tk_job_t *job, int resumed) {
     state = TK_JOB_FAILED;
   } else {
     /* The timeout runs from the first start and stays armed while the
-    ** job is suspended. */
+    ** job is suspended. A trace hears of each run (the hook; one load when
+    ** unset): the first starts at `start`, a later one now. */
+    tk__run_hook_fn hook =
+        atomic_load_explicit(&run_hook, memory_order_relaxed);
+    uint64_t run_start = hook != NULL && resumed ? tk__now_ns() : start;
     tk_job_t *prev = current;
     current = job;
     int rc = job->fn(job->arg);
     current = prev;
-    if (rc == TK_SUSPEND) return TK__SUSPENDED;
+    if (rc == TK_SUSPEND) {
+      if (hook != NULL) hook(job, run_start, tk__now_ns(), 1);
+      return TK__SUSPENDED;
+    }
+    ran = hook;
+    ran_start = run_start;
     x = tk__job_ext_peek(job);  /* the task may have made one */
     if (x != NULL && x->timeout > 0) tk__timer_disarm(&x->timer);
     if (rc == 0) {
@@ -268,6 +284,7 @@ int tk__job_run(tk_job_t *job, int resumed) {
     }
   }
   job->t_finish = tk__now_ns();
+  if (ran != NULL) ran(job, ran_start, job->t_finish, 0);  /* then the end */
   publish(job, state);
   notify_dependents(job);
   return state;

@@ -129,7 +129,7 @@ struct tk_pool {
   _Alignas(TK_CACHELINE) atomic_uint_least64_t calls_submitted;
   atomic_int has_timer;          /* holds a timer use (set under mu) */
   worker *workers;
-  char name[16];
+  char name[32];
   tk_worker_init_fn init;
   tk_worker_fini_fn fini;
   void *data;
@@ -1459,6 +1459,7 @@ int tk_pool_workers(const tk_pool_t *pool) {
 }
 
 int tk_worker_index(void) { return self ? self->index : -1; }
+const char *tk__pool_name(const tk_pool_t *pool) { return pool->name; }
 void *tk_worker_data(void) { return self ? self->data : NULL; }
 
 /* }====================================================== */
