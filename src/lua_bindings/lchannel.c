@@ -265,6 +265,7 @@ static int push_wait(lua_State *L, tkl_channel *c) {
     pthread_mutex_unlock(&c->gc.mu);
     return luaL_error(L, "push to a closed channel");
   }
+  tkl_gc_thaw(&c->gc);
   if (c->count == c->cap && grow(c) != 0) {
     pthread_mutex_unlock(&c->gc.mu);
     return luaL_error(L, "not enough memory");
@@ -315,6 +316,7 @@ static int l_push(lua_State *L) {
 /* With mu held: takes the oldest value, or NULL. */
 static tkl_buf *take(tkl_channel *c) {
   if (c->count == 0) return NULL;
+  tkl_gc_thaw(&c->gc);
   tkl_buf *b = c->items[c->head];
   c->head = (c->head + 1) % c->cap;
   c->count--;
@@ -331,6 +333,7 @@ static tkl_buf *take(tkl_channel *c) {
 ** takes a pop. */
 static void put_back(tkl_channel *c, tkl_buf *b) {
   pthread_mutex_lock(&c->gc.mu);
+  tkl_gc_thaw(&c->gc);
   if (c->count == c->cap && grow(c) != 0) {
     pthread_mutex_unlock(&c->gc.mu);
     tkl_buf_delete(b);  /* no memory even for a slot: it is lost */

@@ -18,11 +18,15 @@
 ** - Collection (one at a time, under collect_mu; any thread, at a safe
 **   point: creating a container once enough candidates came, and a
 **   state's close). It takes the candidates, then walks everything their
-**   stored values reach, locking each container (trylock: the collector
-**   never waits for a container's lock, so no lock order can deadlock; a
-**   container it cannot lock is left out, its references counted as
-**   outside ones, and a candidate it cannot lock stays a candidate). All
-**   stay locked until the end, so no stored value changes meanwhile.
+**   stored values reach, freezing each container: under its lock, taken
+**   with trylock (the collector never waits for a container's lock, so
+**   no lock order can deadlock; a container it cannot lock is left out,
+**   its references counted as outside ones, and a candidate it cannot
+**   lock stays a candidate), it sets the container's frozen flag, and
+**   lets the lock go. Until the end of the collection, whoever would
+**   change a frozen container's stored values, or copy a reference out of
+**   them, waits under its lock (tkl_gc_thaw), so no stored value changes
+**   meanwhile; the collector holds one container lock at a time.
 **   Each container's count, less the candidate list's reference, less
 **   one per reference from the stored values of containers in the walk,
 **   is what holds it from outside: Lua boxes, values in flight (a task's
@@ -30,13 +34,13 @@
 **   containers left out. Those with some, and all they reach, are alive;
 **   the rest can only be reached from each other, and are garbage.
 **   A reference can only be copied by its holder, and the only holders of
-**   garbage are the locked containers: none can appear while the walk
-**   holds their locks. The count and the clearing of DIRTY are one atomic
+**   garbage are the frozen containers: none can appear while the walk
+**   holds them frozen. The count and the clearing of DIRTY are one atomic
 **   operation, so a release after the count was read is seen: such a
 **   candidate stays one.
 ** - Freeing. Each garbage container gets (or keeps) one reference of the
-**   collector's; its stored values are taken out under its lock; every
-**   lock is let go; then the values are freed (the cycle breaks, other
+**   collector's; its stored values are taken out (nobody else can reach
+**   it); every container thaws; then the values are freed (the cycle breaks, other
 **   objects they name are released normally), and the collector's
 **   references, now the only ones, free the containers.
 ** - Pace. A collection starts once the candidates reach a threshold: the
@@ -67,12 +71,16 @@ static size_t threshold = MIN_THRESHOLD;  /* cand_mu */
 static atomic_int wanted;
 
 static pthread_mutex_t collect_mu = PTHREAD_MUTEX_INITIALIZER;
+/* Thawing: taken after a container's mu, never before one. */
+static pthread_mutex_t thaw_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t thaw_cv = PTHREAD_COND_INITIALIZER;
 static unsigned round_no;         /* collect_mu */
 static atomic_size_t live;
 
 void tkl_gc_init(tkl_gcobj *o, const tkl_gctype *type) {
   atomic_init(&o->rc, TKL_GC_ONE);
   pthread_mutex_init(&o->mu, NULL);
+  atomic_init(&o->frozen, 0);
   o->type = type;
   o->cand_next = o->set_next = o->stack_next = NULL;
   o->taken = NULL;
@@ -84,6 +92,12 @@ void tkl_gc_init(tkl_gcobj *o, const tkl_gctype *type) {
 }
 
 size_t tkl_gc_live(void) { return atomic_load(&live); }
+
+void tkl_gc_thaw_slow(tkl_gcobj *o) {
+  pthread_mutex_lock(&thaw_mu);
+  while (atomic_load(&o->frozen)) pthread_cond_wait(&thaw_cv, &thaw_mu);
+  pthread_mutex_unlock(&thaw_mu);
+}
 
 void tkl_gc_retain(tkl_gcobj *o) {
   atomic_fetch_add_explicit(&o->rc, TKL_GC_ONE, memory_order_relaxed);
@@ -106,6 +120,7 @@ static void destroy(tkl_gcobj *o) {
 ** candidate list, or the collector). */
 static void drop_values(tkl_gcobj *o) {
   pthread_mutex_lock(&o->mu);
+  tkl_gc_thaw(o);
   void *taken = o->type->take(o);
   pthread_mutex_unlock(&o->mu);
   o->type->drop(taken);
@@ -152,7 +167,7 @@ void tkl_gc_release(tkl_gcobj *o) {
 /* {====================================================== collection */
 
 typedef struct walk {
-  tkl_gcobj *set;                /* every container locked (S_IN) */
+  tkl_gcobj *set;                /* every container frozen (S_IN) */
   tkl_gcobj *stack;
   size_t nset;
 } walk;
@@ -173,7 +188,7 @@ static int is_container(const tkl_ref *r) {
          (r->kind == TKL_K_CHANNEL || r->kind == TKL_K_SHARED);
 }
 
-/* Brings o into the walk, locked, with its count (less the candidate
+/* Brings o into the walk, frozen, with its count (less the candidate
 ** list's reference when it is a candidate of this collection); or leaves
 ** it out when its lock is busy. */
 static void enter(walk *w, tkl_gcobj *o, int root) {
@@ -184,6 +199,8 @@ static void enter(walk *w, tkl_gcobj *o, int root) {
     return;
   }
   o->state = S_IN;
+  atomic_store(&o->frozen, 1);
+  pthread_mutex_unlock(&o->mu);
   long v = root ? atomic_fetch_and(&o->rc, ~(long)DIRTY)
                 : atomic_load(&o->rc);
   o->gc_refs = COUNT(v) - (root ? 1 : 0);
@@ -246,7 +263,8 @@ static void collect(void) {
     }
   }
   /* The garbage: one reference of the collector's each (a candidate's is
-  ** the list's), and its values out, under its lock. */
+  ** the list's), and its values out (it is frozen, and nobody else can
+  ** reach it). */
   size_t alive = 0;
   tkl_gcobj *garbage = NULL;
   for (o = w.set; o != NULL; o = o->set_next) {
@@ -265,7 +283,10 @@ static void collect(void) {
     o->stack_next = garbage;
     garbage = o;
   }
-  for (o = w.set; o != NULL; o = o->set_next) pthread_mutex_unlock(&o->mu);
+  pthread_mutex_lock(&thaw_mu);
+  for (o = w.set; o != NULL; o = o->set_next) atomic_store(&o->frozen, 0);
+  pthread_cond_broadcast(&thaw_cv);
+  pthread_mutex_unlock(&thaw_mu);
   /* The cycles break: the garbage's references to each other go. */
   for (o = garbage; o != NULL; o = o->stack_next) {
     o->type->drop(o->taken);

@@ -186,6 +186,7 @@ static int grow(tkl_shared *s) {
 
 /* With mu held: stores val (taken over; NULL deletes). 0 on ENOMEM. */
 static int store(tkl_shared *s, const char *k, size_t n, tkl_buf *val) {
+  tkl_gc_thaw(&s->gc);
   size_t h = hash_bytes(k, n);
   entry **pe = find(s, k, n, h);
   if (pe != NULL) {
@@ -283,6 +284,7 @@ static int l_index(lua_State *L) {
   entry **pe = find(s, k.p, k.n, hash_bytes(k.p, k.n));
   int found = pe != NULL;
   /* Decode outside the lock, from a copy. */
+  if (found) tkl_gc_thaw(&s->gc);  /* the copy takes references */
   int ok = !found || tkl_buf_copy(&copy, &(*pe)->val) == 0;
   pthread_mutex_unlock(&s->gc.mu);
   if (!ok) {

@@ -281,6 +281,9 @@ typedef struct tkl_gctype {
 struct tkl_gcobj {
   atomic_long rc;                /* references * TKL_GC_ONE | flags */
   pthread_mutex_t mu;            /* the container's own lock */
+  atomic_int frozen;             /* its stored values are being walked:
+                                    nothing may change them, nor copy
+                                    their references (tkl_gc_thaw) */
   const tkl_gctype *type;
   tkl_gcobj *cand_next;          /* on the candidate list (lcycles.c) */
   /* The collector's own, under its lock: */
@@ -294,6 +297,13 @@ struct tkl_gcobj {
 
 TKL_INTERNAL void tkl_gc_init(tkl_gcobj *o, const tkl_gctype *type);
 TKL_INTERNAL void tkl_gc_retain(tkl_gcobj *o);
+/* With o's mu held, before changing its stored values or copying one:
+** waits while the collector walks them (it never waits for mu). */
+TKL_INTERNAL void tkl_gc_thaw_slow(tkl_gcobj *o);
+static inline void tkl_gc_thaw(tkl_gcobj *o) {
+  if (atomic_load_explicit(&o->frozen, memory_order_acquire))
+    tkl_gc_thaw_slow(o);
+}
 /* Lets one reference go: frees the object with its last, else makes it a
 ** candidate (its cycle may have lost its last outside holder). Never
 ** takes a lock but the object's own (and the candidate list's). */
