@@ -140,6 +140,19 @@ void tk_token_release(tk_token_t *t) {
   }
 }
 
+int tk__token_only_holder(tk_token_t *t) {
+  if (t->owner != NULL ||
+      atomic_load_explicit(&t->parent, memory_order_acquire) != NULL)
+    return 0;
+  tk__bucket *b = tk__park_bucket(t);
+  pthread_mutex_lock(&b->mu);
+  int only = !t->has_deadline &&
+             !atomic_load_explicit(&t->cancelled, memory_order_relaxed) &&
+             atomic_load_explicit(&t->refs, memory_order_acquire) == 1;
+  pthread_mutex_unlock(&b->mu);
+  return only;
+}
+
 int tk__token_chain_cancelled(const tk_token_t *t) {
   /* Parents are stable: a child holds a reference to its parent. */
   for (; t != NULL; t = atomic_load_explicit(&((tk_token_t *)t)->parent,

@@ -34,6 +34,9 @@ static int ctx_gc(lua_State *L) {
   }
   tkl_pool_release(c->default_pool);
   c->default_pool = NULL;
+  /* The state's boxes were finalized before its context (made first):
+  ** the cycles they left go now. */
+  tkl_gc_collect();
   return 0;
 }
 

@@ -193,15 +193,21 @@ void *tkl_check_handle(lua_State *L, int idx, int kind) {
   return b->ptr;
 }
 
-static int handle_gc(lua_State *L) {
+static int let_go(lua_State *L, int collected) {
   box *b = any_box(L, 1);
   if (b != NULL && b->ptr != NULL) {
+    /* A token's on_cancel functions held through its box (lcallbacks.c). */
+    if (b->kind == TKL_K_TOKEN && tkl_token_box_gc(L, 1, collected))
+      return 0;
     void *p = b->ptr;
     b->ptr = NULL;
     tkl_release_handle(b->kind, p);
   }
   return 0;
 }
+
+static int handle_gc(lua_State *L) { return let_go(L, 1); }
+static int handle_close(lua_State *L) { return let_go(L, 0); }
 
 static int handle_eq(lua_State *L) {
   box *a = any_box(L, 1), *b = any_box(L, 2);
@@ -223,7 +229,7 @@ static int handle_tostring(lua_State *L) {
 void tkl_new_handle_type(lua_State *L, int kind, const luaL_Reg *methods,
                          lua_CFunction index) {
   static const luaL_Reg meta[] = {{"__gc", handle_gc},
-                                  {"__close", handle_gc},
+                                  {"__close", handle_close},
                                   {"__eq", handle_eq},
                                   {"__tostring", handle_tostring},
                                   {NULL, NULL}};

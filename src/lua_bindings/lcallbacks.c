@@ -15,12 +15,25 @@
 ** A registration is held by the token (until fn fires or the token is
 ** freed uncancelled) and by its state (until fn ran or was let go). Both
 ** ends go through the state's list, so the state never scans its
-** registrations: registering and ending one is O(1).
+ ** registrations: registering and ending one is O(1).
+**
+** fn often names the token (`t:on_cancel(function() ... t ... end)`):
+** held strongly by the state, fn would hold the token's box, the box the
+** token, the token the registration, for ever. So fn is first held
+** weakly, through the box it was registered on (an ephemeron: the box
+** keys it), and Lua sees the cycle box -> fn -> box. When that box is
+** collected, its registrations' functions become strong references of
+** the state, and then either the token can never be cancelled (nothing
+** else holds it, no parent, no deadline: tk__token_only_holder): the box
+** lets it go, the token is freed and fn never runs; or it still can be:
+** the box keeps its reference and is marked for finalization again, fn
+** runs once when it is cancelled, and the box goes once fn was let go.
 */
 #include <pthread.h>
 #include <stdlib.h>
 
 #include "tkl.h"
+#include "../core/token.h"
 
 typedef struct reg reg;
 
@@ -40,7 +53,8 @@ struct reg {
   tkl_fired *fired;              /* holds a reference */
   reg *next;                     /* on the fired list */
   int run;                       /* fired by a cancel (else: let go) */
-  int ref;                       /* fn in the owner's registry */
+  int ref;                       /* fn in the owner's registry, or
+                                    LUA_NOREF while held through its box */
 };
 
 /* On this thread, inside tok:cancel(): the calling coroutine and its
@@ -48,6 +62,73 @@ struct reg {
 static _Thread_local lua_State *cancelling, *cancelling_main;
 
 static const char regs_key = 0;  /* registry: lightuserdata(reg) -> true */
+/* The functions held through their boxes: box -> {lightuserdata(reg) ->
+** fn}, weak keys (an ephemeron); each such reg's box: lightuserdata(reg)
+** -> box, weak values; the boxes kept by their finalizer: lightuserdata
+** -> true. */
+static const char weakfn_key = 0, regbox_key = 0, kept_key = 0;
+
+/* Pushes the registry table at key, made (with mode, or none) if absent. */
+static void push_table(lua_State *L, const char *key, const char *mode) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, key) == LUA_TTABLE) return;
+  lua_pop(L, 1);
+  lua_newtable(L);
+  if (mode != NULL) {
+    lua_newtable(L);
+    lua_pushstring(L, mode);
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+  }
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, key);
+}
+
+/* Pushes the box r's fn is held through (and returns 1), or nothing. */
+static int push_reg_box(lua_State *L, reg *r) {
+  push_table(L, &regbox_key, "v");
+  if (lua_rawgetp(L, -1, r) == LUA_TUSERDATA) {
+    lua_remove(L, -2);
+    return 1;
+  }
+  lua_pop(L, 2);
+  return 0;
+}
+
+/* Pushes r's fn held through a box (and returns 1), or nothing. */
+static int push_weak_fn(lua_State *L, reg *r) {
+  int top = lua_gettop(L);
+  if (!push_reg_box(L, r)) return 0;
+  push_table(L, &weakfn_key, "k");
+  lua_insert(L, -2);
+  if (lua_rawget(L, -2) == LUA_TTABLE &&
+      lua_rawgetp(L, -1, r) == LUA_TFUNCTION) {
+    lua_replace(L, top + 1);
+    lua_settop(L, top + 1);
+    return 1;
+  }
+  lua_settop(L, top);
+  return 0;
+}
+
+/* Pushes r's fn (and returns 1), or nothing if it cannot be found. */
+static int push_fn(lua_State *L, reg *r) {
+  if (r->ref != LUA_NOREF) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref);
+    return 1;
+  }
+  if (push_weak_fn(L, r)) return 1;
+  /* Its box is being collected and its finalizer, which makes fn a strong
+  ** reference, has not run yet (the box left the weak table already): run
+  ** the pending finalizers. */
+  lua_gc(L, LUA_GCCOLLECT);
+  if (r->ref != LUA_NOREF) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref);
+    return 1;
+  }
+  return push_weak_fn(L, r);
+}
+
+static void release_kept(lua_State *L);
 
 static void fired_release(tkl_fired *f) {
   if (!tk__ref_drop(&f->refs)) return;
@@ -70,7 +151,7 @@ static lua_State *main_thread(lua_State *L) {
 
 /* Calls r's callback in L; an error is reported, as nobody waits for it. */
 static void call_callback(lua_State *L, reg *r) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref);
+  if (!push_fn(L, r)) return;
   if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
     lua_writestringerror("threadkit: on_cancel callback: %s\n",
                          luaL_tolstring(L, -1, NULL));
@@ -80,7 +161,21 @@ static void call_callback(lua_State *L, reg *r) {
 
 /* The state's part of r ends: its callback and its entry go. */
 static void forget(lua_State *L, reg *r) {
-  luaL_unref(L, LUA_REGISTRYINDEX, r->ref);
+  if (r->ref != LUA_NOREF) {
+    luaL_unref(L, LUA_REGISTRYINDEX, r->ref);
+  } else if (push_reg_box(L, r)) {
+    push_table(L, &weakfn_key, "k");
+    lua_insert(L, -2);
+    if (lua_rawget(L, -2) == LUA_TTABLE) {
+      lua_pushnil(L);
+      lua_rawsetp(L, -2, r);
+    }
+    lua_pop(L, 2);
+    push_table(L, &regbox_key, "v");
+    lua_pushnil(L);
+    lua_rawsetp(L, -2, r);
+    lua_pop(L, 1);
+  }
   lua_rawgetp(L, LUA_REGISTRYINDEX, &regs_key);
   lua_pushnil(L);
   lua_rawsetp(L, -2, r);
@@ -179,7 +274,10 @@ void tkl_run_callbacks(lua_State *L, tkl_ctx *c) {
 
 void tkl_close_callbacks(lua_State *L, tkl_ctx *c) {
   tkl_fired *f = c->fired;
-  if (f == NULL) return;
+  if (f == NULL) {
+    release_kept(L);
+    return;
+  }
   tkl_run_callbacks(L, c);  /* what fired before the close still runs */
   pthread_mutex_lock(&f->mu);
   f->open = 0;
@@ -202,6 +300,69 @@ void tkl_close_callbacks(lua_State *L, tkl_ctx *c) {
   lua_pop(L, 1);
   c->fired = NULL;
   fired_release(f);
+  release_kept(L);
+}
+
+/* The state closes: the boxes that their finalizer kept (and that a
+** finalizer may not mark again now) let their tokens go. Their memory
+** lives until every finalizer ran. */
+static void release_kept(lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &kept_key) == LUA_TTABLE) {
+    lua_pushnil(L);
+    while (lua_next(L, -2) != 0) {
+      lua_pop(L, 1);
+      tkl_box *b = lua_touserdata(L, -1);
+      if (b->ptr != NULL) {
+        void *p = b->ptr;
+        b->ptr = NULL;
+        tkl_release_handle(TKL_K_TOKEN, p);
+      }
+    }
+    lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &kept_key);
+  }
+  lua_pop(L, 1);
+}
+
+int tkl_token_box_gc(lua_State *L, int idx, int may_keep) {
+  idx = lua_absindex(L, idx);
+  tkl_box *b = lua_touserdata(L, idx);
+  int top = lua_gettop(L);
+  int had = 0;
+  /* Its registrations' functions become strong references. */
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &weakfn_key) == LUA_TTABLE) {
+    lua_pushvalue(L, idx);
+    if (lua_rawget(L, -2) == LUA_TTABLE) {
+      push_table(L, &regbox_key, "v");  /* weakfn, fns, regbox */
+      lua_pushnil(L);
+      while (lua_next(L, -3) != 0) {
+        reg *r = lua_touserdata(L, -2);
+        r->ref = luaL_ref(L, LUA_REGISTRYINDEX);  /* pops fn */
+        lua_pushnil(L);
+        lua_rawsetp(L, -3, r);
+        had = 1;
+      }
+      lua_pushvalue(L, idx);
+      lua_pushnil(L);
+      lua_rawset(L, top + 1);
+    }
+  }
+  lua_settop(L, top);
+  int keep = had && may_keep && !tk__token_only_holder(b->ptr);
+  if (keep) {
+    /* Its fn may still run: the box keeps the token, and is finalized
+    ** again once fn was let go. */
+    lua_getmetatable(L, idx);
+    lua_setmetatable(L, idx);
+    push_table(L, &kept_key, NULL);
+    lua_pushboolean(L, 1);
+    lua_rawsetp(L, -2, b);
+  } else if (lua_rawgetp(L, LUA_REGISTRYINDEX, &kept_key) == LUA_TTABLE) {
+    lua_pushnil(L);
+    lua_rawsetp(L, -2, b);
+  }
+  lua_settop(L, top);
+  return keep;
 }
 
 int tkl_cancel_token(lua_State *L, tk_token_t *t) {
@@ -240,8 +401,24 @@ int tkl_on_cancel(lua_State *L) {
   atomic_init(&r->refs, 2);  /* the state's and the token's */
   atomic_fetch_add(&f->refs, 1);
   r->fired = f;
+  /* fn is held through the box (see the top of this file). */
+  r->ref = LUA_NOREF;
+  push_table(L, &weakfn_key, "k");
+  lua_pushvalue(L, 1);
+  if (lua_rawget(L, -2) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, -4);
+  }
   lua_pushvalue(L, 2);
-  r->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_rawsetp(L, -2, r);
+  lua_pop(L, 2);
+  push_table(L, &regbox_key, "v");
+  lua_pushvalue(L, 1);
+  lua_rawsetp(L, -2, r);
+  lua_pop(L, 1);
   if (tk_token_on_cancel_ex(t, on_cancel_cb, on_cancel_dispose, r, NULL) != 0) {
     reg_release(r);  /* the token's, which it never took */
     forget(L, r);

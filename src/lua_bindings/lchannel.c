@@ -15,8 +15,7 @@ typedef struct waitlist {
 } waitlist;
 
 struct tkl_channel {
-  atomic_int refs;
-  pthread_mutex_t mu;
+  tkl_gcobj gc;                  /* first: the count and mu (lcycles.c) */
   pthread_cond_t cv;             /* threads blocked in pop or push */
   tkl_buf **items;               /* ring of encoded values */
   size_t head, count, cap;
@@ -58,19 +57,67 @@ static void wl_free(waitlist *l) {
   free(l->w);
 }
 
-void tkl_channel_retain(tkl_channel *c) { atomic_fetch_add(&c->refs, 1); }
+void tkl_channel_retain(tkl_channel *c) { tkl_gc_retain(&c->gc); }
 
-void tkl_channel_release(tkl_channel *c) {
-  if (!tk__ref_drop(&c->refs)) return;
+void tkl_channel_release(tkl_channel *c) { tkl_gc_release(&c->gc); }
+
+/* {====================================================== collector */
+
+static void ch_each(tkl_gcobj *o, void (*fn)(const tkl_buf *, void *),
+                    void *ud) {
+  tkl_channel *c = (tkl_channel *)o;
   for (size_t i = 0; i < c->count; i++)
-    tkl_buf_delete(c->items[(c->head + i) % c->cap]);
+    fn(c->items[(c->head + i) % c->cap], ud);
+}
+
+typedef struct taken_items {
+  tkl_buf **items;
+  size_t head, count, cap;
+} taken_items;
+
+static void *ch_take(tkl_gcobj *o) {
+  tkl_channel *c = (tkl_channel *)o;
+  if (c->count == 0) return NULL;
+  taken_items *t = malloc(sizeof *t);
+  if (t == NULL) {
+    /* No memory to carry them: let them go here (a rare path; the
+    ** lock held is this channel's, which they cannot need: a value
+    ** whose release takes it would need a reference to it). */
+    for (size_t i = 0; i < c->count; i++)
+      tkl_buf_delete(c->items[(c->head + i) % c->cap]);
+  } else {
+    t->items = c->items;
+    t->head = c->head;
+    t->count = c->count;
+    t->cap = c->cap;
+    c->items = NULL;
+    c->cap = 0;
+  }
+  c->head = c->count = 0;
+  return t;
+}
+
+static void ch_drop(void *taken) {
+  taken_items *t = taken;
+  if (t == NULL) return;
+  for (size_t i = 0; i < t->count; i++)
+    tkl_buf_delete(t->items[(t->head + i) % t->cap]);
+  free(t->items);
+  free(t);
+}
+
+static void ch_free(tkl_gcobj *o) {
+  tkl_channel *c = (tkl_channel *)o;
   wl_free(&c->poppers);
   wl_free(&c->pushers);
   free(c->items);
-  pthread_mutex_destroy(&c->mu);
   pthread_cond_destroy(&c->cv);
   free(c);
 }
+
+static const tkl_gctype channel_type = {ch_each, ch_take, ch_drop, ch_free};
+
+/* }====================================================== */
 
 static tkl_channel *check_channel(lua_State *L) {
   return tkl_check_handle(L, 1, TKL_K_CHANNEL);
@@ -80,14 +127,14 @@ static tkl_channel *check_channel(lua_State *L) {
 static int l_channel(lua_State *L) {
   lua_Integer cap = luaL_optinteger(L, 1, 0);
   luaL_argcheck(L, cap >= 0, 1, "capacity must not be negative");
+  tkl_gc_maybe_collect();
   tkl_channel *c = calloc(1, sizeof *c);
   if (c == NULL) return luaL_error(L, "not enough memory");
   if (tk__cond_init(&c->cv) != 0) {
     free(c);
     return luaL_error(L, "cannot make a condition variable");
   }
-  atomic_init(&c->refs, 1);
-  pthread_mutex_init(&c->mu, NULL);
+  tkl_gc_init(&c->gc, &channel_type);
   c->capacity = (size_t)cap;
   tkl_push_new_handle(L, TKL_K_CHANNEL, c);
   return 1;
@@ -131,17 +178,17 @@ static double left_until(double deadline) {
 static int suspend_on(lua_State *L, tkl_channel *c, waitlist *l,
                       tkl_task *t, double left, int (*ready)(tkl_channel *),
                       lua_KFunction k) {
-  pthread_mutex_unlock(&c->mu);
+  pthread_mutex_unlock(&c->gc.mu);
   void *wk = tkl_wait_begin_waker(L, t, left);
-  pthread_mutex_lock(&c->mu);
+  pthread_mutex_lock(&c->gc.mu);
   /* Reserve again: other tasks may have taken the slot meanwhile. */
   if (ready(c) || wl_reserve(l) != 0) {
     /* It changed in between (or no memory): wake at once, k looks again. */
-    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(&c->gc.mu);
     tkl_waker_fire(wk);
   } else {
     l->w[l->n++] = wk;
-    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(&c->gc.mu);
   }
   lua_pushlightuserdata(L, wk);
   return tkl_wait_suspend(L, k, 0);
@@ -153,9 +200,9 @@ static int suspend_on(lua_State *L, tkl_channel *c, waitlist *l,
 static void resume_from(lua_State *L, tkl_channel *c, waitlist *l, int dl) {
   void *wk = lua_touserdata(L, -1);
   lua_pop(L, 1);
-  pthread_mutex_lock(&c->mu);
+  pthread_mutex_lock(&c->gc.mu);
   wl_remove(l, wk);
-  pthread_mutex_unlock(&c->mu);
+  pthread_mutex_unlock(&c->gc.mu);
   if (tkl_wait_end_given_up(L)) {
     lua_pushnumber(L, 0);
     lua_replace(L, dl);
@@ -178,11 +225,11 @@ static int push_wait(lua_State *L, tkl_channel *c) {
   tkl_buf **guard = lua_touserdata(L, 2);
   double deadline = lua_tonumber(L, 3);
   int blocking = 0;  /* in a blocking region */
-  pthread_mutex_lock(&c->mu);
+  pthread_mutex_lock(&c->gc.mu);
   while (!has_room(c)) {
     double left = left_until(deadline);
     if (left == 0 || tkl_block_given_up()) {
-      pthread_mutex_unlock(&c->mu);
+      pthread_mutex_unlock(&c->gc.mu);
       if (blocking) tk_pool_block_end();
       lua_pushboolean(L, 0);
       return 1;
@@ -190,36 +237,37 @@ static int push_wait(lua_State *L, tkl_channel *c) {
     tkl_task *t = tkl_yieldable_task(L);
     if (t != NULL) {
       if (wl_reserve(&c->pushers) != 0) {
-        pthread_mutex_unlock(&c->mu);
+        pthread_mutex_unlock(&c->gc.mu);
         return luaL_error(L, "not enough memory");
       }
       return suspend_on(L, c, &c->pushers, t, left, has_room, push_k);
     }
     /* Not in a task (or cannot yield): block this thread; a worker's
-    ** pool runs a spare meanwhile (c->mu comes before the pool's). */
+    ** pool runs a spare meanwhile (c->gc.mu comes before the pool's). */
     if (!blocking) {
       tk_pool_block_begin();
       blocking = 1;
     }
-    tk__cond_wait(&c->cv, &c->mu, tk__deadline(tkl_block_slice(left)));
+    tk__cond_wait(&c->cv, &c->gc.mu, tk__deadline(tkl_block_slice(left)));
     if (tkl_interrupted()) {
-      pthread_mutex_unlock(&c->mu);
+      pthread_mutex_unlock(&c->gc.mu);
       if (blocking) tk_pool_block_end();
       return luaL_error(L, "interrupted!");
     }
     /* Between slices, the state's fired callbacks (which may use this
     ** channel: not under its lock). */
-    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(&c->gc.mu);
     tkl_run_callbacks(L, NULL);
-    pthread_mutex_lock(&c->mu);
+    pthread_mutex_lock(&c->gc.mu);
   }
   if (blocking) tk_pool_block_end();
   if (c->closed) {
-    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(&c->gc.mu);
     return luaL_error(L, "push to a closed channel");
   }
+  tkl_gc_thaw(&c->gc);
   if (c->count == c->cap && grow(c) != 0) {
-    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(&c->gc.mu);
     return luaL_error(L, "not enough memory");
   }
   c->items[(c->head + c->count) % c->cap] = *guard;
@@ -227,7 +275,7 @@ static int push_wait(lua_State *L, tkl_channel *c) {
   *guard = NULL;
   wl_wake_one(&c->poppers);
   pthread_cond_broadcast(&c->cv);
-  pthread_mutex_unlock(&c->mu);
+  pthread_mutex_unlock(&c->gc.mu);
   tk_group_poke();  /* wait_for_condition predicates look again */
   lua_pushboolean(L, 1);
   return 1;
@@ -268,6 +316,7 @@ static int l_push(lua_State *L) {
 /* With mu held: takes the oldest value, or NULL. */
 static tkl_buf *take(tkl_channel *c) {
   if (c->count == 0) return NULL;
+  tkl_gc_thaw(&c->gc);
   tkl_buf *b = c->items[c->head];
   c->head = (c->head + 1) % c->cap;
   c->count--;
@@ -283,9 +332,10 @@ static tkl_buf *take(tkl_channel *c) {
 ** hold one more than a bounded channel's capacity, for as long as it
 ** takes a pop. */
 static void put_back(tkl_channel *c, tkl_buf *b) {
-  pthread_mutex_lock(&c->mu);
+  pthread_mutex_lock(&c->gc.mu);
+  tkl_gc_thaw(&c->gc);
   if (c->count == c->cap && grow(c) != 0) {
-    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(&c->gc.mu);
     tkl_buf_delete(b);  /* no memory even for a slot: it is lost */
     return;
   }
@@ -294,7 +344,7 @@ static void put_back(tkl_channel *c, tkl_buf *b) {
   c->count++;
   wl_wake_one(&c->poppers);
   pthread_cond_broadcast(&c->cv);
-  pthread_mutex_unlock(&c->mu);
+  pthread_mutex_unlock(&c->gc.mu);
 }
 
 static int decode_value(lua_State *L) {
@@ -328,42 +378,42 @@ static int pop_k(lua_State *L, int status, lua_KContext ctx);
 static int pop_wait(lua_State *L, tkl_channel *c) {
   double deadline = lua_tonumber(L, 2);
   int blocking = 0;  /* in a blocking region */
-  pthread_mutex_lock(&c->mu);
+  pthread_mutex_lock(&c->gc.mu);
   while (!has_value(c)) {
     double left = left_until(deadline);
     if (left == 0 || tkl_block_given_up()) break;
     tkl_task *t = tkl_yieldable_task(L);
     if (t != NULL) {
       if (wl_reserve(&c->poppers) != 0) {
-        pthread_mutex_unlock(&c->mu);
+        pthread_mutex_unlock(&c->gc.mu);
         return luaL_error(L, "not enough memory");
       }
       return suspend_on(L, c, &c->poppers, t, left, has_value, pop_k);
     }
     /* Not in a task (or cannot yield): block this thread, on the monotonic
     ** clock (a step of the wall clock neither ends nor stretches it); a
-    ** worker's pool runs a spare meanwhile (c->mu comes before the
+    ** worker's pool runs a spare meanwhile (c->gc.mu comes before the
     ** pool's). */
     if (!blocking) {
       tk_pool_block_begin();
       blocking = 1;
     }
-    tk__cond_wait(&c->cv, &c->mu, tk__deadline(tkl_block_slice(left)));
+    tk__cond_wait(&c->cv, &c->gc.mu, tk__deadline(tkl_block_slice(left)));
     if (tkl_interrupted()) {
-      pthread_mutex_unlock(&c->mu);
+      pthread_mutex_unlock(&c->gc.mu);
       if (blocking) tk_pool_block_end();
       return luaL_error(L, "interrupted!");
     }
     /* Between slices, the state's fired callbacks (which may use this
     ** channel: not under its lock). */
-    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(&c->gc.mu);
     tkl_run_callbacks(L, NULL);
-    pthread_mutex_lock(&c->mu);
+    pthread_mutex_lock(&c->gc.mu);
   }
   if (blocking) tk_pool_block_end();
   tkl_buf *b = take(c);
   int closed = c->closed;
-  pthread_mutex_unlock(&c->mu);
+  pthread_mutex_unlock(&c->gc.mu);
   tkl_run_callbacks(L, NULL);
   if (b != NULL) return deliver(L, c, b);
   if (closed) return closed_error(L);
@@ -392,9 +442,9 @@ static int l_pop(lua_State *L) {
 static int l_try_pop(lua_State *L) {
   tkl_channel *c = check_channel(L);
   lua_settop(L, 1);
-  pthread_mutex_lock(&c->mu);
+  pthread_mutex_lock(&c->gc.mu);
   tkl_buf *b = take(c);
-  pthread_mutex_unlock(&c->mu);
+  pthread_mutex_unlock(&c->gc.mu);
   if (b != NULL) return deliver(L, c, b);
   lua_pushnil(L);
   return 1;
@@ -402,12 +452,12 @@ static int l_try_pop(lua_State *L) {
 
 static int l_close(lua_State *L) {
   tkl_channel *c = check_channel(L);
-  pthread_mutex_lock(&c->mu);
+  pthread_mutex_lock(&c->gc.mu);
   c->closed = 1;
   while (c->poppers.n > 0) wl_wake_one(&c->poppers);
   while (c->pushers.n > 0) wl_wake_one(&c->pushers);
   pthread_cond_broadcast(&c->cv);
-  pthread_mutex_unlock(&c->mu);
+  pthread_mutex_unlock(&c->gc.mu);
   tk_group_poke();
   return 0;
 }
@@ -416,18 +466,18 @@ static int l_close(lua_State *L) {
 
 static int l_len(lua_State *L) {
   tkl_channel *c = check_channel(L);
-  pthread_mutex_lock(&c->mu);
+  pthread_mutex_lock(&c->gc.mu);
   size_t n = c->count;
-  pthread_mutex_unlock(&c->mu);
+  pthread_mutex_unlock(&c->gc.mu);
   lua_pushinteger(L, (lua_Integer)n);
   return 1;
 }
 
 static int l_is_closed(lua_State *L) {
   tkl_channel *c = check_channel(L);
-  pthread_mutex_lock(&c->mu);
+  pthread_mutex_lock(&c->gc.mu);
   int closed = c->closed;
-  pthread_mutex_unlock(&c->mu);
+  pthread_mutex_unlock(&c->gc.mu);
   lua_pushboolean(L, closed);
   return 1;
 }

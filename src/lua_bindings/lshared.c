@@ -19,20 +19,34 @@ typedef struct entry {
 } entry;
 
 struct tkl_shared {
-  atomic_int refs;
-  pthread_mutex_t mu;
+  tkl_gcobj gc;                  /* first: the count and mu (lcycles.c) */
   entry **buckets;
   size_t nbuckets, count;
   lua_Integer border;            /* mu: the last border found, where the
                                     next search starts */
 };
 
-void tkl_shared_retain(tkl_shared *s) { atomic_fetch_add(&s->refs, 1); }
+void tkl_shared_retain(tkl_shared *s) { tkl_gc_retain(&s->gc); }
 
-void tkl_shared_release(tkl_shared *s) {
-  if (!tk__ref_drop(&s->refs)) return;
-  for (size_t i = 0; i < s->nbuckets; i++) {
-    entry *e = s->buckets[i];
+void tkl_shared_release(tkl_shared *s) { tkl_gc_release(&s->gc); }
+
+/* {====================================================== collector */
+
+static void sh_each(tkl_gcobj *o, void (*fn)(const tkl_buf *, void *),
+                    void *ud) {
+  tkl_shared *s = (tkl_shared *)o;
+  for (size_t i = 0; i < s->nbuckets; i++)
+    for (entry *e = s->buckets[i]; e != NULL; e = e->next) fn(&e->val, ud);
+}
+
+typedef struct taken_entries {
+  entry **buckets;
+  size_t nbuckets;
+} taken_entries;
+
+static void free_buckets(entry **buckets, size_t nbuckets) {
+  for (size_t i = 0; i < nbuckets; i++) {
+    entry *e = buckets[i];
     while (e != NULL) {
       entry *next = e->next;
       tkl_buf_free(&e->val);
@@ -40,10 +54,37 @@ void tkl_shared_release(tkl_shared *s) {
       e = next;
     }
   }
-  free(s->buckets);
-  pthread_mutex_destroy(&s->mu);
-  free(s);
+  free(buckets);
 }
+
+static void *sh_take(tkl_gcobj *o) {
+  tkl_shared *s = (tkl_shared *)o;
+  if (s->buckets == NULL) return NULL;
+  taken_entries *t = malloc(sizeof *t);
+  if (t == NULL) {
+    free_buckets(s->buckets, s->nbuckets);  /* as ch_take (lchannel.c) */
+  } else {
+    t->buckets = s->buckets;
+    t->nbuckets = s->nbuckets;
+  }
+  s->buckets = NULL;
+  s->nbuckets = s->count = 0;
+  s->border = 0;
+  return t;
+}
+
+static void sh_drop(void *taken) {
+  taken_entries *t = taken;
+  if (t == NULL) return;
+  free_buckets(t->buckets, t->nbuckets);
+  free(t);
+}
+
+static void sh_free(tkl_gcobj *o) { free(o); }
+
+static const tkl_gctype shared_type = {sh_each, sh_take, sh_drop, sh_free};
+
+/* }====================================================== */
 
 static tkl_shared *check_shared(lua_State *L) {
   return tkl_check_handle(L, 1, TKL_K_SHARED);
@@ -145,6 +186,7 @@ static int grow(tkl_shared *s) {
 
 /* With mu held: stores val (taken over; NULL deletes). 0 on ENOMEM. */
 static int store(tkl_shared *s, const char *k, size_t n, tkl_buf *val) {
+  tkl_gc_thaw(&s->gc);
   size_t h = hash_bytes(k, n);
   entry **pe = find(s, k, n, h);
   if (pe != NULL) {
@@ -202,10 +244,10 @@ static lua_Integer border(tkl_shared *s) {
 static int l_newindex(lua_State *L);
 
 static int l_shared(lua_State *L) {
+  tkl_gc_maybe_collect();
   tkl_shared *s = calloc(1, sizeof *s);
   if (s == NULL) return luaL_error(L, "not enough memory");
-  atomic_init(&s->refs, 1);
-  pthread_mutex_init(&s->mu, NULL);
+  tkl_gc_init(&s->gc, &shared_type);
   tkl_push_new_handle(L, TKL_K_SHARED, s);
   if (lua_istable(L, 1)) {  /* tk.shared{...}: initial contents */
     int box = lua_gettop(L);
@@ -238,12 +280,13 @@ static int l_index(lua_State *L) {
   make_key(L, 2, &k);
   tkl_buf copy;
   tkl_buf_init(&copy);
-  pthread_mutex_lock(&s->mu);
+  pthread_mutex_lock(&s->gc.mu);
   entry **pe = find(s, k.p, k.n, hash_bytes(k.p, k.n));
   int found = pe != NULL;
   /* Decode outside the lock, from a copy. */
+  if (found) tkl_gc_thaw(&s->gc);  /* the copy takes references */
   int ok = !found || tkl_buf_copy(&copy, &(*pe)->val) == 0;
-  pthread_mutex_unlock(&s->mu);
+  pthread_mutex_unlock(&s->gc.mu);
   if (!ok) {
     tkl_buf_free(&copy);
     return luaL_error(L, "not enough memory");
@@ -287,9 +330,9 @@ static int l_newindex(lua_State *L) {
     *guard = NULL;
     val = &b;
   }
-  pthread_mutex_lock(&s->mu);
+  pthread_mutex_lock(&s->gc.mu);
   int ok = store(s, k.p, k.n, val);
-  pthread_mutex_unlock(&s->mu);
+  pthread_mutex_unlock(&s->gc.mu);
   if (!ok) {
     tkl_buf_free(&b);
     return luaL_error(L, "not enough memory");
@@ -300,9 +343,9 @@ static int l_newindex(lua_State *L) {
 
 static int l_len(lua_State *L) {
   tkl_shared *s = check_shared(L);
-  pthread_mutex_lock(&s->mu);
+  pthread_mutex_lock(&s->gc.mu);
   lua_Integer n = border(s);
-  pthread_mutex_unlock(&s->mu);
+  pthread_mutex_unlock(&s->gc.mu);
   lua_pushinteger(L, n);
   return 1;
 }
@@ -319,12 +362,12 @@ static int l_append(lua_State *L) {
   tkl_buf b = **guard;
   free(*guard);
   *guard = NULL;
-  pthread_mutex_lock(&s->mu);
+  pthread_mutex_lock(&s->gc.mu);
   lua_Integer n = border(s) + 1;
   keybuf k;
   int_key(n, &k);
   int ok = store(s, k.p, k.n, &b);
-  pthread_mutex_unlock(&s->mu);
+  pthread_mutex_unlock(&s->gc.mu);
   if (!ok) {
     tkl_buf_free(&b);
     return luaL_error(L, "not enough memory");
@@ -346,7 +389,7 @@ static int l_incr(lua_State *L) {
   keybuf k;
   make_key(L, 2, &k);  /* may push the key's bytes */
   lua_State *scratch = lua_newthread(L);  /* decode/encode in private */
-  pthread_mutex_lock(&s->mu);
+  pthread_mutex_lock(&s->gc.mu);
   entry **pe = find(s, k.p, k.n, hash_bytes(k.p, k.n));
   lua_Number cur = 0;
   int cur_int = 1;
@@ -360,7 +403,7 @@ static int l_incr(lua_State *L) {
       memcpy(&cur, v->data + 2, sizeof cur);
       cur_int = 0;
     } else {
-      pthread_mutex_unlock(&s->mu);
+      pthread_mutex_unlock(&s->gc.mu);
       return luaL_error(L, "incr: the value is not a number");
     }
   }
@@ -375,7 +418,7 @@ static int l_incr(lua_State *L) {
   tkl_buf_init(&b);
   tkl_encode(scratch, 1, 1, &b, "the value");  /* a number: cannot raise */
   int ok = store(s, k.p, k.n, &b);
-  pthread_mutex_unlock(&s->mu);
+  pthread_mutex_unlock(&s->gc.mu);
   if (!ok) {
     tkl_buf_free(&b);
     return luaL_error(L, "not enough memory");
@@ -401,7 +444,7 @@ static int l_pairs(lua_State *L) {
   lua_pushcfunction(L, snapshot_next);
   lua_newtable(L);
   int t = lua_gettop(L);
-  pthread_mutex_lock(&s->mu);
+  pthread_mutex_lock(&s->gc.mu);
   /* Copy keys; values are read back one by one through __index, which
   ** locks again: simple, and each read is consistent. */
   lua_newtable(L);
@@ -428,7 +471,7 @@ static int l_pairs(lua_State *L) {
       lua_rawseti(L, keys, ++nk);
     }
   }
-  pthread_mutex_unlock(&s->mu);
+  pthread_mutex_unlock(&s->gc.mu);
   for (lua_Integer i = 1; i <= nk; i++) {
     lua_rawgeti(L, keys, i);
     lua_pushcfunction(L, l_index);

@@ -86,6 +86,75 @@ describe("on_cancel", function()
     p:submit(function() end):wait()  -- a safe point: the let-go ones go
   end)
 
+  -- Whether the boxes a weak table holds were all collected.
+  local function all_collected(weak)
+    for _ = 1, 3 do
+      collectgarbage()
+      p:submit(function() end):wait()  -- a safe point
+    end
+    return next(weak) == nil
+  end
+
+  it("frees a dropped token whose callback names it, which then never runs", function()
+    local weak = setmetatable({}, {__mode = "k"})
+    for _ = 1, 100 do
+      local t = tk.token()
+      t:on_cancel(function() error("never: " .. tostring(t)) end)
+      weak[t] = true
+    end
+    assert.is_true(all_collected(weak), "a token box was never collected")
+    -- 20 000 of them: memory stays flat (the first round is the room the
+    -- second reuses).
+    local function round()
+      for _ = 1, 20000 do
+        local t = tk.token()
+        local pad = string.rep("p", 200) .. tostring(t)
+        t:on_cancel(function() return t, pad end)
+      end
+      collectgarbage()
+      collectgarbage()
+      p:submit(function() end):wait()
+    end
+    round()
+    local before = support.rss_kib()
+    round()
+    local grown = support.rss_kib() - before
+    if support.RSS_MEANINGFUL then
+      assert.is_true(grown < 3 * 1024, "grew " .. grown .. " KiB")
+    end
+  end)
+
+  it("runs once the callback, naming its token, of one dropped that a deadline, a parent or another state can still cancel", function()
+    local hits = {}
+    local parent = tk.token()
+    local gate, back = tk.channel(), tk.channel()
+    local weak = setmetatable({}, {__mode = "k"})
+    do
+      local d = tk.token{timeout = 0.2}
+      d:on_cancel(function() hits.deadline = (hits.deadline or 0) + 1
+                             assert(d:is_cancelled()) end)
+      local c = parent:child()
+      c:on_cancel(function() hits.parent = (hits.parent or 0) + 1
+                             assert(c:is_cancelled()) end)
+      local o = tk.token()
+      o:on_cancel(function() hits.other = (hits.other or 0) + 1
+                             assert(o:is_cancelled()) end)
+      -- Another state holds o until the gate opens, then cancels it.
+      p:submit(function(tok) gate:pop() tok:cancel() back:push(true) end, o)
+      weak[d], weak[c], weak[o] = true, true, true
+    end
+    for _ = 1, 3 do collectgarbage() end
+    assert.are.same({}, hits)
+    parent:cancel()
+    gate:push(true)
+    assert.is_true(back:pop(10))
+    tk.sleep(0.4)  -- the deadline passes; the fired callbacks run
+    assert.are.same({deadline = 1, parent = 1, other = 1}, hits)
+    -- Once they ran, their boxes go too.
+    assert.is_true(all_collected(weak), "a token box was never collected")
+    assert.are.same({deadline = 1, parent = 1, other = 1}, hits)
+  end)
+
   it("registers in constant time", function()
     local function batch(n)
       local t0 = os.clock()
