@@ -219,6 +219,29 @@ static int has_room(tkl_channel *c) {
 
 static int push_k(lua_State *L, int status, lua_KContext ctx);
 
+/* With c's lock held, where no task can suspend: blocks this thread one
+** slice of `left` seconds, on the monotonic clock (a step of the wall
+** clock neither ends nor stretches it). A worker's pool runs a spare
+** meanwhile: the region opens on the first slice (*blocking) and the
+** caller ends it (c's lock comes before the pool's). Between slices the
+** state's fired callbacks run, not under the lock (they may use this
+** channel). Raises "interrupted!" on Ctrl-C, the lock and region let go. */
+static void block_slice(lua_State *L, tkl_channel *c, int *blocking,
+                        double left) {
+  if (!*blocking) {
+    tk_pool_block_begin();
+    *blocking = 1;
+  }
+  tk__cond_wait(&c->cv, &c->gc.mu, tk__deadline(tkl_block_slice(left)));
+  pthread_mutex_unlock(&c->gc.mu);
+  if (tkl_interrupted()) {
+    tk_pool_block_end();
+    luaL_error(L, "interrupted!");
+  }
+  tkl_run_callbacks(L, NULL);
+  pthread_mutex_lock(&c->gc.mu);
+}
+
 /* Stack: 1 channel, 2 the guard of the encoded value, 3 the deadline.
 ** Appends the value, or suspends or blocks until there is room. */
 static int push_wait(lua_State *L, tkl_channel *c) {
@@ -242,23 +265,8 @@ static int push_wait(lua_State *L, tkl_channel *c) {
       }
       return suspend_on(L, c, &c->pushers, t, left, has_room, push_k);
     }
-    /* Not in a task (or cannot yield): block this thread; a worker's
-    ** pool runs a spare meanwhile (c->gc.mu comes before the pool's). */
-    if (!blocking) {
-      tk_pool_block_begin();
-      blocking = 1;
-    }
-    tk__cond_wait(&c->cv, &c->gc.mu, tk__deadline(tkl_block_slice(left)));
-    if (tkl_interrupted()) {
-      pthread_mutex_unlock(&c->gc.mu);
-      if (blocking) tk_pool_block_end();
-      return luaL_error(L, "interrupted!");
-    }
-    /* Between slices, the state's fired callbacks (which may use this
-    ** channel: not under its lock). */
-    pthread_mutex_unlock(&c->gc.mu);
-    tkl_run_callbacks(L, NULL);
-    pthread_mutex_lock(&c->gc.mu);
+    /* Not in a task (or cannot yield): block this thread. */
+    block_slice(L, c, &blocking, left);
   }
   if (blocking) tk_pool_block_end();
   if (c->closed) {
@@ -390,25 +398,8 @@ static int pop_wait(lua_State *L, tkl_channel *c) {
       }
       return suspend_on(L, c, &c->poppers, t, left, has_value, pop_k);
     }
-    /* Not in a task (or cannot yield): block this thread, on the monotonic
-    ** clock (a step of the wall clock neither ends nor stretches it); a
-    ** worker's pool runs a spare meanwhile (c->gc.mu comes before the
-    ** pool's). */
-    if (!blocking) {
-      tk_pool_block_begin();
-      blocking = 1;
-    }
-    tk__cond_wait(&c->cv, &c->gc.mu, tk__deadline(tkl_block_slice(left)));
-    if (tkl_interrupted()) {
-      pthread_mutex_unlock(&c->gc.mu);
-      if (blocking) tk_pool_block_end();
-      return luaL_error(L, "interrupted!");
-    }
-    /* Between slices, the state's fired callbacks (which may use this
-    ** channel: not under its lock). */
-    pthread_mutex_unlock(&c->gc.mu);
-    tkl_run_callbacks(L, NULL);
-    pthread_mutex_lock(&c->gc.mu);
+    /* Not in a task (or cannot yield): block this thread. */
+    block_slice(L, c, &blocking, left);
   }
   if (blocking) tk_pool_block_end();
   tkl_buf *b = take(c);
