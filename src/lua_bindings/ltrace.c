@@ -350,6 +350,20 @@ static void arrow(writer *w, const char *cat, const char *name, int from_tid,
 static const char *const states[] = {"pending", "running", "completed",
                                      "failed", "cancelled"};
 
+/* The args of a finished job's event, left open for more. */
+static void put_job_args(FILE *f, const rec *r) {
+  fprintf(f, ", \"args\": {\"state\": \"%s\", \"priority\": %d",
+          states[r->state], r->priority);
+  if (r->group) {
+    fprintf(f, ", \"group\": ");
+    json_string(f, r->group);
+  }
+  if (r->error) {
+    fprintf(f, ", \"error\": ");
+    json_string(f, r->error);
+  }
+}
+
 /* A slice of job r (an END record, or NULL for a job unfinished at
 ** trace_stop, named `name`): part `part` of `parts`. */
 static void slice(writer *w, const rec *r, const char *name, int tid,
@@ -364,16 +378,7 @@ static void slice(writer *w, const rec *r, const char *name, int tid,
   if (r == NULL) {
     fprintf(f, ", \"args\": {\"state\": \"running\"");
   } else {
-    fprintf(f, ", \"args\": {\"state\": \"%s\", \"priority\": %d",
-            states[r->state], r->priority);
-    if (r->group) {
-      fprintf(f, ", \"group\": ");
-      json_string(f, r->group);
-    }
-    if (r->error) {
-      fprintf(f, ", \"error\": ");
-      json_string(f, r->error);
-    }
+    put_job_args(f, r);
   }
   if (parts > 1) fprintf(f, ", \"run\": \"%d of %d\"", part, parts);
   fprintf(f, "}}");
@@ -489,16 +494,7 @@ long tkl_trace_stop(void) {
         json_string(f, r->name ? r->name : "task");
         fprintf(f, ", \"pid\": 1, \"tid\": 0, \"ts\": ");
         put_ts(f, r->end);
-        fprintf(f, ", \"args\": {\"state\": \"%s\", \"priority\": %d",
-                states[r->state], r->priority);
-        if (r->group) {
-          fprintf(f, ", \"group\": ");
-          json_string(f, r->group);
-        }
-        if (r->error) {
-          fprintf(f, ", \"error\": ");
-          json_string(f, r->error);
-        }
+        put_job_args(f, r);
         fprintf(f, "}}");
         if (js != NULL) js->ran = 0;
         continue;
