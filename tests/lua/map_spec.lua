@@ -70,4 +70,14 @@ describe("pool:map", function()
     r = p:map(function(i) if i % 3 ~= 0 then return i end end, many)
     for i = 1, 1000 do assert.are.equal(i % 3 ~= 0 and i or nil, r[i]) end
   end)
+
+  it("points its errors at the caller's line", function()
+    local p <close> = tk.pool(1)
+    local ok, err = pcall(function()
+      p:map(function(x) return x end, {io.stdout})  -- this line
+    end)
+    assert.is_false(ok)
+    local line = debug.getinfo(1, "l").currentline - 3
+    assert.matches("^[^:]*map_spec%.lua:" .. line .. ": map: items #1 to #1: cannot copy", err)
+  end)
 end)
