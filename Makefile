@@ -44,7 +44,7 @@ TEST_BIN := $(TEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 
 DEMO_C := $(BUILD)/demo_c
 
-.PHONY: all lib module cli demo test test-c deps sanitize tsan asan valgrind bench install \
+.PHONY: all lib module cli demo test test-c deps sanitize tsan asan valgrind bench install soak-memory \
         clean check-layering readme-example demo-check test-lua fuzz soak \
         helgrind
 
@@ -182,6 +182,14 @@ soak: deps $(TKLUA)
 	@if MALLOC_ARENA_MAX=2 SOAK_RSS_LOG=build/soak/rss.log $(TKLUA) scripts/soak.lua \
 	  $(SOAK_SECONDS); then echo "soak 1 0" > build/soak/results; \
 	else echo "soak 0 1" > build/soak/results; exit 1; fi
+
+# The RSS slope of each memory workload of the soak alone (functions made
+# by load, large values, a long-lived group, cycles of shared objects), for
+# SOAK_SECONDS each (default here 120). Not a test: figures to read.
+soak-memory: deps $(TKLUA)
+	@for k in loaded large long_group cycles; do \
+	  MALLOC_ARENA_MAX=2 SOAK_ONLY=$$k $(TKLUA) scripts/soak.lua \
+	    $${SOAK_SECONDS:-120} | tail -n 2; done
 
 # libFuzzer on the value transfer (clang, ASan+UBSan): arbitrary buffers
 # into the decoder, arbitrary values through encode and decode. FUZZ_SECONDS

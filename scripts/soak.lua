@@ -295,6 +295,13 @@ end
 local kind_names = {}
 for name in pairs(kinds) do kind_names[#kind_names + 1] = name end
 table.sort(kind_names)  -- a seed replays the same random choices
+-- SOAK_ONLY=kind runs that kind alone: the RSS slope of one workload
+-- (make soak-memory reports the memory ones' each).
+local only = os.getenv("SOAK_ONLY")
+if only then
+  if not kinds[only] then fail("no kind %s (%s)", only, table.concat(kind_names, ", ")) end
+  kind_names = {only}
+end
 
 -- }======================================================
 
@@ -456,9 +463,10 @@ if log then
   f:close()
 end
 local first, last = samples[1][2], samples[#samples][2]
-print(("soak: %.0f s, %d rounds, %d jobs, %d programs, seed %d; RSS %.1f -> %.1f MiB, " ..
+print(("soak%s: %.0f s, %d rounds, %d jobs, %d programs, seed %d; RSS %.1f -> %.1f MiB, " ..
        "floor slope %.0f KiB/min over the second half"):format(
-  tk.now() - start, rounds, jobs, programs_run, seed, first / 1024, last / 1024, slope))
+  only and " (" .. only .. ")" or "", tk.now() - start, rounds, jobs, programs_run, seed,
+  first / 1024, last / 1024, slope))
 -- Generous: over a 60 s run the fit moves by one or two MiB/min on noise
 -- alone (the cycle collector's and the large values' sawteeth included);
 -- a leak of a few bytes per job shows in a long run, judged more closely.
