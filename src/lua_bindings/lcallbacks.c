@@ -48,6 +48,12 @@ struct tkl_fired {
   reg *head, *tail;              /* mu: to run (or let go) in the state */
 };
 
+/* How many states have callbacks waiting to run: 0 nearly always. Relaxed
+** reads suffice: a callback queued before what a state waited for (a job
+** ending, say) is seen by that state after its wait, through the wait's
+** own ordering. */
+static atomic_int states_pending;
+
 struct reg {
   atomic_int refs;               /* the token's and the state's */
   tkl_fired *fired;              /* holds a reference */
@@ -195,7 +201,8 @@ static void enqueue(reg *r, int run) {
     if (f->tail) f->tail->next = r;
     else f->head = r;
     f->tail = r;
-    atomic_store(&f->pending, 1);
+    if (!atomic_exchange(&f->pending, 1))
+      atomic_fetch_add(&states_pending, 1);
   }
   pthread_mutex_unlock(&f->mu);
   if (!open) reg_release(r);
@@ -224,7 +231,8 @@ static int drain(lua_State *L) {
     pthread_mutex_lock(&f->mu);
     reg *list = f->head;
     f->head = f->tail = NULL;
-    atomic_store(&f->pending, 0);
+    if (atomic_exchange(&f->pending, 0))
+      atomic_fetch_sub(&states_pending, 1);
     pthread_mutex_unlock(&f->mu);
     if (list == NULL) return 0;
     while (list != NULL) {
@@ -259,6 +267,8 @@ static tkl_fired *fired_of(lua_State *L, tkl_ctx *c, int make) {
 }
 
 void tkl_run_callbacks(lua_State *L, tkl_ctx *c) {
+  /* Most safe points of most states find nothing, without a lookup. */
+  if (atomic_load_explicit(&states_pending, memory_order_relaxed) == 0) return;
   tkl_fired *f = fired_of(L, c, 0);
   if (f == NULL || !atomic_load_explicit(&f->pending, memory_order_acquire))
     return;
@@ -283,6 +293,7 @@ void tkl_close_callbacks(lua_State *L, tkl_ctx *c) {
   f->open = 0;
   reg *list = f->head;
   f->head = f->tail = NULL;
+  if (atomic_exchange(&f->pending, 0)) atomic_fetch_sub(&states_pending, 1);
   pthread_mutex_unlock(&f->mu);
   while (list != NULL) {  /* fired while the last ones ran */
     reg *r = list;
