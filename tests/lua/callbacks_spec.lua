@@ -177,8 +177,9 @@ describe("on_cancel", function()
     end
     batch(1000)
     local small, large = batch(5000), batch(40000)
-    -- Quadratic registration made 8 times the work take 64 times as long.
-    assert.is_true(large < small * 24, ("%.3f s vs %.3f s"):format(large, small))
+    -- Quadratic registration made 8 times the work take 64 times as long;
+    -- the bound, half that, leaves room for a loaded or sanitized run.
+    assert.is_true(large < small * 32, ("%.3f s vs %.3f s"):format(large, small))
   end)
 
   it("runs without the default pool ever started", function()

@@ -53,7 +53,7 @@ describe("shared table", function()
     fill(1000)
     local small, large = fill(4000), fill(32000)
     -- A scan from 1 on every append made 8 times the work take 64 times as long.
-    assert.is_true(large < small * 24, ("%.3f s vs %.3f s"):format(large, small))
+    assert.is_true(large < small * 32, ("%.3f s vs %.3f s"):format(large, small))
   end)
 
   it("finds the border again after removals at the end", function()
