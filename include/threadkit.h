@@ -127,6 +127,12 @@ TK_API int tk_token_cancel(tk_token_t *t);
 TK_API int tk_token_is_cancelled(const tk_token_t *t);
 /* Blocks until cancelled (0) or the timeout passes (TK_ETIMEDOUT). */
 TK_API int tk_token_wait(tk_token_t *t, double timeout);
+/* 1 if nothing but the caller's one reference can ever cancel t: a token
+** of its own (not a job's), without parent or deadline, not cancelled, and
+** with no other reference (so none can be taken); else 0, and for NULL.
+** A holder that would keep something alive only to run it on
+** cancellation may let it go then. */
+TK_API int tk_token_sole_holder(tk_token_t *t);
 /* Registers fn(arg) to run on cancellation. If the token already is
 ** cancelled, fn runs at once on this thread and *id (if given) is 0.
 ** Otherwise *id receives a non-zero handle for tk_token_off_cancel. */
@@ -241,6 +247,14 @@ TK_API double tk_job_queue_wait(const tk_job_t *job);
 TK_API double tk_job_submitted_at(const tk_job_t *job);
 TK_API double tk_job_started_at(const tk_job_t *job);
 TK_API double tk_job_finished_at(const tk_job_t *job);
+/* The same three exactly, in monotonic nanoseconds (tk_now_ns's clock),
+** into the non-NULL pointers: for tools that line up events, as a tracer
+** does. The finish is 0 until the job is final. */
+TK_API void tk_job_times_ns(const tk_job_t *job, uint64_t *submitted,
+                            uint64_t *started, uint64_t *finished);
+TK_API uint64_t tk_now_ns(void);
+/* The pool the job was submitted to (borrowed), NULL for NULL. */
+TK_API tk_pool_t *tk_job_pool(const tk_job_t *job);
 
 /* The job whose task runs on this thread (borrowed), or NULL outside tasks
 ** and inside fire-and-forget tasks. */
@@ -270,6 +284,14 @@ TK_API int tk_job_open(tk_job_t *job);
 ** that ends it (NULL: none). For tracing; one atomic load per job when
 ** unset. */
 TK_API void tk_set_finish_hook(void (*hook)(tk_job_t *job));
+/* Sets a function called after each run of a task on the thread that ran
+** it, with the run's monotonic start and end (ns): with suspended 1 when
+** the task suspended (TK_SUSPEND, it runs again later), else 0 just before
+** the job becomes final, before the finish hook. Not for a job that never
+** runs. NULL: none (one atomic load per run). For tracing. */
+typedef void (*tk_run_hook_fn)(tk_job_t *job, uint64_t start, uint64_t end,
+                               int suspended);
+TK_API void tk_set_run_hook(tk_run_hook_fn hook);
 /* Runs fn(arg) once when the job is final, on the thread that ends it (at
 ** once on this thread if it already is). TK_ENOMEM: fn will not run. */
 TK_API int tk_job_on_finish(tk_job_t *job, tk_cancel_fn fn, void *arg);
@@ -362,6 +384,8 @@ TK_API int tk_pool_metrics(tk_pool_t *pool, tk_pool_metrics_t *out);
 TK_API int tk_pool_is_shutdown(const tk_pool_t *pool);
 /* The number of workers; TK_EINVAL for NULL. */
 TK_API int tk_pool_workers(const tk_pool_t *pool);
+/* The name it was made with (borrowed), NULL for NULL. */
+TK_API const char *tk_pool_name(const tk_pool_t *pool);
 
 /* On a worker thread: its index and the pointer its init hook stored.
 ** Elsewhere: -1 and NULL. Spares (below) have the indices from `workers`

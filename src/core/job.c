@@ -155,9 +155,9 @@ void tk_set_finish_hook(void (*hook)(tk_job_t *job)) {
 }
 
 /* The trace's hook on each run of a task (job.h). */
-static _Atomic(tk__run_hook_fn) run_hook;
+static _Atomic(tk_run_hook_fn) run_hook;
 
-void tk__set_run_hook(tk__run_hook_fn hook) { atomic_store(&run_hook, hook); }
+void tk_set_run_hook(tk_run_hook_fn hook) { atomic_store(&run_hook, hook); }
 
 static void publish(tk_job_t *job, int state) {
   TK_HG_RELEASE(&job->state);
@@ -235,7 +235,7 @@ int tk__job_run(tk_job_t *job, int resumed) {
   atomic_store_explicit(&job->t_start, start, memory_order_relaxed);
   tk__job_ext *x = tk__job_ext_peek(job);
   int state;
-  tk__run_hook_fn ran = NULL;    /* the task ran, with a hook to tell */
+  tk_run_hook_fn ran = NULL;    /* the task ran, with a hook to tell */
   uint64_t ran_start = 0;
   if (!resumed && x != NULL && tk__token_chain_cancelled(&x->token)) {
     /* Cancelled (by its token or group) after it was queued: never runs. */
@@ -251,7 +251,7 @@ int tk__job_run(tk_job_t *job, int resumed) {
     /* The timeout runs from the first start and stays armed while the
     ** job is suspended. A trace hears of each run (the hook; one load when
     ** unset): the first starts at `start`, a later one now. */
-    tk__run_hook_fn hook =
+    tk_run_hook_fn hook =
         atomic_load_explicit(&run_hook, memory_order_relaxed);
     uint64_t run_start = hook != NULL && resumed ? tk__now_ns() : start;
     tk_job_t *prev = current;
@@ -568,6 +568,21 @@ double tk_job_queue_wait(const tk_job_t *job) {
   uint64_t end = start ? start : is_final(st) ? job->t_finish : tk__now_ns();
   return seconds(end - job->t_submit);
 }
+
+void tk_job_times_ns(const tk_job_t *job, uint64_t *submitted,
+                     uint64_t *started, uint64_t *finished) {
+  int st = job ? state_of(job) : TK_JOB_PENDING;
+  if (submitted) *submitted = job ? job->t_submit : 0;
+  if (started)
+    *started = job ? atomic_load_explicit(&job->t_start, memory_order_relaxed)
+                   : 0;
+  /* Written for good only once final (state_of acquired it). */
+  if (finished) *finished = job && is_final(st) ? job->t_finish : 0;
+}
+
+uint64_t tk_now_ns(void) { return tk__now_ns(); }
+
+tk_pool_t *tk_job_pool(const tk_job_t *job) { return job ? job->pool : NULL; }
 
 double tk_job_submitted_at(const tk_job_t *job) {
   return job ? seconds(job->t_submit) : 0;

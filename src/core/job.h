@@ -90,14 +90,6 @@ TK_INTERNAL int tk__job_start(tk_job_t *job);
 ** RUNNING; `resumed` is 1 when it runs again after tk_job_resume). */
 #define TK__SUSPENDED (-1)
 TK_INTERNAL int tk__job_run(tk_job_t *job, int resumed);
-/* Tracing (ltrace.c): hook(job, start, end, suspended) is called on the
-** worker after each run of a task, monotonic ns: with suspended 1 when it
-** returned TK_SUSPEND, else (0) just before the job becomes final, before
-** the finish hook, on the same thread. Not for a job that never runs.
-** NULL: none (one relaxed load per run). */
-typedef void (*tk__run_hook_fn)(tk_job_t *job, uint64_t start, uint64_t end,
-                                int suspended);
-TK_INTERNAL void tk__set_run_hook(tk__run_hook_fn hook);
 /* RUNNING -> FAILED with `why`, for a task the pool cannot continue. */
 TK_INTERNAL void tk__job_abort(tk_job_t *job, const char *why);
 /* PENDING -> CANCELLED with `reason` (owned; NULL for the default text).

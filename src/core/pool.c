@@ -1459,7 +1459,9 @@ int tk_pool_workers(const tk_pool_t *pool) {
 }
 
 int tk_worker_index(void) { return self ? self->index : -1; }
-const char *tk__pool_name(const tk_pool_t *pool) { return pool->name; }
+const char *tk_pool_name(const tk_pool_t *pool) {
+  return pool ? pool->name : NULL;
+}
 void *tk_worker_data(void) { return self ? self->data : NULL; }
 
 /* }====================================================== */

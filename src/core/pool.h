@@ -14,8 +14,6 @@ TK_INTERNAL void tk__pool_job_cancelled(tk_pool_t *pool, tk_job_t *job);
 ** pool's workers are gone). */
 TK_INTERNAL void tk__pool_deps_ready(tk_pool_t *pool, tk_job_t *job);
 
-/* The name the pool was made with ("tk" by default; at most 31 bytes). */
-TK_INTERNAL const char *tk__pool_name(const tk_pool_t *pool);
 
 /* Schedules: the pool keeps a reference to each active one, ends them at
 ** shutdown, and counts them in its metrics (schedule.c). */

@@ -140,8 +140,8 @@ void tk_token_release(tk_token_t *t) {
   }
 }
 
-int tk__token_only_holder(tk_token_t *t) {
-  if (t->owner != NULL ||
+int tk_token_sole_holder(tk_token_t *t) {
+  if (t == NULL || t->owner != NULL ||
       atomic_load_explicit(&t->parent, memory_order_acquire) != NULL)
     return 0;
   tk__bucket *b = tk__park_bucket(t);

@@ -51,10 +51,6 @@ TK_INTERNAL void tk__token_set_parent(tk_token_t *t, tk_token_t *parent);
 /* 1 if t or any of its ancestors is cancelled: a cancellation that is
 ** still on its way down to t counts too. */
 TK_INTERNAL int tk__token_chain_cancelled(const tk_token_t *t);
-/* 1 if nothing but the caller's one reference can ever cancel t: a token
-** of its own (not a job's), without parent or deadline, not cancelled,
-** and with no other reference (so none can be taken). */
-TK_INTERNAL int tk__token_only_holder(tk_token_t *t);
 /* Tears down an embedded token (unlink, disarm) without freeing it. */
 TK_INTERNAL void tk__token_fini(tk_token_t *t);
 

@@ -24,7 +24,7 @@
 ** keys it), and Lua sees the cycle box -> fn -> box. When that box is
 ** collected, its registrations' functions become strong references of
 ** the state, and then either the token can never be cancelled (nothing
-** else holds it, no parent, no deadline: tk__token_only_holder): the box
+** else holds it, no parent, no deadline: tk_token_sole_holder): the box
 ** lets it go, the token is freed and fn never runs; or it still can be:
 ** the box keeps its reference and is marked for finalization again, fn
 ** runs once when it is cancelled, and the box goes once fn was let go.
@@ -33,7 +33,6 @@
 #include <stdlib.h>
 
 #include "tkl.h"
-#include "../core/token.h"
 
 typedef struct reg reg;
 
@@ -359,7 +358,7 @@ int tkl_token_box_gc(lua_State *L, int idx, int may_keep) {
     }
   }
   lua_settop(L, top);
-  int keep = had && may_keep && !tk__token_only_holder(b->ptr);
+  int keep = had && may_keep && !tk_token_sole_holder(b->ptr);
   if (keep) {
     /* Its fn may still run: the box keeps the token, and is finalized
     ** again once fn was let go. */

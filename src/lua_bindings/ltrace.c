@@ -19,8 +19,6 @@
 #include <time.h>
 
 #include "tkl.h"
-#include "../core/job.h"
-#include "../core/pool.h"
 
 /* What is recorded, in the order it happened (under tr_mu): a run of a
 ** task that suspended (RUN), and a job that became final (END), which
@@ -115,8 +113,8 @@ static int track_here(const tk_job_t *job) {
   if (my_track.gen == trace_gen && my_track.tid > 0) return my_track.tid;
   int index = tk_worker_index();
   if (index < 0) return 0;
-  const tk_pool_t *pool = job->pool;
-  const char *name = tk__pool_name(pool);
+  const tk_pool_t *pool = tk_job_pool(job);
+  const char *name = tk_pool_name(pool);
   int pi = -1, nth = 1;
   for (int i = 0; i < npools; i++) {
     if (strcmp(pools[i].name, name) != 0) continue;
@@ -186,9 +184,9 @@ static void on_finish(tk_job_t *job) {
   tk_group_release(g);
   r.state = tk_job_state(job);
   r.priority = tk_job_priority(job);
-  r.end = job->t_finish;
-  if (tk_job_execution_time(job) >= 0)
-    r.start = atomic_load_explicit(&job->t_start, memory_order_relaxed);
+  uint64_t started;
+  tk_job_times_ns(job, NULL, &started, &r.end);
+  if (tk_job_execution_time(job) >= 0) r.start = started;
   if (last_run.job == job && last_run.end == r.end) {
     r.last_start = last_run.start;
     last_run.job = NULL;
@@ -221,7 +219,7 @@ void tkl_trace_mark(const char *what) {
   pthread_mutex_lock(&tr_mu);
   if (tracing && ROOM_FOR(marks, nmarks, capmarks, 64)) {
     marks[nmarks].what = strdup(what);
-    marks[nmarks].t = tk__now_ns();
+    marks[nmarks].t = tk_now_ns();
     if (marks[nmarks].what != NULL) nmarks++;
   }
   pthread_mutex_unlock(&tr_mu);
@@ -244,11 +242,11 @@ int tkl_trace_start(const char *path) {
     errno = e;
     return TK_ESYS;
   }
-  trace_t0 = tk__now_ns();
+  trace_t0 = tk_now_ns();
   trace_gen++;
   tracing = 1;
   pthread_mutex_unlock(&tr_mu);
-  tk__set_run_hook(on_run);
+  tk_set_run_hook(on_run);
   tk_set_finish_hook(on_finish);
   return 0;
 }
@@ -435,7 +433,7 @@ static void runs(writer *w, const rec *r, const char *name, size_t first,
 long tkl_trace_stop(void);
 long tkl_trace_stop(void) {
   tk_set_finish_hook(NULL);
-  tk__set_run_hook(NULL);
+  tk_set_run_hook(NULL);
   pthread_mutex_lock(&tr_mu);
   if (!tracing) {
     pthread_mutex_unlock(&tr_mu);

@@ -111,6 +111,15 @@ static void null_pools(void **state) {
   assert_int_equal(TK_EINVAL, tk_pool_metrics(p, NULL));
   assert_int_equal(TK_EINVAL, tk_pool_workers(NULL));
   assert_int_equal(1, tk_pool_is_shutdown(NULL));
+  assert_null(tk_pool_name(NULL));
+  assert_null(tk_job_pool(NULL));
+  uint64_t sub = 1, start = 1, fin = 1;
+  tk_job_times_ns(NULL, &sub, &start, &fin);
+  assert_true(sub == 0 && start == 0 && fin == 0);
+  tk_job_times_ns(NULL, NULL, NULL, NULL);
+  assert_true(tk_now_ns() > 0);
+  tk_set_run_hook(NULL);  /* none: the default */
+  assert_int_equal(0, tk_token_sole_holder(NULL));
   tk_pool_block_begin();  /* off a worker: nothing to do, nothing to undo */
   tk_pool_block_end();
   assert_int_equal(-1, tk_worker_index());  /* outside workers */
