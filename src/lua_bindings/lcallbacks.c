@@ -136,13 +136,13 @@ static int push_fn(lua_State *L, reg *r) {
 static void release_kept(lua_State *L);
 
 static void fired_release(tkl_fired *f) {
-  if (!tk__ref_drop(&f->refs)) return;
+  if (!tkl_ref_drop(&f->refs)) return;
   pthread_mutex_destroy(&f->mu);
   free(f);
 }
 
 static void reg_release(reg *r) {
-  if (!tk__ref_drop(&r->refs)) return;
+  if (!tkl_ref_drop(&r->refs)) return;
   fired_release(r->fired);
   free(r);
 }

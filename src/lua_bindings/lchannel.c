@@ -6,7 +6,6 @@
 #include <stdlib.h>
 
 #include "tkl.h"
-#include "../core/park.h"
 
 /* Suspended tasks waiting on a channel, each by its waker. */
 typedef struct waitlist {
@@ -130,7 +129,7 @@ static int l_channel(lua_State *L) {
   tkl_gc_maybe_collect();
   tkl_channel *c = calloc(1, sizeof *c);
   if (c == NULL) return luaL_error(L, "not enough memory");
-  if (tk__cond_init(&c->cv) != 0) {
+  if (tkl_cond_init(&c->cv) != 0) {
     free(c);
     return luaL_error(L, "cannot make a condition variable");
   }
@@ -140,16 +139,8 @@ static int l_channel(lua_State *L) {
   return 1;
 }
 
-/* {====================================================== deadlines */
+/* {====================================================== waits */
 
-/* A wait's deadline travels on the Lua stack, across suspensions, as
-** monotonic seconds (< 0: none), so that a wake-up that finds nothing to
-** do waits only for what is left. */
-static double deadline_after(double timeout) {
-  return timeout < 0 ? -1 : tkl_now() + timeout;
-}
-
-/* Seconds left (0 once passed), or -1 for none. */
 /* With mu held: room for one more value in the ring. 0, or TK_ENOMEM. */
 static int grow(tkl_channel *c) {
   size_t cap = c->cap ? c->cap * 2 : 16;
@@ -162,12 +153,6 @@ static int grow(tkl_channel *c) {
   c->cap = cap;
   c->head = 0;
   return 0;
-}
-
-static double left_until(double deadline) {
-  if (deadline < 0) return -1;
-  double left = deadline - tkl_now();
-  return left > 0 ? left : 0;
 }
 
 /* Suspends the running task t on list l until a wake, its deadline or its
@@ -220,25 +205,13 @@ static int has_room(tkl_channel *c) {
 static int push_k(lua_State *L, int status, lua_KContext ctx);
 
 /* With c's lock held, where no task can suspend: blocks this thread one
-** slice of `left` seconds, on the monotonic clock (a step of the wall
-** clock neither ends nor stretches it). A worker's pool runs a spare
-** meanwhile: the region opens on the first slice (*blocking) and the
-** caller ends it (c's lock comes before the pool's). Between slices the
+** slice of b's wait (tkl_block_next's s seconds); between slices the
 ** state's fired callbacks run, not under the lock (they may use this
-** channel). Raises "interrupted!" on Ctrl-C, the lock and region let go. */
-static void block_slice(lua_State *L, tkl_channel *c, int *blocking,
-                        double left) {
-  if (!*blocking) {
-    tk_pool_block_begin();
-    *blocking = 1;
-  }
-  tk__cond_wait(&c->cv, &c->gc.mu, tk__deadline(tkl_block_slice(left)));
+** channel). */
+static void block_slice(tkl_block *b, tkl_channel *c, double s) {
+  tkl_cond_wait(&c->cv, &c->gc.mu, s);
   pthread_mutex_unlock(&c->gc.mu);
-  if (tkl_interrupted()) {
-    tk_pool_block_end();
-    luaL_error(L, "interrupted!");
-  }
-  tkl_run_callbacks(L, NULL);
+  tkl_block_between(b);
   pthread_mutex_lock(&c->gc.mu);
 }
 
@@ -247,13 +220,14 @@ static void block_slice(lua_State *L, tkl_channel *c, int *blocking,
 static int push_wait(lua_State *L, tkl_channel *c) {
   tkl_buf **guard = lua_touserdata(L, 2);
   double deadline = lua_tonumber(L, 3);
-  int blocking = 0;  /* in a blocking region */
+  tkl_block blk;
+  tkl_block_start(&blk, L, deadline);
   pthread_mutex_lock(&c->gc.mu);
   while (!has_room(c)) {
-    double left = left_until(deadline);
+    double left = tkl_left(deadline);
     if (left == 0 || tkl_block_given_up()) {
       pthread_mutex_unlock(&c->gc.mu);
-      if (blocking) tk_pool_block_end();
+      tkl_block_stop(&blk);
       lua_pushboolean(L, 0);
       return 1;
     }
@@ -266,9 +240,9 @@ static int push_wait(lua_State *L, tkl_channel *c) {
       return suspend_on(L, c, &c->pushers, t, left, has_room, push_k);
     }
     /* Not in a task (or cannot yield): block this thread. */
-    block_slice(L, c, &blocking, left);
+    block_slice(&blk, c, tkl_block_next(&blk));
   }
-  if (blocking) tk_pool_block_end();
+  tkl_block_stop(&blk);
   if (c->closed) {
     pthread_mutex_unlock(&c->gc.mu);
     return luaL_error(L, "push to a closed channel");
@@ -313,7 +287,7 @@ static int l_push(lua_State *L) {
   tkl_encode(L, 2, 1, b, "the value");
   lua_replace(L, 2);  /* stack: channel, guard */
   lua_settop(L, 2);
-  lua_pushnumber(L, deadline_after(timeout));
+  lua_pushnumber(L, tkl_deadline(timeout));
   return push_wait(L, c);
 }
 
@@ -385,10 +359,11 @@ static int pop_k(lua_State *L, int status, lua_KContext ctx);
 ** value, the close or the deadline. */
 static int pop_wait(lua_State *L, tkl_channel *c) {
   double deadline = lua_tonumber(L, 2);
-  int blocking = 0;  /* in a blocking region */
+  tkl_block blk;
+  tkl_block_start(&blk, L, deadline);
   pthread_mutex_lock(&c->gc.mu);
   while (!has_value(c)) {
-    double left = left_until(deadline);
+    double left = tkl_left(deadline);
     if (left == 0 || tkl_block_given_up()) break;
     tkl_task *t = tkl_yieldable_task(L);
     if (t != NULL) {
@@ -399,9 +374,9 @@ static int pop_wait(lua_State *L, tkl_channel *c) {
       return suspend_on(L, c, &c->poppers, t, left, has_value, pop_k);
     }
     /* Not in a task (or cannot yield): block this thread. */
-    block_slice(L, c, &blocking, left);
+    block_slice(&blk, c, tkl_block_next(&blk));
   }
-  if (blocking) tk_pool_block_end();
+  tkl_block_stop(&blk);
   tkl_buf *b = take(c);
   int closed = c->closed;
   pthread_mutex_unlock(&c->gc.mu);
@@ -426,7 +401,7 @@ static int l_pop(lua_State *L) {
   tkl_channel *c = check_channel(L);
   double timeout = tkl_opt_timeout(L, 2);
   lua_settop(L, 1);
-  lua_pushnumber(L, deadline_after(timeout));
+  lua_pushnumber(L, tkl_deadline(timeout));
   return pop_wait(L, c);
 }
 

@@ -11,7 +11,6 @@
 #include <time.h>
 
 #include "tkl.h"
-#include "../core/park.h"
 
 typedef struct collector {
   atomic_int refs;               /* the Lua box and each pending callback */
@@ -28,7 +27,7 @@ typedef struct arrival {
 } arrival;
 
 static void collector_release(collector *c) {
-  if (!tk__ref_drop(&c->refs)) return;
+  if (!tkl_ref_drop(&c->refs)) return;
   if (c->waker != NULL) tkl_waker_release(c->waker);
   pthread_mutex_destroy(&c->mu);
   pthread_cond_destroy(&c->cv);
@@ -70,6 +69,8 @@ static int next_k(lua_State *L, int status, lua_KContext suspended) {
   lua_Integer left = lua_tointeger(L, lua_upvalueindex(3));
   double deadline = lua_tonumber(L, lua_upvalueindex(4));
   if (left == 0) return 0;
+  tkl_block b;
+  tkl_block_start(&b, L, deadline);
   for (;;) {
     pthread_mutex_lock(&c->mu);
     if (c->count > 0) {
@@ -77,14 +78,16 @@ static int next_k(lua_State *L, int status, lua_KContext suspended) {
       c->head = (c->head + 1) % c->cap;
       c->count--;
       pthread_mutex_unlock(&c->mu);
+      tkl_block_stop(&b);
       lua_pushinteger(L, left - 1);
       lua_replace(L, lua_upvalueindex(3));
       lua_rawgeti(L, lua_upvalueindex(2), idx);
       return 1;
     }
-    double wait = deadline < 0 ? -1 : deadline - tkl_now();
-    if (deadline >= 0 && wait <= 0) {
+    double wait = tkl_left(deadline);
+    if (wait == 0) {
       pthread_mutex_unlock(&c->mu);
+      tkl_block_stop(&b);
       return luaL_error(L, "as_completed: timed out with %d job(s) left",
                         (int)left);
     }
@@ -103,9 +106,13 @@ static int next_k(lua_State *L, int status, lua_KContext suspended) {
       }
       return tkl_wait_suspend(L, next_k, 1);
     }
-    /* Blocks (monotonic clock); a task's worker gets a spare meanwhile. */
-    tk__cond_wait_blocking(&c->cv, &c->mu, tk__deadline(wait));
+    /* Blocks in slices; a task's worker gets a spare meanwhile. A
+    ** cancelled task waits on, as one suspended here does: its jobs are
+    ** what ends the loop. */
+    double s = tkl_block_next(&b);
+    tkl_cond_wait(&c->cv, &c->mu, s > 0 ? s : tkl_block_slice(wait));
     pthread_mutex_unlock(&c->mu);
+    tkl_block_between(&b);
   }
 }
 
@@ -133,7 +140,7 @@ static int l_as_completed(lua_State *L) {
     free(c);
     return luaL_error(L, "not enough memory");
   }
-  if (tk__cond_init(&c->cv) != 0) {
+  if (tkl_cond_init(&c->cv) != 0) {
     free(c->done);
     free(c);
     return luaL_error(L, "cannot make a condition variable");
@@ -171,7 +178,7 @@ static int l_as_completed(lua_State *L) {
   }
   lua_remove(L, seen);
   lua_pushinteger(L, m);
-  lua_pushnumber(L, timeout < 0 ? -1 : tkl_now() + timeout);
+  lua_pushnumber(L, tkl_deadline(timeout));
   lua_pushcclosure(L, iter, 4);
   return 1;
 }

@@ -89,6 +89,9 @@ static int task_cancelled(void) {
 
 static int join_k(lua_State *L, int status, lua_KContext ctx);
 
+static int group_joined(void *g) { return tk_group_join(g, 0) == 0; }
+static void group_wait(void *g, double secs) { tk_group_join(g, secs); }
+
 /* g:join([timeout]) --> true when every task of g and its subgroups is
 ** done, false on timeout. Inside a task it suspends between looks. */
 static int l_join(lua_State *L) {
@@ -135,21 +138,9 @@ static int join_k(lua_State *L, int status, lua_KContext suspended) {
     tkl_wait_deadline(L, w, step);
     return tkl_wait_suspend(L, join_k, 1);
   }
-  /* Blocking (the main state, or a stack that cannot yield): in slices,
-  ** so that Ctrl-C ends the wait at once instead of after the work; on a
-  ** worker, one blocking region for them all (a spare meanwhile). */
-  tk_pool_block_begin();
-  int joined = 0;
-  for (;;) {
-    double step = left < 0 || left > POLL ? POLL : left;
-    joined = tk_group_join(g, step) == 0;
-    if (joined || tkl_interrupted() || task_cancelled() ||
-        (left >= 0 && (left -= step) <= 0))
-      break;
-    tkl_run_callbacks(L, NULL);
-  }
-  tk_pool_block_end();
-  if (!joined && tkl_interrupted()) return luaL_error(L, "interrupted!");
+  /* Blocking: the main state, or a stack that cannot yield. */
+  int joined = tkl_block_until(L, tkl_deadline(left), group_joined,
+                               group_wait, g);
   tkl_run_callbacks(L, NULL);
   lua_pushboolean(L, joined);
   return 1;

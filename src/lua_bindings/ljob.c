@@ -14,23 +14,8 @@ static int is_final(tk_job_t *job) {
   return tk_job_state(job) >= TK_JOB_COMPLETED;
 }
 
-/* Blocks until job is final, `timeout` passes (< 0: none) or the running
-** task is cancelled; on a worker, in one blocking region. Runs L's fired
-** callbacks between slices; returns 1 if Ctrl-C interrupted it. */
-static int block_until_final(lua_State *L, tk_job_t *job, double timeout) {
-  double deadline = timeout < 0 ? -1 : tkl_now() + timeout;
-  int interrupted = 0;
-  tk_pool_block_begin();
-  while (!is_final(job) && !tkl_block_given_up()) {
-    double left = deadline < 0 ? -1 : deadline - tkl_now();
-    if (deadline >= 0 && left <= 0) break;
-    tk_job_wait(job, tkl_block_slice(left));
-    if ((interrupted = tkl_interrupted())) break;
-    tkl_run_callbacks(L, NULL);
-  }
-  tk_pool_block_end();
-  return interrupted;
-}
+static int job_final(void *job) { return is_final(job); }
+static void job_wait(void *job, double secs) { tk_job_wait(job, secs); }
 
 /* Waits for job (suspending a task, blocking elsewhere), then calls k
 ** with the job at index 1: directly with status LUA_OK and the job as
@@ -51,8 +36,7 @@ static int wait_then(lua_State *L, tk_job_t *job, double timeout,
     t = tkl_current_task();
     if (t != NULL && t->job == job)
       return luaL_error(L, "a task cannot wait for its own job");
-    if (block_until_final(L, job, timeout))
-      return luaL_error(L, "interrupted!");
+    tkl_block_until(L, tkl_deadline(timeout), job_final, job_wait, job);
   }
   tkl_run_callbacks(L, NULL);  /* what fired before the job ended */
   return k(L, LUA_OK, (lua_KContext)job);

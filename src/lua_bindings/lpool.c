@@ -52,7 +52,7 @@ static void *free_core_later(void *core) {
 /* The core pool lives as long as its tkl_pool, shut down or not: a state
 ** that still holds the pool may submit (and fail cleanly) at any time. */
 void tkl_pool_release(tkl_pool *p) {
-  if (p == NULL || !tk__ref_drop(&p->refs)) return;
+  if (p == NULL || !tkl_ref_drop(&p->refs)) return;
   if (p->owned && tk_pool_free(p->pool) == TK_EBUSY) {
     /* The last reference went on one of the pool's own workers (its
     ** state closing as the pool shuts down): a worker cannot join itself,

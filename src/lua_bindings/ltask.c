@@ -12,6 +12,7 @@
 
 #include "lualib.h"
 #include "tkl.h"
+#include "../core/tk_slab.h"  /* until the core makes its slab public */
 
 /* {====================================================== worker states */
 
@@ -81,7 +82,7 @@ static void close_state(void *arg) {
 
 static void make_key(void) {
   pthread_key_create(&state_key, close_state);
-  TK_HG_RELEASE(&state_once);
+  TKL_HG_RELEASE(&state_once);
 }
 
 /* Protected: the error value at 1 as text, pushed and returned: a string
@@ -158,7 +159,7 @@ static int state_panic(lua_State *L) {
 static slot *worker_slot(tkl_pool *p, char *err, size_t errlen) {
   slot *me = myslot;
   if (me != NULL) return me;
-  TK_ONCE(&state_once, make_key);
+  TKL_ONCE(&state_once, make_key);
   me = calloc(1, sizeof *me);
   if (me != NULL) me->limit = p->memory_limit;
   lua_State *L = me ? lua_newstate(limited_alloc, me) : NULL;
@@ -364,12 +365,12 @@ static tk_job_t *look_at(slot *s, tkl_task *only, int take) {
   pthread_mutex_lock(&s->mu);
   atomic_store(&s->stopping, 1);
   tkl_task *t = atomic_load(&s->task);
-  TK_HG_ACQUIRE(&s->task);
+  TKL_HG_ACQUIRE(&s->task);
   if (t != NULL && (only == NULL || t == only)) {
     stop_running(t, atomic_load(&s->running));
     if (take) tk_job_retain(job = t->job);
   }
-  TK_HG_RELEASE(&s->stopping);
+  TKL_HG_RELEASE(&s->stopping);
   atomic_store(&s->stopping, 0);
   pthread_mutex_unlock(&s->mu);
   return job;
@@ -412,15 +413,6 @@ void tkl_interrupt_all(void) {
 }
 
 int tkl_interrupted(void) { return atomic_load(&interrupted); }
-
-double tkl_block_slice(double left) {
-  return left < 0 || left > TKL_BLOCK_SLICE ? TKL_BLOCK_SLICE : left;
-}
-
-int tkl_block_given_up(void) {
-  tkl_task *t = running_task();
-  return t != NULL && tk_job_is_cancelled(t->job);
-}
 
 /* The base of every task's coroutine: decodes the function and its
 ** arguments, calls it and encodes its results into the task, all in one
@@ -580,7 +572,7 @@ int tkl_task_run(void *arg) {
   tkl_task *prev = atomic_load_explicit(&me->task, memory_order_relaxed);
   atomic_store_explicit(&me->running, co, memory_order_relaxed);
   me->suspendable = 1;
-  TK_HG_RELEASE(&me->task);
+  TKL_HG_RELEASE(&me->task);
   atomic_store(&me->task, t);
   if (stop_due(t)) stop_running(t, NULL);
   int nres = 0;
@@ -588,7 +580,7 @@ int tkl_task_run(void *arg) {
   /* Down, then wait for a stopper that may have seen it. */
   atomic_store(&me->task, prev);
   while (atomic_load(&me->stopping)) sched_yield();
-  TK_HG_ACQUIRE(&me->stopping);
+  TKL_HG_ACQUIRE(&me->stopping);
 
   if (st == LUA_YIELD && t->wait != NULL) return TK_SUSPEND;  /* tagged */
   if (t->stop_cb != 0) tk_token_off_cancel(tk_job_token(job), t->stop_cb);
@@ -664,143 +656,11 @@ int tkl_coro_leave(lua_State *from, const tkl_coro_mark *m, int status) {
   atomic_store(&me->running, m->prev);
   me->suspendable = m->prev_suspendable;
   while (atomic_load(&me->stopping)) sched_yield();
-  TK_HG_ACQUIRE(&me->stopping);
+  TKL_HG_ACQUIRE(&me->stopping);
   tkl_task *t = task_in_charge(me);
   if (t != NULL && stop_due(t)) set_stop_hook(from);
   /* A threadkit wait in co yielded: the task suspends, through `from`. */
   return status == LUA_YIELD && t != NULL && t->wait != NULL;
-}
-
-/* }====================================================== */
-
-/* {====================================================== waiting */
-
-typedef struct waker {
-  atomic_int refs;
-  atomic_int fired;
-  tk_job_t *job;                 /* holds a reference */
-} waker;
-
-void tkl_waker_retain(void *w) { atomic_fetch_add(&((waker *)w)->refs, 1); }
-
-void tkl_waker_release(void *arg) {
-  waker *w = arg;
-  if (!tk__ref_drop(&w->refs)) return;
-  tk_job_release(w->job);
-  free(w);
-}
-
-void tkl_waker_fire(void *arg) {
-  waker *w = arg;
-  if (!atomic_exchange(&w->fired, 1)) tk_job_resume(w->job);
-  tkl_waker_release(w);
-}
-
-struct tkl_wait {
-  waker *wk;
-  tk_token_t *deadline;          /* owned; cancels itself when time is up */
-  uint64_t deadline_id;
-  tk_token_t *jobtok;            /* borrowed: the job's own token */
-  uint64_t jobtok_id;
-  tk_token_t *target;            /* token:wait's token (a reference) */
-  uint64_t target_id;
-};
-
-/* Registers fn(waker) on tok; the registration holds a waker reference. */
-static uint64_t arm(lua_State *L, tkl_wait *w, tk_token_t *tok) {
-  uint64_t id = 0;
-  tkl_waker_retain(w->wk);
-  if (tk_token_on_cancel(tok, tkl_waker_fire, w->wk, &id) != 0) {
-    tkl_waker_release(w->wk);
-    luaL_error(L, "not enough memory");
-  }
-  return id;
-}
-
-static void disarm(tkl_wait *w, tk_token_t *tok, uint64_t id) {
-  if (tok != NULL && id != 0 && tk_token_off_cancel(tok, id) == 0)
-    tkl_waker_release(w->wk);  /* it will never run: give its ref back */
-}
-
-tkl_wait *tkl_wait_begin(lua_State *L, tkl_task *t) {
-  tkl_wait *w = calloc(1, sizeof *w);
-  waker *wk = calloc(1, sizeof *wk);
-  if (w == NULL || wk == NULL) {
-    free(w);
-    free(wk);
-    luaL_error(L, "not enough memory");
-  }
-  atomic_init(&wk->refs, 1);
-  atomic_init(&wk->fired, 0);
-  tk_job_retain(t->job);
-  wk->job = t->job;
-  w->wk = wk;
-  t->wait = w;
-  w->jobtok = tk_job_token(t->job);
-  w->jobtok_id = arm(L, w, w->jobtok);
-  return w;
-}
-
-void tkl_wait_deadline(lua_State *L, tkl_wait *w, double secs) {
-  if (secs < 0) return;  /* no deadline */
-  if (tk_token_new(&w->deadline) != 0) luaL_error(L, "not enough memory");
-  w->deadline_id = arm(L, w, w->deadline);
-  tk_token_set_deadline(w->deadline, secs);
-}
-
-void tkl_wait_token(lua_State *L, tkl_wait *w, tk_token_t *tok) {
-  tk_token_retain(tok);
-  w->target = tok;
-  w->target_id = arm(L, w, tok);
-}
-
-void tkl_wait_job(lua_State *L, tkl_wait *w, tk_job_t *job) {
-  /* on_finish cannot be unregistered: it keeps its waker reference until
-  ** the job ends, and a late fire finds the wait already over. */
-  tkl_waker_retain(w->wk);
-  if (tk_job_on_finish(job, tkl_waker_fire, w->wk) != 0) {
-    tkl_waker_release(w->wk);
-    luaL_error(L, "not enough memory");
-  }
-}
-
-void *tkl_wait_waker(tkl_wait *w) { return w->wk; }
-
-void *tkl_wait_begin_waker(lua_State *L, tkl_task *t, double secs) {
-  tkl_wait *w = tkl_wait_begin(L, t);
-  tkl_wait_deadline(L, w, secs);
-  void *wk = tkl_wait_waker(w);
-  tkl_waker_retain(wk);
-  return wk;
-}
-
-const char tkl_wait_tag = 0;
-
-int tkl_wait_suspend(lua_State *L, lua_KFunction k, lua_KContext ctx) {
-  lua_pushlightuserdata(L, (void *)&tkl_wait_tag);
-  return lua_yieldk(L, 1, ctx, k);
-}
-
-int tkl_wait_end(lua_State *L) {
-  (void)L;
-  tkl_task *t = running_task();
-  tkl_wait *w = t->wait;
-  t->wait = NULL;
-  int timed_out = w->deadline != NULL && tk_token_is_cancelled(w->deadline);
-  disarm(w, w->jobtok, w->jobtok_id);
-  disarm(w, w->deadline, w->deadline_id);
-  disarm(w, w->target, w->target_id);
-  tk_token_release(w->deadline);
-  tk_token_release(w->target);
-  tkl_waker_release(w->wk);
-  free(w);
-  return timed_out;
-}
-
-int tkl_wait_end_given_up(lua_State *L) {
-  tkl_task *t = running_task();
-  int timed_out = tkl_wait_end(L);
-  return timed_out || tk_job_is_cancelled(t->job);
 }
 
 /* }====================================================== */
@@ -893,12 +753,6 @@ static int l_sleep(lua_State *L) {
 static int l_event_aware_sleep(lua_State *L) {
   luaL_checknumber(L, 1);  /* its own check: the two must not be merged */
   return l_sleep(L);
-}
-
-double tkl_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 double tkl_opt_timeout(lua_State *L, int idx) {

@@ -51,6 +51,9 @@ static int wait_k(lua_State *L, int status, lua_KContext suspended) {
   return 1;
 }
 
+static int token_cancelled(void *t) { return tk_token_is_cancelled(t); }
+static void token_wait(void *t, double secs) { tk_token_wait(t, secs); }
+
 /* tok:wait([timeout]) --> true if cancelled, false on timeout */
 static int l_wait(lua_State *L) {
   tk_token_t *t = check_token(L);
@@ -63,20 +66,8 @@ static int l_wait(lua_State *L) {
       tkl_wait_deadline(L, w, timeout);
       return tkl_wait_suspend(L, wait_k, 1);
     }
-    /* Blocking: until cancelled, timed out or the task is cancelled, in
-    ** slices for Ctrl-C and the state's fired callbacks. */
-    double deadline = timeout < 0 ? -1 : tkl_now() + timeout;
-    int interrupted = 0;
-    tk_pool_block_begin();
-    while (!tk_token_is_cancelled(t) && !tkl_block_given_up()) {
-      double left = deadline < 0 ? -1 : deadline - tkl_now();
-      if (deadline >= 0 && left <= 0) break;
-      tk_token_wait(t, tkl_block_slice(left));
-      if ((interrupted = tkl_interrupted())) break;
-      tkl_run_callbacks(L, NULL);
-    }
-    tk_pool_block_end();
-    if (interrupted) return luaL_error(L, "interrupted!");
+    /* Blocking: until cancelled, timed out or the task is cancelled. */
+    tkl_block_until(L, tkl_deadline(timeout), token_cancelled, token_wait, t);
     tkl_run_callbacks(L, NULL);  /* this token's, among others */
   }
   return wait_k(L, LUA_OK, 0);

@@ -9,17 +9,9 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
-#include "lauxlib.h"
-#include "lua.h"
-#include "threadkit.h"
-#include "../core/tk_hg.h"
-#include "../core/tk_slab.h"
-
-#if defined(__GNUC__)
-#define TKL_INTERNAL __attribute__((visibility("hidden")))
-#else
-#define TKL_INTERNAL
-#endif
+#include "tkl_atomic.h"
+#include "tkl_common.h"
+#include "lwait.h"
 
 #define TK_POOL_MT "threadkit.pool"
 #define TK_JOB_MT "threadkit.job"
@@ -430,22 +422,13 @@ TKL_INTERNAL void tkl_task_free(void *task);
 TKL_INTERNAL int tkl_task_run(void *task);
 /* The task running on this thread, or NULL. */
 TKL_INTERNAL tkl_task *tkl_current_task(void);
-/* 1 once tklua's Ctrl-C stopped all work: blocking waits end with an
-** error instead of waiting on. */
-TKL_INTERNAL int tkl_interrupted(void);
-/* How long a thread that blocks (it cannot suspend) waits at a time, with
-** `left` seconds to go (< 0: no limit). Nothing wakes a blocked wait when
-** Ctrl-C interrupts everything, when a callback of its state fires, or
-** when its task (if any) is cancelled: it waits in slices, and between them
-** checks tkl_interrupted, runs the callbacks, and gives up, as a suspended
-** wait does, once tkl_block_given_up(). */
-#define TKL_BLOCK_SLICE 0.05
-TKL_INTERNAL double tkl_block_slice(double left);
-TKL_INTERNAL int tkl_block_given_up(void);
 /* The running task if L runs its code and a yield there suspends the task
 ** (L is its coroutine, or one it resumed where it could yield, see
 ** tkl_coro_enter, and L may yield here), else NULL. */
 TKL_INTERNAL tkl_task *tkl_yieldable_task(lua_State *L);
+/* 1 once tklua's Ctrl-C stopped all work: blocking waits end with an
+** error instead of waiting on. */
+TKL_INTERNAL int tkl_interrupted(void);
 
 /* }====================================================== */
 
@@ -469,57 +452,13 @@ TKL_INTERNAL void tkl_coro_enter(lua_State *from, lua_State *co,
 ** wait that suspends the task: `from` must yield too (tkl_wait_suspend). */
 TKL_INTERNAL int tkl_coro_leave(lua_State *from, const tkl_coro_mark *m,
                                 int status);
-/* A coroutine suspended for its task's threadkit wait (the task's own, or
-** one on the way to the wait) yielded one value, the address of this tag,
-** which stays on top of its stack until the task resumes it (and removes
-** it): no other task may resume or close it meanwhile. */
-TKL_INTERNAL extern const char tkl_wait_tag;
-static inline int tkl_waiting(lua_State *co) {
-  return lua_status(co) == LUA_YIELD && lua_gettop(co) > 0 &&
-         lua_touserdata(co, -1) == &tkl_wait_tag;
-}
 /* Replaces resume, wrap and close in the coroutine library of a worker
 ** state (the library table is on top). */
 TKL_INTERNAL void tkl_open_coroutines(lua_State *L);
 
 
-/* {====================================================== waiting */
+/* {====================================================== options */
 
-/* Suspends the running task (see tkl_yieldable_task) until one of the
-** wake sources armed with tkl_wait_* fires, then runs k in the task's
-** coroutine. The job's own token always wakes it (cancellation). */
-typedef struct tkl_wait tkl_wait;
-TKL_INTERNAL tkl_wait *tkl_wait_begin(lua_State *L, tkl_task *t);
-TKL_INTERNAL void tkl_wait_deadline(lua_State *L, tkl_wait *w, double secs);
-TKL_INTERNAL void tkl_wait_token(lua_State *L, tkl_wait *w, tk_token_t *tok);
-TKL_INTERNAL void tkl_wait_job(lua_State *L, tkl_wait *w, tk_job_t *job);
-/* A callback that wakes the task once (for channels): returns an object
-** to pass to tkl_wait_fire; the wait holds it until it ends. */
-TKL_INTERNAL void *tkl_wait_waker(tkl_wait *w);
-TKL_INTERNAL void tkl_waker_retain(void *waker);
-TKL_INTERNAL void tkl_waker_fire(void *waker);   /* also releases */
-TKL_INTERNAL void tkl_waker_release(void *waker);
-/* tkl_wait_begin with a deadline `secs` (< 0: none) and a waker, retained
-** for the caller to hand to whoever will fire it (channels, as_completed,
-** work). */
-TKL_INTERNAL void *tkl_wait_begin_waker(lua_State *L, tkl_task *t,
-                                        double secs);
-/* Yields L for the task's wait (the tag, tkl_waiting), continuing in k:
-** the wait's own function, or a resume passing it up (lcoro.c). */
-TKL_INTERNAL int tkl_wait_suspend(lua_State *L, lua_KFunction k,
-                                  lua_KContext ctx);
-/* In the continuation: ends the wait (unregisters its sources). Returns
-** 1 if the deadline passed. */
-TKL_INTERNAL int tkl_wait_end(lua_State *L);
-/* The same, and 1 also when the task was cancelled: a wait that should not
-** begin again. */
-TKL_INTERNAL int tkl_wait_end_given_up(lua_State *L);
-
-/* Longer waits are this long (~31 years): no time converts out of
-** range. */
-#define TKL_LONGEST_WAIT 1e9
-/* Monotonic seconds (tk.now, deadlines). */
-TKL_INTERNAL double tkl_now(void);
 /* The optional timeout argument at idx: -1 when none or nil, else a
 ** non-negative number (negative and NaN are refused). */
 TKL_INTERNAL double tkl_opt_timeout(lua_State *L, int idx);
