@@ -11,7 +11,13 @@
 #include <limits.h>
 #include <string.h>
 
-#include "tkl.h"
+#include "buffer.h"
+#include "code.h"
+#include "ctx.h"
+#include "lcallbacks.h"
+#include "lcycles.h"
+#include "lopen.h"
+#include "lpool.h"
 
 static const char ctx_key = 0;
 

@@ -2,36 +2,46 @@
 ** handles.c - boxes for threadkit's C objects in a Lua state.
 ** See LICENSE for copyright and licence.
 **
-** A box is a userdata holding one reference to a job, token, channel or
-** shared table. Each state keeps a weak cache from object to box, so the
-** same object always gets the same box there and == holds; __eq covers
-** boxes that meet through other paths.
+** A box is a userdata holding one reference to an object of one of the
+** kinds the module's files register (tkl_kind). Each state keeps a weak
+** cache from object to box, so the same object always gets the same box
+** there and == holds; __eq covers boxes that meet through other paths.
 */
-#include <stdio.h>
+#include <stdatomic.h>
 
-#include "tkl.h"
+#include "buffer.h"
+#include "ctx.h"
+#include "handles.h"
+#include "lopen.h"
 
 typedef tkl_box box;
 
-static const char *const mt_names[] = {NULL, TK_JOB_MT, TK_TOKEN_MT,
-                                       TK_CHANNEL_MT, TK_SHARED_MT, TK_POOL_MT,
-                                       TK_GROUP_MT};
-static const char *const kind_names[] = {NULL, "job", "token", "channel",
-                                         "shared", "pool", "group"};
+/* Registry keys (their addresses): the box cache, and what objects keep
+** alive (tkl_anchor). */
+static const char boxes_key, anchors_key;
+
 /* Each kind's metatable is also stored under the address of its slot,
 ** which is also the tag of its boxes. */
-static const char mt_keys[TKL_K_GROUP + 1];
+static const char mt_keys[TKL_K_LAST + 1];
+
+/* Every kind, by id: written by each state that opens the module (always
+** the same descriptor), read wherever a reference moves. */
+static _Atomic(const tkl_kind *) kinds[TKL_K_LAST + 1];
+
+static const tkl_kind *kind_of(int kind) {
+  return atomic_load_explicit(&kinds[kind], memory_order_relaxed);
+}
 
 const void *tkl_box_tag(int kind) { return &mt_keys[kind]; }
 
-void tkl_register_mt(lua_State *L, int kind);
-void tkl_register_mt(lua_State *L, int kind) {
-  luaL_getmetatable(L, mt_names[kind]);
+void tkl_register_kind(lua_State *L, const tkl_kind *k) {
+  atomic_store_explicit(&kinds[k->id], k, memory_order_relaxed);
+  luaL_getmetatable(L, k->mt_name);
   lua_pushvalue(L, -1);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &mt_keys[kind]);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &mt_keys[k->id]);
   tkl_ctx_push(L);
   lua_insert(L, -2);
-  lua_setiuservalue(L, -2, TKL_UV_MT(kind));
+  lua_setiuservalue(L, -2, TKL_UV_MT(k->id));
   lua_pop(L, 1);
 }
 
@@ -43,35 +53,17 @@ static void set_mt(lua_State *L, int ctx, int kind) {
   lua_setmetatable(L, -2);
 }
 
-/* A pool's box on top, whose shared metatable already releases ptr if
-** this fails, gets a metatable of its own (see lpool.c). */
-static void own_pool_mt(lua_State *L, int kind, void *ptr) {
-  if (kind != TKL_K_POOL) return;
-  tkl_push_pool_mt(L, ptr);
+/* The box on top, whose shared metatable already releases ptr if this
+** fails, gets a metatable of its own when its kind gives each one. */
+static void own_mt(lua_State *L, const tkl_kind *k, void *ptr) {
+  if (k->push_mt == NULL) return;
+  k->push_mt(L, ptr);
   lua_setmetatable(L, -2);
 }
 
-void tkl_retain_handle(int kind, void *ptr) {
-  switch (kind) {
-    case TKL_K_JOB: tk_job_retain(ptr); break;
-    case TKL_K_TOKEN: tk_token_retain(ptr); break;
-    case TKL_K_CHANNEL: tkl_channel_retain(ptr); break;
-    case TKL_K_SHARED: tkl_shared_retain(ptr); break;
-    case TKL_K_POOL: tkl_pool_retain_handle(ptr); break;
-    case TKL_K_GROUP: tk_group_retain(ptr); break;
-  }
-}
+void tkl_retain_handle(int kind, void *ptr) { kind_of(kind)->retain(ptr); }
 
-void tkl_release_handle(int kind, void *ptr) {
-  switch (kind) {
-    case TKL_K_JOB: tk_job_release(ptr); break;
-    case TKL_K_TOKEN: tk_token_release(ptr); break;
-    case TKL_K_CHANNEL: tkl_channel_release(ptr); break;
-    case TKL_K_SHARED: tkl_shared_release(ptr); break;
-    case TKL_K_POOL: tkl_pool_release_handle(ptr, 0); break;
-    case TKL_K_GROUP: tk_group_release(ptr); break;
-  }
-}
+void tkl_release_handle(int kind, void *ptr) { kind_of(kind)->release(ptr); }
 
 /* A state closing on this thread (tkl_set_closing): its finalizers run,
 ** and a box one makes would be neither finalized nor freed, nor what it
@@ -85,12 +77,12 @@ static void refuse_if_closing(lua_State *L, int kind, void *ptr) {
   if (!closing) return;
   tkl_release_handle(kind, ptr);
   luaL_error(L, "threadkit: no new %s handle while its state closes",
-             kind_names[kind]);
+             kind_of(kind)->name);
 }
 
 void tkl_push_handle(lua_State *L, int kind, void *ptr) {
   refuse_if_closing(L, kind, ptr);
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_boxes);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &boxes_key);
   if (lua_rawgetp(L, -1, ptr) == LUA_TUSERDATA) {
     box *b = lua_touserdata(L, -1);
     if (b->ptr == ptr && b->kind == kind) {
@@ -109,16 +101,9 @@ void tkl_push_handle(lua_State *L, int kind, void *ptr) {
   b->tag = &mt_keys[kind];
   b->kind = kind;
   b->ptr = ptr;
-  own_pool_mt(L, kind, ptr);
-  if (kind == TKL_K_POOL) {
-    /* In a state of one of the pool's own workers the box holds no handle:
-    ** a pool's tasks cannot keep it up after every other holder let go. */
-    tkl_task *t = tkl_current_task();
-    if (t != NULL && t->pool == ptr) {
-      b->owner = -1;
-      tkl_pool_drop_own_handle(ptr);
-    }
-  }
+  const tkl_kind *k = kind_of(kind);
+  own_mt(L, k, ptr);
+  if (k->boxed != NULL) k->boxed(b);
   lua_pushvalue(L, -1);
   lua_rawsetp(L, -3, ptr);
   lua_remove(L, -2);
@@ -137,31 +122,31 @@ void tkl_push_new_handle_ctx(lua_State *L, int ctx, int kind, void *ptr) {
   b->tag = &mt_keys[kind];
   b->kind = kind;
   b->ptr = ptr;
-  own_pool_mt(L, kind, ptr);
+  own_mt(L, kind_of(kind), ptr);
 }
 
 void tkl_push_new_handle(lua_State *L, int kind, void *ptr) {
   tkl_push_new_handle_ctx(L, 0, kind, ptr);
 }
 
-/* The box at idx whatever its kind, or NULL. A full userdata of a box's
+/* A full userdata of a box's
 ** size whose first word is its kind's tag can only be a box this module
 ** made: only C code writes userdata memory, and the tag is a private
 ** address. No metatable or registry lookup on this hot path, and the
 ** metamethods, which debug.setmetatable can hand any userdata, use it
 ** too. */
-static box *any_box(lua_State *L, int idx) {
+box *tkl_test_box(lua_State *L, int idx) {
   box *b = lua_touserdata(L, idx);  /* NULL unless full or light userdata */
   if (b == NULL || lua_rawlen(L, idx) != sizeof *b ||  /* light: 0 */
-      b->kind < TKL_K_JOB ||
-      b->kind > TKL_K_GROUP || b->tag != &mt_keys[b->kind])
+      b->kind < TKL_K_JOB || b->kind > TKL_K_LAST ||
+      b->tag != &mt_keys[b->kind])
     return NULL;
   return b;
 }
 
 /* The box at idx if it is one of kind's, or NULL. */
 static box *test_box(lua_State *L, int idx, int kind) {
-  box *b = any_box(L, idx);
+  box *b = tkl_test_box(L, idx);
   return b != NULL && b->kind == kind ? b : NULL;
 }
 
@@ -172,7 +157,7 @@ void *tkl_test_handle(lua_State *L, int idx, int kind) {
 
 tkl_box *tkl_check_box(lua_State *L, int idx, int kind) {
   box *b = test_box(L, idx, kind);
-  if (b == NULL) luaL_typeerror(L, idx, mt_names[kind]);
+  if (b == NULL) luaL_typeerror(L, idx, kind_of(kind)->mt_name);
   return b;
 }
 
@@ -187,18 +172,17 @@ tk_job_t *tkl_check_list_job(lua_State *L, int idx, int arg,
 
 void *tkl_check_handle(lua_State *L, int idx, int kind) {
   box *b = test_box(L, idx, kind);
-  if (b == NULL) luaL_typeerror(L, idx, mt_names[kind]);
+  if (b == NULL) luaL_typeerror(L, idx, kind_of(kind)->mt_name);
   if (b->ptr == NULL)
-    luaL_error(L, "attempt to use a released %s", kind_names[kind]);
+    luaL_error(L, "attempt to use a released %s", kind_of(kind)->name);
   return b->ptr;
 }
 
 static int let_go(lua_State *L, int collected) {
-  box *b = any_box(L, 1);
+  box *b = tkl_test_box(L, 1);
   if (b != NULL && b->ptr != NULL) {
-    /* A token's on_cancel functions held through its box (lcallbacks.c). */
-    if (b->kind == TKL_K_TOKEN && tkl_token_box_gc(L, 1, collected))
-      return 0;
+    const tkl_kind *k = kind_of(b->kind);
+    if (k->let_go != NULL && k->let_go(L, 1, collected)) return 0;
     void *p = b->ptr;
     b->ptr = NULL;
     tkl_release_handle(b->kind, p);
@@ -209,33 +193,33 @@ static int let_go(lua_State *L, int collected) {
 static int handle_gc(lua_State *L) { return let_go(L, 1); }
 static int handle_close(lua_State *L) { return let_go(L, 0); }
 
-static int handle_eq(lua_State *L) {
-  box *a = any_box(L, 1), *b = any_box(L, 2);
+int tkl_handle_eq(lua_State *L) {
+  box *a = tkl_test_box(L, 1), *b = tkl_test_box(L, 2);
   lua_pushboolean(L, a != NULL && b != NULL && a->kind == b->kind &&
                          a->ptr == b->ptr && a->ptr != NULL);
   return 1;
 }
 
 static int handle_tostring(lua_State *L) {
-  box *b = any_box(L, 1);
+  box *b = tkl_test_box(L, 1);
   if (b == NULL) return luaL_typeerror(L, 1, "threadkit object");
   if (b->ptr == NULL)
-    lua_pushfstring(L, "threadkit.%s (released)", kind_names[b->kind]);
+    lua_pushfstring(L, "threadkit.%s (released)", kind_of(b->kind)->name);
   else
-    lua_pushfstring(L, "threadkit.%s (%p)", kind_names[b->kind], b->ptr);
+    lua_pushfstring(L, "threadkit.%s (%p)", kind_of(b->kind)->name, b->ptr);
   return 1;
 }
 
-void tkl_new_handle_type(lua_State *L, int kind, const luaL_Reg *methods,
-                         lua_CFunction index) {
+void tkl_new_handle_type(lua_State *L, const tkl_kind *kind,
+                         const luaL_Reg *methods, lua_CFunction index) {
   static const luaL_Reg meta[] = {{"__gc", handle_gc},
                                   {"__close", handle_close},
-                                  {"__eq", handle_eq},
+                                  {"__eq", tkl_handle_eq},
                                   {"__tostring", handle_tostring},
                                   {NULL, NULL}};
-  luaL_newmetatable(L, mt_names[kind]);
+  luaL_newmetatable(L, kind->mt_name);
   luaL_setfuncs(L, meta, 0);
-  lua_pushstring(L, mt_names[kind]);
+  lua_pushstring(L, kind->mt_name);
   lua_setfield(L, -2, "__name");
   lua_newtable(L);
   luaL_setfuncs(L, methods, 0);
@@ -245,19 +229,16 @@ void tkl_new_handle_type(lua_State *L, int kind, const luaL_Reg *methods,
   }
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
-  tkl_register_mt(L, kind);
+  tkl_register_kind(L, kind);
 }
 
 /* threadkit.type(v): "job", "token", "channel", "shared", "pool" or nil. */
 static int tkl_type(lua_State *L) {
-  box *b = any_box(L, 1);  /* by tag: pool boxes have metatables of their own */
-  if (b != NULL) lua_pushstring(L, kind_names[b->kind]);
+  box *b = tkl_test_box(L, 1);  /* by tag: pool boxes have metatables of their own */
+  if (b != NULL) lua_pushstring(L, kind_of(b->kind)->name);
   else lua_pushnil(L);
   return 1;
 }
-
-int tkl_handle_eq(lua_State *L);
-int tkl_handle_eq(lua_State *L) { return handle_eq(L); }
 
 void tkl_open_handles(lua_State *L) {
   /* The per-state box cache: weak values, so boxes die normally. */
@@ -266,7 +247,14 @@ void tkl_open_handles(lua_State *L) {
   lua_pushstring(L, "v");
   lua_setfield(L, -2, "__mode");
   lua_setmetatable(L, -2);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &tkl_key_boxes);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &boxes_key);
+  /* What objects keep alive: weak keys. */
+  lua_newtable(L);
+  lua_newtable(L);
+  lua_pushstring(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &anchors_key);
   lua_pushcfunction(L, tkl_type);
   lua_setfield(L, -2, "type");
 }
@@ -274,9 +262,17 @@ void tkl_open_handles(lua_State *L) {
 void tkl_anchor(lua_State *L, int holder, int held) {
   holder = lua_absindex(L, holder);
   held = lua_absindex(L, held);
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_anchors);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &anchors_key);
   lua_pushvalue(L, holder);
   lua_pushvalue(L, held);
   lua_rawset(L, -3);
+  lua_pop(L, 1);
+}
+
+void tkl_remember_box(lua_State *L, int idx, void *ptr) {
+  idx = lua_absindex(L, idx);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &boxes_key);
+  lua_pushvalue(L, idx);
+  lua_rawsetp(L, -2, ptr);
   lua_pop(L, 1);
 }

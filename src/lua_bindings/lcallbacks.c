@@ -32,7 +32,11 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "tkl.h"
+#include "buffer.h"
+#include "ctx.h"
+#include "handles.h"
+#include "lcallbacks.h"
+#include "tkl_atomic.h"
 
 typedef struct reg reg;
 

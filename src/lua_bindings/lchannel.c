@@ -5,7 +5,15 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "tkl.h"
+#include "buffer.h"
+#include "handles.h"
+#include "lcallbacks.h"
+#include "lcycles.h"
+#include "lopen.h"
+#include "lopts.h"
+#include "ltask.h"
+#include "lwait.h"
+#include "transfer.h"
 
 /* Suspended tasks waiting on a channel, each by its waker. */
 typedef struct waitlist {
@@ -13,7 +21,7 @@ typedef struct waitlist {
   size_t n, cap;
 } waitlist;
 
-struct tkl_channel {
+typedef struct tkl_channel {
   tkl_gcobj gc;                  /* first: the count and mu (lcycles.c) */
   pthread_cond_t cv;             /* threads blocked in pop or push */
   tkl_buf **items;               /* ring of encoded values */
@@ -22,7 +30,7 @@ struct tkl_channel {
   int closed;
   waitlist poppers;              /* tasks waiting for a value */
   waitlist pushers;              /* tasks waiting for room */
-};
+} tkl_channel;
 
 /* With mu held: room for one more waker (0), or ENOMEM (-1). */
 static int wl_reserve(waitlist *l) {
@@ -56,9 +64,15 @@ static void wl_free(waitlist *l) {
   free(l->w);
 }
 
-void tkl_channel_retain(tkl_channel *c) { tkl_gc_retain(&c->gc); }
+static void channel_retain(void *c) { tkl_gc_retain(&((tkl_channel *)c)->gc); }
 
-void tkl_channel_release(tkl_channel *c) { tkl_gc_release(&c->gc); }
+static void channel_release(void *c) {
+  tkl_gc_release(&((tkl_channel *)c)->gc);
+}
+
+static const tkl_kind channel_kind = {TKL_K_CHANNEL, "channel", TK_CHANNEL_MT,
+                                      channel_retain, channel_release,
+                                      NULL, NULL, NULL};
 
 /* {====================================================== collector */
 
@@ -281,10 +295,9 @@ static int l_push(lua_State *L) {
   double timeout = tkl_opt_timeout(L, 3);
   tkl_buf *b = tkl_buf_new();
   if (b == NULL) return luaL_error(L, "not enough memory");
-  tkl_buf **guard = lua_newuserdatauv(L, sizeof *guard, 0);
+  tkl_buf **guard = tkl_push_buf_guard(L);
   *guard = b;
-  luaL_setmetatable(L, "threadkit.bufguard");
-  tkl_encode(L, 2, 1, b, "the value");
+  tkl_encode(L, 2, 1, b, TKL_ENCODE_VALUE);
   lua_replace(L, 2);  /* stack: channel, guard */
   lua_settop(L, 2);
   lua_pushnumber(L, tkl_deadline(timeout));
@@ -448,13 +461,6 @@ static int l_is_closed(lua_State *L) {
   return 1;
 }
 
-static int bufguard_gc(lua_State *L) {
-  tkl_buf **g = lua_touserdata(L, 1);
-  tkl_buf_delete(*g);
-  *g = NULL;
-  return 0;
-}
-
 void tkl_open_channel(lua_State *L) {
   static const luaL_Reg methods[] = {{"push", l_push},
                                      {"pop", l_pop},
@@ -462,14 +468,10 @@ void tkl_open_channel(lua_State *L) {
                                      {"close", l_close},
                                      {"is_closed", l_is_closed},
                                      {NULL, NULL}};
-  tkl_new_handle_type(L, TKL_K_CHANNEL, methods, NULL);
+  tkl_new_handle_type(L, &channel_kind, methods, NULL);
   luaL_getmetatable(L, TK_CHANNEL_MT);
   lua_pushcfunction(L, l_len);
   lua_setfield(L, -2, "__len");
-  lua_pop(L, 1);
-  luaL_newmetatable(L, "threadkit.bufguard");
-  lua_pushcfunction(L, bufguard_gc);
-  lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
   lua_pushcfunction(L, l_channel);
   lua_setfield(L, -2, "channel");

@@ -10,7 +10,13 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "tkl.h"
+#include "buffer.h"
+#include "handles.h"
+#include "lopen.h"
+#include "lopts.h"
+#include "ltask.h"
+#include "lwait.h"
+#include "tkl_atomic.h"
 
 typedef struct collector {
   atomic_int refs;               /* the Lua box and each pending callback */

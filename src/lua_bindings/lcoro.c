@@ -23,7 +23,9 @@
 ** closing of a dead coroutine); the cost is a few atomic operations per
 ** resume, none per instruction.
 */
-#include "tkl.h"
+#include "lcoro.h"
+#include "ltask.h"
+#include "lwait.h"
 
 /* How a resume ends: values (>= 0 of them on top of L), an error (its
 ** message on top), or a suspension (the caller yields). */

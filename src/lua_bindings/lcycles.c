@@ -53,7 +53,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "tkl.h"
+#include "buffer.h"
+#include "handles.h"
+#include "lcycles.h"
 
 enum { BUF = 1, DIRTY = 2 };
 #define FLAGS (TKL_GC_ONE - 1)

@@ -6,7 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "tkl.h"
+#include "buffer.h"
+#include "handles.h"
+#include "lopen.h"
+#include "lopts.h"
+#include "ltask.h"
+#include "lwait.h"
 
 static const char *const colours[] = {"white", "lightblue", "palegreen",
                                       "salmon", "lightgrey"};

@@ -6,7 +6,23 @@
 #include <string.h>
 #include <time.h>
 
-#include "tkl.h"
+#include "buffer.h"
+#include "handles.h"
+#include "lcallbacks.h"
+#include "lopen.h"
+#include "lopts.h"
+#include "lpool.h"
+#include "lsubmit.h"
+#include "ltask.h"
+#include "ltrace.h"
+#include "lwait.h"
+
+static void group_retain(void *g) { tk_group_retain(g); }
+static void group_release(void *g) { tk_group_release(g); }
+
+static const tkl_kind group_kind = {TKL_K_GROUP, "group", TK_GROUP_MT,
+                                    group_retain, group_release,
+                                    NULL, NULL, NULL};
 
 static tk_group_t *check_group(lua_State *L) {
   return tkl_check_handle(L, 1, TKL_K_GROUP);
@@ -399,7 +415,7 @@ void tkl_open_group(lua_State *L) {
       {"errors", l_errors},
       {"metrics", l_metrics},
       {NULL, NULL}};
-  tkl_new_handle_type(L, TKL_K_GROUP, methods, group_index);
+  tkl_new_handle_type(L, &group_kind, methods, group_index);
   static const luaL_Reg funcs[] = {{"group", l_group},
                                    {"tree", l_tree},
                                    {"current_group", l_current_group},

@@ -4,7 +4,20 @@
 */
 #include <string.h>
 
-#include "tkl.h"
+#include "buffer.h"
+#include "handles.h"
+#include "lcallbacks.h"
+#include "lopen.h"
+#include "lopts.h"
+#include "ltask.h"
+#include "lwait.h"
+#include "transfer.h"
+
+static void job_retain(void *job) { tk_job_retain(job); }
+static void job_release(void *job) { tk_job_release(job); }
+
+static const tkl_kind job_kind = {TKL_K_JOB, "job", TK_JOB_MT, job_retain,
+                                  job_release, NULL, NULL, NULL};
 
 static tk_job_t *check_job(lua_State *L) {
   return tkl_check_handle(L, 1, TKL_K_JOB);
@@ -186,5 +199,5 @@ void tkl_open_job(lua_State *L) {
                                      {"is_cancelled", l_is_cancelled},
                                      {"token", l_token},
                                      {NULL, NULL}};
-  tkl_new_handle_type(L, TKL_K_JOB, methods, job_index);
+  tkl_new_handle_type(L, &job_kind, methods, job_index);
 }

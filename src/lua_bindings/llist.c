@@ -11,7 +11,7 @@
 */
 #include <limits.h>
 
-#include "tkl.h"
+#include "lopts.h"
 
 /* Pushes a short description of the key on top (for error messages),
 ** without calling any metamethod of it. */

@@ -9,7 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tkl.h"
+#include "buffer.h"
+#include "ctx.h"
+#include "handles.h"
+#include "lcallbacks.h"
+#include "lopen.h"
+#include "lopts.h"
+#include "lpool.h"
+#include "lsubmit.h"
+#include "ltask.h"
+#include "lwait.h"
+#include "tkl_atomic.h"
+#include "transfer.h"
 
 /* A pool's box: the one tk.pool made (owner: it shuts the pool down when
 ** collected or closed), or a reference that crossed from another state. */
@@ -37,10 +48,6 @@ static int default_workers;      /* 0: one per CPU */
 void tkl_set_default_workers(int n);
 void tkl_set_default_workers(int n) { default_workers = n; }
 
-int tkl_handle_eq(lua_State *L);
-void tkl_register_mt(lua_State *L, int kind);
-void tkl_open_schedule(lua_State *L, int pool_methods);
-void tkl_open_work(lua_State *L, int module, int pool_methods);
 
 void tkl_pool_retain(tkl_pool *p) { atomic_fetch_add(&p->refs, 1); }
 
@@ -311,19 +318,41 @@ static void pool_close(tkl_pool *p, int cancel_pending) {
   pool_close_wait(p, cancel_pending, 1);
 }
 
-void tkl_pool_retain_handle(tkl_pool *p) {
-  atomic_fetch_add(&p->handles, 1);
+/* A handle on p (a box but those in p's own workers' states, a value in
+** transit) holds a reference, and keeps p up: when the last handle goes
+** the pool shuts down, waiting for its work if `wait` (a box collected)
+** or not (a value dropped, maybe under a lock). */
+static void retain_handle(void *p) {
+  atomic_fetch_add(&((tkl_pool *)p)->handles, 1);
   tkl_pool_retain(p);
 }
 
-void tkl_pool_drop_own_handle(tkl_pool *p) {
-  if (atomic_fetch_sub(&p->handles, 1) == 1) pool_close_wait(p, 0, 0);
-}
-
-void tkl_pool_release_handle(tkl_pool *p, int wait) {
+static void release_handle(tkl_pool *p, int wait) {
   if (atomic_fetch_sub(&p->handles, 1) == 1) pool_close_wait(p, 0, wait);
   tkl_pool_release(p);
 }
+
+static void drop_handle(void *p) { release_handle(p, 0); }
+
+/* A box made in a state of one of p's own workers holds no handle: a
+** pool's tasks cannot keep it up after every other holder let go (the box
+** keeps its reference). */
+static void boxed(tkl_box *b) {
+  tkl_pool *p = b->ptr;
+  tkl_task *t = tkl_current_task();
+  if (t != NULL && t->pool == p) {
+    b->owner = -1;
+    if (atomic_fetch_sub(&p->handles, 1) == 1) pool_close_wait(p, 0, 0);
+  }
+}
+
+static void push_pool_mt(lua_State *L, tkl_pool *p);
+static void push_box_mt(lua_State *L, void *p) { push_pool_mt(L, p); }
+
+/* Every pool box has a metatable of its own (push_pool_mt). */
+static const tkl_kind pool_kind = {TKL_K_POOL, "pool", TK_POOL_MT,
+                                   retain_handle, drop_handle, boxed,
+                                   push_box_mt, NULL};
 
 static tkl_pool *pool_make(lua_State *L, int workers, const char *name,
                            size_t capacity, int block) {
@@ -438,14 +467,10 @@ static int l_pool(lua_State *L) {
   tkl_pool *p = pool_make(L, workers, name, capacity, block);
   p->memory_limit = memory_limit;  /* read by workers on their first task */
   b->ptr = p;  /* the box owns it now */
-  tkl_push_pool_mt(L, p);
+  push_pool_mt(L, p);
   lua_setmetatable(L, box);
-  /* The state's box cache: a reference coming back finds this box. */
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_boxes);
-  lua_pushvalue(L, box);
-  lua_rawsetp(L, -2, p);
-  lua_pop(L, 1);
-  if (init != 0) tkl_encode(L, init, 1, &p->init, "the init function");
+  tkl_remember_box(L, box, p);  /* a reference coming back finds it */
+  if (init != 0) tkl_encode(L, init, 1, &p->init, TKL_ENCODE_INIT);
   lua_pushvalue(L, box);
   return 1;
 }
@@ -642,7 +667,7 @@ static int pool_gc(lua_State *L) {
   b->ptr = NULL;
   if (p == NULL) return 0;
   if (b->owner < 0) tkl_pool_release(p);  /* held no handle */
-  else tkl_pool_release_handle(p, 1);
+  else release_handle(p, 1);
   return 0;
 }
 
@@ -680,7 +705,7 @@ static void copy_fields(lua_State *L, int from) {
 ** has its own so that `pool:submit` costs a table lookup: with a shared
 ** metatable only an __index function could reach the fields, and calling
 ** it took a fifteenth of a one-by-one submit. */
-void tkl_push_pool_mt(lua_State *L, tkl_pool *p) {
+static void push_pool_mt(lua_State *L, tkl_pool *p) {
   luaL_checkstack(L, 8, NULL);
   luaL_getmetatable(L, TK_POOL_MT);
   int shared = lua_gettop(L);
@@ -755,7 +780,7 @@ void tkl_open_pool(lua_State *L) {
   tkl_open_work(L, module, lua_gettop(L));
   lua_setfield(L, -2, "__index");  /* each box's metatable copies these */
   lua_pop(L, 1);
-  tkl_register_mt(L, TKL_K_POOL);
+  tkl_register_kind(L, &pool_kind);
   tkl_ctx_push(L);
   luaL_setfuncs(L, funcs, 1);
 }

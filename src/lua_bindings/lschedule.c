@@ -4,7 +4,16 @@
 */
 #include <stdlib.h>
 
-#include "tkl.h"
+#include "buffer.h"
+#include "ctx.h"
+#include "handles.h"
+#include "lopen.h"
+#include "lopts.h"
+#include "lpool.h"
+#include "lsubmit.h"
+#include "ltask.h"
+#include "lwait.h"
+#include "transfer.h"
 
 #define TK_SCHEDULE_MT "threadkit.schedule"
 
@@ -84,7 +93,7 @@ static int l_schedule(lua_State *L) {
   luaL_setmetatable(L, TK_SCHEDULE_MT);
   int boxidx = lua_gettop(L);
   tkl_buf *scratch = tkl_scratch(L);
-  tkl_encode(L, 3, nargs + 1, scratch, "argument");
+  tkl_encode(L, 3, nargs + 1, scratch, TKL_ENCODE_ARGUMENTS);
   sched_arg *a = malloc(sizeof *a);
   if (a == NULL) return luaL_error(L, "not enough memory");
   a->pool = p;
@@ -129,7 +138,6 @@ static int sched_gc(lua_State *L) {
   return 0;
 }
 
-void tkl_open_schedule(lua_State *L, int pool_methods);
 void tkl_open_schedule(lua_State *L, int pool_methods) {
   luaL_newmetatable(L, TK_SCHEDULE_MT);
   lua_pushcfunction(L, sched_gc);

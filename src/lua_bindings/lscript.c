@@ -7,7 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tkl.h"
+#include "handles.h"
+#include "lopen.h"
+#include "lopts.h"
+#include "lsubmit.h"
+#include "ltask.h"
+#include "lwait.h"
 
 /* The chunk runs once per state, when the module opens (in a worker, before
 ** any task), and receives the module table, the pool methods and its

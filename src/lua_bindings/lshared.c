@@ -8,7 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tkl.h"
+#include "buffer.h"
+#include "handles.h"
+#include "lcycles.h"
+#include "lopen.h"
+#include "transfer.h"
 
 typedef struct entry {
   struct entry *next;
@@ -18,17 +22,23 @@ typedef struct entry {
   char key[];                    /* type byte + payload */
 } entry;
 
-struct tkl_shared {
+typedef struct tkl_shared {
   tkl_gcobj gc;                  /* first: the count and mu (lcycles.c) */
   entry **buckets;
   size_t nbuckets, count;
   lua_Integer border;            /* mu: the last border found, where the
                                     next search starts */
-};
+} tkl_shared;
 
-void tkl_shared_retain(tkl_shared *s) { tkl_gc_retain(&s->gc); }
+static void shared_retain(void *s) { tkl_gc_retain(&((tkl_shared *)s)->gc); }
 
-void tkl_shared_release(tkl_shared *s) { tkl_gc_release(&s->gc); }
+static void shared_release(void *s) {
+  tkl_gc_release(&((tkl_shared *)s)->gc);
+}
+
+static const tkl_kind shared_kind = {TKL_K_SHARED, "shared", TK_SHARED_MT,
+                                     shared_retain, shared_release,
+                                     NULL, NULL, NULL};
 
 /* {====================================================== collector */
 
@@ -295,7 +305,7 @@ static int l_index(lua_State *L) {
     lua_pushnil(L);
     return 1;
   }
-  tkl_buf **guard = lua_newuserdatauv(L, sizeof *guard, 0);
+  tkl_buf **guard = tkl_push_buf_guard(L);
   tkl_buf *heap = tkl_buf_new();
   if (heap == NULL) {
     tkl_buf_free(&copy);
@@ -303,7 +313,6 @@ static int l_index(lua_State *L) {
   }
   *heap = copy;
   *guard = heap;
-  luaL_setmetatable(L, "threadkit.bufguard");
   tkl_decode(L, heap);
   /* Freed now, not when the collector finds the guard (see deliver in
   ** lchannel.c). */
@@ -320,11 +329,10 @@ static int l_newindex(lua_State *L) {
   tkl_buf b;
   tkl_buf_init(&b);
   if (!lua_isnil(L, 3)) {
-    tkl_buf **guard = lua_newuserdatauv(L, sizeof *guard, 0);
+    tkl_buf **guard = tkl_push_buf_guard(L);
     *guard = tkl_buf_new();
     if (*guard == NULL) return luaL_error(L, "not enough memory");
-    luaL_setmetatable(L, "threadkit.bufguard");
-    tkl_encode(L, 3, 1, *guard, "the value");
+    tkl_encode(L, 3, 1, *guard, TKL_ENCODE_VALUE);
     b = **guard;
     free(*guard);
     *guard = NULL;
@@ -354,11 +362,10 @@ static int l_len(lua_State *L) {
 static int l_append(lua_State *L) {
   tkl_shared *s = check_shared(L);
   luaL_checkany(L, 2);
-  tkl_buf **guard = lua_newuserdatauv(L, sizeof *guard, 0);
+  tkl_buf **guard = tkl_push_buf_guard(L);
   *guard = tkl_buf_new();
   if (*guard == NULL) return luaL_error(L, "not enough memory");
-  luaL_setmetatable(L, "threadkit.bufguard");
-  tkl_encode(L, 2, 1, *guard, "the value");
+  tkl_encode(L, 2, 1, *guard, TKL_ENCODE_VALUE);
   tkl_buf b = **guard;
   free(*guard);
   *guard = NULL;
@@ -416,7 +423,7 @@ static int l_incr(lua_State *L) {
   }
   tkl_buf b;
   tkl_buf_init(&b);
-  tkl_encode(scratch, 1, 1, &b, "the value");  /* a number: cannot raise */
+  tkl_encode(scratch, 1, 1, &b, TKL_ENCODE_VALUE);  /* a number: cannot raise */
   int ok = store(s, k.p, k.n, &b);
   pthread_mutex_unlock(&s->gc.mu);
   if (!ok) {
@@ -492,7 +499,7 @@ static const luaL_Reg methods[] = {{"append", l_append},
 
 void tkl_open_shared(lua_State *L) {
   static const luaL_Reg none[] = {{NULL, NULL}};
-  tkl_new_handle_type(L, TKL_K_SHARED, none, NULL);
+  tkl_new_handle_type(L, &shared_kind, none, NULL);
   luaL_getmetatable(L, TK_SHARED_MT);
   lua_pushcfunction(L, l_index);
   lua_setfield(L, -2, "__index");

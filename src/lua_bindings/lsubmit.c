@@ -9,7 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tkl.h"
+#include "buffer.h"
+#include "ctx.h"
+#include "handles.h"
+#include "lcallbacks.h"
+#include "lopts.h"
+#include "lpool.h"
+#include "lsubmit.h"
+#include "ltask.h"
+#include "lwait.h"
+#include "transfer.h"
 
 int tkl_priority(lua_State *L, int idx, int arg) {
   int isint;
@@ -163,7 +172,7 @@ int tkl_submit(lua_State *L, tkl_pool *p, tk_group_t *g, int ctx, int oidx,
     fidx = base;
     n += 2;
   }
-  tkl_encode_ctx(L, ctx, fidx, n, scratch, "argument");
+  tkl_encode_ctx(L, ctx, fidx, n, scratch, TKL_ENCODE_ARGUMENTS);
   tkl_task *t = tkl_task_new(p, scratch);
   if (t == NULL) return luaL_error(L, "not enough memory");
   tkl_task_extra *x = n_after > 0 ? tkl_task_extra_get(t) : NULL;

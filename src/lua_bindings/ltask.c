@@ -11,7 +11,18 @@
 #include <time.h>
 
 #include "lualib.h"
-#include "tkl.h"
+#include "buffer.h"
+#include "ctx.h"
+#include "handles.h"
+#include "lcallbacks.h"
+#include "lcoro.h"
+#include "lopen.h"
+#include "lopts.h"
+#include "lpool.h"
+#include "ltask.h"
+#include "lwait.h"
+#include "tkl_atomic.h"
+#include "transfer.h"
 #include "../core/tk_slab.h"  /* until the core makes its slab public */
 
 /* {====================================================== worker states */
@@ -429,7 +440,7 @@ static int body_k(lua_State *L, int status, lua_KContext k) {
                            "coroutine", i);
   }
   tkl_buf *scratch = tkl_ctx_scratch(myslot->ctx);  /* L is a worker's */
-  tkl_encode(L, 1, n, scratch, "result");
+  tkl_encode(L, 1, n, scratch, TKL_ENCODE_RESULTS);
   if (tkl_blob_take(&t->out, scratch, t->out_space, sizeof t->out_space) != 0)
     return luaL_error(L, "not enough memory");
   return 0;
@@ -505,7 +516,7 @@ static int make_traceback(lua_State *L) {
 static int encode_error(lua_State *L) {
   tkl_task *t = lua_touserdata(L, 2);
   tkl_buf *scratch = tkl_ctx_scratch(myslot->ctx);  /* L is a worker's */
-  tkl_encode(L, 1, 1, scratch, "error value");
+  tkl_encode(L, 1, 1, scratch, TKL_ENCODE_ERROR);
   if (tkl_blob_take(&t->out, scratch, t->out_space, sizeof t->out_space) != 0)
     return luaL_error(L, "not enough memory");
   return 0;

@@ -4,7 +4,22 @@
 */
 #include <stdlib.h>
 
-#include "tkl.h"
+#include "buffer.h"
+#include "handles.h"
+#include "lcallbacks.h"
+#include "lopen.h"
+#include "lopts.h"
+#include "ltask.h"
+#include "lwait.h"
+
+static void token_retain(void *t) { tk_token_retain(t); }
+static void token_release(void *t) { tk_token_release(t); }
+
+/* A token's box that goes lets go of the on_cancel functions held through
+** it too (lcallbacks.c), or keeps the token while they may still run. */
+static const tkl_kind token_kind = {TKL_K_TOKEN, "token", TK_TOKEN_MT,
+                                    token_retain, token_release,
+                                    NULL, NULL, tkl_token_box_gc};
 
 static tk_token_t *check_token(lua_State *L) {
   return tkl_check_handle(L, 1, TKL_K_TOKEN);
@@ -88,7 +103,7 @@ void tkl_open_token(lua_State *L) {
                                      {"on_cancel", tkl_on_cancel},
                                      {"child", l_child},
                                      {NULL, NULL}};
-  tkl_new_handle_type(L, TKL_K_TOKEN, methods, NULL);
+  tkl_new_handle_type(L, &token_kind, methods, NULL);
   lua_pushcfunction(L, l_token);
   lua_setfield(L, -2, "token");
 }

@@ -18,7 +18,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "tkl.h"
+#include "lopen.h"
+#include "ltask.h"
+#include "ltrace.h"
+#include "lwait.h"
 
 /* What is recorded, in the order it happened (under tr_mu): a run of a
 ** task that suspended (RUN), and a job that became final (END), which

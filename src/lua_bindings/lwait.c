@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "tkl.h"
+#include "lcallbacks.h"
+#include "ltask.h"
+#include "lwait.h"
+#include "tkl_atomic.h"
 
 double tkl_now(void) {
   struct timespec ts;

@@ -321,7 +321,7 @@ static int queue_k(lua_State *L, int status, lua_KContext ctx) {
   lua_getiuservalue(L, 1, 1);
   lua_insert(L, 2);  /* the box stays: it anchors b */
   tkl_buf *scratch = tkl_ctx_scratch(lua_touserdata(L, CTX));
-  tkl_encode_ctx(L, CTX, 2, n, scratch, "argument");
+  tkl_encode_ctx(L, CTX, 2, n, scratch, TKL_ENCODE_ARGUMENTS);
   tkl_task *t = tkl_task_new_room(p, scratch, TKL_TASK_ROOM);
   if (t == NULL) return luaL_error(L, "not enough memory");
   t->has_timeout = b->opts.timeout > 0;

@@ -7,7 +7,8 @@
 #include <string.h>
 
 #include "lualib.h"
-#include "tkl.h"
+#include "lopen.h"
+#include "transfer.h"
 
 __attribute__((visibility("default"))) int luaopen_threadkit(lua_State *L);
 
@@ -119,38 +120,24 @@ static void register_cfuncs(lua_State *L, int module) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, &tkl_key_cnames);
 }
 
-/* Registry keys: addresses, so lookups neither hash nor compare strings. */
-const char tkl_key_boxes, tkl_key_cfuncs, tkl_key_cnames, tkl_key_dumpids,
-    tkl_key_loads, tkl_key_anchors;
-
-static void weak_table(lua_State *L, const char *key, const char *mode) {
-  lua_newtable(L);
-  lua_newtable(L);
-  lua_pushstring(L, mode);
-  lua_setfield(L, -2, "__mode");
-  lua_setmetatable(L, -2);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, key);
-}
+/* The module's parts, in the order they open: the context first (the
+** others register into it), then what the handle kinds use (the box
+** cache, buffer guards, the coder's tables), then each kind of object,
+** then the functions that use them; the parts written in Lua last (their
+** code binds the module's functions when it loads). */
+typedef void (*opener)(lua_State *L);
+static const opener openers[] = {
+    tkl_open_ctx,   tkl_open_handles,   tkl_open_buffers, tkl_open_transfer,
+    tkl_open_pool,  tkl_open_job,       tkl_open_token,   tkl_open_channel,
+    tkl_open_shared, tkl_open_task,     tkl_open_group,   tkl_open_completed,
+    tkl_open_dot,   tkl_open_trace};
 
 int luaopen_threadkit(lua_State *L) {
   luaL_checkversion(L);
   lua_newtable(L);
   int module = lua_gettop(L);
-  tkl_open_ctx(L);  /* first: the parts below register into it */
-  weak_table(L, &tkl_key_dumpids, "k");  /* function -> id */
-  weak_table(L, &tkl_key_loads, "v");    /* function id -> closure */
-  weak_table(L, &tkl_key_anchors, "k");  /* handle -> what it keeps alive */
-  tkl_open_handles(L);
-  tkl_open_pool(L);
-  tkl_open_job(L);
-  tkl_open_token(L);
-  tkl_open_channel(L);
-  tkl_open_shared(L);
-  tkl_open_task(L);
-  tkl_open_group(L);
-  tkl_open_completed(L);
-  tkl_open_dot(L);
-  tkl_open_trace(L);
+  for (size_t i = 0; i < sizeof openers / sizeof *openers; i++)
+    openers[i](L);
   tkl_open_script(L, module);
   static const char *const prios[] = {"LOWEST", "LOW", "NORMAL", "HIGH",
                                       "HIGHEST"};

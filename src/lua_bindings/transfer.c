@@ -18,7 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tkl.h"
+#include "buffer.h"
+#include "code.h"
+#include "ctx.h"
+#include "handles.h"
+#include "lopen.h"
+#include "ltask.h"
+#include "lwait.h"
+#include "transfer.h"
 
 #define MAX_DEPTH 100
 #define STR_(x) #x
@@ -35,168 +42,29 @@ enum {
   T_UPREF   /* an upvalue shared with a function sent before */
 };
 
-/* {====================================================== buffers */
+/* Registry keys (their addresses): function -> its code's id, in the
+** sending state; function id -> closure, in the receiving one. */
+static const char dumpids_key, loads_key;
 
-void tkl_buf_init(tkl_buf *b) { memset(b, 0, sizeof *b); }
+/* The C functions that travel by name (module.c fills them in). */
+const char tkl_key_cnames, tkl_key_cfuncs;
 
-static void release_refs(tkl_ref *refs, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if (refs[i].ptr != NULL && !refs[i].weak)
-      tkl_release_handle(refs[i].kind, refs[i].ptr);
-  free(refs);
+static void weak_table(lua_State *L, const char *key, const char *mode) {
+  lua_newtable(L);
+  lua_newtable(L);
+  lua_pushstring(L, mode);
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, key);
 }
 
-/* The code held by a buffer or blob (see tkl_buf's codes: an array iff
-** there are two or more). */
-static tkl_code **code_list(void **codes, size_t n) {
-  return n <= 1 ? (tkl_code **)codes : *codes;
+void tkl_open_transfer(lua_State *L) {
+  weak_table(L, &dumpids_key, "k");
+  weak_table(L, &loads_key, "v");
 }
-
-/* Releases the code held (and frees its array). */
-static void release_codes(void *codes, size_t n) {
-  tkl_code **list = code_list(&codes, n);
-  for (size_t i = 0; i < n; i++) tkl_code_release(list[i]);
-  if (n > 1) free(codes);
-}
-
-void tkl_buf_free(tkl_buf *b) {
-  release_refs(b->refs, b->nrefs);
-  release_codes(b->codes, b->ncodes);
-  if (!b->borrowed) free(b->data);
-  tkl_buf_init(b);
-}
-
-void tkl_buf_clear(tkl_buf *b) {
-  for (size_t i = 0; i < b->nrefs; i++)
-    if (!b->refs[i].weak) tkl_release_handle(b->refs[i].kind, b->refs[i].ptr);
-  b->nrefs = 0;
-  release_codes(b->codes, b->ncodes);
-  b->codes = NULL;
-  b->ncodes = b->capcodes = 0;
-  b->len = 0;
-  /* A large value (a failed encode's, say) leaves no room of its size. */
-  if (b->cap > TKL_BUF_KEEP && !b->borrowed) {
-    free(b->data);
-    b->data = NULL;
-    b->cap = 0;
-  }
-  if (b->caprefs * sizeof *b->refs > TKL_BUF_KEEP) {
-    free(b->refs);
-    b->refs = NULL;
-    b->caprefs = 0;
-  }
-}
-
-/* Moves src's code into *codes / *n (src keeps none). */
-static void take_codes(void **codes, size_t *n, tkl_buf *src) {
-  *codes = src->codes;
-  *n = src->ncodes;
-  src->codes = NULL;
-  src->ncodes = src->capcodes = 0;
-}
-
-int tkl_buf_move(tkl_buf *dst, tkl_buf *src, void *space, size_t room) {
-  tkl_buf_init(dst);
-  if (src->len <= room && space != NULL) {
-    dst->data = space;
-    dst->borrowed = 1;
-    memcpy(dst->data, src->data, src->len);
-  } else if (src->cap > TKL_BUF_KEEP && !src->borrowed) {
-    /* A large value: its block moves (fitted), src starts small again. */
-    unsigned char *fitted = realloc(src->data, src->len ? src->len : 1);
-    dst->data = fitted != NULL ? fitted : src->data;
-    src->data = NULL;
-    src->cap = 0;
-  } else if ((dst->data = malloc(src->len ? src->len : 1)) == NULL) {
-    return TK_ENOMEM;
-  } else {
-    memcpy(dst->data, src->data, src->len);
-  }
-  dst->len = dst->cap = src->len;
-  dst->refs = src->refs;
-  dst->nrefs = src->nrefs;
-  dst->caprefs = src->caprefs;
-  src->refs = NULL;
-  src->nrefs = src->caprefs = 0;
-  dst->capcodes = src->capcodes;
-  take_codes(&dst->codes, &dst->ncodes, src);
-  src->len = 0;
-  return 0;
-}
-
-int tkl_blob_take(tkl_blob *dst, tkl_buf *src, void *space, size_t room) {
-  tkl_buf b;
-  if (src->nrefs > UINT_MAX) return TK_ENOMEM;  /* cannot happen: memory */
-  if (src->ncodes > UINT_MAX >> 1) return TK_ENOMEM;  /* as nrefs */
-  if (tkl_buf_move(&b, src, space, room) != 0) return TK_ENOMEM;
-  dst->data = b.data;
-  dst->refs = b.refs;
-  dst->codes = b.codes;
-  dst->len = b.len;
-  dst->nrefs = (unsigned)b.nrefs;
-  dst->ncodes = (unsigned)b.ncodes;
-  dst->borrowed = (unsigned)b.borrowed;
-  return 0;
-}
-
-void tkl_blob_free(tkl_blob *b) {
-  release_refs(b->refs, b->nrefs);
-  release_codes(b->codes, b->ncodes);
-  if (!b->borrowed) free(b->data);
-  memset(b, 0, sizeof *b);
-}
-
-tkl_buf *tkl_buf_new(void) {
-  tkl_buf *b = malloc(sizeof *b);
-  if (b != NULL) tkl_buf_init(b);
-  return b;
-}
-
-int tkl_buf_copy(tkl_buf *dst, const tkl_buf *src) {
-  tkl_buf_init(dst);
-  dst->data = malloc(src->len ? src->len : 1);
-  dst->refs = src->nrefs ? malloc(src->nrefs * sizeof *src->refs) : NULL;
-  tkl_code **codes = src->ncodes > 1 ? malloc(src->ncodes * sizeof *codes)
-                                     : NULL;
-  if (dst->data == NULL || (src->nrefs > 0 && dst->refs == NULL) ||
-      (src->ncodes > 1 && codes == NULL)) {
-    free(dst->data);
-    free(dst->refs);
-    free(codes);
-    tkl_buf_init(dst);
-    return TK_ENOMEM;
-  }
-  /* The copy holds the same code, a reference of its own each. */
-  const tkl_code *const *from = (const tkl_code *const *)code_list(
-      (void **)&src->codes, src->ncodes);
-  for (size_t i = 0; i < src->ncodes; i++) tkl_code_retain((tkl_code *)from[i]);
-  if (src->ncodes == 1) dst->codes = (void *)from[0];
-  else if (src->ncodes > 1) {
-    memcpy(codes, from, src->ncodes * sizeof *codes);
-    dst->codes = codes;
-    dst->capcodes = src->ncodes;
-  }
-  dst->ncodes = src->ncodes;
-  memcpy(dst->data, src->data, src->len);
-  dst->len = dst->cap = src->len;
-  for (size_t i = 0; i < src->nrefs; i++) {
-    dst->refs[i] = src->refs[i];
-    dst->refs[i].weak = 0;  /* a copy lives apart from the job */
-    tkl_retain_handle(src->refs[i].kind, src->refs[i].ptr);
-  }
-  dst->nrefs = dst->caprefs = src->nrefs;
-  return 0;
-}
-
-void tkl_buf_delete(void *b) {
-  if (b == NULL) return;
-  tkl_buf_free(b);
-  free(b);
-}
-
-/* }====================================================== */
 
 /* {====================================================== encoding */
+
 
 typedef struct path_ent {
   int kind;                      /* 'k' string key, 'i' integer key, 'u'
@@ -212,7 +80,7 @@ typedef struct enc {
   int ctx;                       /* stack index of the state's context, or
                                     0 until a function needs it */
   int next_id;
-  const char *what;              /* "argument", "result", "value" */
+  tkl_encode_mode mode;
   int top_index;                 /* which top-level value (1-based) */
   path_ent path[MAX_DEPTH + 1];
   int depth;
@@ -266,14 +134,17 @@ static int refuse(enc *e, const char *why) {
   lua_State *L = e->L;
   luaL_Buffer lb;
   luaL_buffinit(L, &lb);
-  if (strcmp(e->what, "argument") == 0) {
-    /* A submit: the task function, then its arguments. */
-    if (e->top_index == 1) lua_pushstring(L, "task function");
-    else lua_pushfstring(L, "argument #%d", e->top_index - 1);
-  } else if (strcmp(e->what, "result") == 0) {
-    lua_pushfstring(L, "result #%d", e->top_index);
-  } else {
-    lua_pushstring(L, e->what);
+  switch (e->mode) {
+    case TKL_ENCODE_ARGUMENTS:  /* the task function, then its arguments */
+      if (e->top_index == 1) lua_pushstring(L, "task function");
+      else lua_pushfstring(L, "argument #%d", e->top_index - 1);
+      break;
+    case TKL_ENCODE_RESULTS:
+      lua_pushfstring(L, "result #%d", e->top_index);
+      break;
+    case TKL_ENCODE_ERROR: lua_pushstring(L, "error value"); break;
+    case TKL_ENCODE_INIT: lua_pushstring(L, "the init function"); break;
+    default: lua_pushstring(L, "the value"); break;
   }
   luaL_addvalue(&lb);
   int in_field = 0, after_gap = 0;
@@ -397,217 +268,9 @@ static void encode_table(enc *e, int idx) {
   }
 }
 
-/* lua_dump's sink: a C buffer, not a luaL_Buffer, whose growth would push
-** a box onto the stack above the function being dumped. */
-typedef struct dump_buf {
-  char *data;
-  size_t len, cap;
-} dump_buf;
-
-static int writer(lua_State *L, const void *p, size_t sz, void *ud) {
-  dump_buf *d = ud;
-  (void)L;
-  if (sz > d->cap - d->len) {
-    size_t cap = d->cap ? d->cap : 1024;
-    while (cap - d->len < sz) {
-      if (cap > SIZE_MAX / 2) return 1;
-      cap *= 2;
-    }
-    char *grown = realloc(d->data, cap);
-    if (grown == NULL) return 1;  /* lua_dump stops and returns 1 */
-    d->data = grown;
-    d->cap = cap;
-  }
-  memcpy(d->data + d->len, p, sz);
-  d->len += sz;
-  return 0;
-}
-
-/* Every distinct bytecode gets a process-wide id, so that a worker finds
-** its compiled copy by an integer instead of hashing the bytecode. Ids go
-** by content: closures of one function literal (a new one each time the
-** literal runs) share an id, so workers reuse their compiled copy.
-** A decoder loads only bytecode this process produced (a forged or
-** damaged buffer is refused, never handed to Lua's undump).
-**
-** Code is freed once nothing can name it any more: every buffer that
-** names an id holds a reference to its code, and so does each state's
-** cache of its last plain functions (tkl_ctx fn_code). Code whose last
-** reference goes is idle: it stays findable (by content and by id, so
-** that a function sent again and again, one task at a time, keeps its id
-** and the workers' compiled copies) until more than IDLE_MAX entries or
-** IDLE_BYTES bytes are idle, when the longest idle is freed. Ids are
-** never given out again, so the workers' caches by id (weak, they let
-** closures go) never mistake a new function for a freed one, and a forged
-** id of freed code is refused as one never given out. */
-struct tkl_code {
-  struct tkl_code *next;         /* in its content bucket */
-  struct tkl_code *next_id;      /* in its id bucket */
-  struct tkl_code *idle_prev, *idle_next;  /* on the idle list */
-  /* Taken without produced_mu only by a holder of a reference; the one
-  ** that drops it to 0, and any taken from 0, under produced_mu (see
-  ** tkl_code_release), so that the idle list always knows. */
-  atomic_size_t refs;
-  int idle;                      /* on the idle list (refs == 0) */
-  lua_Integer id;
-  size_t len;
-  uint64_t hash;
-  char code[];                   /* a copy, to tell collisions apart */
-};
-
-#define PRODUCED_BUCKETS 4096    /* power of two */
-#define IDLE_MAX 1024            /* idle code kept for a function sent again */
-#define IDLE_BYTES (1 << 20)
-static pthread_mutex_t produced_mu = PTHREAD_MUTEX_INITIALIZER;
-/* All produced_mu: */
-static tkl_code *buckets[PRODUCED_BUCKETS];     /* by content hash */
-static tkl_code *id_buckets[PRODUCED_BUCKETS];  /* by id */
-static lua_Integer last_id;
-static tkl_code *idle_head, *idle_tail;         /* oldest first */
-static size_t nidle, idle_bytes;
-
-static uint64_t hash_bytes(const char *p, size_t n) {
-  uint64_t h = 14695981039346656037u;
-  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 1099511628211u;
-  return h;
-}
-
-static tkl_code **id_bucket(lua_Integer id) {
-  return &id_buckets[(size_t)id & (PRODUCED_BUCKETS - 1)];
-}
-
-/* With produced_mu: takes c off the idle list. */
-static void idle_unlink(tkl_code *c) {
-  if (c->idle_prev) c->idle_prev->idle_next = c->idle_next;
-  else idle_head = c->idle_next;
-  if (c->idle_next) c->idle_next->idle_prev = c->idle_prev;
-  else idle_tail = c->idle_prev;
-  c->idle_prev = c->idle_next = NULL;
-  c->idle = 0;
-  nidle--;
-  idle_bytes -= c->len;
-}
-
-/* With produced_mu: forgets idle c and frees it. */
-static void free_idle(tkl_code *c) {
-  idle_unlink(c);
-  tkl_code **pp = &buckets[c->hash & (PRODUCED_BUCKETS - 1)];
-  while (*pp != c) pp = &(*pp)->next;
-  *pp = c->next;
-  for (pp = id_bucket(c->id); *pp != c; pp = &(*pp)->next_id) {}
-  *pp = c->next_id;
-  free(c);
-}
-
-/* With produced_mu: another reference to c, which may be idle. */
-static void retain_locked(tkl_code *c) {
-  if (atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed) == 0)
-    idle_unlink(c);
-}
-
-void tkl_code_retain(tkl_code *c) {
-  atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
-}
-
-void tkl_code_release(tkl_code *c) {
-  if (c == NULL) return;
-  /* Not the last reference: no lock (a task's function, on the hot path,
-  ** is also held by its sender's cache). */
-  size_t n = atomic_load_explicit(&c->refs, memory_order_relaxed);
-  while (n > 1)
-    if (atomic_compare_exchange_weak_explicit(&c->refs, &n, n - 1,
-                                              memory_order_acq_rel,
-                                              memory_order_relaxed))
-      return;
-  pthread_mutex_lock(&produced_mu);
-  if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1) {
-    c->idle = 1;
-    c->idle_prev = idle_tail;
-    c->idle_next = NULL;
-    if (idle_tail) idle_tail->idle_next = c;
-    else idle_head = c;
-    idle_tail = c;
-    nidle++;
-    idle_bytes += c->len;
-    while (nidle > IDLE_MAX || idle_bytes > IDLE_BYTES) free_idle(idle_head);
-  }
-  pthread_mutex_unlock(&produced_mu);
-}
-
-/* The code of this bytecode with a reference for the caller, new if it is
-** not known; NULL when there is no memory for it. */
-static tkl_code *intern_bytecode(const char *code, size_t n) {
-  uint64_t h = hash_bytes(code, n);
-  tkl_code *found = NULL;
-  pthread_mutex_lock(&produced_mu);
-  tkl_code **head = &buckets[h & (PRODUCED_BUCKETS - 1)];
-  for (tkl_code *e = *head; e != NULL && found == NULL; e = e->next)
-    if (e->hash == h && e->len == n && memcmp(e->code, code, n) == 0)
-      found = e;
-  if (found != NULL) {
-    retain_locked(found);
-  } else if ((found = malloc(sizeof *found + n)) != NULL) {
-    memset(found, 0, sizeof *found);
-    atomic_init(&found->refs, 1);
-    found->id = ++last_id;
-    found->len = n;
-    found->hash = h;
-    memcpy(found->code, code, n);
-    found->next = *head;
-    *head = found;
-    tkl_code **ib = id_bucket(found->id);
-    found->next_id = *ib;
-    *ib = found;
-  }
-  pthread_mutex_unlock(&produced_mu);
-  return found;
-}
-
-/* The code of id with a reference for the caller, or NULL if this process
-** never produced it or has freed it. */
-static tkl_code *code_by_id(lua_Integer id) {
-  tkl_code *found = NULL;
-  pthread_mutex_lock(&produced_mu);
-  for (tkl_code *e = *id_bucket(id); e != NULL; e = e->next_id) {
-    if (e->id == id) {
-      found = e;
-      retain_locked(e);
-      break;
-    }
-  }
-  pthread_mutex_unlock(&produced_mu);
-  return found;
-}
-
-/* The buffer holds c (takes over the caller's reference); a code it holds
-** already is not listed twice. */
+/* The buffer holds c (takes over the caller's reference). */
 static void hold_code(enc *e, tkl_code *c) {
-  tkl_buf *b = e->b;
-  tkl_code **list = code_list(&b->codes, b->ncodes);
-  for (size_t i = 0; i < b->ncodes && i < 8; i++) {
-    if (list[i] == c) {
-      tkl_code_release(c);
-      return;
-    }
-  }
-  if (b->ncodes == 0) {
-    b->codes = c;
-  } else {
-    if (b->ncodes == 1 || b->ncodes == b->capcodes) {
-      size_t cap = b->ncodes == 1 ? 4 : b->capcodes * 2;
-      tkl_code **grown = realloc(b->ncodes == 1 ? NULL : b->codes,
-                                 cap * sizeof *grown);
-      if (grown == NULL) {
-        tkl_code_release(c);
-        luaL_error(e->L, "not enough memory");
-      }
-      if (b->ncodes == 1) grown[0] = b->codes;
-      b->codes = grown;
-      b->capcodes = cap;
-    }
-    ((tkl_code **)b->codes)[b->ncodes] = c;
-  }
-  b->ncodes++;
+  if (tkl_buf_hold_code(e->b, c) != 0) luaL_error(e->L, "not enough memory");
 }
 
 /* The code of the Lua function at idx, held by the buffer: through the
@@ -615,28 +278,22 @@ static void hold_code(enc *e, tkl_code *c) {
 ** and interning its bytecode. */
 static tkl_code *function_code(enc *e, int idx) {
   lua_State *L = e->L;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_dumpids);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &dumpids_key);
   lua_pushvalue(L, idx);
   lua_Integer id = lua_rawget(L, -2) == LUA_TNUMBER ? lua_tointeger(L, -1) : 0;
   lua_pop(L, 1);
-  tkl_code *c = id != 0 ? code_by_id(id) : NULL;
+  tkl_code *c = id != 0 ? tkl_code_find(id) : NULL;
   if (c != NULL) {
     lua_pop(L, 1);
     hold_code(e, c);
     return c;
   }
-  dump_buf d = {NULL, 0, 0};
-  lua_pushvalue(L, idx);
-  int failed = lua_dump(L, writer, &d, 0);
-  lua_pop(L, 1);
-  /* Nothing between the dump and the free raises: d cannot leak. */
-  if (!failed) c = intern_bytecode(d.data, d.len);
-  free(d.data);
+  c = tkl_code_dump(L, idx);
   if (c == NULL) luaL_error(L, "not enough memory");
   hold_code(e, c);
   /* stack: dumpids */
   lua_pushvalue(L, idx);
-  lua_pushinteger(L, c->id);
+  lua_pushinteger(L, tkl_code_id(c));
   lua_rawset(L, -3);
   lua_pop(L, 1);
   return c;
@@ -748,7 +405,7 @@ static void encode_function(enc *e, int idx) {
   if (!plain && seen_before(e, idx)) return;
   lua_Integer fid = e->next_id;  /* its number, if it has one */
   tkl_code *code = function_code(e, idx);
-  lua_Integer id = code->id;
+  lua_Integer id = tkl_code_id(code);
   if (plain) {
     lua_pushvalue(L, idx);
     lua_setiuservalue(L, e->ctx, TKL_UV_FN(slot));
@@ -777,16 +434,12 @@ static void encode_function(enc *e, int idx) {
 }
 
 static void encode_handle(enc *e, int idx) {
-  static const int kinds[] = {TKL_K_JOB, TKL_K_TOKEN, TKL_K_CHANNEL,
-                              TKL_K_SHARED, TKL_K_POOL, TKL_K_GROUP};
-  for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
-    void *p = tkl_test_handle(e->L, idx, kinds[k]);
-    if (p == NULL) continue;
+  tkl_box *box = tkl_test_box(e->L, idx);
+  if (box != NULL && box->ptr != NULL) {
+    void *p = box->ptr;
+    int kind = box->kind;
     /* The object may come back: let this state's box be found then. */
-    lua_rawgetp(e->L, LUA_REGISTRYINDEX, &tkl_key_boxes);
-    lua_pushvalue(e->L, idx);
-    lua_rawsetp(e->L, -2, p);
-    lua_pop(e->L, 1);
+    tkl_remember_box(e->L, idx, p);
     tkl_buf *b = e->b;
     if (b->nrefs == b->caprefs) {
       size_t cap = b->caprefs ? b->caprefs * 2 : 4;
@@ -799,15 +452,15 @@ static void encode_handle(enc *e, int idx) {
     ** its result: that reference is weak (the result lives in the job, so
     ** the job outlives every decode of it). */
     tkl_task *t = tkl_current_task();
-    int weak = kinds[k] == TKL_K_JOB && strcmp(e->what, "result") == 0 &&
+    int weak = kind == TKL_K_JOB && e->mode == TKL_ENCODE_RESULTS &&
                t != NULL && t->job == p;
-    if (!weak) tkl_retain_handle(kinds[k], p);
-    b->refs[b->nrefs].kind = kinds[k];
+    if (!weak) tkl_retain_handle(kind, p);
+    b->refs[b->nrefs].kind = kind;
     b->refs[b->nrefs].weak = weak;
     b->refs[b->nrefs].ptr = p;
     b->nrefs++;
     put_byte(e, T_HANDLE);
-    put_byte(e, kinds[k]);
+    put_byte(e, kind);
     put(e, &p, sizeof p);
     return;
   }
@@ -902,12 +555,12 @@ static void fit(tkl_buf *b) {
 }
 
 void tkl_encode_ctx(lua_State *L, int ctx, int first, int n, tkl_buf *b,
-                    const char *what) {
+                    tkl_encode_mode mode) {
   enc e;
   e.L = L;
   e.b = b;
   e.next_id = 0;
-  e.what = what;
+  e.mode = mode;
   e.depth = 0;
   e.ctx = ctx;
   if (n > MAX_VALUES)
@@ -930,8 +583,9 @@ void tkl_encode_ctx(lua_State *L, int ctx, int first, int n, tkl_buf *b,
   fit(b);
 }
 
-void tkl_encode(lua_State *L, int first, int n, tkl_buf *b, const char *what) {
-  tkl_encode_ctx(L, 0, first, n, b, what);
+void tkl_encode(lua_State *L, int first, int n, tkl_buf *b,
+                tkl_encode_mode mode) {
+  tkl_encode_ctx(L, 0, first, n, b, mode);
 }
 
 /* }====================================================== */
@@ -1001,7 +655,7 @@ static int cached_function(dec *d, lua_Integer id) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->dec_ref[slot]);
     return 1;
   }
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_loads);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &loads_key);
   if (lua_rawgeti(L, -1, id) != LUA_TFUNCTION) {
     lua_pop(L, 2);
     return 0;
@@ -1028,9 +682,11 @@ static void load_function(dec *d, lua_Integer id, int *fresh) {
   }
   /* The buffer holds the code, unless it is forged: a reference of our
   ** own keeps it while it loads either way. */
-  tkl_code *c = id > 0 ? code_by_id(id) : NULL;
+  tkl_code *c = id > 0 ? tkl_code_find(id) : NULL;
   if (c == NULL) bad(d);
-  int status = luaL_loadbufferx(L, c->code, c->len, "=transfer", "b");
+  size_t len;
+  const char *code = tkl_code_bytes(c, &len);
+  int status = luaL_loadbufferx(L, code, len, "=transfer", "b");
   tkl_code_release(c);
   if (status != LUA_OK) lua_error(L);
   /* Loading is an allocation the collector is not told of at once (no
@@ -1103,7 +759,7 @@ static void decode_function(dec *d, int numbered) {
   }
   if (fresh && lua_getupvalue(L, f, (int)nup + 1) != NULL) bad(d);
   if (fresh && only_env) {
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &tkl_key_loads);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &loads_key);
     lua_pushvalue(L, f);
     lua_rawseti(L, -2, id);
     lua_pop(L, 1);

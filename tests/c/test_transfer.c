@@ -32,7 +32,7 @@ static int encode_chunk(lua_State *L) {
       "local k = 40\n"
       "return t, function(x) return x + k end, string.upper\n";
   if (luaL_dostring(L, src) != LUA_OK) return lua_error(L);
-  tkl_encode(L, 2, 3, b, "value");
+  tkl_encode(L, 2, 3, b, TKL_ENCODE_VALUE);
   return 0;
 }
 
@@ -42,7 +42,7 @@ static int encode_returned_chunk(lua_State *L) {
   const char *src = lua_tostring(L, 2);
   if (luaL_dostring(L, src ? src : "return function() return 1 end") != LUA_OK)
     return lua_error(L);
-  tkl_encode(L, 3, lua_gettop(L) - 2, b, "value");
+  tkl_encode(L, 3, lua_gettop(L) - 2, b, TKL_ENCODE_VALUE);
   return 0;
 }
 
