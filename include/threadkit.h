@@ -20,6 +20,7 @@
 #ifndef THREADKIT_H
 #define THREADKIT_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -80,6 +81,50 @@ typedef void *(*tk_malloc_fn)(size_t size);
 typedef void *(*tk_realloc_fn)(void *ptr, size_t size);
 typedef void (*tk_free_fn)(void *ptr);
 TK_API int tk_replace_allocator(tk_malloc_fn m, tk_realloc_fn r, tk_free_fn f);
+/* Memory from the allocator in use (the one tk_replace_allocator set): for
+** a layer on top of threadkit whose memory should follow the host's
+** allocator as the core's does, or that hands the core memory to free.
+** tk_malloc returns NULL without memory (and may for size 0); tk_free
+** ignores NULL; tk_strdup returns a copy of s, or NULL for NULL or
+** without memory. */
+TK_API void *tk_malloc(size_t size);
+TK_API void tk_free(void *ptr);
+TK_API char *tk_strdup(const char *s);
+
+/* }====================================================== */
+
+/* {====================================================== slabs */
+
+/* A slab hands out objects of one size, carved from 64 KiB blocks that
+** hold nothing else: for objects made and freed by the hundred thousand
+** (threadkit's jobs are), which malloc would scatter between a program's
+** other objects. A block goes back to the allocator once its last object
+** is freed, but for one spare block per slab. A slab must have static
+** storage duration (tk_replace_allocator walks every slab that made a
+** block, to give its spare back): define it at file scope with
+** TK_SLAB_INIT; its fields are private. Any thread may allocate from and
+** free into any slab. Under AddressSanitizer (or built with TK_SLAB_OFF)
+** every object is a malloc of its own, so that the tools see it. */
+struct tk__block;
+typedef struct tk_slab {
+  pthread_mutex_t mu;
+  size_t size;
+  struct tk__block *partial;     /* blocks with room; mu */
+  struct tk__block *spare;       /* an empty block kept; mu */
+  struct tk_slab *next_slab;     /* on the list of every slab */
+  int listed;                    /* on that list; mu */
+} tk_slab_t;
+
+/* The initializer of a slab of objects of `bytes` bytes. */
+#define TK_SLAB_INIT(bytes) \
+  {PTHREAD_MUTEX_INITIALIZER, (bytes), NULL, NULL, NULL, 0}
+
+/* A new object of the slab's size, uninitialised and 16-byte aligned;
+** NULL without memory, and for NULL. */
+TK_API void *tk_slab_alloc(tk_slab_t *s);
+/* Gives back an object that tk_slab_alloc(s) returned. A NULL s or p is
+** ignored. */
+TK_API void tk_slab_free(tk_slab_t *s, void *p);
 
 /* }====================================================== */
 
@@ -253,6 +298,10 @@ TK_API double tk_job_finished_at(const tk_job_t *job);
 TK_API void tk_job_times_ns(const tk_job_t *job, uint64_t *submitted,
                             uint64_t *started, uint64_t *finished);
 TK_API uint64_t tk_now_ns(void);
+/* The tk_now_ns time `timeout` seconds from now, for a wait until a
+** deadline: UINT64_MAX (never) for a negative or NaN timeout, or one
+** beyond ~31 years. */
+TK_API uint64_t tk_deadline_ns(double timeout);
 /* The pool the job was submitted to (borrowed), NULL for NULL. */
 TK_API tk_pool_t *tk_job_pool(const tk_job_t *job);
 
@@ -505,6 +554,22 @@ TK_API tk_token_t *tk_group_event(tk_group_t *g);
 ** nothing. A forgotten job lives on while someone holds it, with no group
 ** (tk_job_group gives NULL). */
 TK_API int tk_group_join(tk_group_t *g, double timeout);
+/* Registers fn(arg) to run once g is idle: once every task of g and of
+** its descendants is final, which is what tk_group_join waits for. If g
+** is idle already, fn runs at once on this thread and *id (if given) is
+** 0; otherwise *id receives a non-zero handle for tk_group_off_idle, and
+** fn runs once, on the thread that ended the task that made g idle (outside any
+** lock of threadkit's), even if tasks are submitted to g again later. A
+** registration keeps g alive until fn has run or it is taken off. Unlike
+** a join, it forgets no task (see tk_group_join): a caller that wants
+** that calls tk_group_join(g, 0) once fn ran. TK_EINVAL for a NULL g or fn, TK_ENOMEM (fn will not run). */
+TK_API int tk_group_on_idle(tk_group_t *g, tk_cancel_fn fn, void *arg,
+                            uint64_t *id);
+/* Takes off a registration of tk_group_on_idle. 0: it was taken off and
+** fn will never run. TK_ENOENT: fn already ran, or runs now (this call
+** then waits for it to return, unless called from fn itself), or the id
+** is not g's. TK_EINVAL for a NULL g. */
+TK_API int tk_group_off_idle(tk_group_t *g, uint64_t id);
 /* Tasks of daemon groups and of their descendants that are not final: the
 ** work a process may leave unfinished when it ends (tklua waits for all
 ** work but this). */

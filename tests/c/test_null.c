@@ -163,6 +163,11 @@ static void null_groups(void **state) {
   assert_null(tk_group_event(NULL));
   assert_int_equal(TK_EINVAL, tk_group_join(NULL, 0));
   assert_int_equal(TK_EINVAL, tk_group_clear_pending(NULL));
+  uint64_t idle_id = 7;
+  assert_int_equal(TK_EINVAL, tk_group_on_idle(NULL, never_called, NULL,
+                                               &idle_id));
+  assert_int_equal(0, idle_id);
+  assert_int_equal(TK_EINVAL, tk_group_off_idle(NULL, 1));
   assert_int_equal(0, tk_group_daemon_unfinished());  /* takes no group */
   assert_null(tk_group_name(NULL));
   assert_null(tk_group_parent(NULL));
@@ -189,6 +194,7 @@ static void null_groups(void **state) {
   assert_int_equal(0, tk_group_children(NULL, NULL, 2));
   assert_int_equal(0, tk_group_children(g, NULL, 2));
   assert_int_equal(TK_EINVAL, tk_group_submit(g, NULL, NULL, NULL, NULL));
+  assert_int_equal(TK_EINVAL, tk_group_on_idle(g, NULL, NULL, NULL));
   assert_ok(tk_group_submit(g, NULL, noop_task, NULL, NULL));
   assert_ok(tk_group_join(g, 30));
   assert_int_equal(0, tk_group_jobs(g, NULL, 2));
@@ -209,6 +215,18 @@ static void null_errors_and_allocator(void **state) {
   assert_null(tk_system_error());  /* nothing failed on this thread */
   assert_int_equal(TK_EINVAL, tk_replace_allocator(malloc, NULL, NULL));
   assert_int_equal(TK_EINVAL, tk_replace_allocator(NULL, realloc, free));
+  tk_free(NULL);
+  assert_null(tk_strdup(NULL));
+  char *copy = tk_strdup("x");
+  assert_string_equal("x", copy);
+  tk_free(copy);
+  tk_free(tk_malloc(1));  /* takes no pointer */
+  assert_null(tk_slab_alloc(NULL));
+  tk_slab_free(NULL, NULL);
+  tk_slab_free(NULL, &copy);  /* a NULL slab frees nothing */
+  static tk_slab_t slab = TK_SLAB_INIT(8);
+  tk_slab_free(&slab, NULL);
+  assert_true(tk_deadline_ns(-1) == UINT64_MAX);  /* takes no pointer */
 }
 
 int main(void) {
