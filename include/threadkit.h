@@ -20,6 +20,7 @@
 #ifndef THREADKIT_H
 #define THREADKIT_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -80,6 +81,50 @@ typedef void *(*tk_malloc_fn)(size_t size);
 typedef void *(*tk_realloc_fn)(void *ptr, size_t size);
 typedef void (*tk_free_fn)(void *ptr);
 TK_API int tk_replace_allocator(tk_malloc_fn m, tk_realloc_fn r, tk_free_fn f);
+/* Memory from the allocator in use (the one tk_replace_allocator set): for
+** a layer on top of threadkit whose memory should follow the host's
+** allocator as the core's does, or that hands the core memory to free.
+** tk_malloc returns NULL without memory (and may for size 0); tk_free
+** ignores NULL; tk_strdup returns a copy of s, or NULL for NULL or
+** without memory. */
+TK_API void *tk_malloc(size_t size);
+TK_API void tk_free(void *ptr);
+TK_API char *tk_strdup(const char *s);
+
+/* }====================================================== */
+
+/* {====================================================== slabs */
+
+/* A slab hands out objects of one size, carved from 64 KiB blocks that
+** hold nothing else: for objects made and freed by the hundred thousand
+** (threadkit's jobs are), which malloc would scatter between a program's
+** other objects. A block goes back to the allocator once its last object
+** is freed, but for one spare block per slab. A slab must have static
+** storage duration (tk_replace_allocator walks every slab that made a
+** block, to give its spare back): define it at file scope with
+** TK_SLAB_INIT; its fields are private. Any thread may allocate from and
+** free into any slab. Under AddressSanitizer (or built with TK_SLAB_OFF)
+** every object is a malloc of its own, so that the tools see it. */
+struct tk__block;
+typedef struct tk_slab {
+  pthread_mutex_t mu;
+  size_t size;
+  struct tk__block *partial;     /* blocks with room; mu */
+  struct tk__block *spare;       /* an empty block kept; mu */
+  struct tk_slab *next_slab;     /* on the list of every slab */
+  int listed;                    /* on that list; mu */
+} tk_slab_t;
+
+/* The initializer of a slab of objects of `bytes` bytes. */
+#define TK_SLAB_INIT(bytes) \
+  {PTHREAD_MUTEX_INITIALIZER, (bytes), NULL, NULL, NULL, 0}
+
+/* A new object of the slab's size, uninitialised and 16-byte aligned;
+** NULL without memory, and for NULL. */
+TK_API void *tk_slab_alloc(tk_slab_t *s);
+/* Gives back an object that tk_slab_alloc(s) returned. A NULL s or p is
+** ignored. */
+TK_API void tk_slab_free(tk_slab_t *s, void *p);
 
 /* }====================================================== */
 
@@ -253,6 +298,10 @@ TK_API double tk_job_finished_at(const tk_job_t *job);
 TK_API void tk_job_times_ns(const tk_job_t *job, uint64_t *submitted,
                             uint64_t *started, uint64_t *finished);
 TK_API uint64_t tk_now_ns(void);
+/* The tk_now_ns time `timeout` seconds from now, for a wait until a
+** deadline: UINT64_MAX (never) for a negative or NaN timeout, or one
+** beyond ~31 years. */
+TK_API uint64_t tk_deadline_ns(double timeout);
 /* The pool the job was submitted to (borrowed), NULL for NULL. */
 TK_API tk_pool_t *tk_job_pool(const tk_job_t *job);
 
@@ -368,6 +417,21 @@ TK_API int tk_pool_post(tk_pool_t *pool, int priority, tk_post_fn fn,
 /* Posts n jobs fn(args[i], ...) under one lock. All or nothing. */
 TK_API int tk_pool_post_batch(tk_pool_t *pool, int priority, tk_post_fn fn,
                               void *const *args, size_t n);
+/* The memory of one tk_job_on_finish registration, given by the caller
+** of tk_pool_submit_watched. Its fields are private. */
+typedef struct tk_job_watch {
+  void *reserved[5];
+} tk_job_watch_t;
+/* tk_pool_submit, with on_finish(finish_arg) registered as by
+** tk_job_on_finish but before the job is queued (no worker has touched it
+** yet, so it costs no cache miss) and in `watch`, which the caller
+** provides and keeps untouched until on_finish is called (from then on it
+** may reuse it): no allocation. On a failed submit on_finish never runs.
+** TK_EINVAL for a NULL watch or on_finish; else as tk_pool_submit. */
+TK_API int tk_pool_submit_watched(tk_pool_t *pool, const tk_job_opts_t *opts,
+                                  tk_task_fn fn, void *arg, tk_job_t **out,
+                                  tk_job_watch_t *watch,
+                                  tk_cancel_fn on_finish, void *finish_arg);
 /* Starts a pool created with `paused`. Idempotent. */
 TK_API int tk_pool_resume(tk_pool_t *pool);
 /* Blocks until no job of the pool is pending or running (0) or the timeout
@@ -411,6 +475,92 @@ TK_API void *tk_worker_data(void);
 ** either way it calls tk_pool_block_end. */
 TK_API int tk_pool_block_begin(void);
 TK_API void tk_pool_block_end(void);
+
+/* }====================================================== */
+
+/* {====================================================== queues */
+
+/* A queue of calls, run in the order they were pushed, drained by runner
+** jobs on a pool: for many small calls of one kind, each of which would
+** cost a job of its own (a job, its queueing, wake-ups, its states). A
+** call is memory the caller embeds in an object of its own (tk_call_t):
+** the queue allocates nothing per call and takes no lock to push one.
+**
+** Up to one runner per worker of the pool takes calls: one starts with
+** the first call, and more while calls pile up. A runner takes the oldest
+** call, runs it to its end, and takes the next; it ends when the queue
+** stays empty for a moment, and gives its worker up (queueing a runner
+** again, behind them) when other jobs of the pool have waited for a worker
+** for about a millisecond. With one runner at a time calls run one after
+** the other; with more they start in order and may overlap. A call that
+** suspends (returns TK_SUSPEND: it may wait, see tk_job_resume) suspends
+** its runner's job, tk_job_current() inside run, after handing the queue
+** to another runner; tk_job_resume on that job runs the call again. Calls
+** count in the pool's metrics as jobs of their own (their queue wait from
+** the push, their run time); runners do not count. */
+typedef struct tk_queue tk_queue_t;
+
+/* A call. The queue writes every field: the caller only embeds it (and
+** recovers its own object from the pointer, e.g. with offsetof). */
+typedef struct tk_call {
+  void *link;                 /* private: the queue's */
+  uint64_t submitted;         /* tk_queue_push's time (tk_now_ns clock) */
+  uint64_t finished;          /* when it ended */
+  int state;                  /* how: TK_JOB_COMPLETED, _FAILED or
+                                 _CANCELLED */
+  char *error;                /* FAILED: the message its run gave
+                                 tk_job_fail(tk_job_current(), ...), else
+                                 tk_strerror of what run returned;
+                                 CANCELLED: why. Owned by end (tk_free);
+                                 NULL for COMPLETED, or without memory */
+} tk_call_t;
+
+/* Runs a call on a runner: 0 completes it, TK_SUSPEND suspends it (run is
+** called again after tk_job_resume(tk_job_current())), TK_ECANCELED
+** cancels it, anything else fails it. */
+typedef int (*tk_call_run_fn)(tk_call_t *call, void *data);
+/* A call ended (state, error and finished are set), on the thread that
+** ended it: exactly once for every call pushed, whether it ran or not.
+** From then on the call's memory is the caller's again. */
+typedef void (*tk_call_end_fn)(tk_call_t *call, void *data);
+
+typedef struct tk_queue_opts {
+  int priority;               /* of its runners, as a job's */
+  const char *name;           /* copied: names its runners' jobs */
+  tk_call_run_fn run;         /* required */
+  tk_call_end_fn end;         /* required */
+  void *data;                 /* passed to run and end */
+} tk_queue_opts_t;
+
+typedef struct tk_queue_metrics {
+  uint64_t submitted;         /* calls pushed */
+  uint64_t completed;
+  uint64_t failed;
+  uint64_t cancelled;         /* at a cancelling shutdown, or by run */
+  uint64_t pending;           /* now: pushed, not ended (waiting, running
+                                 or suspended): every snapshot balances,
+                                 submitted = completed + failed +
+                                 cancelled + pending */
+  int runners;                /* now: runners taking calls */
+} tk_queue_metrics_t;
+
+/* Creates a queue on `pool` (one reference, the caller's). The pool must
+** outlive the queue's calls. TK_EINVAL for a NULL pool, opts, opts->run or
+** opts->end; TK_ENOMEM. */
+TK_API int tk_queue_new(tk_pool_t *pool, const tk_queue_opts_t *opts,
+                        tk_queue_t **out);
+/* Appends a call. Not thread-safe for one queue: push from one thread at
+** a time (pushes to different queues may run at once). Returns 0, and end
+** is then called once for it, maybe before this returns (a call that
+** cannot be run, on a pool shut down, ends CANCELLED); TK_EINVAL for a
+** NULL q or call. At a cancelling shutdown of the pool (tk_pool_shutdown
+** with cancel_pending) the calls not started end CANCELLED. */
+TK_API int tk_queue_push(tk_queue_t *q, tk_call_t *call);
+/* Drops the caller's reference: calls pushed before still run (or end
+** cancelled), and the queue goes with its last runner. NULL is ignored. */
+TK_API void tk_queue_release(tk_queue_t *q);
+/* Counts of the queue's calls (as the pool's metrics count jobs). */
+TK_API int tk_queue_metrics(tk_queue_t *q, tk_queue_metrics_t *out);
 
 /* }====================================================== */
 
@@ -505,6 +655,22 @@ TK_API tk_token_t *tk_group_event(tk_group_t *g);
 ** nothing. A forgotten job lives on while someone holds it, with no group
 ** (tk_job_group gives NULL). */
 TK_API int tk_group_join(tk_group_t *g, double timeout);
+/* Registers fn(arg) to run once g is idle: once every task of g and of
+** its descendants is final, which is what tk_group_join waits for. If g
+** is idle already, fn runs at once on this thread and *id (if given) is
+** 0; otherwise *id receives a non-zero handle for tk_group_off_idle, and
+** fn runs once, on the thread that ended the task that made g idle (outside any
+** lock of threadkit's), even if tasks are submitted to g again later. A
+** registration keeps g alive until fn has run or it is taken off. Unlike
+** a join, it forgets no task (see tk_group_join): a caller that wants
+** that calls tk_group_join(g, 0) once fn ran. TK_EINVAL for a NULL g or fn, TK_ENOMEM (fn will not run). */
+TK_API int tk_group_on_idle(tk_group_t *g, tk_cancel_fn fn, void *arg,
+                            uint64_t *id);
+/* Takes off a registration of tk_group_on_idle. 0: it was taken off and
+** fn will never run. TK_ENOENT: fn already ran, or runs now (this call
+** then waits for it to return, unless called from fn itself), or the id
+** is not g's. TK_EINVAL for a NULL g. */
+TK_API int tk_group_off_idle(tk_group_t *g, uint64_t id);
 /* Tasks of daemon groups and of their descendants that are not final: the
 ** work a process may leave unfinished when it ends (tklua waits for all
 ** work but this). */

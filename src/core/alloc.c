@@ -53,3 +53,9 @@ char *tk__strdup(const char *s) {
   if (d != NULL) memcpy(d, s, n);
   return d;
 }
+
+void *tk_malloc(size_t size) { return tk__malloc(size); }
+
+void tk_free(void *ptr) { tk__free(ptr); }
+
+char *tk_strdup(const char *s) { return s ? tk__strdup(s) : NULL; }

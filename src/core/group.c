@@ -20,6 +20,19 @@
 
 enum { WAITING, GRANTED, FINISHED };
 
+/* A registration of tk_group_on_idle: on its group's list until it has
+** fired or is taken off. */
+typedef struct idle_watch {
+  struct idle_watch *next;       /* on the group's list (tree_mu) */
+  struct idle_watch *fire_next;  /* on the list its firing thread calls */
+  uint64_t id;
+  tk_cancel_fn fn;
+  void *arg;
+  struct tk_group *g;            /* holds a reference */
+  int firing;                    /* tree_mu; by `firer` */
+  pthread_t firer;
+} idle_watch;
+
 typedef struct gnode {
   tk_job_t *job;                 /* holds a reference */
   struct tk_group *g;
@@ -49,6 +62,7 @@ struct tk_group {
   int running;                   /* granted and not finished */
   size_t outstanding;            /* own tasks not finished */
   size_t subtree;                /* own and descendants' not finished */
+  idle_watch *idle;              /* to call once subtree is 0 */
 };
 
 static pthread_mutex_t tree_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -57,6 +71,7 @@ static pthread_once_t tree_once = PTHREAD_ONCE_INIT;
 static tk_group_t *roots_head, *roots_tail;
 static unsigned long group_seq;
 static uint64_t activity;        /* tree_mu */
+static uint64_t idle_seq;        /* tree_mu: the last idle watch's id */
 
 static void init_cv(void) {
   tk__cond_init(&tree_cv);
@@ -202,6 +217,41 @@ static void wait_unlink(tk_group_t *g, gnode *n) {
   n->wnext = n->wprev = NULL;
 }
 
+/* With tree_mu held, g just became idle: its watches go onto *fire, for
+** this thread to call once it lets go of tree_mu. */
+static void claim_idle(tk_group_t *g, idle_watch **fire) {
+  for (idle_watch *w = g->idle; w != NULL; w = w->next) {
+    if (w->firing) continue;  /* another thread's, from an earlier idle */
+    w->firing = 1;
+    w->firer = pthread_self();
+    w->fire_next = *fire;
+    *fire = w;
+  }
+}
+
+static void idle_unlink(idle_watch *w) {
+  idle_watch **at = &w->g->idle;
+  while (*at != w) at = &(*at)->next;
+  *at = w->next;
+}
+
+/* Without tree_mu: calls the watches claim_idle gathered, then takes them
+** off their groups (tk_group_off_idle waits for that while one runs). */
+static void fire_idle(idle_watch *fire) {
+  if (fire == NULL) return;
+  for (idle_watch *w = fire; w != NULL; w = w->fire_next) w->fn(w->arg);
+  pthread_mutex_lock(&tree_mu);
+  for (idle_watch *w = fire; w != NULL; w = w->fire_next) idle_unlink(w);
+  pthread_cond_broadcast(&tree_cv);
+  pthread_mutex_unlock(&tree_mu);
+  while (fire != NULL) {
+    idle_watch *w = fire;
+    fire = w->fire_next;
+    tk_group_release(w->g);
+    tk__free(w);
+  }
+}
+
 /* A task of the group ended: free its slot, let the next one in, and
 ** count it out of its group and every ancestor. */
 static void on_finish(void *arg) {
@@ -218,7 +268,9 @@ static void on_finish(void *arg) {
     case TK_JOB_FAILED: g->failed++; break;
     default: g->cancelled++; break;
   }
-  for (tk_group_t *x = g; x != NULL; x = x->parent) x->subtree--;
+  idle_watch *fire = NULL;
+  for (tk_group_t *x = g; x != NULL; x = x->parent)
+    if (--x->subtree == 0 && x->idle != NULL) claim_idle(x, &fire);
   int last = --g->outstanding == 0;
   /* Once the event is set, waiting tasks are being cancelled: letting one
   ** in now could start it before its own token hears of the event. */
@@ -243,6 +295,7 @@ static void on_finish(void *arg) {
     tk_job_open(open[i]);
     tk_job_release(open[i]);
   }
+  fire_idle(fire);
   if (gone) free_group(g);
 }
 
@@ -404,6 +457,54 @@ int tk_group_join(tk_group_t *g, double timeout) {
   if (region) tk_pool_block_end();
   free_dropped(dropped, ndropped);
   return rc;
+}
+
+int tk_group_on_idle(tk_group_t *g, tk_cancel_fn fn, void *arg,
+                     uint64_t *id) {
+  if (id != NULL) *id = 0;
+  if (g == NULL || fn == NULL) return TK_EINVAL;
+  TK_ONCE(&tree_once, init_cv);
+  idle_watch *w = tk__calloc(1, sizeof *w);
+  if (w == NULL) return TK_ENOMEM;
+  pthread_mutex_lock(&tree_mu);
+  if (g->subtree == 0) {
+    pthread_mutex_unlock(&tree_mu);
+    tk__free(w);
+    fn(arg);
+    return 0;
+  }
+  w->fn = fn;
+  w->arg = arg;
+  w->g = g;
+  tk_group_retain(g);  /* a group with tasks has a reference to take */
+  w->id = ++idle_seq;
+  w->next = g->idle;
+  g->idle = w;
+  if (id != NULL) *id = w->id;
+  pthread_mutex_unlock(&tree_mu);
+  return 0;
+}
+
+int tk_group_off_idle(tk_group_t *g, uint64_t id) {
+  if (g == NULL) return TK_EINVAL;
+  TK_ONCE(&tree_once, init_cv);
+  pthread_mutex_lock(&tree_mu);
+  idle_watch *w;
+  for (;;) {
+    for (w = g->idle; w != NULL && w->id != id; w = w->next) {}
+    if (w == NULL || !w->firing) break;
+    if (pthread_equal(w->firer, pthread_self())) break;  /* from fn itself */
+    tk__cond_wait(&tree_cv, &tree_mu, UINT64_MAX);  /* fn runs: wait */
+  }
+  if (w == NULL || w->firing) {
+    pthread_mutex_unlock(&tree_mu);
+    return TK_ENOENT;
+  }
+  idle_unlink(w);
+  pthread_mutex_unlock(&tree_mu);
+  tk_group_release(g);
+  tk__free(w);
+  return 0;
 }
 
 int tk_group_clear_pending(tk_group_t *g) {

@@ -11,7 +11,7 @@
 #include "tk_slab.h"
 
 static _Thread_local tk_job_t *current;
-static tk__slab job_slab = TK__SLAB(sizeof(tk_job_t));
+static tk_slab_t job_slab = TK_SLAB_INIT(sizeof(tk_job_t));
 
 static int claim_timeout(tk__timer_entry *e) {
   tk__job_ext *x = tk_container_of(e, tk__job_ext, timer);
@@ -581,6 +581,8 @@ void tk_job_times_ns(const tk_job_t *job, uint64_t *submitted,
 }
 
 uint64_t tk_now_ns(void) { return tk__now_ns(); }
+
+uint64_t tk_deadline_ns(double timeout) { return tk__deadline(timeout); }
 
 tk_pool_t *tk_job_pool(const tk_job_t *job) { return job ? job->pool : NULL; }
 

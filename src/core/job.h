@@ -44,7 +44,8 @@ typedef struct tk__job_ext {
   tk_job_t *susp_prev, *susp_next;  /* on the pool's suspended list (mu) */
   atomic_int gate;               /* 1 while a gate holds it (tk_job_open) */
   struct tk_group *group;        /* its group, or NULL (group.c's lock) */
-  int quiet;                     /* set before it is queued; see below */
+  int quiet;                     /* a runner job (pool.h); set before it
+                                    is queued */
 } tk__job_ext;
 
 struct tk_job {
@@ -110,38 +111,10 @@ TK_INTERNAL void tk__job_on_finish_node(tk_job_t *job, tk__dep_node *n,
                                         tk_cancel_fn fn, void *arg);
 /* The same with a node that stays the caller's (the core never frees it):
 ** from the call of fn on, fn's owner may reuse it. No allocation per job
-** for a caller that recycles its nodes (lwork.c). */
+** for a caller that recycles its nodes (tk_pool_submit_watched). */
 TK_INTERNAL void tk__job_on_finish_kept(tk_job_t *job, tk__dep_node *n,
                                         tk_cancel_fn fn, void *arg);
-/* tk_pool_submit that also registers on_finish with the kept node `watch`
-** (as tk__job_on_finish_kept), before the job is queued: no worker has
-** touched the job yet, so the registration costs no cache miss. On a
-** failed submit on_finish is never called. (pool.c) */
-TK_INTERNAL int tk__pool_submit_watched(tk_pool_t *pool,
-                                        const tk_job_opts_t *opts,
-                                        tk_task_fn fn, void *arg,
-                                        tk_job_t **out, tk__dep_node *watch,
-                                        tk_cancel_fn on_finish,
-                                        void *finish_arg);
-
-/* Quiet jobs run calls that count in the pool's metrics as jobs of their
-** own (pool:work's runners, lwork.c): a quiet job stays out of the
-** metrics itself. The caller reports each call: submitted (any one thread
-** at a time), taken from its queue and run (on the worker running the
-** quiet job), or dropped unrun (any thread). */
-TK_INTERNAL int tk__pool_submit_quiet(tk_pool_t *pool,
-                                      const tk_job_opts_t *opts,
-                                      tk_task_fn fn, void *arg);
-TK_INTERNAL void tk__pool_count_submitted(tk_pool_t *pool, uint64_t n);
-TK_INTERNAL void tk__pool_count_taken(void);
-/* started 0: taken but never run (cancelled). */
-TK_INTERNAL void tk__pool_count_run(int state, uint64_t submitted,
-                                    uint64_t started, uint64_t finished);
-TK_INTERNAL void tk__pool_count_dropped(tk_pool_t *pool, uint64_t n);
-/* Some job waits in the pool's queue (a hint: no lock). */
-TK_INTERNAL int tk__pool_has_queued(tk_pool_t *pool);
-/* 1 once the pool is shut down cancelling what has not started: a queue
-** of calls of its own (runners) is cancelled too. */
-TK_INTERNAL int tk__pool_cancelling(tk_pool_t *pool);
+/* A caller's watch is a kept node (tk_pool_submit_watched). */
+TK_STATIC_ASSERT(sizeof(tk__dep_node) <= sizeof(tk_job_watch_t));
 
 #endif

@@ -1188,7 +1188,7 @@ static int ensure_timer(tk_pool_t *pool) {
   return rc;
 }
 
-/* tk_pool_submit, and tk__pool_submit_watched when watch is not NULL. */
+/* tk_pool_submit, and tk_pool_submit_watched when watch is not NULL. */
 static int submit(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
                   void *arg, tk_job_t **out, tk__dep_node *watch,
                   tk_cancel_fn on_finish, void *finish_arg, int silent) {
@@ -1285,14 +1285,19 @@ int tk_pool_submit(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
   return submit(pool, opts, fn, arg, out, NULL, NULL, NULL, 0);
 }
 
-int tk__pool_submit_watched(tk_pool_t *pool, const tk_job_opts_t *opts,
-                            tk_task_fn fn, void *arg, tk_job_t **out,
-                            tk__dep_node *watch, tk_cancel_fn on_finish,
-                            void *finish_arg) {
-  return submit(pool, opts, fn, arg, out, watch, on_finish, finish_arg, 0);
+int tk_pool_submit_watched(tk_pool_t *pool, const tk_job_opts_t *opts,
+                           tk_task_fn fn, void *arg, tk_job_t **out,
+                           tk_job_watch_t *watch, tk_cancel_fn on_finish,
+                           void *finish_arg) {
+  if (watch == NULL || on_finish == NULL) {
+    if (out != NULL) *out = NULL;
+    return TK_EINVAL;
+  }
+  return submit(pool, opts, fn, arg, out, (tk__dep_node *)watch, on_finish,
+                finish_arg, 0);
 }
 
-/* {====================================================== quiet jobs */
+/* {====================================================== runner jobs */
 
 int tk__pool_submit_quiet(tk_pool_t *pool, const tk_job_opts_t *opts,
                           tk_task_fn fn, void *arg) {

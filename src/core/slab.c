@@ -36,9 +36,9 @@
 
 #ifdef TK_SLAB_OFF
 
-void *tk__slab_alloc(tk__slab *s) { return tk__malloc(s->size); }
+void *tk__slab_alloc(tk_slab_t *s) { return tk__malloc(s->size); }
 
-void tk__slab_free(tk__slab *s, void *p) {
+void tk__slab_free(tk_slab_t *s, void *p) {
   (void)s;
   tk__free(p);
 }
@@ -52,7 +52,7 @@ void tk__slab_trim_all(void) {}
 
 struct tk__block {
   struct tk__block *next, *prev;   /* on the slab's list of partial blocks */
-  tk__slab *slab;
+  tk_slab_t *slab;
   void *free;                      /* freed objects, linked through them */
   unsigned used, carved, cap;      /* live, ever handed out, room */
 };
@@ -66,9 +66,9 @@ typedef struct {
 TK_STATIC_ASSERT(sizeof(header) == ALIGN);
 
 static pthread_mutex_t all_mu = PTHREAD_MUTEX_INITIALIZER;
-static tk__slab *all;              /* every slab that ever made a block */
+static tk_slab_t *all;              /* every slab that ever made a block */
 
-static size_t stride(const tk__slab *s) {
+static size_t stride(const tk_slab_t *s) {
   return sizeof(header) + ((s->size + ALIGN - 1) & ~(size_t)(ALIGN - 1));
 }
 
@@ -76,21 +76,21 @@ static char *first_object(struct tk__block *b) {
   return (char *)b + ((sizeof *b + ALIGN - 1) & ~(size_t)(ALIGN - 1));
 }
 
-static void unlink_block(tk__slab *s, struct tk__block *b) {
+static void unlink_block(tk_slab_t *s, struct tk__block *b) {
   if (b->prev != NULL) b->prev->next = b->next;
   else s->partial = b->next;
   if (b->next != NULL) b->next->prev = b->prev;
   b->next = b->prev = NULL;
 }
 
-static void push_block(tk__slab *s, struct tk__block *b) {
+static void push_block(tk_slab_t *s, struct tk__block *b) {
   b->prev = NULL;
   b->next = s->partial;
   if (s->partial != NULL) s->partial->prev = b;
   s->partial = b;
 }
 
-static struct tk__block *new_block(tk__slab *s) {
+static struct tk__block *new_block(tk_slab_t *s) {
   struct tk__block *b = tk__malloc(BLOCK_BYTES);
   if (b == NULL) return NULL;
   b->next = b->prev = NULL;
@@ -112,7 +112,7 @@ static struct tk__block *new_block(tk__slab *s) {
   return b;
 }
 
-void *tk__slab_alloc(tk__slab *s) {
+void *tk__slab_alloc(tk_slab_t *s) {
   pthread_mutex_lock(&s->mu);
   struct tk__block *b = s->partial;
   if (b == NULL) {
@@ -138,7 +138,7 @@ void *tk__slab_alloc(tk__slab *s) {
   return h + 1;
 }
 
-void tk__slab_free(tk__slab *s, void *p) {
+void tk__slab_free(tk_slab_t *s, void *p) {
   if (p == NULL) return;
   header *h = (header *)p - 1;
   struct tk__block *b = h->block, *gone = NULL;
@@ -158,9 +158,9 @@ void tk__slab_free(tk__slab *s, void *p) {
 
 void tk__slab_trim_all(void) {
   pthread_mutex_lock(&all_mu);
-  tk__slab *head = all;
+  tk_slab_t *head = all;
   pthread_mutex_unlock(&all_mu);
-  for (tk__slab *s = head; s != NULL; s = s->next_slab) {
+  for (tk_slab_t *s = head; s != NULL; s = s->next_slab) {
     pthread_mutex_lock(&s->mu);
     struct tk__block *b = s->spare;
     s->spare = NULL;
@@ -170,3 +170,9 @@ void tk__slab_trim_all(void) {
 }
 
 #endif
+
+void *tk_slab_alloc(tk_slab_t *s) { return s ? tk__slab_alloc(s) : NULL; }
+
+void tk_slab_free(tk_slab_t *s, void *p) {
+  if (s != NULL) tk__slab_free(s, p);
+}

@@ -6,21 +6,23 @@
 ** w:queue(...) runs fn(...) on a worker, but makes no handle: a handle is
 ** a Lua object with a finalizer, and in a loop of small tasks the
 ** submitting state's collector spent about a third of its time on them.
-** Nor does a call get a job: it goes onto the work's queue, for runners
-** (lrunner.c), unless the work has a token or a timeout, or its pool is
-** bounded (those are a job's). Each call that ends is put on the work's
+** Nor does a call get a job: it goes onto the work's queue (tk_queue_*),
+** for the runners of the core, unless the work has a token or a timeout,
+** or its pool is bounded (those are a job's). Each call that ends is put on the work's
 ** arrivals by the thread that ended it; w:wait(), and w:queue now and
 ** then, take them in the order they finished, in the state that made w,
 ** and call on_result(true, ...) or on_result(false, err).
 */
 #define _GNU_SOURCE  /* sched_getcpu */
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "work.h"
-#include "../core/park.h"
 
 #define TK_WORK_MT "threadkit.work"
 
@@ -40,7 +42,7 @@ typedef struct work_box {
   long long queued;              /* calls ever queued */
   unsigned long calls;           /* calls to w:queue (see l_queue) */
   tkl_arrival *holding;          /* one being handed out (see wait_k) */
-  int runners;                   /* calls go to runners (lrunner.c) */
+  int runners;                   /* calls go to w's queue */
 } work_box;
 
 static const char box_tag = 0;
@@ -49,11 +51,11 @@ static void work_free(tkl_work *w) {
   if (w->waker != NULL) tkl_waker_release(w->waker);
   pthread_mutex_destroy(&w->mu);
   pthread_cond_destroy(&w->cv);
-  free((char *)w->ropts.name);
+  free(w->name);
   free(w);
 }
 
-void tkl_work_unref(tkl_work *w) {
+static void work_unref(tkl_work *w) {
   if (atomic_fetch_sub(&w->refs, 1) == 1) work_free(w);
 }
 
@@ -63,7 +65,7 @@ static void drop_call(tkl_arrival *a) {
     tk_job_release(a->job);
     return;
   }
-  tk__free(a->u.call.error);
+  tk_free(a->u.call.error);
   tkl_task_free(tkl_task_of_arrival(a));
 }
 
@@ -78,7 +80,7 @@ static tkl_lane *my_lane(tkl_work *w) {
 /* A call ended (in the thread that ended it): onto the arrivals, without
 ** a lock, and the waiter, if any, is woken. Once the box is gone the call
 ** is dropped. Its last touch of w is the count in done (see box_release). */
-void tkl_work_arrive(void *arg) {
+static void arrive(void *arg) {
   tkl_arrival *a = arg;
   tkl_work *w = a->w;  /* a may be gone once pushed */
   tkl_lane *ln = my_lane(w);
@@ -101,7 +103,20 @@ void tkl_work_arrive(void *arg) {
     pthread_mutex_unlock(&w->mu);
     if (waker != NULL) tkl_waker_fire(waker);
   }
-  if (atomic_fetch_add(&ln->done, 1) & KILLED) tkl_work_unref(w);
+  if (atomic_fetch_add(&ln->done, 1) & KILLED) work_unref(w);
+}
+
+/* The queue's side of a call: it runs as its task, and ends as a call
+** with a job does. */
+static int run_call(tk_call_t *call, void *data) {
+  (void)data;
+  tkl_arrival *a = (tkl_arrival *)((char *)call - offsetof(tkl_arrival, u));
+  return tkl_task_run(tkl_task_of_arrival(a));
+}
+
+static void call_ended(tk_call_t *call, void *data) {
+  (void)data;
+  arrive((char *)call - offsetof(tkl_arrival, u));
 }
 
 static work_box *test_work(lua_State *L, int idx) {
@@ -157,7 +172,39 @@ static int any_arrived(tkl_work *w) {
 }
 
 static uint64_t finished_at(const tkl_arrival *a) {
-  return a->job != NULL ? a->job->t_finish : a->u.call.t_finish;
+  if (a->job == NULL) return a->u.call.finished;
+  uint64_t finished;
+  tk_job_times_ns(a->job, NULL, NULL, &finished);
+  return finished;
+}
+
+static int init_monotonic_cond(pthread_cond_t *cv) {
+  pthread_condattr_t attr;
+  if (pthread_condattr_init(&attr) != 0) return TK_ENOMEM;
+  int rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 &&
+                   pthread_cond_init(cv, &attr) == 0
+               ? 0
+               : TK_ENOMEM;
+  pthread_condattr_destroy(&attr);
+  return rc;
+}
+
+/* Waits on w's condvar, a blocking region meanwhile (a task's worker gets
+** a spare): mu stays held, as it comes before the pool's own mutex. */
+static int wait_blocking(tkl_work *w, double timeout) {
+  uint64_t deadline = tk_deadline_ns(timeout);
+  tk_pool_block_begin();
+  int rc = 0;
+  if (deadline == UINT64_MAX) {
+    pthread_cond_wait(&w->cv, &w->mu);
+  } else {
+    struct timespec ts = {(time_t)(deadline / 1000000000u),
+                          (long)(deadline % 1000000000u)};
+    if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) == ETIMEDOUT)
+      rc = TK_ETIMEDOUT;
+  }
+  tk_pool_block_end();
+  return rc;
 }
 
 /* Takes the arrivals onto the ready list in the order they finished (each
@@ -226,8 +273,7 @@ static int await(lua_State *L, work_box *b, double deadline,
     return tkl_wait_suspend(L, k, 1);
   }
   if (empty)  /* a task's worker gets a spare meanwhile */
-    rc = tk__cond_wait_blocking(&w->cv, &w->mu,
-                                tk__deadline(tkl_block_slice(wait)));
+    rc = wait_blocking(w, tkl_block_slice(wait));
   atomic_store_explicit(&w->waiting, 0, memory_order_relaxed);
   pthread_mutex_unlock(&w->mu);
   if (wk != NULL) {  /* arrived meanwhile: wake at once */
@@ -329,17 +375,15 @@ static int queue_k(lua_State *L, int status, lua_KContext ctx) {
   a->w = b->w;
   a->job = NULL;
   if (b->runners) {
-    a->u.call.t_submit = tk__now_ns();
-    a->u.call.error = NULL;
-    tkl_work_push(b->w, t);
+    tk_queue_push(b->w->queue, &a->u.call);
     b->pending++;
     b->queued++;
     return 0;
   }
   /* Our reference to the job goes to the arrival; the job may end (and
   ** arrive) before this returns. */
-  int rc = tk__pool_submit_watched(p->pool, &b->opts, tkl_task_run, t,
-                                   &a->job, &a->u.node, tkl_work_arrive, a);
+  int rc = tk_pool_submit_watched(p->pool, &b->opts, tkl_task_run, t,
+                                  &a->job, &a->u.watch, arrive, a);
   if (rc != 0) {
     tkl_task_free(t);
     return tkl_submit_error(L, rc, p);
@@ -415,6 +459,7 @@ static void box_release(work_box *b) {
   release_all(b->ready);
   b->ready = NULL;
   b->pending = 0;
+  tk_queue_release(w->queue);
   tk_token_release(b->opts.token);
   tkl_pool_release(b->pool);
   long long rest = BIAS - (b->queued - counted);
@@ -456,19 +501,26 @@ static int make_work(lua_State *L, tkl_pool *p, int pool_idx, int oidx,
   memset(b, 0, sizeof *b);
   luaL_setmetatable(L, TK_WORK_MT);
   tkl_work *w = aligned_alloc(_Alignof(tkl_work), sizeof *w);  /* a multiple */
-  /* One copy of the name, w's: the box and the runners use it. */
+  /* One copy of the name, w's: the box's jobs use it. */
   char *name = o.name != NULL ? strdup(o.name) : NULL;
   if (w != NULL) memset(w, 0, sizeof *w);
-  if (w == NULL || (o.name != NULL && name == NULL) ||
-      tk__cond_init(&w->cv) != 0) {
+  /* A token or a timeout is a job's, and a bounded pool counts jobs: those
+  ** calls keep a job each; the others go to a queue. */
+  b->runners = o.token == NULL && !(o.timeout > 0) && p->capacity == 0;
+  int rc = w == NULL || (o.name != NULL && name == NULL)
+               ? TK_ENOMEM
+               : init_monotonic_cond(&w->cv);
+  if (rc == 0 && b->runners) {
+    tk_queue_opts_t qo = {o.priority, o.name, run_call, call_ended, NULL};
+    if ((rc = tk_queue_new(p->pool, &qo, &w->queue)) != 0)
+      pthread_cond_destroy(&w->cv);
+  }
+  if (rc != 0) {
     free(w);
     free(name);
     return luaL_error(L, "not enough memory");
   }
-  tkl_work_runners_init(w, p->pool, o.priority, name);
-  /* A token or a timeout is a job's, and a bounded pool counts jobs: those
-  ** calls keep a job each. */
-  b->runners = o.token == NULL && !(o.timeout > 0) && p->capacity == 0;
+  w->name = name;
   for (int i = 0; i < TKL_LANES; i++) {
     atomic_init(&w->lanes[i].arrived, NULL);
     atomic_init(&w->lanes[i].done, 0);

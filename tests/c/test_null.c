@@ -127,6 +127,60 @@ static void null_pools(void **state) {
   assert_ok(tk_pool_free(p));
 }
 
+static int never_run(tk_call_t *call, void *data) {
+  (void)call;
+  (void)data;
+  fail_msg("a call ran for a NULL queue");
+  return 0;
+}
+
+static void never_ended(tk_call_t *call, void *data) {
+  (void)call;
+  (void)data;
+  fail_msg("a call ended for a NULL queue");
+}
+
+static void null_queues(void **state) {
+  (void)state;
+  tk_pool_t *p = new_pool(1);
+  tk_queue_opts_t o = {0};
+  o.run = never_run;
+  o.end = never_ended;
+  tk_queue_t *q = (tk_queue_t *)&q;
+  assert_int_equal(TK_EINVAL, tk_queue_new(NULL, &o, &q));
+  assert_null(q);
+  assert_int_equal(TK_EINVAL, tk_queue_new(p, NULL, &q));
+  assert_int_equal(TK_EINVAL, tk_queue_new(p, &o, NULL));
+  tk_call_t call;
+  assert_int_equal(TK_EINVAL, tk_queue_push(NULL, &call));
+  assert_ok(tk_queue_new(p, &o, &q));
+  assert_int_equal(TK_EINVAL, tk_queue_push(q, NULL));
+  tk_queue_metrics_t m;
+  assert_int_equal(TK_EINVAL, tk_queue_metrics(NULL, &m));
+  assert_int_equal(TK_EINVAL, tk_queue_metrics(q, NULL));
+  assert_ok(tk_queue_metrics(q, &m));
+  assert_int_equal(0, m.submitted);
+  tk_queue_release(q);
+  tk_queue_release(NULL);
+  /* The watched submit: NULL for each pointer. */
+  tk_job_watch_t watch;
+  tk_job_t *j = (tk_job_t *)&j;
+  assert_int_equal(TK_EINVAL, tk_pool_submit_watched(NULL, NULL, noop_task,
+                                                     NULL, &j, &watch,
+                                                     never_called, NULL));
+  assert_null(j);
+  assert_int_equal(TK_EINVAL, tk_pool_submit_watched(p, NULL, NULL, NULL, &j,
+                                                     &watch, never_called,
+                                                     NULL));
+  assert_int_equal(TK_EINVAL, tk_pool_submit_watched(p, NULL, noop_task,
+                                                     NULL, &j, NULL,
+                                                     never_called, NULL));
+  assert_int_equal(TK_EINVAL, tk_pool_submit_watched(p, NULL, noop_task,
+                                                     NULL, &j, &watch, NULL,
+                                                     NULL));
+  assert_ok(tk_pool_free(p));
+}
+
 static void null_schedules(void **state) {
   (void)state;
   tk_pool_t *p = new_pool(1);
@@ -163,6 +217,11 @@ static void null_groups(void **state) {
   assert_null(tk_group_event(NULL));
   assert_int_equal(TK_EINVAL, tk_group_join(NULL, 0));
   assert_int_equal(TK_EINVAL, tk_group_clear_pending(NULL));
+  uint64_t idle_id = 7;
+  assert_int_equal(TK_EINVAL, tk_group_on_idle(NULL, never_called, NULL,
+                                               &idle_id));
+  assert_int_equal(0, idle_id);
+  assert_int_equal(TK_EINVAL, tk_group_off_idle(NULL, 1));
   assert_int_equal(0, tk_group_daemon_unfinished());  /* takes no group */
   assert_null(tk_group_name(NULL));
   assert_null(tk_group_parent(NULL));
@@ -189,6 +248,7 @@ static void null_groups(void **state) {
   assert_int_equal(0, tk_group_children(NULL, NULL, 2));
   assert_int_equal(0, tk_group_children(g, NULL, 2));
   assert_int_equal(TK_EINVAL, tk_group_submit(g, NULL, NULL, NULL, NULL));
+  assert_int_equal(TK_EINVAL, tk_group_on_idle(g, NULL, NULL, NULL));
   assert_ok(tk_group_submit(g, NULL, noop_task, NULL, NULL));
   assert_ok(tk_group_join(g, 30));
   assert_int_equal(0, tk_group_jobs(g, NULL, 2));
@@ -209,6 +269,18 @@ static void null_errors_and_allocator(void **state) {
   assert_null(tk_system_error());  /* nothing failed on this thread */
   assert_int_equal(TK_EINVAL, tk_replace_allocator(malloc, NULL, NULL));
   assert_int_equal(TK_EINVAL, tk_replace_allocator(NULL, realloc, free));
+  tk_free(NULL);
+  assert_null(tk_strdup(NULL));
+  char *copy = tk_strdup("x");
+  assert_string_equal("x", copy);
+  tk_free(copy);
+  tk_free(tk_malloc(1));  /* takes no pointer */
+  assert_null(tk_slab_alloc(NULL));
+  tk_slab_free(NULL, NULL);
+  tk_slab_free(NULL, &copy);  /* a NULL slab frees nothing */
+  static tk_slab_t slab = TK_SLAB_INIT(8);
+  tk_slab_free(&slab, NULL);
+  assert_true(tk_deadline_ns(-1) == UINT64_MAX);  /* takes no pointer */
 }
 
 int main(void) {
@@ -218,6 +290,7 @@ int main(void) {
       cmocka_unit_test(null_tokens),
       cmocka_unit_test(null_jobs),
       cmocka_unit_test(null_pools),
+      cmocka_unit_test(null_queues),
       cmocka_unit_test(null_schedules),
       cmocka_unit_test(null_groups),
       cmocka_unit_test(null_errors_and_allocator),

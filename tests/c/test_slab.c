@@ -45,7 +45,7 @@ static int teardown(void **state) {
 }
 
 /* Whether objects come from blocks: under ASan each is a malloc. */
-static int slab_is_on(tk__slab *s) {
+static int slab_is_on(tk_slab_t *s) {
   long before = atomic_load(&mallocs);
   void *a = tk__slab_alloc(s), *b = tk__slab_alloc(s);
   int on = atomic_load(&mallocs) - before < 2;
@@ -58,7 +58,7 @@ static int slab_is_on(tk__slab *s) {
 
 static void slab_objects_are_distinct_aligned_and_whole(void **state) {
   (void)state;
-  static tk__slab s = TK__SLAB(100);
+  static tk_slab_t s = TK_SLAB_INIT(100);
   static unsigned char *obj[N];
   for (int i = 0; i < N; i++) {
     obj[i] = tk__slab_alloc(&s);
@@ -83,7 +83,7 @@ static void slab_objects_are_distinct_aligned_and_whole(void **state) {
 
 static void slab_one_at_a_time_reuses_its_block(void **state) {
   (void)state;
-  static tk__slab s = TK__SLAB(64);
+  static tk_slab_t s = TK_SLAB_INIT(64);
   if (!slab_is_on(&s)) skip();
   long before = atomic_load(&mallocs);
   for (int i = 0; i < 10000; i++) tk__slab_free(&s, tk__slab_alloc(&s));
@@ -100,7 +100,7 @@ static void slab_one_at_a_time_reuses_its_block(void **state) {
 
 static void slab_without_memory_gives_null(void **state) {
   (void)state;
-  static tk__slab s = TK__SLAB(32);
+  static tk_slab_t s = TK_SLAB_INIT(32);
   atomic_store(&fail_next, 1);
   assert_null(tk__slab_alloc(&s));
   void *p = tk__slab_alloc(&s);  /* the next block can be had */
@@ -112,8 +112,9 @@ static void slab_without_memory_gives_null(void **state) {
 }
 
 /* Threads allocate and free, some objects freed by another thread than
-** the one that made them (as jobs are). */
-static tk__slab shared_slab = TK__SLAB(48);
+** the one that made them (as jobs are), through the public calls a host
+** uses. */
+static tk_slab_t shared_slab = TK_SLAB_INIT(48);
 static _Atomic(void *) handoff[64];
 static atomic_int churn_bad;     /* cmocka's asserts are for the main thread */
 
@@ -132,16 +133,16 @@ static void *churn(void *arg) {
         old = atomic_exchange(&handoff[round % 64], mine[k]);
         TK_HG_ACQUIRE(&handoff[round % 64]);
       }
-      if (old != NULL) tk__slab_free(&shared_slab, old);
+      if (old != NULL) tk_slab_free(&shared_slab, old);
     }
-    mine[k] = tk__slab_alloc(&shared_slab);
+    mine[k] = tk_slab_alloc(&shared_slab);
     if (mine[k] == NULL) {
       atomic_store(&churn_bad, 1);
       break;
     }
     *(uintptr_t *)mine[k] = id;
   }
-  for (int k = 0; k < 32; k++) tk__slab_free(&shared_slab, mine[k]);
+  for (int k = 0; k < 32; k++) tk_slab_free(&shared_slab, mine[k]);
   return NULL;
 }
 
@@ -155,7 +156,7 @@ static void slab_many_threads(void **state) {
   assert_int_equal(0, atomic_load(&churn_bad));
   for (int i = 0; i < 64; i++) {
     TK_HG_ACQUIRE(&handoff[i]);
-    tk__slab_free(&shared_slab, atomic_exchange(&handoff[i], NULL));
+    tk_slab_free(&shared_slab, atomic_exchange(&handoff[i], NULL));
   }
   tk__slab_trim_all();
   assert_int_equal(0, atomic_load(&live));

@@ -160,24 +160,24 @@ static void job_on_finish_runs_once(void **state) {
   gate_destroy(&g);
 }
 
-/* The Lua layer's pool:work registers a node it keeps, before the job is
-** queued: called once however the job ends, never freed by the core, and
-** never called when the submit fails. */
+/* tk_pool_submit_watched registers a watch the caller keeps, before the
+** job is queued: called once however the job ends, never freed by the
+** core, and never called when the submit fails. */
 static void job_watched_submit_notifies_once(void **state) {
   (void)state;
   tk_pool_t *p = new_pool(1);
   gate g;
   gate_init(&g);
   tk_job_t *busy, *queued, *ran, *refused;
-  tk__dep_node n1, n2, n3;  /* on the stack: freeing one would crash */
+  tk_job_watch_t n1, n2, n3;  /* on the stack: freeing one would crash */
   atomic_int calls1 = 0, calls2 = 0, calls3 = 0;
   assert_ok(tk_pool_submit(p, NULL, gate_task, &g, &busy));
-  assert_ok(tk__pool_submit_watched(p, NULL, noop_task, NULL, &queued, &n1,
-                                    count_cb, &calls1));
+  assert_ok(tk_pool_submit_watched(p, NULL, noop_task, NULL, &queued, &n1,
+                                   count_cb, &calls1));
   assert_ok(tk_job_cancel(queued));  /* while it waits behind the gate */
   assert_int_equal(1, atomic_load(&calls1));
-  assert_ok(tk__pool_submit_watched(p, NULL, noop_task, NULL, &ran, &n2,
-                                    count_cb, &calls2));
+  assert_ok(tk_pool_submit_watched(p, NULL, noop_task, NULL, &ran, &n2,
+                                   count_cb, &calls2));
   assert_int_equal(0, atomic_load(&calls2));
   gate_open(&g);
   assert_ok(tk_job_wait(ran, 30));
@@ -187,8 +187,8 @@ static void job_watched_submit_notifies_once(void **state) {
   assert_int_equal(1, atomic_load(&calls1));
   assert_ok(tk_pool_shutdown(p, 1, 0));
   assert_int_equal(TK_ESHUTDOWN,
-                   tk__pool_submit_watched(p, NULL, noop_task, NULL, &refused,
-                                           &n3, count_cb, &calls3));
+                   tk_pool_submit_watched(p, NULL, noop_task, NULL, &refused,
+                                          &n3, count_cb, &calls3));
   assert_null(refused);
   assert_int_equal(0, atomic_load(&calls3));
   tk_job_release(busy);
