@@ -92,8 +92,9 @@ static int l_add_task(lua_State *L) {
   return tkl_submit(L, p, g, 0, 0, 2);
 }
 
-/* The longest a waiting task sleeps between two looks at its condition:
-** completions wake waiters outside tasks at once, tasks poll this often. */
+/* The longest a task waiting for a condition sleeps between two looks at
+** it: completions wake waiters outside tasks at once, tasks poll this
+** often. */
 #define POLL 0.02
 
 /* A cancelled task's waits end (with false) instead of waiting on: its
@@ -109,7 +110,7 @@ static int group_joined(void *g) { return tk_group_join(g, 0) == 0; }
 static void group_wait(void *g, double secs) { tk_group_join(g, secs); }
 
 /* g:join([timeout]) --> true when every task of g and its subgroups is
-** done, false on timeout. Inside a task it suspends between looks. */
+** done, false on timeout. Inside a task it suspends until g is idle. */
 static int l_join(lua_State *L) {
   tk_group_t *g = check_group(L);
   double timeout = tkl_opt_timeout(L, 2);
@@ -128,35 +129,33 @@ static int l_join(lua_State *L) {
     }
   }
   lua_settop(L, 1);
-  lua_pushnumber(L, timeout);  /* 2: time left (< 0: forever) */
+  lua_pushnumber(L, tkl_deadline(timeout));  /* 2 (< 0: none) */
   return join_k(L, LUA_OK, 0);
 }
 
 static int join_k(lua_State *L, int status, lua_KContext suspended) {
   (void)status;
-  if (suspended) tkl_wait_end(L);
+  int given_up = suspended && tkl_wait_end_given_up(L);
   tk_group_t *g = check_group(L);
-  double left = lua_tonumber(L, 2);
+  double deadline = lua_tonumber(L, 2);
   if (tk_group_join(g, 0) == 0) {
     lua_pushboolean(L, 1);
     return 1;
   }
-  if (left == 0 || task_cancelled()) {
+  double left = tkl_left(deadline);
+  if (given_up || left == 0 || task_cancelled()) {
     lua_pushboolean(L, 0);
     return 1;
   }
   tkl_task *t = tkl_yieldable_task(L);
-  if (t != NULL) {
-    double step = left < 0 || left > POLL ? POLL : left;
-    lua_pushnumber(L, left < 0 ? -1 : left - step);
-    lua_replace(L, 2);
+  if (t != NULL) {  /* until g is idle, the deadline or the cancellation */
     tkl_wait *w = tkl_wait_begin(L, t);
-    tkl_wait_deadline(L, w, step);
+    tkl_wait_deadline(L, w, left);
+    tkl_wait_group_idle(L, w, g);
     return tkl_wait_suspend(L, join_k, 1);
   }
   /* Blocking: the main state, or a stack that cannot yield. */
-  int joined = tkl_block_until(L, tkl_deadline(left), group_joined,
-                               group_wait, g);
+  int joined = tkl_block_until(L, deadline, group_joined, group_wait, g);
   tkl_run_callbacks(L, NULL);
   lua_pushboolean(L, joined);
   return 1;

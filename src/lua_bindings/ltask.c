@@ -23,7 +23,6 @@
 #include "lwait.h"
 #include "tkl_atomic.h"
 #include "transfer.h"
-#include "../core/tk_slab.h"  /* until the core makes its slab public */
 
 /* {====================================================== worker states */
 
@@ -212,21 +211,21 @@ static slot *worker_slot(tkl_pool *p, char *err, size_t errlen) {
 /* {====================================================== tasks */
 
 /* Tasks whose function and arguments fit in TASK_INLINE bytes (most) come
-** from a slab (see slab.c: apart from the submitting state's objects);
+** from a slab (tk_slab_t: apart from the submitting state's objects);
 ** those with TKL_TASK_ROOM bytes of room for their caller (lwork.c) from
 ** a slab of their own. */
 #define TASK_INLINE 64
-static tk__slab task_slab = TK__SLAB(sizeof(tkl_task) + TASK_INLINE);
-static tk__slab roomy_slab =
-    TK__SLAB(sizeof(tkl_task) + TKL_TASK_ROOM + TASK_INLINE);
+static tk_slab_t task_slab = TK_SLAB_INIT(sizeof(tkl_task) + TASK_INLINE);
+static tk_slab_t roomy_slab =
+    TK_SLAB_INIT(sizeof(tkl_task) + TKL_TASK_ROOM + TASK_INLINE);
 enum { FROM_MALLOC, FROM_TASK_SLAB, FROM_ROOMY_SLAB };
 
 tkl_task *tkl_task_new_room(tkl_pool *pool, tkl_buf *in, size_t room) {
   /* One allocation: the task, its room, then a copy of its function and
   ** arguments. */
   int small = in->len <= TASK_INLINE;
-  tk__slab *slab = room > 0 ? &roomy_slab : &task_slab;
-  tkl_task *t = small ? tk__slab_alloc(slab)
+  tk_slab_t *slab = room > 0 ? &roomy_slab : &task_slab;
+  tkl_task *t = small ? tk_slab_alloc(slab)
                       : malloc(sizeof *t + room + in->len);
   if (t == NULL) return NULL;
   memset(t, 0, sizeof *t);
@@ -286,8 +285,8 @@ void tkl_task_free(void *arg) {
   tkl_task_extra *x = tkl_task_extra_peek(t);
   if (x != NULL) free_extra(x);
   tkl_pool_release(t->pool);
-  if (t->from_slab == FROM_TASK_SLAB) tk__slab_free(&task_slab, t);
-  else if (t->from_slab == FROM_ROOMY_SLAB) tk__slab_free(&roomy_slab, t);
+  if (t->from_slab == FROM_TASK_SLAB) tk_slab_free(&task_slab, t);
+  else if (t->from_slab == FROM_ROOMY_SLAB) tk_slab_free(&roomy_slab, t);
   else free(t);
 }
 

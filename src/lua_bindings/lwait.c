@@ -60,6 +60,8 @@ struct tkl_wait {
   uint64_t jobtok_id;
   tk_token_t *target;            /* token:wait's token (a reference) */
   uint64_t target_id;
+  tk_group_t *group;             /* group:join's group (a reference) */
+  uint64_t group_id;
 };
 
 /* Registers fn(waker) on tok; the registration holds a waker reference. */
@@ -120,6 +122,16 @@ void tkl_wait_job(lua_State *L, tkl_wait *w, tk_job_t *job) {
   }
 }
 
+void tkl_wait_group_idle(lua_State *L, tkl_wait *w, tk_group_t *g) {
+  tk_group_retain(g);
+  w->group = g;
+  tkl_waker_retain(w->wk);
+  if (tk_group_on_idle(g, tkl_waker_fire, w->wk, &w->group_id) != 0) {
+    tkl_waker_release(w->wk);
+    luaL_error(L, "not enough memory");
+  }
+}
+
 void *tkl_wait_waker(tkl_wait *w) { return w->wk; }
 
 void *tkl_wait_begin_waker(lua_State *L, tkl_task *t, double secs) {
@@ -146,8 +158,12 @@ int tkl_wait_end(lua_State *L) {
   disarm(w, w->jobtok, w->jobtok_id);
   disarm(w, w->deadline, w->deadline_id);
   disarm(w, w->target, w->target_id);
+  if (w->group != NULL && w->group_id != 0 &&
+      tk_group_off_idle(w->group, w->group_id) == 0)
+    tkl_waker_release(w->wk);  /* it will never run */
   tk_token_release(w->deadline);
   tk_token_release(w->target);
+  tk_group_release(w->group);
   tkl_waker_release(w->wk);
   free(w);
   return timed_out;

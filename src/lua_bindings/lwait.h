@@ -41,6 +41,9 @@ TKL_INTERNAL tkl_wait *tkl_wait_begin(lua_State *L, tkl_task *t);
 TKL_INTERNAL void tkl_wait_deadline(lua_State *L, tkl_wait *w, double secs);
 TKL_INTERNAL void tkl_wait_token(lua_State *L, tkl_wait *w, tk_token_t *tok);
 TKL_INTERNAL void tkl_wait_job(lua_State *L, tkl_wait *w, tk_job_t *job);
+/* Wakes the task once g is idle (tk_group_on_idle). */
+TKL_INTERNAL void tkl_wait_group_idle(lua_State *L, tkl_wait *w,
+                                      tk_group_t *g);
 /* A callback that wakes the task once (for channels): returns an object
 ** to pass to tkl_waker_fire; the wait holds it until it ends. */
 TKL_INTERNAL void *tkl_wait_waker(tkl_wait *w);
