@@ -9,17 +9,29 @@
 ** as much as the rest of a small encode.
 */
 #include <limits.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "buffer.h"
 #include "code.h"
 #include "ctx.h"
-#include "lcallbacks.h"
-#include "lcycles.h"
 #include "lopen.h"
-#include "lpool.h"
 
 static const char ctx_key = 0;
+
+/* What other parts do when a state's context goes, by slot: each part
+** registers its own when the module opens (always the same function). */
+static _Atomic(tkl_ctx_closer) closers[TKL_CLOSE_SLOTS];
+
+void tkl_ctx_on_close(int slot, tkl_ctx_closer fn) {
+  atomic_store_explicit(&closers[slot], fn, memory_order_relaxed);
+}
+
+static void run_closer(lua_State *L, tkl_ctx *c, int slot) {
+  tkl_ctx_closer fn = atomic_load_explicit(&closers[slot],
+                                           memory_order_relaxed);
+  if (fn != NULL) fn(L, c);
+}
 
 /* Collected with its state. The debug library can reach it (an upvalue)
 ** and call this on anything: only a context is touched, and it stays
@@ -29,7 +41,7 @@ static int ctx_gc(lua_State *L) {
   if (c == NULL || lua_type(L, 1) != LUA_TUSERDATA ||
       lua_rawlen(L, 1) != sizeof *c || c->tag != &ctx_key)
     return 0;
-  tkl_close_callbacks(L, c);
+  run_closer(L, c, TKL_CLOSE_CALLBACKS);
   tkl_buf_free(&c->scratch);
   tkl_buf_init(&c->scratch);
   /* The code its cache of sent functions holds may go. */
@@ -38,11 +50,8 @@ static int ctx_gc(lua_State *L) {
     c->fn_code[i] = NULL;
     c->fn[i] = NULL;
   }
-  tkl_pool_release(c->default_pool);
-  c->default_pool = NULL;
-  /* The state's boxes were finalized before its context (made first):
-  ** the cycles they left go now. */
-  tkl_gc_collect();
+  run_closer(L, c, TKL_CLOSE_DEFAULT_POOL);
+  run_closer(L, c, TKL_CLOSE_CYCLES);
   return 0;
 }
 

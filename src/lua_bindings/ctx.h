@@ -46,6 +46,15 @@ typedef struct tkl_ctx {
 #define TKL_UV_MT(kind) (TKL_FN_SLOTS + (kind))
 #define TKL_CTX_NUV (TKL_FN_SLOTS + TKL_K_LAST)
 
+/* What a part does when a state's context is collected (the state
+** closes), in the order of the slots: the state's fired callbacks run
+** first; then the context lets go of its own buffers and code; then what
+** the default pool's hold and the containers' cycles need. */
+enum { TKL_CLOSE_CALLBACKS, TKL_CLOSE_DEFAULT_POOL, TKL_CLOSE_CYCLES,
+       TKL_CLOSE_SLOTS };
+typedef void (*tkl_ctx_closer)(lua_State *L, tkl_ctx *c);
+TKL_INTERNAL void tkl_ctx_on_close(int slot, tkl_ctx_closer fn);
+
 /* Pushes this state's context (a registry lookup) and returns it. */
 TKL_INTERNAL tkl_ctx *tkl_ctx_push(lua_State *L);
 /* Its scratch buffer, emptied (see tkl_scratch). */

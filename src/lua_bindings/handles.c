@@ -9,7 +9,6 @@
 */
 #include <stdatomic.h>
 
-#include "buffer.h"
 #include "ctx.h"
 #include "handles.h"
 #include "lopen.h"

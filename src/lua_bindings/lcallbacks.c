@@ -32,10 +32,10 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "buffer.h"
 #include "ctx.h"
 #include "handles.h"
 #include "lcallbacks.h"
+#include "lopen.h"
 #include "tkl_atomic.h"
 
 typedef struct reg reg;
@@ -285,7 +285,7 @@ void tkl_run_callbacks(lua_State *L, tkl_ctx *c) {
   }
 }
 
-void tkl_close_callbacks(lua_State *L, tkl_ctx *c) {
+static void close_callbacks(lua_State *L, tkl_ctx *c) {
   tkl_fired *f = c->fired;
   if (f == NULL) {
     release_kept(L);
@@ -439,4 +439,9 @@ int tkl_on_cancel(lua_State *L) {
     return luaL_error(L, "not enough memory");
   }
   return 0;
+}
+
+void tkl_open_callbacks(lua_State *L) {
+  (void)L;
+  tkl_ctx_on_close(TKL_CLOSE_CALLBACKS, close_callbacks);
 }

@@ -13,8 +13,6 @@
 ** safe point calls it: submits, waits, tok:cancel and tok:on_cancel, a
 ** worker's task start. */
 TKL_INTERNAL void tkl_run_callbacks(lua_State *L, tkl_ctx *c);
-/* At the state's close: runs what fired, lets go of the rest. */
-TKL_INTERNAL void tkl_close_callbacks(lua_State *L, tkl_ctx *c);
 /* tok:cancel() from L: callbacks of L's state run inside it. Returns
 ** tk_token_cancel's code. */
 TKL_INTERNAL int tkl_cancel_token(lua_State *L, tk_token_t *t);

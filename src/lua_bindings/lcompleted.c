@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "buffer.h"
 #include "handles.h"
 #include "lopen.h"
 #include "lopts.h"

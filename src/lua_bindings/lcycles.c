@@ -54,8 +54,10 @@
 #include <stdlib.h>
 
 #include "buffer.h"
+#include "ctx.h"
 #include "handles.h"
 #include "lcycles.h"
+#include "lopen.h"
 
 enum { BUF = 1, DIRTY = 2 };
 #define FLAGS (TKL_GC_ONE - 1)
@@ -333,3 +335,16 @@ void tkl_gc_maybe_collect(void) {
 void tkl_gc_collect(void) { collect(); }
 
 /* }====================================================== */
+
+/* The state's boxes were finalized before its context (made first): the
+** cycles they left go with it. */
+static void collect_at_close(lua_State *L, tkl_ctx *c) {
+  (void)L;
+  (void)c;
+  tkl_gc_collect();
+}
+
+void tkl_open_cycles(lua_State *L) {
+  (void)L;
+  tkl_ctx_on_close(TKL_CLOSE_CYCLES, collect_at_close);
+}

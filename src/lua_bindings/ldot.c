@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "buffer.h"
 #include "handles.h"
 #include "lopen.h"
 #include "lopts.h"

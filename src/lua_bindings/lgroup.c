@@ -6,7 +6,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "buffer.h"
 #include "handles.h"
 #include "lcallbacks.h"
 #include "lopen.h"

@@ -4,7 +4,6 @@
 */
 #include <string.h>
 
-#include "buffer.h"
 #include "handles.h"
 #include "lcallbacks.h"
 #include "lopen.h"

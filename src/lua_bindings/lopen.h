@@ -10,6 +10,11 @@
 
 /* Makes this state's context, which the parts below register into. */
 TKL_INTERNAL void tkl_open_ctx(lua_State *L);
+/* What a state's close does for the on_cancel callbacks, the default
+** pool and the containers' cycles (tkl_ctx_on_close). */
+TKL_INTERNAL void tkl_open_callbacks(lua_State *L);
+TKL_INTERNAL void tkl_open_default(lua_State *L);
+TKL_INTERNAL void tkl_open_cycles(lua_State *L);
 /* The guard of buffers on Lua stacks (tkl_push_buf_guard). */
 TKL_INTERNAL void tkl_open_buffers(lua_State *L);
 /* The registry tables of encoding and decoding. */
@@ -27,6 +32,7 @@ TKL_INTERNAL void tkl_open_group(lua_State *L);
 TKL_INTERNAL void tkl_open_completed(lua_State *L);
 TKL_INTERNAL void tkl_open_dot(lua_State *L);
 TKL_INTERNAL void tkl_open_trace(lua_State *L);
+TKL_INTERNAL void tkl_open_stats(lua_State *L);
 /* Pool methods that live in files of their own, into the methods table at
 ** pool_methods. */
 TKL_INTERNAL void tkl_open_schedule(lua_State *L, int pool_methods);

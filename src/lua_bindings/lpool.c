@@ -12,7 +12,6 @@
 #include "buffer.h"
 #include "ctx.h"
 #include "handles.h"
-#include "lcallbacks.h"
 #include "lopen.h"
 #include "lopts.h"
 #include "lpool.h"
@@ -26,27 +25,6 @@
 ** collected or closed), or a reference that crossed from another state. */
 typedef tkl_box pool_box;
 #define P(b) ((tkl_pool *)(b)->ptr)
-
-/* Pools that tklua waits for at the end of a script. */
-static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
-static tkl_pool *live;
-
-/* The last metrics of pools already closed, for --stats. */
-#define MAX_CLOSED 64
-static struct {
-  char name[32];
-  tk_pool_metrics_t m;
-} closed_pools[MAX_CLOSED];
-static int nclosed;              /* live_mu */
-
-/* Written under live_mu; read bare only to compare with a pool the reader
-** holds (get_default). */
-static _Atomic(tkl_pool *) default_pool;
-static int default_workers;      /* 0: one per CPU */
-
-/* tklua -j N */
-void tkl_set_default_workers(int n);
-void tkl_set_default_workers(int n) { default_workers = n; }
 
 
 void tkl_pool_retain(tkl_pool *p) { atomic_fetch_add(&p->refs, 1); }
@@ -79,216 +57,8 @@ void tkl_pool_release(tkl_pool *p) {
   free(p);
 }
 
-static void live_add(tkl_pool *p) {
-  pthread_mutex_lock(&live_mu);
-  p->next_live = live;
-  live = p;
-  pthread_mutex_unlock(&live_mu);
-}
-
-static void live_remove(tkl_pool *p) {
-  pthread_mutex_lock(&live_mu);
-  for (tkl_pool **pp = &live; *pp != NULL; pp = &(*pp)->next_live) {
-    if (*pp == p) {
-      *pp = p->next_live;
-      break;
-    }
-  }
-  pthread_mutex_unlock(&live_mu);
-}
-
-/* The live pools, each retained (tkl_pool_release each, then free the
-** array); NULL with *n = 0 when there are none or no memory. Waits and
-** cancellations run on a snapshot: live_mu is never held across them, as
-** a task or a callback may make, close or look at pools meanwhile. */
-static tkl_pool **live_snapshot(size_t *n) {
-  *n = 0;
-  pthread_mutex_lock(&live_mu);
-  size_t count = 0;
-  for (tkl_pool *p = live; p != NULL; p = p->next_live) count++;
-  tkl_pool **all = count ? malloc(count * sizeof *all) : NULL;
-  if (all != NULL) {
-    for (tkl_pool *p = live; p != NULL; p = p->next_live) {
-      tkl_pool_retain(p);
-      all[(*n)++] = p;
-    }
-  }
-  pthread_mutex_unlock(&live_mu);
-  return all;
-}
-
-static void snapshot_free(tkl_pool **all, size_t n) {
-  for (size_t i = 0; i < n; i++) tkl_pool_release(all[i]);
-  free(all);
-}
-
-/* Waits until the live pools hold no work but daemon groups' (tklua, at the
-** end of a script), running L's fired on_cancel callbacks meanwhile;
-** returns how many daemon tasks are left. Daemon work
-** never ends on its own, so it is counted, not waited for: a round sums
-** every pool's unfinished jobs, waits a slice on a pool with more than
-** daemon work, and the wait ends after two rounds that saw nothing but
-** daemon work and no new submit anywhere. Ends early on Ctrl-C. */
-size_t tkl_wait_live_pools(lua_State *L);
-size_t tkl_wait_live_pools(lua_State *L) {
-  uint64_t last_submitted = UINT64_MAX;
-  size_t daemon = 0;
-  while (!tkl_interrupted()) {
-    tkl_run_callbacks(L, NULL);  /* the main state's, fired meanwhile */
-    size_t n;
-    tkl_pool **all = live_snapshot(&n);
-    daemon = tk_group_daemon_unfinished();
-    uint64_t unfinished = 0, submitted = 0;
-    tkl_pool *busy = NULL;
-    for (size_t i = 0; i < n; i++) {
-      tk_pool_metrics_t m;
-      tk_pool_metrics(all[i]->pool, &m);
-      unfinished += m.pending + m.running;
-      submitted += m.submitted;
-      if (busy == NULL && m.pending + m.running > 0) busy = all[i];
-    }
-    int calm = unfinished <= daemon;
-    if (!calm && busy != NULL) tk_pool_wait_all(busy->pool, 0.05);
-    snapshot_free(all, n);
-    if (calm && submitted == last_submitted) break;
-    last_submitted = calm ? submitted : UINT64_MAX;
-  }
-  return daemon;
-}
-
-/* {====================================================== --stats */
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-/* Mean, p50 and p99 (ms) of n values, sorted in place. */
-static void summary(double *v, size_t n, double out[3]) {
-  out[0] = out[1] = out[2] = 0;
-  if (n == 0) return;
-  qsort(v, n, sizeof *v, cmp_double);
-  double sum = 0;
-  for (size_t i = 0; i < n; i++) sum += v[i];
-  out[0] = sum / (double)n * 1e3;
-  /* Nearest rank: the smallest value with at least q of them at or below. */
-  size_t r50 = (n + 1) / 2, r99 = (size_t)((double)n * 0.99 + 0.999999);
-  out[1] = v[(r50 ? r50 : 1) - 1] * 1e3;
-  out[2] = v[(r99 ? r99 : 1) - 1] * 1e3;
-}
-
-static void print_group(FILE *f, tk_group_t *g, int depth) {
-  size_t n = tk_group_job_count(g);
-  tk_job_t **jobs = malloc((n ? n : 1) * sizeof *jobs);
-  double *run = malloc((n ? n : 1) * sizeof *run);
-  double *wait = malloc((n ? n : 1) * sizeof *wait);
-  if (jobs == NULL || run == NULL || wait == NULL) {
-    free(jobs);
-    free(run);
-    free(wait);
-    return;
-  }
-  size_t got = tk_group_jobs(g, jobs, n);  /* <= n */
-  size_t c[5] = {0, 0, 0, 0, 0}, nr = 0, nw = 0;
-  for (size_t i = 0; i < got; i++) {
-    c[tk_job_state(jobs[i])]++;
-    double e = tk_job_execution_time(jobs[i]), q = tk_job_queue_wait(jobs[i]);
-    if (e >= 0) run[nr++] = e;
-    if (q >= 0) wait[nw++] = q;
-    tk_job_release(jobs[i]);
-  }
-  /* Finished tasks over the group's life (its joins forget old ones);
-  ** the times are those of the tasks it still lists. */
-  tk_group_totals(g, NULL, &c[2], &c[3], &c[4]);
-  double rs[3], ws[3];
-  summary(run, nr, rs);
-  summary(wait, nw, ws);
-  fprintf(f, "  %*s%-*s %7zu %7zu %9zu %6zu %9zu  %7.2f %7.2f %7.2f  %7.2f %7.2f %7.2f\n",
-          depth * 2, "", 20 - depth * 2, tk_group_name(g), c[0], c[1], c[2],
-          c[3], c[4], ws[0], ws[1], ws[2], rs[0], rs[1], rs[2]);
-  free(jobs);
-  free(run);
-  free(wait);
-  size_t nk = tk_group_child_count(g);
-  tk_group_t **kids = malloc((nk ? nk : 1) * sizeof *kids);
-  if (kids == NULL) return;
-  size_t gk = tk_group_children(g, kids, nk);  /* <= nk */
-  for (size_t i = 0; i < gk; i++) {
-    print_group(f, kids[i], depth + 1);
-    tk_group_release(kids[i]);
-  }
-  free(kids);
-}
-
-static void print_pool(FILE *f, const char *name, const tk_pool_metrics_t *m) {
-  fprintf(f, "  %-20s %7d %9llu %9llu %6llu %9llu %6llu %9.0f  %7.2f %7.2f %7.2f  %7.2f %7.2f %7.2f\n",
-          name, m->workers, (unsigned long long)m->submitted,
-          (unsigned long long)m->completed, (unsigned long long)m->failed,
-          (unsigned long long)m->cancelled, (unsigned long long)m->peak_pending,
-          m->uptime > 0 ? (double)(m->completed + m->failed) / m->uptime : 0,
-          m->mean_queue_wait * 1e3, m->p50_queue_wait * 1e3,
-          m->p99_queue_wait * 1e3, m->mean_execution_time * 1e3,
-          m->p50_execution_time * 1e3, m->p99_execution_time * 1e3);
-}
-
-/* tklua --stats: every pool (closed ones too), then every group still
-** alive, as tables. */
-void tkl_print_stats(FILE *f);
-void tkl_print_stats(FILE *f) {
-  fprintf(f, "threadkit stats (times in ms; pool percentiles within a factor "
-             "of 1.4)\n");
-  fprintf(f, "  %-20s %7s %9s %9s %6s %9s %6s %9s  %23s  %23s\n", "pool",
-          "workers", "submitted", "completed", "failed", "cancelled", "peak",
-          "jobs/s", "queue wait mean/p50/p99", "run time mean/p50/p99");
-  pthread_mutex_lock(&live_mu);
-  for (int i = 0; i < nclosed; i++)
-    print_pool(f, closed_pools[i].name, &closed_pools[i].m);
-  for (tkl_pool *p = live; p != NULL; p = p->next_live) {
-    tk_pool_metrics_t m;
-    tk_pool_metrics(p->pool, &m);
-    print_pool(f, p->name, &m);
-  }
-  pthread_mutex_unlock(&live_mu);
-  size_t n = tk_group_child_count(NULL);
-  if (n == 0) return;
-  fprintf(f, "  %-20s %7s %7s %9s %6s %9s  %23s  %23s\n", "group", "pending",
-          "running", "completed", "failed", "cancelled",
-          "queue wait mean/p50/p99", "run time mean/p50/p99");
-  tk_group_t **roots = malloc(n * sizeof *roots);
-  if (roots == NULL) return;
-  size_t got = tk_group_children(NULL, roots, n);  /* <= n */
-  for (size_t i = 0; i < got; i++) {
-    print_group(f, roots[i], 0);
-    tk_group_release(roots[i]);
-  }
-  free(roots);
-}
-
-/* tk.stats() --> the --stats table as text */
-static int l_stats(lua_State *L) {
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&text, &len);
-  if (f == NULL) return luaL_error(L, "not enough memory");
-  tkl_print_stats(f);
-  fclose(f);
-  lua_pushlstring(L, text, len);
-  free(text);
-  return 1;
-}
 
 /* }====================================================== */
-
-/* Cancels everything in every live pool (tklua on Ctrl-C, at the end of a
-** failed script, and for daemon work at the end of any script). On_cancel
-** callbacks run here and may submit or make pools: no lock is held. */
-void tkl_cancel_live_pools(void);
-void tkl_cancel_live_pools(void) {
-  size_t n;
-  tkl_pool **all = live_snapshot(&n);
-  for (size_t i = 0; i < n; i++) tk_pool_shutdown(all[i]->pool, 0, 1);
-  snapshot_free(all, n);
-}
 
 /* Shuts the pool down, waiting for its work if `wait` (unless called from
 ** one of its own workers, which cannot wait for themselves). Any thread
@@ -301,20 +71,10 @@ static void pool_close_wait(tkl_pool *p, int cancel_pending, int wait) {
   ** to cancel that work (tkl_cancel_live_pools). */
   tk_pool_shutdown(p->pool, wait, cancel_pending);
   if (atomic_exchange(&p->closed, 1)) return;
-  live_remove(p);
-  tk_pool_metrics_t m;
-  tk_pool_metrics(p->pool, &m);
-  pthread_mutex_lock(&live_mu);
-  if (nclosed < MAX_CLOSED) {
-    snprintf(closed_pools[nclosed].name, sizeof closed_pools[nclosed].name,
-             "%s", p->name);
-    closed_pools[nclosed].m = m;
-    nclosed++;
-  }
-  pthread_mutex_unlock(&live_mu);
+  tkl_live_closed(p);
 }
 
-static void pool_close(tkl_pool *p, int cancel_pending) {
+void tkl_pool_close(tkl_pool *p, int cancel_pending) {
   pool_close_wait(p, cancel_pending, 1);
 }
 
@@ -354,7 +114,7 @@ static const tkl_kind pool_kind = {TKL_K_POOL, "pool", TK_POOL_MT,
                                    retain_handle, drop_handle, boxed,
                                    push_box_mt, NULL};
 
-static tkl_pool *pool_make(lua_State *L, int workers, const char *name,
+tkl_pool *tkl_pool_make(lua_State *L, int workers, const char *name,
                            size_t capacity, int block) {
   tkl_pool *p = calloc(1, sizeof *p);
   if (p == NULL) luaL_error(L, "not enough memory");
@@ -388,7 +148,7 @@ static tkl_pool *pool_make(lua_State *L, int workers, const char *name,
                rc == TK_ESYS && tk_system_error() ? tk_system_error()
                                                   : tk_strerror(rc));
   }
-  live_add(p);
+  tkl_live_add(p);
   return p;
 }
 
@@ -464,7 +224,7 @@ static int l_pool(lua_State *L) {
   }
   pool_box *b = push_pool(L);
   int box = lua_gettop(L);
-  tkl_pool *p = pool_make(L, workers, name, capacity, block);
+  tkl_pool *p = tkl_pool_make(L, workers, name, capacity, block);
   p->memory_limit = memory_limit;  /* read by workers on their first task */
   b->ptr = p;  /* the box owns it now */
   push_pool_mt(L, p);
@@ -473,86 +233,6 @@ static int l_pool(lua_State *L) {
   if (init != 0) tkl_encode(L, init, 1, &p->init, TKL_ENCODE_INIT);
   lua_pushvalue(L, box);
   return 1;
-}
-
-/* The default pool: made on first use (or given by an embedding host),
-** ended when the state that made it closes: a sentinel in that state's
-** registry holds the pool and, when collected, ends it if it is still the
-** default. */
-static int default_gc(lua_State *L) {
-  tkl_pool **slot = lua_touserdata(L, 1);
-  pthread_mutex_lock(&live_mu);
-  tkl_pool *p = *slot == default_pool ? default_pool : NULL;
-  if (p != NULL) default_pool = NULL;
-  pthread_mutex_unlock(&live_mu);
-  if (p != NULL) {
-    pool_close(p, 0);  /* a no-op for a host's pool: the host ends it */
-    tkl_pool_release(p);
-  }
-  return 0;
-}
-
-/* Makes p (retained) the default pool the state of context c holds: every
-** state that uses the default pool holds it, so it outlives each of them
-** however the state that made it ends. */
-static tkl_pool *hold_default(tkl_ctx *c, tkl_pool *p) {
-  tkl_pool_release(c->default_pool);
-  c->default_pool = p;
-  return p;
-}
-
-static void set_sentinel(lua_State *L, tkl_pool *p) {
-  tkl_pool **slot = lua_newuserdatauv(L, sizeof *slot, 0);
-  *slot = p;
-  lua_newtable(L);
-  lua_pushcfunction(L, default_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_setmetatable(L, -2);
-  lua_setfield(L, LUA_REGISTRYINDEX, "threadkit.default_sentinel");
-}
-
-/* The default pool, held by this state (c: its context). */
-static tkl_pool *get_default(lua_State *L, tkl_ctx *c) {
-  tkl_pool *p = atomic_load(&default_pool);
-  if (p != NULL && p == c->default_pool) return p;
-  pthread_mutex_lock(&live_mu);
-  p = default_pool;
-  if (p != NULL) tkl_pool_retain(p);
-  pthread_mutex_unlock(&live_mu);
-  if (p != NULL) return hold_default(c, p);
-  lua_getfield(L, LUA_REGISTRYINDEX, "threadkit.worker");
-  int in_worker = lua_toboolean(L, -1);
-  lua_pop(L, 1);
-  if (in_worker)
-    luaL_error(L, "the default pool is not running (a task cannot start it)");
-  p = pool_make(L, default_workers, "tk", 0, 0);
-  pthread_mutex_lock(&live_mu);
-  if (default_pool == NULL) {
-    default_pool = p;
-    p = NULL;
-  }
-  tkl_pool *winner = default_pool;
-  if (winner != NULL) tkl_pool_retain(winner);  /* this state's hold */
-  pthread_mutex_unlock(&live_mu);
-  if (p != NULL) {  /* lost a race: keep the other */
-    pool_close(p, 0);
-    tkl_pool_release(p);
-  } else {
-    set_sentinel(L, winner);
-  }
-  return hold_default(c, winner);
-}
-
-static tkl_pool *get_default_here(lua_State *L) {
-  tkl_ctx *c = tkl_ctx_push(L);
-  lua_pop(L, 1);  /* the registry keeps it */
-  return get_default(L, c);
-}
-
-tkl_pool *tkl_default_pool(lua_State *L) {
-  tkl_task *t = tkl_current_task();
-  if (t != NULL && t->pool != NULL) return t->pool;
-  return get_default_here(L);
 }
 
 /* {====================================================== submit */
@@ -569,7 +249,7 @@ static int l_pool_submit(lua_State *L) {
 
 /* tk.submit([opts,] fn, ...) on the default pool */
 static int l_submit(lua_State *L) {
-  tkl_pool *p = get_default(L, lua_touserdata(L, CTX));
+  tkl_pool *p = tkl_default_pool_ctx(L, lua_touserdata(L, CTX));
   if (lua_istable(L, 1)) return tkl_submit(L, p, NULL, CTX, 1, 2);
   return tkl_submit(L, p, NULL, CTX, 0, 1);
 }
@@ -591,7 +271,7 @@ static int l_pool_wait_all(lua_State *L) {
 }
 
 static int l_wait_all(lua_State *L) {
-  return wait_all(L, get_default(L, lua_touserdata(L, CTX)), 1);
+  return wait_all(L, tkl_default_pool_ctx(L, lua_touserdata(L, CTX)), 1);
 }
 
 static void push_metrics(lua_State *L, tkl_pool *p) {
@@ -632,7 +312,7 @@ static int l_pool_metrics(lua_State *L) {
 }
 
 static int l_metrics(lua_State *L) {
-  push_metrics(L, get_default(L, lua_touserdata(L, CTX)));
+  push_metrics(L, tkl_default_pool_ctx(L, lua_touserdata(L, CTX)));
   return 1;
 }
 
@@ -652,7 +332,7 @@ static int l_pool_shutdown(lua_State *L) {
   tkl_pool *p = P(b);
   if (p == NULL) return 0;  /* closed: already shut down */
   if (wait) {
-    pool_close(p, cancel);
+    tkl_pool_close(p, cancel);
   } else {
     tk_pool_shutdown(p->pool, 0, cancel);
   }
@@ -675,7 +355,7 @@ static int pool_gc(lua_State *L) {
 ** as pool:shutdown() does; any other lets its handle go. */
 static int pool_close_box(lua_State *L) {
   pool_box *b = tkl_check_box(L, 1, TKL_K_POOL);
-  if (P(b) != NULL && b->owner > 0) pool_close(P(b), 0);
+  if (P(b) != NULL && b->owner > 0) tkl_pool_close(P(b), 0);
   return pool_gc(L);
 }
 
@@ -723,22 +403,6 @@ static void push_pool_mt(lua_State *L, tkl_pool *p) {
   lua_remove(L, shared);
 }
 
-/* The host's pool becomes the default pool (embedding API). */
-/* For the embedding API: the host's pool becomes the default until L
-** closes. */
-void tkl_set_default_pool(lua_State *L, tkl_pool *p);
-void tkl_set_default_pool(lua_State *L, tkl_pool *p) {
-  pthread_mutex_lock(&live_mu);
-  tkl_pool *old = default_pool;
-  default_pool = p;
-  pthread_mutex_unlock(&live_mu);
-  if (old != NULL) {
-    pool_close(old, 0);
-    tkl_pool_release(old);
-  }
-  set_sentinel(L, p);
-}
-
 /* For the embedding API: a pool made by the host, not owned. */
 tkl_pool *tkl_pool_wrap(tk_pool_t *core);
 tkl_pool *tkl_pool_wrap(tk_pool_t *core) {
@@ -768,7 +432,6 @@ void tkl_open_pool(lua_State *L) {
                                    {"submit", l_submit},
                                    {"wait_all", l_wait_all},
                                    {"metrics", l_metrics},
-                                   {"stats", l_stats},
                                    {NULL, NULL}};
   int module = lua_gettop(L);
   luaL_newmetatable(L, TK_POOL_MT);

@@ -4,7 +4,6 @@
 */
 #include <stdlib.h>
 
-#include "buffer.h"
 #include "handles.h"
 #include "lcallbacks.h"
 #include "lopen.h"

@@ -127,10 +127,11 @@ static void register_cfuncs(lua_State *L, int module) {
 ** code binds the module's functions when it loads). */
 typedef void (*opener)(lua_State *L);
 static const opener openers[] = {
-    tkl_open_ctx,   tkl_open_handles,   tkl_open_buffers, tkl_open_transfer,
+    tkl_open_ctx,   tkl_open_callbacks, tkl_open_default, tkl_open_cycles,
+    tkl_open_handles, tkl_open_buffers, tkl_open_transfer,
     tkl_open_pool,  tkl_open_job,       tkl_open_token,   tkl_open_channel,
     tkl_open_shared, tkl_open_task,     tkl_open_group,   tkl_open_completed,
-    tkl_open_dot,   tkl_open_trace};
+    tkl_open_dot,   tkl_open_trace,     tkl_open_stats};
 
 int luaopen_threadkit(lua_State *L) {
   luaL_checkversion(L);

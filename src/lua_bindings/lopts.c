@@ -1,7 +1,7 @@
 /*
-** llist.c - lists a script hands to threadkit (dependencies, jobs to wait
-** for or draw, items to map), read raw and checked. See LICENSE for
-** copyright and licence.
+** lopts.c - reading what a script hands to threadkit: timeouts, option
+** tables, and lists (dependencies, jobs to wait for or draw, items to
+** map). See LICENSE for copyright and licence.
 **
 ** A list's length is never taken from `#` (luaL_len): a __len metamethod
 ** may return anything (negative, huge, a float), and a count that sizes an
@@ -10,8 +10,34 @@
 ** entry past a hole is an error instead of being silently left out.
 */
 #include <limits.h>
+#include <string.h>
 
 #include "lopts.h"
+
+double tkl_opt_timeout(lua_State *L, int idx) {
+  if (lua_isnoneornil(L, idx)) return -1;
+  double t = luaL_checknumber(L, idx);
+  luaL_argcheck(L, t >= 0, idx, "timeout must be a non-negative number");
+  return t;
+}
+
+void tkl_check_options(lua_State *L, int idx, int arg, const char *prefix,
+                       const char *const known[]) {
+  idx = lua_absindex(L, idx);
+  lua_pushnil(L);
+  while (lua_next(L, idx) != 0) {
+    lua_pop(L, 1);
+    const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    int i = 0;
+    while (k != NULL && known[i] != NULL && strcmp(k, known[i]) != 0) i++;
+    if (k == NULL)
+      luaL_argerror(L, arg, lua_pushfstring(L, "%soptions are named (got a %s "
+                                               "key)", prefix,
+                                            luaL_typename(L, -1)));
+    if (known[i] == NULL)
+      luaL_argerror(L, arg, lua_pushfstring(L, "unknown option '%s%s'", prefix, k));
+  }
+}
 
 /* Pushes a short description of the key on top (for error messages),
 ** without calling any metamethod of it. */

@@ -1,0 +1,251 @@
+/*
+** lruntime.c - the pools of the process: the live ones, which tklua waits
+** for and cancels, and the last metrics of those closed, for --stats. See
+** LICENSE for copyright and licence.
+*/
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "lcallbacks.h"
+#include "lopen.h"
+#include "lpool.h"
+#include "ltask.h"
+
+/* Pools that tklua waits for at the end of a script. */
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+static tkl_pool *live;
+
+/* The last metrics of pools already closed, for --stats. */
+#define MAX_CLOSED 64
+static struct {
+  char name[32];
+  tk_pool_metrics_t m;
+} closed_pools[MAX_CLOSED];
+static int nclosed;              /* live_mu */
+
+void tkl_live_add(tkl_pool *p) {
+  pthread_mutex_lock(&live_mu);
+  p->next_live = live;
+  live = p;
+  pthread_mutex_unlock(&live_mu);
+}
+
+static void live_remove(tkl_pool *p) {
+  pthread_mutex_lock(&live_mu);
+  for (tkl_pool **pp = &live; *pp != NULL; pp = &(*pp)->next_live) {
+    if (*pp == p) {
+      *pp = p->next_live;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&live_mu);
+}
+
+/* The live pools, each retained (tkl_pool_release each, then free the
+** array); NULL with *n = 0 when there are none or no memory. Waits and
+** cancellations run on a snapshot: live_mu is never held across them, as
+** a task or a callback may make, close or look at pools meanwhile. */
+static tkl_pool **live_snapshot(size_t *n) {
+  *n = 0;
+  pthread_mutex_lock(&live_mu);
+  size_t count = 0;
+  for (tkl_pool *p = live; p != NULL; p = p->next_live) count++;
+  tkl_pool **all = count ? malloc(count * sizeof *all) : NULL;
+  if (all != NULL) {
+    for (tkl_pool *p = live; p != NULL; p = p->next_live) {
+      tkl_pool_retain(p);
+      all[(*n)++] = p;
+    }
+  }
+  pthread_mutex_unlock(&live_mu);
+  return all;
+}
+
+static void snapshot_free(tkl_pool **all, size_t n) {
+  for (size_t i = 0; i < n; i++) tkl_pool_release(all[i]);
+  free(all);
+}
+
+/* Waits until the live pools hold no work but daemon groups' (tklua, at the
+** end of a script), running L's fired on_cancel callbacks meanwhile;
+** returns how many daemon tasks are left. Daemon work
+** never ends on its own, so it is counted, not waited for: a round sums
+** every pool's unfinished jobs, waits a slice on a pool with more than
+** daemon work, and the wait ends after two rounds that saw nothing but
+** daemon work and no new submit anywhere. Ends early on Ctrl-C. */
+size_t tkl_wait_live_pools(lua_State *L);
+size_t tkl_wait_live_pools(lua_State *L) {
+  uint64_t last_submitted = UINT64_MAX;
+  size_t daemon = 0;
+  while (!tkl_interrupted()) {
+    tkl_run_callbacks(L, NULL);  /* the main state's, fired meanwhile */
+    size_t n;
+    tkl_pool **all = live_snapshot(&n);
+    daemon = tk_group_daemon_unfinished();
+    uint64_t unfinished = 0, submitted = 0;
+    tkl_pool *busy = NULL;
+    for (size_t i = 0; i < n; i++) {
+      tk_pool_metrics_t m;
+      tk_pool_metrics(all[i]->pool, &m);
+      unfinished += m.pending + m.running;
+      submitted += m.submitted;
+      if (busy == NULL && m.pending + m.running > 0) busy = all[i];
+    }
+    int calm = unfinished <= daemon;
+    if (!calm && busy != NULL) tk_pool_wait_all(busy->pool, 0.05);
+    snapshot_free(all, n);
+    if (calm && submitted == last_submitted) break;
+    last_submitted = calm ? submitted : UINT64_MAX;
+  }
+  return daemon;
+}
+
+void tkl_live_closed(tkl_pool *p) {
+  live_remove(p);
+  tk_pool_metrics_t m;
+  tk_pool_metrics(p->pool, &m);
+  pthread_mutex_lock(&live_mu);
+  if (nclosed < MAX_CLOSED) {
+    snprintf(closed_pools[nclosed].name, sizeof closed_pools[nclosed].name,
+             "%s", p->name);
+    closed_pools[nclosed].m = m;
+    nclosed++;
+  }
+  pthread_mutex_unlock(&live_mu);
+}
+
+/* Cancels everything in every live pool (tklua on Ctrl-C, at the end of a
+** failed script, and for daemon work at the end of any script). On_cancel
+** callbacks run here and may submit or make pools: no lock is held. */
+void tkl_cancel_live_pools(void);
+void tkl_cancel_live_pools(void) {
+  size_t n;
+  tkl_pool **all = live_snapshot(&n);
+  for (size_t i = 0; i < n; i++) tk_pool_shutdown(all[i]->pool, 0, 1);
+  snapshot_free(all, n);
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Mean, p50 and p99 (ms) of n values, sorted in place. */
+static void summary(double *v, size_t n, double out[3]) {
+  out[0] = out[1] = out[2] = 0;
+  if (n == 0) return;
+  qsort(v, n, sizeof *v, cmp_double);
+  double sum = 0;
+  for (size_t i = 0; i < n; i++) sum += v[i];
+  out[0] = sum / (double)n * 1e3;
+  /* Nearest rank: the smallest value with at least q of them at or below. */
+  size_t r50 = (n + 1) / 2, r99 = (size_t)((double)n * 0.99 + 0.999999);
+  out[1] = v[(r50 ? r50 : 1) - 1] * 1e3;
+  out[2] = v[(r99 ? r99 : 1) - 1] * 1e3;
+}
+
+static void print_group(FILE *f, tk_group_t *g, int depth) {
+  size_t n = tk_group_job_count(g);
+  tk_job_t **jobs = malloc((n ? n : 1) * sizeof *jobs);
+  double *run = malloc((n ? n : 1) * sizeof *run);
+  double *wait = malloc((n ? n : 1) * sizeof *wait);
+  if (jobs == NULL || run == NULL || wait == NULL) {
+    free(jobs);
+    free(run);
+    free(wait);
+    return;
+  }
+  size_t got = tk_group_jobs(g, jobs, n);  /* <= n */
+  size_t c[5] = {0, 0, 0, 0, 0}, nr = 0, nw = 0;
+  for (size_t i = 0; i < got; i++) {
+    c[tk_job_state(jobs[i])]++;
+    double e = tk_job_execution_time(jobs[i]), q = tk_job_queue_wait(jobs[i]);
+    if (e >= 0) run[nr++] = e;
+    if (q >= 0) wait[nw++] = q;
+    tk_job_release(jobs[i]);
+  }
+  /* Finished tasks over the group's life (its joins forget old ones);
+  ** the times are those of the tasks it still lists. */
+  tk_group_totals(g, NULL, &c[2], &c[3], &c[4]);
+  double rs[3], ws[3];
+  summary(run, nr, rs);
+  summary(wait, nw, ws);
+  fprintf(f, "  %*s%-*s %7zu %7zu %9zu %6zu %9zu  %7.2f %7.2f %7.2f  %7.2f %7.2f %7.2f\n",
+          depth * 2, "", 20 - depth * 2, tk_group_name(g), c[0], c[1], c[2],
+          c[3], c[4], ws[0], ws[1], ws[2], rs[0], rs[1], rs[2]);
+  free(jobs);
+  free(run);
+  free(wait);
+  size_t nk = tk_group_child_count(g);
+  tk_group_t **kids = malloc((nk ? nk : 1) * sizeof *kids);
+  if (kids == NULL) return;
+  size_t gk = tk_group_children(g, kids, nk);  /* <= nk */
+  for (size_t i = 0; i < gk; i++) {
+    print_group(f, kids[i], depth + 1);
+    tk_group_release(kids[i]);
+  }
+  free(kids);
+}
+
+static void print_pool(FILE *f, const char *name, const tk_pool_metrics_t *m) {
+  fprintf(f, "  %-20s %7d %9llu %9llu %6llu %9llu %6llu %9.0f  %7.2f %7.2f %7.2f  %7.2f %7.2f %7.2f\n",
+          name, m->workers, (unsigned long long)m->submitted,
+          (unsigned long long)m->completed, (unsigned long long)m->failed,
+          (unsigned long long)m->cancelled, (unsigned long long)m->peak_pending,
+          m->uptime > 0 ? (double)(m->completed + m->failed) / m->uptime : 0,
+          m->mean_queue_wait * 1e3, m->p50_queue_wait * 1e3,
+          m->p99_queue_wait * 1e3, m->mean_execution_time * 1e3,
+          m->p50_execution_time * 1e3, m->p99_execution_time * 1e3);
+}
+
+/* tklua --stats: every pool (closed ones too), then every group still
+** alive, as tables. */
+void tkl_print_stats(FILE *f);
+void tkl_print_stats(FILE *f) {
+  fprintf(f, "threadkit stats (times in ms; pool percentiles within a factor "
+             "of 1.4)\n");
+  fprintf(f, "  %-20s %7s %9s %9s %6s %9s %6s %9s  %23s  %23s\n", "pool",
+          "workers", "submitted", "completed", "failed", "cancelled", "peak",
+          "jobs/s", "queue wait mean/p50/p99", "run time mean/p50/p99");
+  pthread_mutex_lock(&live_mu);
+  for (int i = 0; i < nclosed; i++)
+    print_pool(f, closed_pools[i].name, &closed_pools[i].m);
+  for (tkl_pool *p = live; p != NULL; p = p->next_live) {
+    tk_pool_metrics_t m;
+    tk_pool_metrics(p->pool, &m);
+    print_pool(f, p->name, &m);
+  }
+  pthread_mutex_unlock(&live_mu);
+  size_t n = tk_group_child_count(NULL);
+  if (n == 0) return;
+  fprintf(f, "  %-20s %7s %7s %9s %6s %9s  %23s  %23s\n", "group", "pending",
+          "running", "completed", "failed", "cancelled",
+          "queue wait mean/p50/p99", "run time mean/p50/p99");
+  tk_group_t **roots = malloc(n * sizeof *roots);
+  if (roots == NULL) return;
+  size_t got = tk_group_children(NULL, roots, n);  /* <= n */
+  for (size_t i = 0; i < got; i++) {
+    print_group(f, roots[i], 0);
+    tk_group_release(roots[i]);
+  }
+  free(roots);
+}
+
+/* tk.stats() --> the --stats table as text */
+static int l_stats(lua_State *L) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  if (f == NULL) return luaL_error(L, "not enough memory");
+  tkl_print_stats(f);
+  fclose(f);
+  lua_pushlstring(L, text, len);
+  free(text);
+  return 1;
+}
+
+void tkl_open_stats(lua_State *L) {
+  lua_pushcfunction(L, l_stats);
+  lua_setfield(L, -2, "stats");
+}
