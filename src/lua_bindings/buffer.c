@@ -8,6 +8,7 @@
 
 #include "buffer.h"
 #include "code.h"
+#include "ctx.h"
 #include "handles.h"
 #include "lopen.h"
 
@@ -199,6 +200,27 @@ int tkl_buf_hold_code(tkl_buf *b, tkl_code *c) {
 }
 
 
+tkl_buf *tkl_ctx_scratch(tkl_ctx *c) {
+  tkl_buf *b = &c->scratch;
+  /* Whatever a failed encode left: its references go, its room stays. */
+  tkl_buf_clear(b);
+  return b;
+}
+
+tkl_buf *tkl_scratch(lua_State *L) {
+  tkl_ctx *c = tkl_ctx_push(L);
+  lua_pop(L, 1);  /* the registry keeps it */
+  return tkl_ctx_scratch(c);
+}
+
+/* The scratch buffer's memory goes with the state's context; the context
+** stays usable (the debug library can reach it). */
+static void free_scratch(lua_State *L, tkl_ctx *c) {
+  (void)L;
+  tkl_buf_free(&c->scratch);
+  tkl_buf_init(&c->scratch);
+}
+
 /* A buffer on a Lua stack, freed by the collector unless taken. */
 static const char guard_mt[] = "threadkit.bufguard";
 
@@ -217,6 +239,7 @@ tkl_buf **tkl_push_buf_guard(lua_State *L) {
 }
 
 void tkl_open_buffers(lua_State *L) {
+  tkl_ctx_on_close(TKL_CLOSE_SCRATCH, free_scratch);
   luaL_newmetatable(L, guard_mt);
   lua_pushcfunction(L, guard_gc);
   lua_setfield(L, -2, "__gc");

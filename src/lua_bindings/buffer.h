@@ -8,6 +8,8 @@
 #include "tkl_common.h"
 #include "code.h"
 
+struct tkl_ctx;
+
 /* The room a reused buffer (a state's scratch) keeps between values: one
 ** that grew past it for a large value gives that memory back. */
 #define TKL_BUF_KEEP ((size_t)64 * 1024)
@@ -81,5 +83,11 @@ TKL_INTERNAL int tkl_buf_hold_code(tkl_buf *b, tkl_code *c);
 ** the buffer into *guard, and the collector frees it unless the caller
 ** takes it back (*guard = NULL) first. Returns the guard. */
 TKL_INTERNAL tkl_buf **tkl_push_buf_guard(lua_State *L);
+
+/* The state's reusable encoding buffer (in its context c), emptied:
+** submit encodes into it so that an error leaks nothing. */
+TKL_INTERNAL tkl_buf *tkl_ctx_scratch(struct tkl_ctx *c);
+/* The same, looking the context up. */
+TKL_INTERNAL tkl_buf *tkl_scratch(lua_State *L);
 
 #endif

@@ -12,7 +12,6 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "buffer.h"
 #include "code.h"
 #include "ctx.h"
 #include "lopen.h"
@@ -42,8 +41,7 @@ static int ctx_gc(lua_State *L) {
       lua_rawlen(L, 1) != sizeof *c || c->tag != &ctx_key)
     return 0;
   run_closer(L, c, TKL_CLOSE_CALLBACKS);
-  tkl_buf_free(&c->scratch);
-  tkl_buf_init(&c->scratch);
+  run_closer(L, c, TKL_CLOSE_SCRATCH);
   /* The code its cache of sent functions holds may go. */
   for (int i = 0; i < TKL_FN_SLOTS; i++) {
     tkl_code_release(c->fn_code[i]);
@@ -63,7 +61,6 @@ void tkl_open_ctx(lua_State *L) {
     c->dec_id[i] = -1;  /* no id */
     c->dec_ref[i] = LUA_NOREF;
   }
-  tkl_buf_init(&c->scratch);
   /* A second open of the module in the state (a loader that cleared
   ** package.loaded) makes a new context: the fired callbacks are the
   ** state's, and move to it. */
@@ -85,12 +82,6 @@ tkl_ctx *tkl_ctx_push(lua_State *L) {
   return lua_touserdata(L, -1);
 }
 
-tkl_buf *tkl_ctx_scratch(tkl_ctx *c) {
-  tkl_buf *b = &c->scratch;
-  /* Whatever a failed encode left: its references go, its room stays. */
-  tkl_buf_clear(b);
-  return b;
-}
 
 /* Below this a worker's heap is left to the collector's own pace. */
 #define TRIM_MIN_KB (8 * 1024)
@@ -102,10 +93,4 @@ void tkl_state_trim(lua_State *L, tkl_ctx *c) {
   if (!lua_gc(L, LUA_GCISRUNNING)) return;  /* stopped by the script */
   lua_gc(L, LUA_GCCOLLECT);
   c->trim_floor_kb = lua_gc(L, LUA_GCCOUNT);
-}
-
-tkl_buf *tkl_scratch(lua_State *L) {
-  tkl_ctx *c = tkl_ctx_push(L);
-  lua_pop(L, 1);  /* the registry keeps it */
-  return tkl_ctx_scratch(c);
 }

@@ -48,27 +48,20 @@ typedef struct tkl_ctx {
 
 /* What a part does when a state's context is collected (the state
 ** closes), in the order of the slots: the state's fired callbacks run
-** first; then the context lets go of its own buffers and code; then what
-** the default pool's hold and the containers' cycles need. */
-enum { TKL_CLOSE_CALLBACKS, TKL_CLOSE_DEFAULT_POOL, TKL_CLOSE_CYCLES,
-       TKL_CLOSE_SLOTS };
+** first, then its scratch buffer goes; the context lets go of its code;
+** then go its hold on the default pool and the cycles its boxes left. */
+enum { TKL_CLOSE_CALLBACKS, TKL_CLOSE_SCRATCH, TKL_CLOSE_DEFAULT_POOL,
+       TKL_CLOSE_CYCLES, TKL_CLOSE_SLOTS };
 typedef void (*tkl_ctx_closer)(lua_State *L, tkl_ctx *c);
 TKL_INTERNAL void tkl_ctx_on_close(int slot, tkl_ctx_closer fn);
 
 /* Pushes this state's context (a registry lookup) and returns it. */
 TKL_INTERNAL tkl_ctx *tkl_ctx_push(lua_State *L);
-/* Its scratch buffer, emptied (see tkl_scratch). */
-TKL_INTERNAL tkl_buf *tkl_ctx_scratch(tkl_ctx *c);
 /* After a worker's task: collects the state's garbage at once when its
 ** heap has grown past twice what it was after the last such collection
 ** (and past a few MiB), so that a large value a task decoded or made
 ** does not stay in an idle worker (a task's path makes few of the calls
 ** that drive the collector). */
 TKL_INTERNAL void tkl_state_trim(lua_State *L, tkl_ctx *c);
-
-
-/* The state's reusable encoding buffer, emptied (submit encodes into it
-** so that an error leaks nothing). */
-TKL_INTERNAL tkl_buf *tkl_scratch(lua_State *L);
 
 #endif

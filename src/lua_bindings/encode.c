@@ -22,8 +22,6 @@
 #include "ctx.h"
 #include "handles.h"
 #include "lopen.h"
-#include "ltask.h"
-#include "lwait.h"
 #include "transfer.h"
 #include "wire.h"
 
@@ -69,6 +67,7 @@ typedef struct enc {
                                     0 until a function needs it */
   int next_id;
   tkl_encode_mode mode;
+  const void *self;              /* results: the job they belong to */
   int top_index;                 /* which top-level value (1-based) */
   path_ent path[MAX_DEPTH + 1];
   int depth;
@@ -435,9 +434,7 @@ static void encode_handle(enc *e, int idx) {
     /* A task returning its own job would make the job hold itself through
     ** its result: that reference is weak (the result lives in the job, so
     ** the job outlives every decode of it). */
-    tkl_task *t = tkl_current_task();
-    int weak = kind == TKL_K_JOB && e->mode == TKL_ENCODE_RESULTS &&
-               t != NULL && t->job == p;
+    int weak = kind == TKL_K_JOB && e->self == p;
     if (!weak) tkl_retain_handle(kind, p);
     b->refs[b->nrefs].kind = kind;
     b->refs[b->nrefs].weak = weak;
@@ -538,13 +535,14 @@ static void fit(tkl_buf *b) {
   }
 }
 
-void tkl_encode_ctx(lua_State *L, int ctx, int first, int n, tkl_buf *b,
-                    tkl_encode_mode mode) {
+static void encode(lua_State *L, int ctx, int first, int n, tkl_buf *b,
+                   tkl_encode_mode mode, const void *self) {
   enc e;
   e.L = L;
   e.b = b;
   e.next_id = 0;
   e.mode = mode;
+  e.self = self;
   e.depth = 0;
   e.ctx = ctx;
   if (n > MAX_VALUES)
@@ -567,7 +565,16 @@ void tkl_encode_ctx(lua_State *L, int ctx, int first, int n, tkl_buf *b,
   fit(b);
 }
 
+void tkl_encode_ctx(lua_State *L, int ctx, int first, int n, tkl_buf *b,
+                    tkl_encode_mode mode) {
+  encode(L, ctx, first, n, b, mode, NULL);
+}
+
 void tkl_encode(lua_State *L, int first, int n, tkl_buf *b,
                 tkl_encode_mode mode) {
-  tkl_encode_ctx(L, 0, first, n, b, mode);
+  encode(L, 0, first, n, b, mode, NULL);
+}
+
+void tkl_encode_results(lua_State *L, int n, tkl_buf *b, tk_job_t *self) {
+  encode(L, 0, 1, n, b, TKL_ENCODE_RESULTS, self);
 }

@@ -25,7 +25,6 @@
 */
 #include "lcoro.h"
 #include "ltask.h"
-#include "lwait.h"
 
 /* How a resume ends: values (>= 0 of them on top of L), an error (its
 ** message on top), or a suspension (the caller yields). */

@@ -7,10 +7,11 @@
 #include <stdatomic.h>
 
 #include "ctx.h"
+#include "ldefault.h"
 #include "lopen.h"
-#include "lpool.h"
 #include "ltask.h"
 #include "lwait.h"
+#include "pool.h"
 
 /* Written under default_mu; read bare only to compare with a pool the
 ** reader holds (get_default). */

@@ -8,13 +8,14 @@
 
 #include "handles.h"
 #include "lcallbacks.h"
+#include "ldefault.h"
 #include "lopen.h"
 #include "lopts.h"
-#include "lpool.h"
 #include "lsubmit.h"
 #include "ltask.h"
 #include "ltrace.h"
 #include "lwait.h"
+#include "pool.h"
 
 static void group_retain(void *g) { tk_group_retain(g); }
 static void group_release(void *g) { tk_group_release(g); }

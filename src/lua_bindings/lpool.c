@@ -9,16 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buffer.h"
 #include "ctx.h"
 #include "handles.h"
+#include "ldefault.h"
 #include "lopen.h"
 #include "lopts.h"
-#include "lpool.h"
 #include "lsubmit.h"
 #include "ltask.h"
 #include "lwait.h"
-#include "tkl_atomic.h"
+#include "pool.h"
 #include "transfer.h"
 
 /* A pool's box: the one tk.pool made (owner: it shuts the pool down when
@@ -26,73 +25,6 @@
 typedef tkl_box pool_box;
 #define P(b) ((tkl_pool *)(b)->ptr)
 
-
-void tkl_pool_retain(tkl_pool *p) { atomic_fetch_add(&p->refs, 1); }
-
-static void *free_core_later(void *core) {
-  tk_pool_free(core);
-  return NULL;
-}
-
-/* The core pool lives as long as its tkl_pool, shut down or not: a state
-** that still holds the pool may submit (and fail cleanly) at any time. */
-void tkl_pool_release(tkl_pool *p) {
-  if (p == NULL || !tkl_ref_drop(&p->refs)) return;
-  if (p->owned && tk_pool_free(p->pool) == TK_EBUSY) {
-    /* The last reference went on one of the pool's own workers (its
-    ** state closing as the pool shuts down): a worker cannot join itself,
-    ** so another thread frees the pool. */
-    pthread_t th;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&th, &attr, free_core_later, p->pool) != 0)
-      fprintf(stderr, "threadkit: cannot free pool '%s' (pthread_create)\n",
-              p->name);
-    pthread_attr_destroy(&attr);
-  }
-  tkl_buf_free(&p->init);
-  free(p->path);
-  free(p->cpath);
-  free(p);
-}
-
-
-/* }====================================================== */
-
-/* Shuts the pool down, waiting for its work if `wait` (unless called from
-** one of its own workers, which cannot wait for themselves). Any thread
-** may call it, at once with others: the core shutdown is idempotent, the
-** first close takes the pool off the live list. The core pool is freed
-** with the last reference (tkl_pool_release). */
-static void pool_close_wait(tkl_pool *p, int cancel_pending, int wait) {
-  if (!p->owned) return;
-  /* Still on the live list while it waits for its work: Ctrl-C may have
-  ** to cancel that work (tkl_cancel_live_pools). */
-  tk_pool_shutdown(p->pool, wait, cancel_pending);
-  if (atomic_exchange(&p->closed, 1)) return;
-  tkl_live_closed(p);
-}
-
-void tkl_pool_close(tkl_pool *p, int cancel_pending) {
-  pool_close_wait(p, cancel_pending, 1);
-}
-
-/* A handle on p (a box but those in p's own workers' states, a value in
-** transit) holds a reference, and keeps p up: when the last handle goes
-** the pool shuts down, waiting for its work if `wait` (a box collected)
-** or not (a value dropped, maybe under a lock). */
-static void retain_handle(void *p) {
-  atomic_fetch_add(&((tkl_pool *)p)->handles, 1);
-  tkl_pool_retain(p);
-}
-
-static void release_handle(tkl_pool *p, int wait) {
-  if (atomic_fetch_sub(&p->handles, 1) == 1) pool_close_wait(p, 0, wait);
-  tkl_pool_release(p);
-}
-
-static void drop_handle(void *p) { release_handle(p, 0); }
 
 /* A box made in a state of one of p's own workers holds no handle: a
 ** pool's tasks cannot keep it up after every other holder let go (the box
@@ -102,7 +34,7 @@ static void boxed(tkl_box *b) {
   tkl_task *t = tkl_current_task();
   if (t != NULL && t->pool == p) {
     b->owner = -1;
-    if (atomic_fetch_sub(&p->handles, 1) == 1) pool_close_wait(p, 0, 0);
+    tkl_pool_drop_own_handle(p);
   }
 }
 
@@ -111,46 +43,9 @@ static void push_box_mt(lua_State *L, void *p) { push_pool_mt(L, p); }
 
 /* Every pool box has a metatable of its own (push_pool_mt). */
 static const tkl_kind pool_kind = {TKL_K_POOL, "pool", TK_POOL_MT,
-                                   retain_handle, drop_handle, boxed,
+                                   tkl_pool_retain_handle,
+                                   tkl_pool_drop_handle, boxed,
                                    push_box_mt, NULL};
-
-tkl_pool *tkl_pool_make(lua_State *L, int workers, const char *name,
-                           size_t capacity, int block) {
-  tkl_pool *p = calloc(1, sizeof *p);
-  if (p == NULL) luaL_error(L, "not enough memory");
-  atomic_init(&p->refs, 1);
-  atomic_init(&p->handles, 1);  /* the owner box's (a default pool: its
-                                   sentinel's, which never lets it go) */
-  atomic_init(&p->closed, 0);
-  p->owned = 1;
-  snprintf(p->name, sizeof p->name, "%s", name ? name : "tk");
-  lua_getglobal(L, "package");
-  if (lua_istable(L, -1)) {
-    if (lua_getfield(L, -1, "path") == LUA_TSTRING)
-      p->path = strdup(lua_tostring(L, -1));
-    lua_pop(L, 1);
-    if (lua_getfield(L, -1, "cpath") == LUA_TSTRING)
-      p->cpath = strdup(lua_tostring(L, -1));
-    lua_pop(L, 1);
-  }
-  lua_pop(L, 1);
-  tkl_buf_init(&p->init);
-  tk_pool_opts_t o = {0};
-  o.workers = workers;
-  o.name = p->name;
-  o.capacity = capacity;
-  p->capacity = capacity;
-  o.block_on_full = block;
-  int rc = tk_pool_new(&o, &p->pool);
-  if (rc != 0) {
-    tkl_pool_release(p);
-    luaL_error(L, "cannot create pool: %s",
-               rc == TK_ESYS && tk_system_error() ? tk_system_error()
-                                                  : tk_strerror(rc));
-  }
-  tkl_live_add(p);
-  return p;
-}
 
 /* The pool of the box at idx; a box closed by __close or collected holds
 ** none. A pool shut down is still a pool: its submits fail cleanly. */
@@ -347,7 +242,7 @@ static int pool_gc(lua_State *L) {
   b->ptr = NULL;
   if (p == NULL) return 0;
   if (b->owner < 0) tkl_pool_release(p);  /* held no handle */
-  else release_handle(p, 1);
+  else tkl_pool_release_handle(p, 1);
   return 0;
 }
 
@@ -401,20 +296,6 @@ static void push_pool_mt(lua_State *L, tkl_pool *p) {
   lua_setfield(L, shared + 1, "__index");
   lua_pop(L, 1);
   lua_remove(L, shared);
-}
-
-/* For the embedding API: a pool made by the host, not owned. */
-tkl_pool *tkl_pool_wrap(tk_pool_t *core);
-tkl_pool *tkl_pool_wrap(tk_pool_t *core) {
-  tkl_pool *p = calloc(1, sizeof *p);
-  if (p == NULL) return NULL;
-  atomic_init(&p->refs, 1);
-  atomic_init(&p->closed, 0);
-  p->pool = core;
-  p->owned = 0;
-  snprintf(p->name, sizeof p->name, "host");
-  tkl_buf_init(&p->init);
-  return p;
 }
 
 void tkl_open_pool(lua_State *L) {

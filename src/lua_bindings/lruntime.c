@@ -9,63 +9,8 @@
 
 #include "lcallbacks.h"
 #include "lopen.h"
-#include "lpool.h"
 #include "ltask.h"
-
-/* Pools that tklua waits for at the end of a script. */
-static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
-static tkl_pool *live;
-
-/* The last metrics of pools already closed, for --stats. */
-#define MAX_CLOSED 64
-static struct {
-  char name[32];
-  tk_pool_metrics_t m;
-} closed_pools[MAX_CLOSED];
-static int nclosed;              /* live_mu */
-
-void tkl_live_add(tkl_pool *p) {
-  pthread_mutex_lock(&live_mu);
-  p->next_live = live;
-  live = p;
-  pthread_mutex_unlock(&live_mu);
-}
-
-static void live_remove(tkl_pool *p) {
-  pthread_mutex_lock(&live_mu);
-  for (tkl_pool **pp = &live; *pp != NULL; pp = &(*pp)->next_live) {
-    if (*pp == p) {
-      *pp = p->next_live;
-      break;
-    }
-  }
-  pthread_mutex_unlock(&live_mu);
-}
-
-/* The live pools, each retained (tkl_pool_release each, then free the
-** array); NULL with *n = 0 when there are none or no memory. Waits and
-** cancellations run on a snapshot: live_mu is never held across them, as
-** a task or a callback may make, close or look at pools meanwhile. */
-static tkl_pool **live_snapshot(size_t *n) {
-  *n = 0;
-  pthread_mutex_lock(&live_mu);
-  size_t count = 0;
-  for (tkl_pool *p = live; p != NULL; p = p->next_live) count++;
-  tkl_pool **all = count ? malloc(count * sizeof *all) : NULL;
-  if (all != NULL) {
-    for (tkl_pool *p = live; p != NULL; p = p->next_live) {
-      tkl_pool_retain(p);
-      all[(*n)++] = p;
-    }
-  }
-  pthread_mutex_unlock(&live_mu);
-  return all;
-}
-
-static void snapshot_free(tkl_pool **all, size_t n) {
-  for (size_t i = 0; i < n; i++) tkl_pool_release(all[i]);
-  free(all);
-}
+#include "pool.h"
 
 /* Waits until the live pools hold no work but daemon groups' (tklua, at the
 ** end of a script), running L's fired on_cancel callbacks meanwhile;
@@ -81,7 +26,7 @@ size_t tkl_wait_live_pools(lua_State *L) {
   while (!tkl_interrupted()) {
     tkl_run_callbacks(L, NULL);  /* the main state's, fired meanwhile */
     size_t n;
-    tkl_pool **all = live_snapshot(&n);
+    tkl_pool **all = tkl_live_pools(&n);
     daemon = tk_group_daemon_unfinished();
     uint64_t unfinished = 0, submitted = 0;
     tkl_pool *busy = NULL;
@@ -94,25 +39,11 @@ size_t tkl_wait_live_pools(lua_State *L) {
     }
     int calm = unfinished <= daemon;
     if (!calm && busy != NULL) tk_pool_wait_all(busy->pool, 0.05);
-    snapshot_free(all, n);
+    tkl_live_pools_free(all, n);
     if (calm && submitted == last_submitted) break;
     last_submitted = calm ? submitted : UINT64_MAX;
   }
   return daemon;
-}
-
-void tkl_live_closed(tkl_pool *p) {
-  live_remove(p);
-  tk_pool_metrics_t m;
-  tk_pool_metrics(p->pool, &m);
-  pthread_mutex_lock(&live_mu);
-  if (nclosed < MAX_CLOSED) {
-    snprintf(closed_pools[nclosed].name, sizeof closed_pools[nclosed].name,
-             "%s", p->name);
-    closed_pools[nclosed].m = m;
-    nclosed++;
-  }
-  pthread_mutex_unlock(&live_mu);
 }
 
 /* Cancels everything in every live pool (tklua on Ctrl-C, at the end of a
@@ -121,9 +52,9 @@ void tkl_live_closed(tkl_pool *p) {
 void tkl_cancel_live_pools(void);
 void tkl_cancel_live_pools(void) {
   size_t n;
-  tkl_pool **all = live_snapshot(&n);
+  tkl_pool **all = tkl_live_pools(&n);
   for (size_t i = 0; i < n; i++) tk_pool_shutdown(all[i]->pool, 0, 1);
-  snapshot_free(all, n);
+  tkl_live_pools_free(all, n);
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -208,15 +139,17 @@ void tkl_print_stats(FILE *f) {
   fprintf(f, "  %-20s %7s %9s %9s %6s %9s %6s %9s  %23s  %23s\n", "pool",
           "workers", "submitted", "completed", "failed", "cancelled", "peak",
           "jobs/s", "queue wait mean/p50/p99", "run time mean/p50/p99");
-  pthread_mutex_lock(&live_mu);
-  for (int i = 0; i < nclosed; i++)
-    print_pool(f, closed_pools[i].name, &closed_pools[i].m);
-  for (tkl_pool *p = live; p != NULL; p = p->next_live) {
+  tkl_closed_pool closed[TKL_MAX_CLOSED];
+  size_t nc = tkl_closed_pools(closed);
+  for (size_t i = 0; i < nc; i++) print_pool(f, closed[i].name, &closed[i].m);
+  size_t nl;
+  tkl_pool **all = tkl_live_pools(&nl);
+  for (size_t i = 0; i < nl; i++) {
     tk_pool_metrics_t m;
-    tk_pool_metrics(p->pool, &m);
-    print_pool(f, p->name, &m);
+    tk_pool_metrics(all[i]->pool, &m);
+    print_pool(f, all[i]->name, &m);
   }
-  pthread_mutex_unlock(&live_mu);
+  tkl_live_pools_free(all, nl);
   size_t n = tk_group_child_count(NULL);
   if (n == 0) return;
   fprintf(f, "  %-20s %7s %7s %9s %6s %9s  %23s  %23s\n", "group", "pending",

@@ -5,14 +5,13 @@
 #include <stdlib.h>
 
 #include "buffer.h"
-#include "ctx.h"
 #include "handles.h"
 #include "lopen.h"
 #include "lopts.h"
-#include "lpool.h"
 #include "lsubmit.h"
 #include "ltask.h"
 #include "lwait.h"
+#include "pool.h"
 #include "transfer.h"
 
 #define TK_SCHEDULE_MT "threadkit.schedule"

@@ -10,14 +10,13 @@
 #include <string.h>
 
 #include "buffer.h"
-#include "ctx.h"
 #include "handles.h"
 #include "lcallbacks.h"
 #include "lopts.h"
-#include "lpool.h"
 #include "lsubmit.h"
 #include "ltask.h"
 #include "lwait.h"
+#include "pool.h"
 #include "transfer.h"
 
 int tkl_priority(lua_State *L, int idx, int arg) {

@@ -5,7 +5,7 @@
 #ifndef TKL_LSUBMIT_H
 #define TKL_LSUBMIT_H
 
-#include "lpool.h"
+#include "pool.h"
 #include "tkl_common.h"
 
 /* Registry key (its address) of the retry runner lscript.c registers. */

@@ -16,9 +16,9 @@
 #include "handles.h"
 #include "lcallbacks.h"
 #include "lcoro.h"
-#include "lpool.h"
 #include "ltask.h"
 #include "lwait.h"
+#include "pool.h"
 #include "tkl_atomic.h"
 #include "transfer.h"
 
@@ -208,6 +208,12 @@ static slot *worker_slot(tkl_pool *p, char *err, size_t errlen) {
 
 /* {====================================================== running tasks */
 
+tkl_task *tkl_task_of(tk_job_t *job) {
+  tk_task_fn fn;
+  void *arg = tk_job_arg(job, &fn);
+  return fn == tkl_task_run ? arg : NULL;
+}
+
 /* The task this thread runs now: its slot's (one thread-local read). */
 static tkl_task *running_task(void) {
   slot *me = myslot;
@@ -351,7 +357,7 @@ static int body_k(lua_State *L, int status, lua_KContext k) {
                            "coroutine", i);
   }
   tkl_buf *scratch = tkl_ctx_scratch(myslot->ctx);  /* L is a worker's */
-  tkl_encode(L, 1, n, scratch, TKL_ENCODE_RESULTS);
+  tkl_encode_results(L, n, scratch, t->job);
   if (tkl_blob_take(&t->out, scratch, t->out_space, sizeof t->out_space) != 0)
     return luaL_error(L, "not enough memory");
   return 0;
@@ -550,6 +556,14 @@ int tkl_raise_cancel(lua_State *L) {
 /* }====================================================== */
 
 /* {====================================================== coroutines */
+
+const char tkl_wait_tag = 0;
+
+int tkl_wait_suspend(lua_State *L, lua_KFunction k, lua_KContext ctx) {
+  lua_pushlightuserdata(L, (void *)&tkl_wait_tag);
+  return lua_yieldk(L, 1, ctx, k);
+}
+
 
 void tkl_coro_enter(lua_State *from, lua_State *co, int may_suspend,
                     tkl_coro_mark *m) {

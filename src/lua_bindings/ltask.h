@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "buffer.h"
-#include "lpool.h"
+#include "pool.h"
 #include "tkl_common.h"
 
 /* What few tasks have, made on first need (a task is kept small: every
@@ -110,5 +110,19 @@ TKL_INTERNAL void tkl_coro_enter(lua_State *from, lua_State *co,
 ** wait that suspends the task: `from` must yield too (tkl_wait_suspend). */
 TKL_INTERNAL int tkl_coro_leave(lua_State *from, const tkl_coro_mark *m,
                                 int status);
+
+/* Yields L for the task's wait (the tag, tkl_waiting), continuing in k:
+** the wait's own function, or a resume passing it up (lcoro.c). */
+TKL_INTERNAL int tkl_wait_suspend(lua_State *L, lua_KFunction k,
+                                  lua_KContext ctx);
+/* A coroutine suspended for its task's threadkit wait (the task's own, or
+** one on the way to the wait) yielded one value, the address of this tag,
+** which stays on top of its stack until the task resumes it (and removes
+** it): no other task may resume or close it meanwhile. */
+TKL_INTERNAL extern const char tkl_wait_tag;
+static inline int tkl_waiting(lua_State *co) {
+  return lua_status(co) == LUA_YIELD && lua_gettop(co) > 0 &&
+         lua_touserdata(co, -1) == &tkl_wait_tag;
+}
 
 #endif

@@ -142,13 +142,6 @@ void *tkl_wait_begin_waker(lua_State *L, tkl_task *t, double secs) {
   return wk;
 }
 
-const char tkl_wait_tag = 0;
-
-int tkl_wait_suspend(lua_State *L, lua_KFunction k, lua_KContext ctx) {
-  lua_pushlightuserdata(L, (void *)&tkl_wait_tag);
-  return lua_yieldk(L, 1, ctx, k);
-}
-
 int tkl_wait_end(lua_State *L) {
   (void)L;
   tkl_task *t = tkl_current_task();

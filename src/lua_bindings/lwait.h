@@ -5,7 +5,8 @@
 **
 ** A wait site asks tkl_yieldable_task (ltask.h) first. With a task that
 ** can yield it arms wake sources on a tkl_wait and yields through
-** tkl_wait_suspend; its continuation calls tkl_wait_end and looks again.
+** tkl_wait_suspend (ltask.h); its continuation calls tkl_wait_end and
+** looks again.
 ** Without one it blocks: tkl_block_until for a condition with a waiting
 ** call of its own (a job, a token, a group), or the tkl_block steps around
 ** a condition variable under the caller's own lock (a channel).
@@ -55,26 +56,12 @@ TKL_INTERNAL void tkl_waker_release(void *waker);
 ** work). */
 TKL_INTERNAL void *tkl_wait_begin_waker(lua_State *L, tkl_task *t,
                                         double secs);
-/* Yields L for the task's wait (the tag, tkl_waiting), continuing in k:
-** the wait's own function, or a resume passing it up (lcoro.c). */
-TKL_INTERNAL int tkl_wait_suspend(lua_State *L, lua_KFunction k,
-                                  lua_KContext ctx);
 /* In the continuation: ends the wait (unregisters its sources). Returns
 ** 1 if the deadline passed. */
 TKL_INTERNAL int tkl_wait_end(lua_State *L);
 /* The same, and 1 also when the task was cancelled: a wait that should not
 ** begin again. */
 TKL_INTERNAL int tkl_wait_end_given_up(lua_State *L);
-
-/* A coroutine suspended for its task's threadkit wait (the task's own, or
-** one on the way to the wait) yielded one value, the address of this tag,
-** which stays on top of its stack until the task resumes it (and removes
-** it): no other task may resume or close it meanwhile. */
-TKL_INTERNAL extern const char tkl_wait_tag;
-static inline int tkl_waiting(lua_State *co) {
-  return lua_status(co) == LUA_YIELD && lua_gettop(co) > 0 &&
-         lua_touserdata(co, -1) == &tkl_wait_tag;
-}
 
 /* }====================================================== */
 

@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "buffer.h"
-#include "lpool.h"
 #include "ltask.h"
 #include "lwait.h"
+#include "pool.h"
 
 /* Tasks whose function and arguments fit in TASK_INLINE bytes (most) come
 ** from a slab (tk_slab_t: apart from the submitting state's objects);
@@ -89,10 +89,4 @@ void tkl_task_free(void *arg) {
   if (t->from_slab == FROM_TASK_SLAB) tk_slab_free(&task_slab, t);
   else if (t->from_slab == FROM_ROOMY_SLAB) tk_slab_free(&roomy_slab, t);
   else free(t);
-}
-
-tkl_task *tkl_task_of(tk_job_t *job) {
-  tk_task_fn fn;
-  void *arg = tk_job_arg(job, &fn);
-  return fn == tkl_task_run ? arg : NULL;
 }

@@ -35,6 +35,11 @@ typedef enum tkl_encode_mode {
 ** into b. Raises a Lua error naming where a value cannot be copied. */
 TKL_INTERNAL void tkl_encode(lua_State *L, int first, int n, tkl_buf *b,
                              tkl_encode_mode mode);
+/* A task's n results, the whole stack of L, for the task of job self: a
+** reference to self among them holds none (the job holds its results, so
+** it outlives every decode of them). */
+TKL_INTERNAL void tkl_encode_results(lua_State *L, int n, tkl_buf *b,
+                                     tk_job_t *self);
 /* The same with the state's context at index ctx (absolute or upvalue;
 ** 0: look it up), saving its lookup. */
 TKL_INTERNAL void tkl_encode_ctx(lua_State *L, int ctx, int first, int n,
