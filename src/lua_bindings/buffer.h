@@ -34,7 +34,7 @@ typedef struct tkl_buf {
 
 typedef struct tkl_ref {
   int kind;                      /* TKL_K_* */
-  int weak;                      /* holds no reference (see transfer.c) */
+  int weak;                      /* holds no reference (tkl_encode_results) */
   void *ptr;
 } tkl_ref;
 

@@ -22,7 +22,7 @@ typedef struct tkl_ctx {
                                     else, even dressed by the debug library */
   tkl_buf scratch;               /* see tkl_scratch */
   /* The plain functions (no upvalue but _ENV) this state sent last, by
-  ** closure address, with their ids (transfer.c). User values anchor the
+  ** closure address, with their ids (encode.c). User values anchor the
   ** closures, so a listed address cannot be reused by another object. */
   const void *fn[TKL_FN_SLOTS];
   lua_Integer fn_id[TKL_FN_SLOTS];
@@ -34,7 +34,7 @@ typedef struct tkl_ctx {
   lua_Integer dec_id[TKL_FN_SLOTS];
   int dec_ref[TKL_FN_SLOTS];
   struct tkl_pool *default_pool; /* the default pool, held by this state
-                                    once it used it (lpool.c) */
+                                    once it used it (ldefault.c) */
   tkl_fired *fired;              /* on_cancel callbacks to run here, once
                                     one was registered (lcallbacks.c) */
   int trim_floor_kb;             /* worker states: the heap after the last

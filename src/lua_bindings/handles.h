@@ -16,7 +16,7 @@
 #define TK_GROUP_MT "threadkit.group"
 
 /* The kinds of object a box holds. The numbers travel in encoded values
-** (transfer.c), so they are fixed here rather than given out as kinds
+** (encode.c), so they are fixed here rather than given out as kinds
 ** register. */
 enum { TKL_K_JOB = 1, TKL_K_TOKEN, TKL_K_CHANNEL, TKL_K_SHARED, TKL_K_POOL,
        TKL_K_GROUP };

@@ -153,8 +153,6 @@ static int l_channel(lua_State *L) {
   return 1;
 }
 
-/* {====================================================== waits */
-
 /* With mu held: room for one more value in the ring. 0, or TK_ENOMEM. */
 static int grow(tkl_channel *c) {
   size_t cap = c->cap ? c->cap * 2 : 16;
@@ -168,6 +166,12 @@ static int grow(tkl_channel *c) {
   c->head = 0;
   return 0;
 }
+
+/* {====================================================== waits */
+
+/* A wait's deadline travels on the Lua stack, across suspensions, as
+** tkl_now seconds (< 0: none), so that a wake-up that finds nothing to do
+** waits only for what is left. */
 
 /* Suspends the running task t on list l until a wake, its deadline or its
 ** cancellation, unless `ready` already holds once the waker is listed.

@@ -14,7 +14,7 @@
 #include "pool.h"
 
 /* Written under default_mu; read bare only to compare with a pool the
-** reader holds (get_default). */
+** reader holds (tkl_default_pool_ctx). */
 static pthread_mutex_t default_mu = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic(tkl_pool *) default_pool;
 static int default_workers;      /* 0: one per CPU */

@@ -19,7 +19,7 @@ TKL_INTERNAL void tkl_check_options(lua_State *L, int idx, int arg,
                                     const char *const known[]);
 
 
-/* Lists from Lua (llist.c) are read raw: their own entries 1..n, with n
+/* Lists from Lua (lopts.c) are read raw: their own entries 1..n, with n
 ** = lua_rawlen (never __len), and no key outside 1..n. tkl_list_length
 ** returns n, or -1 with a description of an offending key pushed. */
 TKL_INTERNAL lua_Integer tkl_list_length(lua_State *L, int idx);

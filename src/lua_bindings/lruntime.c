@@ -1,7 +1,7 @@
 /*
-** lruntime.c - the pools of the process: the live ones, which tklua waits
-** for and cancels, and the last metrics of those closed, for --stats. See
-** LICENSE for copyright and licence.
+** lruntime.c - what tklua asks of the process's pools: wait for the live
+** ones, cancel them, print every pool's and group's figures (--stats,
+** tk.stats). See LICENSE for copyright and licence.
 */
 #include <pthread.h>
 #include <stdio.h>

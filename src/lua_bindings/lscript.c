@@ -143,7 +143,7 @@ static int note_attempt(lua_State *L) {
   return 0;
 }
 
-/* list_length(t) --> its length if t is a list (llist.c: its keys are
+/* list_length(t) --> its length if t is a list (lopts.c: its keys are
 ** exactly 1..n, read raw), else nil and a description of an offending key.
 ** In C: map checks a million-item list in milliseconds. */
 static int list_length(lua_State *L) {

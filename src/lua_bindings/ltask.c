@@ -16,6 +16,7 @@
 #include "handles.h"
 #include "lcallbacks.h"
 #include "lcoro.h"
+#include "lopen.h"
 #include "ltask.h"
 #include "lwait.h"
 #include "pool.h"
@@ -24,7 +25,6 @@
 
 /* {====================================================== worker states */
 
-int luaopen_threadkit(lua_State *L);
 
 /* Each thread that runs Lua tasks has a slot saying what it runs, so that
 ** a hard stop (job cancelled with force, timeout, tklua's Ctrl-C) can set a
@@ -112,7 +112,7 @@ static int describe_error(lua_State *L) {
 static int setup_state(lua_State *L) {
   tkl_pool *p = lua_touserdata(L, 1);
   luaL_openlibs(L);
-  /* Before threadkit names the library's functions (transfer.c). */
+  /* Before threadkit names the library's functions (module.c). */
   lua_getglobal(L, "coroutine");
   tkl_open_coroutines(L);
   lua_pop(L, 1);

@@ -45,7 +45,7 @@ typedef struct tkl_task {
   unsigned char has_timeout;     /* its timeout stops it hard */
   unsigned char error_kept;      /* failed: out holds the error value
                                     (TKL_ERROR_*) */
-  unsigned char from_slab;       /* which allocator (ltask.c) */
+  unsigned char from_slab;       /* which allocator (task.c) */
 } tkl_task;
 
 /* What a failed task's out holds: nothing (its error value could not be

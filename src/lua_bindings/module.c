@@ -10,7 +10,6 @@
 #include "lopen.h"
 #include "transfer.h"
 
-__attribute__((visibility("default"))) int luaopen_threadkit(lua_State *L);
 
 static const char *const libs[] = {"_G", "string", "table", "math", "io",
                                    "os", "utf8", "coroutine", "debug",
@@ -73,7 +72,7 @@ static int is_std_cfunc(const char *name, lua_CFunction fn) {
 
 /* Names every C function of the loaded standard libraries and of threadkit
 ** (its private ones too, tkl_private_cfuncs) so that functions holding
-** them can travel (transfer.c). */
+** them can travel (encode.c). */
 static void register_cfuncs(lua_State *L, int module) {
   pthread_once(&std_once, list_std_cfuncs);
   lua_newtable(L);  /* function -> name */

@@ -21,7 +21,7 @@ typedef struct tkl_pool {
                                     its own workers' states) and values in
                                     transit; it shuts down when the last
                                     goes, whichever state made it */
-  atomic_int closed;             /* shut down by its owner (lpool.c) */
+  atomic_int closed;             /* shut down (tkl_pool_close) */
   tk_pool_t *pool;               /* for the tkl_pool's whole life */
   int owned;                     /* ours to shut down and free */
   char *path, *cpath;            /* package.path/cpath of the creator */
