@@ -1,7 +1,7 @@
 /*
 ** ltask.c - running Lua tasks: a lua_State per worker, a coroutine per
-** task, waits that suspend the task instead of holding its worker, and the
-** hard stop of runaway tasks. See LICENSE for copyright and licence.
+** task that a wait suspends (lwait.c arms what wakes it), and the hard
+** stop of runaway tasks. See LICENSE for copyright and licence.
 */
 #define _GNU_SOURCE
 #include <pthread.h>

@@ -37,7 +37,7 @@ typedef struct waker {
   tk_job_t *job;                 /* holds a reference */
 } waker;
 
-void tkl_waker_retain(void *w) { atomic_fetch_add(&((waker *)w)->refs, 1); }
+static void waker_retain(waker *w) { atomic_fetch_add(&w->refs, 1); }
 
 void tkl_waker_release(void *arg) {
   waker *w = arg;
@@ -67,7 +67,7 @@ struct tkl_wait {
 /* Registers fn(waker) on tok; the registration holds a waker reference. */
 static uint64_t arm(lua_State *L, tkl_wait *w, tk_token_t *tok) {
   uint64_t id = 0;
-  tkl_waker_retain(w->wk);
+  waker_retain(w->wk);
   if (tk_token_on_cancel(tok, tkl_waker_fire, w->wk, &id) != 0) {
     tkl_waker_release(w->wk);
     luaL_error(L, "not enough memory");
@@ -115,7 +115,7 @@ void tkl_wait_token(lua_State *L, tkl_wait *w, tk_token_t *tok) {
 void tkl_wait_job(lua_State *L, tkl_wait *w, tk_job_t *job) {
   /* on_finish cannot be unregistered: it keeps its waker reference until
   ** the job ends, and a late fire finds the wait already over. */
-  tkl_waker_retain(w->wk);
+  waker_retain(w->wk);
   if (tk_job_on_finish(job, tkl_waker_fire, w->wk) != 0) {
     tkl_waker_release(w->wk);
     luaL_error(L, "not enough memory");
@@ -125,21 +125,18 @@ void tkl_wait_job(lua_State *L, tkl_wait *w, tk_job_t *job) {
 void tkl_wait_group_idle(lua_State *L, tkl_wait *w, tk_group_t *g) {
   tk_group_retain(g);
   w->group = g;
-  tkl_waker_retain(w->wk);
+  waker_retain(w->wk);
   if (tk_group_on_idle(g, tkl_waker_fire, w->wk, &w->group_id) != 0) {
     tkl_waker_release(w->wk);
     luaL_error(L, "not enough memory");
   }
 }
 
-void *tkl_wait_waker(tkl_wait *w) { return w->wk; }
-
 void *tkl_wait_begin_waker(lua_State *L, tkl_task *t, double secs) {
   tkl_wait *w = tkl_wait_begin(L, t);
   tkl_wait_deadline(L, w, secs);
-  void *wk = tkl_wait_waker(w);
-  tkl_waker_retain(wk);
-  return wk;
+  waker_retain(w->wk);
+  return w->wk;
 }
 
 int tkl_wait_end(lua_State *L) {

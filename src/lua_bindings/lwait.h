@@ -45,15 +45,12 @@ TKL_INTERNAL void tkl_wait_job(lua_State *L, tkl_wait *w, tk_job_t *job);
 /* Wakes the task once g is idle (tk_group_on_idle). */
 TKL_INTERNAL void tkl_wait_group_idle(lua_State *L, tkl_wait *w,
                                       tk_group_t *g);
-/* A callback that wakes the task once (for channels): returns an object
-** to pass to tkl_waker_fire; the wait holds it until it ends. */
-TKL_INTERNAL void *tkl_wait_waker(tkl_wait *w);
-TKL_INTERNAL void tkl_waker_retain(void *waker);
-TKL_INTERNAL void tkl_waker_fire(void *waker);   /* also releases */
+/* tkl_wait_begin with a deadline `secs` (< 0: none), and a waker for the
+** caller to hand to whoever will wake the task (channels, as_completed,
+** work): tkl_waker_fire wakes it once and lets that reference go,
+** tkl_waker_release only lets it go. */
+TKL_INTERNAL void tkl_waker_fire(void *waker);
 TKL_INTERNAL void tkl_waker_release(void *waker);
-/* tkl_wait_begin with a deadline `secs` (< 0: none) and a waker, retained
-** for the caller to hand to whoever will fire it (channels, as_completed,
-** work). */
 TKL_INTERNAL void *tkl_wait_begin_waker(lua_State *L, tkl_task *t,
                                         double secs);
 /* In the continuation: ends the wait (unregisters its sources). Returns
