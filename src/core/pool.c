@@ -112,8 +112,8 @@ struct tk_pool {
   uint64_t cancelled;            /* mu: cancelled without a worker */
   tk_job_t *held;                /* mu: jobs waiting for dependencies */
   tk_job_t *susp_list;           /* mu: suspended jobs */
-  struct tk_schedule *schedules; /* mu: active schedules (a ref each) */
-  uint64_t nschedules;           /* mu */
+  tk__pool_hook *hooks;          /* mu: attached (schedules) */
+  uint64_t nhooks;               /* mu */
   /* Quiet jobs (tk__pool_submit_quiet) run calls that count as jobs of
   ** their own; they themselves stay out of the metrics. mu: */
   uint64_t quiet_submitted;
@@ -273,9 +273,9 @@ static void wake_after_push(tk_pool_t *pool) {
 /* Held jobs always have an extension (made at submit for their `after`). */
 static tk__job_ext *X(tk_job_t *job) { return tk__job_ext_peek(job); }
 
-static int quiet(tk_job_t *job) {
+static int is_runner(tk_job_t *job) {
   tk__job_ext *x = tk__job_ext_peek(job);
-  return x != NULL && x->quiet;
+  return x != NULL && x->runner;
 }
 
 static void held_push(tk_pool_t *pool, tk_job_t *job) {
@@ -327,12 +327,12 @@ static void cancel_list(tk_job_t *list, const char *why) {
 
 /* }====================================================== */
 
-void tk__pool_job_cancelled(tk_pool_t *pool, tk_job_t *job) {
+static void job_cancelled(tk_pool_t *pool, tk_job_t *job) {
   int owned = held_claim(job);
   lock(pool);  /* drains first, so the job is counted as pending */
   if (owned) held_unlink(pool, job);
   pool->pending--;
-  if (quiet(job)) pool->quiet_pending--;
+  if (is_runner(job)) pool->quiet_pending--;
   else pool->cancelled++;
   if (pool->space_waiters) pthread_cond_signal(&pool->space_cv);
   /* pending drops under mu: tk_pool_free waits on mu for zero, so it cannot
@@ -352,7 +352,7 @@ static int push_locked(tk_pool_t *pool, int prio, const tk__task *t) {
   return rc;
 }
 
-void tk__pool_deps_ready(tk_pool_t *pool, tk_job_t *job) {
+static void deps_ready(tk_pool_t *pool, tk_job_t *job) {
   if (!held_claim(job)) return;  /* being cancelled by someone else */
   lock(pool);
   held_unlink(pool, job);
@@ -402,11 +402,11 @@ static void suspend(worker *w, tk_job_t *job) {
   if (x == NULL) {
     /* Cannot record where it waits: end it rather than lose it. */
     tk__job_abort(job, "not enough memory to suspend the task");
-    if (!quiet(job)) bump(&w->failed, 1);
+    if (!is_runner(job)) bump(&w->failed, 1);
     tk_job_release(job);
     return;
   }
-  x->worker = w->index;
+  x->home = w->index;
   pthread_mutex_lock(&pool->mu);
   pool->suspended++;
   susp_link(pool, job);
@@ -436,7 +436,7 @@ int tk_job_resume(tk_job_t *job) {
       if (s == 1) {
         tk_pool_t *pool = job->pool;
         pthread_mutex_lock(&pool->mu);
-        resume_push(pool, worker_at(pool, x->worker), job);
+        resume_push(pool, worker_at(pool, x->home), job);
         pthread_mutex_unlock(&pool->mu);
       }
       return 0;
@@ -489,7 +489,7 @@ static void run_task(worker *w, tk__task *t, int resumed) {
     suspend(w, job);
     return;
   }
-  if (!quiet(job))  /* a quiet job's calls counted themselves */
+  if (!is_runner(job))  /* a quiet job's calls counted themselves */
     count_end(w, state, job->t_submit,
               atomic_load_explicit(&job->t_start, memory_order_relaxed),
               job->t_finish);
@@ -504,7 +504,7 @@ static int take(tk_pool_t *pool, tk__task *t) {
   note_queue(pool);
   if (t->job != NULL && !tk__job_start(t->job)) return 2;
   pool->pending--;
-  if (t->job != NULL && quiet(t->job)) pool->quiet_pending--;
+  if (t->job != NULL && is_runner(t->job)) pool->quiet_pending--;
   if (pool->space_waiters) pthread_cond_signal(&pool->space_cv);
   return 1;
 }
@@ -892,6 +892,10 @@ int tk_pool_new(const tk_pool_opts_t *opts, tk_pool_t **out) {
   if (opts->workers < 0 || opts->workers > MAX_WORKERS ||
       opts->capacity > MAX_CAPACITY)
     return TK_EINVAL;
+  /* What jobs and waits below ask of pools (the same every time). */
+  static const tk__pool_ops ops = {job_cancelled, deps_ready};
+  tk__job_set_pool_ops(&ops);
+  tk__set_block_hooks(tk_pool_block_begin, tk_pool_block_end);
   tk_pool_t *pool = tk__malloc(sizeof *pool);
   if (pool == NULL) return TK_ENOMEM;
   memset(pool, 0, offsetof(tk_pool_t, inbox));
@@ -993,9 +997,9 @@ int tk_pool_shutdown(tk_pool_t *pool, int wait, int cancel_pending) {
     note_queue(pool);
   }
   /* No schedule fires into a closed pool. */
-  struct tk_schedule *sched = pool->schedules;
-  pool->schedules = NULL;
-  pool->nschedules = 0;
+  tk__pool_hook *hooks = pool->hooks;
+  pool->hooks = NULL;
+  pool->nhooks = 0;
   /* Suspended jobs wait for something that may never come: cancel their
   ** tokens so that their waits end. */
   size_t nsusp = 0;
@@ -1017,11 +1021,10 @@ int tk_pool_shutdown(tk_pool_t *pool, int wait, int cancel_pending) {
     tk_job_release(susp[i]);
   }
   tk__free(susp);
-  while (sched != NULL) {
-    struct tk_schedule *next = *tk__schedule_link(sched);
-    tk__schedule_end(sched);
-    tk_schedule_release(sched);
-    sched = next;
+  while (hooks != NULL) {
+    tk__pool_hook *next = hooks->next;
+    hooks->at_shutdown(hooks);
+    hooks = next;
   }
 
   for (tk__task t; tk__readyq_pop(&drop, &t);) cancel_queued(pool, &t);
@@ -1134,7 +1137,7 @@ static int push_slow(tk_pool_t *pool, int prio, const tk__task *t,
   if (rc == 0 && held) held_push(pool, t->job);
   else if (rc == 0) rc = push_locked(pool, prio, t);
   if (rc == 0) accepted(pool, 1);
-  if (rc == 0 && t->job != NULL && quiet(t->job)) {
+  if (rc == 0 && t->job != NULL && is_runner(t->job)) {
     pool->quiet_submitted++;
     pool->quiet_pending++;
   }
@@ -1144,33 +1147,31 @@ static int push_slow(tk_pool_t *pool, int prio, const tk__task *t,
 }
 
 
-/* Schedules are a singly linked list through tk__schedule_link. */
-int tk__pool_add_schedule(tk_pool_t *pool, struct tk_schedule *s) {
+int tk__pool_attach(tk_pool_t *pool, tk__pool_hook *h) {
   pthread_mutex_lock(&pool->mu);
   int rc = pool->closed || atomic_load(&pool->stopping) ? TK_ESHUTDOWN : 0;
   if (rc == 0) {
-    *tk__schedule_link(s) = pool->schedules;
-    pool->schedules = s;
-    pool->nschedules++;
+    h->next = pool->hooks;
+    pool->hooks = h;
+    pool->nhooks++;
   }
   pthread_mutex_unlock(&pool->mu);
   return rc;
 }
 
-void tk__pool_remove_schedule(tk_pool_t *pool, struct tk_schedule *s) {
+int tk__pool_detach(tk_pool_t *pool, tk__pool_hook *h) {
   int found = 0;
   pthread_mutex_lock(&pool->mu);
-  for (struct tk_schedule **pp = &pool->schedules; *pp != NULL;
-       pp = tk__schedule_link(*pp)) {
-    if (*pp == s) {
-      *pp = *tk__schedule_link(s);
-      pool->nschedules--;
+  for (tk__pool_hook **pp = &pool->hooks; *pp != NULL; pp = &(*pp)->next) {
+    if (*pp == h) {
+      *pp = h->next;
+      pool->nhooks--;
       found = 1;
       break;
     }
   }
   pthread_mutex_unlock(&pool->mu);
-  if (found) tk_schedule_release(s);  /* the pool's reference */
+  return found;
 }
 
 static int ensure_timer(tk_pool_t *pool);
@@ -1224,7 +1225,7 @@ static int submit(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
       tk_job_release(job);
       return TK_ENOMEM;
     }
-    x->quiet = 1;
+    x->runner = 1;
   }
   /* Before any worker sees the job: the push below publishes the node. */
   if (watch != NULL) tk__job_on_finish_kept(job, watch, on_finish, finish_arg);
@@ -1406,7 +1407,7 @@ int tk_pool_metrics(tk_pool_t *pool, tk_pool_metrics_t *m) {
   m->submitted = pool->submitted - pool->quiet_submitted + calls;
   m->peak_pending = pool->peak_pending;
   m->cancelled = pool->cancelled;
-  m->schedules = pool->nschedules;
+  m->schedules = pool->nhooks;
   uint64_t he[TK__HIST] = {0}, hw[TK__HIST] = {0};
   int n = nslots(pool);  /* spares count what they ran too */
   for (int i = 0; i < n; i++) {
