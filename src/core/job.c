@@ -61,7 +61,7 @@ static tk__job_ext *ext_new(tk_job_t *job) {
   x->cascade_next = NULL;
   tk__atomic_init(&x->held, 0);
   x->held_prev = x->held_next = NULL;
-  tk__atomic_init(&x->susp, 0);
+  tk__atomic_init(&x->susp, TK__SUSP_RUNNING);
   x->home = -1;
   x->resume_next = NULL;
   x->susp_prev = x->susp_next = NULL;

@@ -24,6 +24,11 @@ struct tk__dep_node {
 /* The index of a callback node its caller keeps (tk__job_on_finish_kept). */
 #define TK__NODE_KEPT ((size_t)-1)
 
+/* Where a job that suspends (TK_SUSPEND) is: its task runs, or it is
+** parked, or it was resumed while its task still ran (it runs again as
+** soon as the task returns). */
+enum { TK__SUSP_RUNNING, TK__SUSP_PARKED, TK__SUSP_RESUME_ASKED };
+
 /* What only some jobs need (a name, a token, a timeout, dependencies):
 ** kept out of the job so the common job fits in two cache lines. */
 typedef struct tk__job_ext {
@@ -38,7 +43,7 @@ typedef struct tk__job_ext {
   atomic_int held;               /* on the pool's held list (see pool.c) */
   tk_job_t *held_prev, *held_next;  /* pool mutex */
   /* Suspension (TK_SUSPEND): */
-  atomic_int susp;               /* 0 running, 1 parked, 2 resume asked */
+  atomic_int susp;               /* TK__SUSP_* */
   int home;                      /* index of the worker it is bound to */
   tk_job_t *resume_next;         /* on that worker's resume list (pool mu) */
   tk_job_t *susp_prev, *susp_next;  /* on the pool's suspended list (mu) */
