@@ -494,7 +494,7 @@ int tk_group_off_idle(tk_group_t *g, uint64_t id) {
     for (w = g->idle; w != NULL && w->id != id; w = w->next) {}
     if (w == NULL || !w->firing) break;
     if (pthread_equal(w->firer, pthread_self())) break;  /* from fn itself */
-    tk__cond_wait(&tree_cv, &tree_mu, UINT64_MAX);  /* fn runs: wait */
+    tk__cond_wait(&tree_cv, &tree_mu, TK__NO_DEADLINE);  /* fn runs: wait */
   }
   if (w == NULL || w->firing) {
     pthread_mutex_unlock(&tree_mu);

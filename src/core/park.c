@@ -25,7 +25,8 @@ int tk__block_begin(void) {
 }
 
 void tk__block_end(void) {
-  void (*end)(void) = atomic_load_explicit(&block_end_hook, memory_order_acquire);
+  void (*end)(void) =
+      atomic_load_explicit(&block_end_hook, memory_order_acquire);
   if (end != NULL) end();
 }
 static pthread_once_t buckets_once = PTHREAD_ONCE_INIT;
@@ -40,7 +41,7 @@ int tk__cond_init(pthread_cond_t *cv) {
 }
 
 int tk__cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu, uint64_t deadline) {
-  if (deadline == UINT64_MAX) {
+  if (deadline == TK__NO_DEADLINE) {
     pthread_cond_wait(cv, mu);
     return 0;
   }

@@ -20,9 +20,10 @@ typedef struct tk__bucket {
 /* The bucket of an address; always the same one for the same address. */
 TK_INTERNAL tk__bucket *tk__park_bucket(const void *addr);
 
-/* With b->mu held: waits for a broadcast or the deadline (ns, UINT64_MAX for
-** none). Returns TK_ETIMEDOUT once the deadline passed, else 0; callers
-** re-check their condition either way (spurious wake-ups happen). */
+/* With b->mu held: waits for a broadcast or the deadline (ns,
+** TK__NO_DEADLINE for none). Returns TK_ETIMEDOUT once the deadline
+** passed, else 0; callers re-check their condition either way (spurious
+** wake-ups happen). */
 TK_INTERNAL int tk__bucket_wait(tk__bucket *b, uint64_t deadline);
 
 /* Blocking regions (tk_pool_block_begin/end) belong to the pool, above

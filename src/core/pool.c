@@ -190,7 +190,8 @@ int tk_pool_shutdown(tk_pool_t *pool, int wait, int cancel_pending) {
   tk_job_t **susp = NULL;
   if (cancel_pending && pool->suspended > 0 &&
       (susp = tk__malloc((size_t)pool->suspended * sizeof *susp)) != NULL) {
-    for (tk_job_t *j = pool->susp_list; j != NULL; j = tk__pool_ext(j)->susp_next) {
+    for (tk_job_t *j = pool->susp_list; j != NULL;
+         j = tk__pool_ext(j)->susp_next) {
       tk_job_retain(j);
       susp[nsusp++] = j;
     }
@@ -268,7 +269,8 @@ int tk_pool_wait_all(tk_pool_t *pool, double timeout) {
          tk__inbox_count(&pool->inbox) != 0) {
     if (tk__cond_wait(&pool->idle_cv, &pool->mu, deadline) == TK_ETIMEDOUT) {
       tk__pool_drain(pool);
-      if (pool->pending != 0 || pool->busy != 0 || pool->suspended != 0) rc = TK_ETIMEDOUT;
+      if (pool->pending != 0 || pool->busy != 0 || pool->suspended != 0)
+        rc = TK_ETIMEDOUT;
       break;
     }
     tk__pool_drain(pool);

@@ -18,7 +18,7 @@ static int wait_for_room(tk_pool_t *pool, size_t n, double block_timeout,
   if (n > pool->capacity) return TK_EFULL;
   int block = block_timeout > 0 || (block_timeout == 0 && pool->block_on_full);
   uint64_t deadline = block_timeout > 0 ? tk__deadline(block_timeout)
-                                        : UINT64_MAX;
+                                        : TK__NO_DEADLINE;
   while ((uint64_t)pool->pending + n > pool->capacity) {
     if (!block) return TK_EFULL;
     if (pool->closed) return TK_ESHUTDOWN;
@@ -173,8 +173,8 @@ static int submit(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
   /* Before any worker sees the job: the push below publishes the node. */
   if (watch != NULL) tk__job_on_finish_kept(job, watch, on_finish, finish_arg);
   /* And its token's parent: a worker that starts the job before the link
-  ** below must see a token cancelled before the submit (it ran, now and
-  ** then, when only the link told it). */
+  ** below must see a token cancelled before the submit (the link alone
+  ** comes too late to stop it). */
   if (opts != NULL && opts->token != NULL)
     tk__token_set_parent(&tk__pool_ext(job)->token, opts->token);
 
@@ -192,7 +192,8 @@ static int submit(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
     /* Quiet jobs take the lock: they are few, and counted apart there. */
     rc = silent ? TK_EBUSY : push_lock_free(pool, job->priority, &t);
     if (rc == TK_EBUSY)
-      rc = push_slow(pool, job->priority, &t, opts ? opts->block_timeout : 0, 0);
+      rc = push_slow(pool, job->priority, &t,
+                     opts ? opts->block_timeout : 0, 0);
   }
   if (rc != 0) {
     if (out != NULL) *out = NULL;
@@ -203,7 +204,8 @@ static int submit(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
   }
   if (!linking) return 0;
 
-  if (opts->token != NULL && tk__token_link(&tk__pool_ext(job)->token, opts->token))
+  if (opts->token != NULL &&
+      tk__token_link(&tk__pool_ext(job)->token, opts->token))
     tk_token_cancel(&tk__pool_ext(job)->token);
   for (size_t i = 0; i < n_after; i++) {
     int r = tk__job_add_dependent(opts->after[i], job, i);
@@ -213,8 +215,8 @@ static int submit(tk_pool_t *pool, const tk_job_opts_t *opts, tk_task_fn fn,
       /* Cannot wait for it: fail safe, never run without it. */
       char *none = NULL;
       char *why = tk__strdup("not enough memory to track a dependency");
-      if (why && !atomic_compare_exchange_strong(&tk__pool_ext(job)->dep_reason, &none,
-                                                 why))
+      if (why && !atomic_compare_exchange_strong(
+                     &tk__pool_ext(job)->dep_reason, &none, why))
         tk__free(why);
       tk__job_dep_done(job, NULL, i);
     }

@@ -310,7 +310,7 @@ int tk_token_off_cancel(tk_token_t *t, uint64_t id) {
   if (rc != 0) {
     /* Running now: wait until it returned, unless we are inside it. */
     while (t->running_id == id && !pthread_equal(t->runner, pthread_self()))
-      tk__bucket_wait(b, UINT64_MAX);
+      tk__bucket_wait(b, TK__NO_DEADLINE);
   }
   pthread_mutex_unlock(&b->mu);
   if (found != NULL) {
