@@ -1,5 +1,6 @@
 /*
-** pool.h - what jobs, queues and schedules need from their pool.
+** pool.h - what queues and schedules need from their pool (a job's side
+** of the contract with its pool is in job.h).
 ** Private to src/core. See LICENSE for copyright and licence.
 */
 #ifndef TK_POOL_H
