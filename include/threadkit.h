@@ -395,8 +395,12 @@ typedef struct tk_pool_metrics {
                                    workers (tk_pool_block_begin) */
 } tk_pool_metrics_t;
 
+/* The most workers a pool may have (and spares it may add). */
+#define TK_MAX_WORKERS 4096
+
 /* Creates a pool and starts its workers (opts may be NULL). Errors:
-** TK_EINVAL for workers < 0 or > 4096 or an absurd capacity, TK_ENOMEM,
+** TK_EINVAL for workers < 0 or > TK_MAX_WORKERS or an absurd capacity,
+** TK_ENOMEM,
 ** TK_ESYS when threads cannot be created, or what worker_init returned. */
 TK_API int tk_pool_new(const tk_pool_opts_t *opts, tk_pool_t **out);
 /* Shuts down (wait, not cancelling), joins the workers and frees the pool.

@@ -1,86 +1,46 @@
 /*
-** group.c - thread groups: a forest of groups, each with its tasks, a
-** concurrency limit, an event and a join. See LICENSE for copyright and
-** licence.
-**
-** One mutex (tree_mu) guards the whole forest: the links between groups,
-** every group's lists and counters, and the jobs' group pointers. Groups
-** are not on the hot path of a task; one lock keeps the tree consistent
-** without lock ordering between groups. Events are tokens: a child
-** group's event is a child token of its parent's, and a task's token a
-** child of its group's event, so setting an event reaches exactly the
-** subtree.
+** group.c - thread groups: the forest, their tasks and the jobs they list,
+** joins, events, idle watches and activity (group.h has the layout and
+** the locking).
+** See LICENSE for copyright and licence.
 */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "job.h"
+#include "group.h"
 #include "park.h"
-
-enum { WAITING, GRANTED, FINISHED };
 
 /* A registration of tk_group_on_idle: on its group's list until it has
 ** fired or is taken off. */
 typedef struct idle_watch {
-  struct idle_watch *next;       /* on the group's list (tree_mu) */
+  struct idle_watch *next;       /* on the group's list (tk__tree_mu) */
   struct idle_watch *fire_next;  /* on the list its firing thread calls */
   uint64_t id;
   tk_cancel_fn fn;
   void *arg;
   struct tk_group *g;            /* holds a reference */
-  int firing;                    /* tree_mu; by `firer` */
+  int firing;                    /* tk__tree_mu; by `firer` */
   pthread_t firer;
 } idle_watch;
 
-typedef struct gnode {
-  tk_job_t *job;                 /* holds a reference */
-  struct tk_group *g;
-  int state;
-  struct gnode *wnext, *wprev;   /* waiting list, by priority then FIFO */
-} gnode;
-
-struct tk_group {
-  atomic_int refs;
-  char *name;
-  tk_pool_t *pool;
-  struct tk_group *parent;       /* holds a reference; NULL for a root */
-  int daemon, max;
-  tk_token_t *event;             /* owned */
-  void *data;
-  void (*data_free)(void *);
-  /* tree_mu: */
-  struct tk_group *child_head, *child_tail, *sib_next, *sib_prev;
-  /* The tasks it lists, in submission order: nodes[0..joined) are those
-  ** the last successful join waited for, the rest came after it (see
-  ** forget_joined). */
-  gnode **nodes;
-  size_t nnodes, capnodes, joined;
-  /* Over the group's whole life (metrics, stats, the tree). */
-  size_t submitted, completed, failed, cancelled;
-  gnode *wait_head, *wait_tail;  /* tasks waiting for a slot */
-  int running;                   /* granted and not finished */
-  size_t outstanding;            /* own tasks not finished */
-  size_t subtree;                /* own and descendants' not finished */
-  idle_watch *idle;              /* to call once subtree is 0 */
-};
-
-static pthread_mutex_t tree_mu = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t tk__tree_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t tree_cv;   /* joins: some count went down */
 static pthread_once_t tree_once = PTHREAD_ONCE_INIT;
-static tk_group_t *roots_head, *roots_tail;
+tk_group_t *tk__roots_head;
+static tk_group_t *roots_tail;
 static unsigned long group_seq;
-static uint64_t activity;        /* tree_mu */
-static uint64_t idle_seq;        /* tree_mu: the last idle watch's id */
+static uint64_t activity;        /* tk__tree_mu */
+static uint64_t idle_seq;        /* tk__tree_mu: the last idle watch's id */
 
 static void init_cv(void) {
   tk__cond_init(&tree_cv);
   TK_HG_RELEASE(&tree_once);
 }
 
-/* With tree_mu held: appends g to a parent's children or to the roots. */
+/* With tk__tree_mu held: appends g to a parent's children or to the roots. */
 static void link_group(tk_group_t *g) {
-  tk_group_t **head = g->parent ? &g->parent->child_head : &roots_head;
+  tk_group_t **head = g->parent ? &g->parent->child_head : &tk__roots_head;
   tk_group_t **tail = g->parent ? &g->parent->child_tail : &roots_tail;
   g->sib_prev = *tail;
   g->sib_next = NULL;
@@ -90,7 +50,7 @@ static void link_group(tk_group_t *g) {
 }
 
 static void unlink_group(tk_group_t *g) {
-  tk_group_t **head = g->parent ? &g->parent->child_head : &roots_head;
+  tk_group_t **head = g->parent ? &g->parent->child_head : &tk__roots_head;
   tk_group_t **tail = g->parent ? &g->parent->child_tail : &roots_tail;
   if (g->sib_prev) g->sib_prev->sib_next = g->sib_next;
   else *head = g->sib_next;
@@ -101,12 +61,12 @@ static void unlink_group(tk_group_t *g) {
 tk_group_t *tk_job_group(tk_job_t *job) {
   tk__job_ext *x = job ? tk__job_ext_peek(job) : NULL;
   if (x == NULL) return NULL;
-  pthread_mutex_lock(&tree_mu);
+  pthread_mutex_lock(&tk__tree_mu);
   tk_group_t *g = x->group;
   /* A group whose last reference just went is still listed until its
-  ** release gets tree_mu: it must not be brought back. */
+  ** release gets tk__tree_mu: it must not be brought back. */
   if (g != NULL && !tk__try_retain(&g->refs)) g = NULL;
-  pthread_mutex_unlock(&tree_mu);
+  pthread_mutex_unlock(&tk__tree_mu);
   return g;
 }
 
@@ -129,9 +89,9 @@ int tk_group_new(tk_pool_t *pool, const tk_group_opts_t *opts,
   int rc = g->parent ? tk_token_new_child(g->parent->event, &g->event)
                      : tk_token_new(&g->event);
   char gen[32];
-  pthread_mutex_lock(&tree_mu);
+  pthread_mutex_lock(&tk__tree_mu);
   unsigned long n = ++group_seq;
-  pthread_mutex_unlock(&tree_mu);
+  pthread_mutex_unlock(&tk__tree_mu);
   snprintf(gen, sizeof gen, "group-%lu", n);
   if (rc == 0 && (g->name = tk__strdup(opts->name ? opts->name : gen)) == NULL)
     rc = TK_ENOMEM;
@@ -141,9 +101,9 @@ int tk_group_new(tk_pool_t *pool, const tk_group_opts_t *opts,
     tk__free(g);
     return rc;
   }
-  pthread_mutex_lock(&tree_mu);
+  pthread_mutex_lock(&tk__tree_mu);
   link_group(g);
-  pthread_mutex_unlock(&tree_mu);
+  pthread_mutex_unlock(&tk__tree_mu);
   *out = g;
   return 0;
 }
@@ -152,7 +112,7 @@ void tk_group_retain(tk_group_t *g) {
   if (g != NULL) atomic_fetch_add(&g->refs, 1);
 }
 
-/* With tree_mu held, after g's last reference went: takes it out of the
+/* With tk__tree_mu held, after g's last reference went: takes it out of the
 ** tree and out of its jobs, so nothing can find it any more. */
 static void forget_locked(tk_group_t *g) {
   unlink_group(g);
@@ -162,7 +122,7 @@ static void forget_locked(tk_group_t *g) {
   }
 }
 
-/* Without tree_mu: frees a forgotten group. */
+/* Without tk__tree_mu: frees a forgotten group. */
 static void free_group(tk_group_t *g) {
   for (size_t i = 0; i < g->nnodes; i++) {
     tk_job_release(g->nodes[i]->job);
@@ -178,9 +138,9 @@ static void free_group(tk_group_t *g) {
 
 void tk_group_release(tk_group_t *g) {
   if (g == NULL || !tk__ref_drop(&g->refs)) return;
-  pthread_mutex_lock(&tree_mu);
+  pthread_mutex_lock(&tk__tree_mu);
   forget_locked(g);
-  pthread_mutex_unlock(&tree_mu);
+  pthread_mutex_unlock(&tk__tree_mu);
   free_group(g);
 }
 
@@ -188,14 +148,14 @@ void *tk_group_data(const tk_group_t *g) { return g ? g->data : NULL; }
 
 size_t tk_group_daemon_unfinished(void) {
   size_t n = 0;
-  pthread_mutex_lock(&tree_mu);
-  for (tk_group_t *g = roots_head; g != NULL; g = g->sib_next)
+  pthread_mutex_lock(&tk__tree_mu);
+  for (tk_group_t *g = tk__roots_head; g != NULL; g = g->sib_next)
     if (g->daemon) n += g->subtree;
-  pthread_mutex_unlock(&tree_mu);
+  pthread_mutex_unlock(&tk__tree_mu);
   return n;
 }
 
-/* With tree_mu held: queues n to wait for a slot, behind every waiting
+/* With tk__tree_mu held: queues n to wait for a slot, behind every waiting
 ** task of the same or a higher priority. */
 static void wait_insert(tk_group_t *g, gnode *n) {
   int prio = tk_job_priority(n->job);
@@ -217,8 +177,8 @@ static void wait_unlink(tk_group_t *g, gnode *n) {
   n->wnext = n->wprev = NULL;
 }
 
-/* With tree_mu held, g just became idle: its watches go onto *fire, for
-** this thread to call once it lets go of tree_mu. */
+/* With tk__tree_mu held, g just became idle: its watches go onto *fire, for
+** this thread to call once it lets go of tk__tree_mu. */
 static void claim_idle(tk_group_t *g, idle_watch **fire) {
   for (idle_watch *w = g->idle; w != NULL; w = w->next) {
     if (w->firing) continue;  /* another thread's, from an earlier idle */
@@ -235,15 +195,15 @@ static void idle_unlink(idle_watch *w) {
   *at = w->next;
 }
 
-/* Without tree_mu: calls the watches claim_idle gathered, then takes them
+/* Without tk__tree_mu: calls the watches claim_idle gathered, then takes them
 ** off their groups (tk_group_off_idle waits for that while one runs). */
 static void fire_idle(idle_watch *fire) {
   if (fire == NULL) return;
   for (idle_watch *w = fire; w != NULL; w = w->fire_next) w->fn(w->arg);
-  pthread_mutex_lock(&tree_mu);
+  pthread_mutex_lock(&tk__tree_mu);
   for (idle_watch *w = fire; w != NULL; w = w->fire_next) idle_unlink(w);
   pthread_cond_broadcast(&tree_cv);
-  pthread_mutex_unlock(&tree_mu);
+  pthread_mutex_unlock(&tk__tree_mu);
   while (fire != NULL) {
     idle_watch *w = fire;
     fire = w->fire_next;
@@ -259,7 +219,7 @@ static void on_finish(void *arg) {
   tk_group_t *g = n->g;
   tk_job_t *open[16];
   size_t nopen = 0;
-  pthread_mutex_lock(&tree_mu);
+  pthread_mutex_lock(&tk__tree_mu);
   if (n->state == WAITING) wait_unlink(g, n);
   else if (n->state == GRANTED) g->running--;
   n->state = FINISHED;
@@ -284,13 +244,13 @@ static void on_finish(void *arg) {
     tk_job_retain(w->job);
     open[nopen++] = w->job;
   }
-  /* The group's hold on itself ends in the same hold of tree_mu as its
+  /* The group's hold on itself ends in the same hold of tk__tree_mu as its
   ** count: a join that sees the count done must not still list it. */
   int gone = last && tk__ref_drop(&g->refs);
   if (gone) forget_locked(g);
   activity++;
   pthread_cond_broadcast(&tree_cv);
-  pthread_mutex_unlock(&tree_mu);
+  pthread_mutex_unlock(&tk__tree_mu);
   for (size_t i = 0; i < nopen; i++) {
     tk_job_open(open[i]);
     tk_job_release(open[i]);
@@ -328,12 +288,12 @@ int tk_group_submit(tk_group_t *g, const tk_job_opts_t *opts, tk_task_fn fn,
   n->job = job;  /* the group keeps the reference submit gave */
   n->g = g;
   int grant;
-  pthread_mutex_lock(&tree_mu);
+  pthread_mutex_lock(&tk__tree_mu);
   if (g->nnodes == g->capnodes) {
     size_t cap = g->capnodes ? g->capnodes * 2 : 16;
     gnode **nodes = tk__realloc(g->nodes, cap * sizeof *nodes);
     if (nodes == NULL) {
-      pthread_mutex_unlock(&tree_mu);
+      pthread_mutex_unlock(&tk__tree_mu);
       tk_job_cancel(job);
       tk_job_open(job);
       tk_job_release(job);
@@ -357,7 +317,7 @@ int tk_group_submit(tk_group_t *g, const tk_job_opts_t *opts, tk_task_fn fn,
     n->state = WAITING;
     wait_insert(g, n);
   }
-  pthread_mutex_unlock(&tree_mu);
+  pthread_mutex_unlock(&tk__tree_mu);
   /* After it is listed: a job that already ended is counted out at once. */
   tk__job_on_finish_node(job, done, on_finish, n);
   if (grant) tk_job_open(job);
@@ -380,13 +340,13 @@ int tk_group_event_is_set(const tk_group_t *g) {
 
 tk_token_t *tk_group_event(tk_group_t *g) { return g ? g->event : NULL; }
 
-/* With tree_mu held, every task of g finished (a join succeeded): the
+/* With tk__tree_mu held, every task of g finished (a join succeeded): the
 ** tasks the previous successful join waited for are forgotten, and those
 ** after it become the ones this join waited for. Without it a group that
 ** runs tasks all its life would keep every job it ever ran. A join with
 ** nothing new since the last one forgets nothing, so joins at once from
 ** several threads all see the same list. The forgotten nodes are
-** returned in *dropped (n of them, to free without tree_mu: releasing a
+** returned in *dropped (n of them, to free without tk__tree_mu: releasing a
 ** job may free what holds a group), or NULL when there are none. */
 static gnode **forget_joined(tk_group_t *g, size_t *n) {
   *n = 0;
@@ -431,21 +391,21 @@ int tk_group_join(tk_group_t *g, double timeout) {
   tk__job_ext *x = tk_job_current() ? tk__job_ext_peek(tk_job_current()) : NULL;
   uint64_t deadline = tk__deadline(timeout);
   int rc = 0;
-  pthread_mutex_lock(&tree_mu);
+  pthread_mutex_lock(&tk__tree_mu);
   for (tk_group_t *a = x ? x->group : NULL; a != NULL; a = a->parent) {
     if (a == g) {
-      pthread_mutex_unlock(&tree_mu);
+      pthread_mutex_unlock(&tk__tree_mu);
       return TK_EBUSY;  /* one of its own tasks: it would wait for itself */
     }
   }
   int region = g->subtree > 0 && timeout != 0;
   if (region) {  /* on a worker: a spare meanwhile (pool mu comes first) */
-    pthread_mutex_unlock(&tree_mu);
+    pthread_mutex_unlock(&tk__tree_mu);
     tk_pool_block_begin();
-    pthread_mutex_lock(&tree_mu);
+    pthread_mutex_lock(&tk__tree_mu);
   }
   while (g->subtree > 0) {
-    if (tk__cond_wait(&tree_cv, &tree_mu, deadline) == TK_ETIMEDOUT &&
+    if (tk__cond_wait(&tree_cv, &tk__tree_mu, deadline) == TK_ETIMEDOUT &&
         g->subtree > 0) {
       rc = TK_ETIMEDOUT;
       break;
@@ -453,7 +413,7 @@ int tk_group_join(tk_group_t *g, double timeout) {
   }
   size_t ndropped = 0;
   gnode **dropped = rc == 0 ? forget_joined(g, &ndropped) : NULL;
-  pthread_mutex_unlock(&tree_mu);
+  pthread_mutex_unlock(&tk__tree_mu);
   if (region) tk_pool_block_end();
   free_dropped(dropped, ndropped);
   return rc;
@@ -466,9 +426,9 @@ int tk_group_on_idle(tk_group_t *g, tk_cancel_fn fn, void *arg,
   TK_ONCE(&tree_once, init_cv);
   idle_watch *w = tk__calloc(1, sizeof *w);
   if (w == NULL) return TK_ENOMEM;
-  pthread_mutex_lock(&tree_mu);
+  pthread_mutex_lock(&tk__tree_mu);
   if (g->subtree == 0) {
-    pthread_mutex_unlock(&tree_mu);
+    pthread_mutex_unlock(&tk__tree_mu);
     tk__free(w);
     fn(arg);
     return 0;
@@ -481,30 +441,50 @@ int tk_group_on_idle(tk_group_t *g, tk_cancel_fn fn, void *arg,
   w->next = g->idle;
   g->idle = w;
   if (id != NULL) *id = w->id;
-  pthread_mutex_unlock(&tree_mu);
+  pthread_mutex_unlock(&tk__tree_mu);
   return 0;
 }
 
 int tk_group_off_idle(tk_group_t *g, uint64_t id) {
   if (g == NULL) return TK_EINVAL;
   TK_ONCE(&tree_once, init_cv);
-  pthread_mutex_lock(&tree_mu);
+  pthread_mutex_lock(&tk__tree_mu);
   idle_watch *w;
   for (;;) {
     for (w = g->idle; w != NULL && w->id != id; w = w->next) {}
     if (w == NULL || !w->firing) break;
     if (pthread_equal(w->firer, pthread_self())) break;  /* from fn itself */
-    tk__cond_wait(&tree_cv, &tree_mu, UINT64_MAX);  /* fn runs: wait */
+    tk__cond_wait(&tree_cv, &tk__tree_mu, TK__NO_DEADLINE);  /* fn runs: wait */
   }
   if (w == NULL || w->firing) {
-    pthread_mutex_unlock(&tree_mu);
+    pthread_mutex_unlock(&tk__tree_mu);
     return TK_ENOENT;
   }
   idle_unlink(w);
-  pthread_mutex_unlock(&tree_mu);
+  pthread_mutex_unlock(&tk__tree_mu);
   tk_group_release(g);
   tk__free(w);
   return 0;
+}
+
+size_t tk_group_job_count(tk_group_t *g) {
+  if (g == NULL) return 0;
+  pthread_mutex_lock(&tk__tree_mu);
+  size_t count = g->nnodes;
+  pthread_mutex_unlock(&tk__tree_mu);
+  return count;
+}
+
+size_t tk_group_jobs(tk_group_t *g, tk_job_t **out, size_t n) {
+  if (g == NULL || out == NULL) return 0;
+  pthread_mutex_lock(&tk__tree_mu);
+  size_t written = g->nnodes < n ? g->nnodes : n;
+  for (size_t i = 0; i < written; i++) {
+    tk_job_retain(g->nodes[i]->job);
+    out[i] = g->nodes[i]->job;
+  }
+  pthread_mutex_unlock(&tk__tree_mu);
+  return written;
 }
 
 int tk_group_clear_pending(tk_group_t *g) {
@@ -523,110 +503,19 @@ int tk_group_clear_pending(tk_group_t *g) {
   return cleared;
 }
 
-const char *tk_group_name(const tk_group_t *g) { return g ? g->name : NULL; }
-
-tk_group_t *tk_group_parent(tk_group_t *g) {
-  if (g == NULL || g->parent == NULL) return NULL;
-  tk_group_retain(g->parent);
-  return g->parent;
-}
-
-int tk_group_max_concurrent(const tk_group_t *g) { return g ? g->max : 0; }
-
-size_t tk_group_child_count(tk_group_t *g) {
-  size_t count = 0;
-  pthread_mutex_lock(&tree_mu);
-  for (tk_group_t *c = g ? g->child_head : roots_head; c; c = c->sib_next)
-    if (atomic_load(&c->refs) > 0) count++;  /* not one being freed */
-  pthread_mutex_unlock(&tree_mu);
-  return count;
-}
-
-size_t tk_group_children(tk_group_t *g, tk_group_t **out, size_t n) {
-  size_t written = 0;
-  if (out == NULL) return 0;
-  pthread_mutex_lock(&tree_mu);
-  for (tk_group_t *c = g ? g->child_head : roots_head; c && written < n;
-       c = c->sib_next) {
-    /* Skip a group being freed (see tk_job_group). */
-    if (tk__try_retain(&c->refs)) out[written++] = c;
-  }
-  pthread_mutex_unlock(&tree_mu);
-  return written;
-}
-
-size_t tk_group_job_count(tk_group_t *g) {
-  if (g == NULL) return 0;
-  pthread_mutex_lock(&tree_mu);
-  size_t count = g->nnodes;
-  pthread_mutex_unlock(&tree_mu);
-  return count;
-}
-
-size_t tk_group_jobs(tk_group_t *g, tk_job_t **out, size_t n) {
-  if (g == NULL || out == NULL) return 0;
-  pthread_mutex_lock(&tree_mu);
-  size_t written = g->nnodes < n ? g->nnodes : n;
-  for (size_t i = 0; i < written; i++) {
-    tk_job_retain(g->nodes[i]->job);
-    out[i] = g->nodes[i]->job;
-  }
-  pthread_mutex_unlock(&tree_mu);
-  return written;
-}
-
-void tk_group_counts(tk_group_t *g, size_t *pending, size_t *running,
-                     size_t *done) {
-  size_t p = 0, r = 0, d = 0;
-  if (g != NULL) {
-    pthread_mutex_lock(&tree_mu);
-    /* Unfinished tasks are always listed (a join forgets finished ones
-    ** only); the finished are counted over the group's life, and so are
-    ** jobs just final that the group has not counted out yet. */
-    d = g->completed + g->failed + g->cancelled;
-    for (size_t i = 0; i < g->nnodes; i++) {
-      tk_job_state_t st = tk_job_state(g->nodes[i]->job);
-      if (st == TK_JOB_PENDING) p++;
-      else if (st == TK_JOB_RUNNING) r++;
-      else if (g->nodes[i]->state != FINISHED) d++;
-    }
-    pthread_mutex_unlock(&tree_mu);
-  }
-  if (pending) *pending = p;
-  if (running) *running = r;
-  if (done) *done = d;
-}
-
-void tk_group_totals(tk_group_t *g, size_t *submitted, size_t *completed,
-                     size_t *failed, size_t *cancelled) {
-  size_t s = 0, c = 0, f = 0, x = 0;
-  if (g != NULL) {
-    pthread_mutex_lock(&tree_mu);
-    s = g->submitted;
-    c = g->completed;
-    f = g->failed;
-    x = g->cancelled;
-    pthread_mutex_unlock(&tree_mu);
-  }
-  if (submitted) *submitted = s;
-  if (completed) *completed = c;
-  if (failed) *failed = f;
-  if (cancelled) *cancelled = x;
-}
-
 uint64_t tk_group_activity(void) {
-  pthread_mutex_lock(&tree_mu);
+  pthread_mutex_lock(&tk__tree_mu);
   uint64_t a = activity;
-  pthread_mutex_unlock(&tree_mu);
+  pthread_mutex_unlock(&tk__tree_mu);
   return a;
 }
 
 void tk_group_poke(void) {
   TK_ONCE(&tree_once, init_cv);
-  pthread_mutex_lock(&tree_mu);
+  pthread_mutex_lock(&tk__tree_mu);
   activity++;
   pthread_cond_broadcast(&tree_cv);
-  pthread_mutex_unlock(&tree_mu);
+  pthread_mutex_unlock(&tk__tree_mu);
 }
 
 int tk_group_wait_activity(uint64_t seen, double timeout) {
@@ -634,14 +523,14 @@ int tk_group_wait_activity(uint64_t seen, double timeout) {
   uint64_t deadline = tk__deadline(timeout);
   int rc = 0;
   tk_pool_block_begin();  /* on a worker: a spare meanwhile */
-  pthread_mutex_lock(&tree_mu);
+  pthread_mutex_lock(&tk__tree_mu);
   while (activity == seen) {
-    if (tk__cond_wait(&tree_cv, &tree_mu, deadline) == TK_ETIMEDOUT) {
+    if (tk__cond_wait(&tree_cv, &tk__tree_mu, deadline) == TK_ETIMEDOUT) {
       rc = activity == seen ? TK_ETIMEDOUT : 0;
       break;
     }
   }
-  pthread_mutex_unlock(&tree_mu);
+  pthread_mutex_unlock(&tk__tree_mu);
   tk_pool_block_end();
   return rc;
 }

@@ -7,15 +7,24 @@
 
 #include "job.h"
 #include "park.h"
-#include "pool.h"
 #include "tk_slab.h"
 
 static _Thread_local tk_job_t *current;
+static _Atomic(const tk__pool_ops *) pool_ops;
+
+void tk__job_set_pool_ops(const tk__pool_ops *ops) {
+  atomic_store_explicit(&pool_ops, ops, memory_order_release);
+}
+
+/* A job exists only once a pool did: the pool set these first. */
+static const tk__pool_ops *pool_of_jobs(void) {
+  return atomic_load_explicit(&pool_ops, memory_order_acquire);
+}
 static tk_slab_t job_slab = TK_SLAB_INIT(sizeof(tk_job_t));
 
 static int claim_timeout(tk__timer_entry *e) {
   tk__job_ext *x = tk_container_of(e, tk__job_ext, timer);
-  return tk__try_retain(&x->token.owner->refs);
+  return tk__try_retain(&((tk_job_t *)x->token.owner)->refs);
 }
 
 static void fire_timeout(tk__timer_entry *e) {
@@ -26,10 +35,23 @@ static void fire_timeout(tk__timer_entry *e) {
   tk_job_release(job);
 }
 
+static void token_cancelled(tk_job_t *job);
+
+/* The job's side of its own token: the token's references are the job's. */
+static void owner_retain(void *job) { tk_job_retain(job); }
+static int owner_try_retain(void *job) {
+  return tk__try_retain(&((tk_job_t *)job)->refs);
+}
+static void owner_release(void *job) { tk_job_release(job); }
+static void owner_cancelled(void *job) { token_cancelled(job); }
+
+static const tk__token_owner_ops token_owner = {
+    owner_retain, owner_try_retain, owner_release, owner_cancelled};
+
 static tk__job_ext *ext_new(tk_job_t *job) {
   tk__job_ext *x = tk__malloc(sizeof *x);
   if (x == NULL) return NULL;
-  tk__token_init_embedded(&x->token, job);
+  tk__token_init_embedded(&x->token, job, &token_owner);
   x->name = NULL;
   x->timeout = 0;
   tk__atomic_init(&x->timed_out, 0);
@@ -39,13 +61,13 @@ static tk__job_ext *ext_new(tk_job_t *job) {
   x->cascade_next = NULL;
   tk__atomic_init(&x->held, 0);
   x->held_prev = x->held_next = NULL;
-  tk__atomic_init(&x->susp, 0);
-  x->worker = -1;
+  tk__atomic_init(&x->susp, TK__SUSP_RUNNING);
+  x->home = -1;
   x->resume_next = NULL;
   x->susp_prev = x->susp_next = NULL;
   tk__atomic_init(&x->gate, 0);
   x->group = NULL;
-  x->quiet = 0;
+  x->runner = 0;
   return x;
 }
 
@@ -201,8 +223,8 @@ int tk_job_wait(tk_job_t *job, double timeout) {
   uint64_t deadline = tk__deadline(timeout);
   tk__bucket *b = tk__park_bucket(job);
   int rc = 0;
-  tk_pool_block_begin();  /* on a worker: a spare meanwhile (before the
-                             bucket: pool mu comes first) */
+  tk__block_begin();  /* on a worker: a spare meanwhile (before the
+                         bucket: pool mu comes first) */
   pthread_mutex_lock(&b->mu);
   atomic_fetch_add_explicit(&job->waiters, 1, memory_order_seq_cst);
   while (!is_final(atomic_load_explicit(&job->state, memory_order_seq_cst))) {
@@ -213,7 +235,7 @@ int tk_job_wait(tk_job_t *job, double timeout) {
   }
   atomic_fetch_sub_explicit(&job->waiters, 1, memory_order_relaxed);
   pthread_mutex_unlock(&b->mu);
-  tk_pool_block_end();
+  tk__block_end();
   if (rc == 0) TK_HG_ACQUIRE(&job->state);
   return rc;
 }
@@ -352,13 +374,14 @@ int tk__job_cancel_pending(tk_job_t *job, char *reason) {
   job->error = reason;
   job->t_finish = tk__now_ns();
   publish(job, TK_JOB_CANCELLED);
-  tk__pool_job_cancelled(job->pool, job);
+  pool_of_jobs()->job_cancelled(job->pool, job);
   notify_dependents(job);
   tk_job_release(job);
   return 0;
 }
 
-void tk__job_token_cancelled(tk_job_t *job) {
+/* The job's token was cancelled. */
+static void token_cancelled(tk_job_t *job) {
   if (state_of(job) == TK_JOB_PENDING) tk__job_cancel_pending(job, NULL);
 }
 
@@ -494,7 +517,7 @@ void tk__job_dep_done(tk_job_t *job, tk_job_t *dep, size_t index) {
     return;
   TK_HG_ACQUIRE(&x->deps_left);
   if (atomic_load(&x->dep_reason) == NULL) {
-    tk__pool_deps_ready(job->pool, job);
+    pool_of_jobs()->deps_ready(job->pool, job);
     return;
   }
   /* Cancelling notifies the job's own dependents, which may cancel theirs:

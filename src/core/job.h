@@ -24,6 +24,11 @@ struct tk__dep_node {
 /* The index of a callback node its caller keeps (tk__job_on_finish_kept). */
 #define TK__NODE_KEPT ((size_t)-1)
 
+/* Where a job that suspends (TK_SUSPEND) is: its task runs, or it is
+** parked, or it was resumed while its task still ran (it runs again as
+** soon as the task returns). */
+enum { TK__SUSP_RUNNING, TK__SUSP_PARKED, TK__SUSP_RESUME_ASKED };
+
 /* What only some jobs need (a name, a token, a timeout, dependencies):
 ** kept out of the job so the common job fits in two cache lines. */
 typedef struct tk__job_ext {
@@ -38,13 +43,13 @@ typedef struct tk__job_ext {
   atomic_int held;               /* on the pool's held list (see pool.c) */
   tk_job_t *held_prev, *held_next;  /* pool mutex */
   /* Suspension (TK_SUSPEND): */
-  atomic_int susp;               /* 0 running, 1 parked, 2 resume asked */
-  int worker;                    /* index of the worker it is bound to */
+  atomic_int susp;               /* TK__SUSP_* */
+  int home;                      /* index of the worker it is bound to */
   tk_job_t *resume_next;         /* on that worker's resume list (pool mu) */
   tk_job_t *susp_prev, *susp_next;  /* on the pool's suspended list (mu) */
   atomic_int gate;               /* 1 while a gate holds it (tk_job_open) */
   struct tk_group *group;        /* its group, or NULL (group.c's lock) */
-  int quiet;                     /* a runner job (pool.h); set before it
+  int runner;                    /* a runner job (pool.h); set before it
                                     is queued */
 } tk__job_ext;
 
@@ -76,7 +81,18 @@ static inline tk__job_ext *tk__job_ext_peek(const tk_job_t *job) {
 /* The job's extension, created on first use; NULL only on ENOMEM. */
 TK_INTERNAL tk__job_ext *tk__job_ext_get(tk_job_t *job);
 
-static inline atomic_int *tk__job_refs(tk_job_t *job) { return &job->refs; }
+/* What a job asks of its pool: the pool's half of the contract, handed
+** down by the pool when it starts (tk__job_set_pool_ops), so that jobs
+** call up into no pool file. */
+typedef struct tk__pool_ops {
+  /* Accounting for a PENDING job just cancelled (by anyone); takes it off
+  ** the held list if it was there. The last touch of the pool. */
+  void (*job_cancelled)(tk_pool_t *pool, tk_job_t *job);
+  /* Every dependency of a held job completed: queue it (or cancel it if
+  ** the pool's workers are gone). */
+  void (*deps_ready)(tk_pool_t *pool, tk_job_t *job);
+} tk__pool_ops;
+TK_INTERNAL void tk__job_set_pool_ops(const tk__pool_ops *ops);
 
 /* Allocates a PENDING job with `refs` references. */
 TK_INTERNAL int tk__job_new(tk_pool_t *pool, const tk_job_opts_t *opts,
@@ -96,8 +112,6 @@ TK_INTERNAL void tk__job_abort(tk_job_t *job, const char *why);
 /* PENDING -> CANCELLED with `reason` (owned; NULL for the default text).
 ** Does the pool's accounting. Returns 0, or TK_EINVAL if not PENDING. */
 TK_INTERNAL int tk__job_cancel_pending(tk_job_t *job, char *reason);
-/* Called by the job's token when it is cancelled. */
-TK_INTERNAL void tk__job_token_cancelled(tk_job_t *job);
 /* Registers `dependent` to hear when `job` ends. Returns 0, or TK_EBUSY if
 ** `job` is already final (the caller then calls tk__job_dep_done itself),
 ** or TK_ENOMEM. */

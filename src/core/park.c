@@ -10,6 +10,25 @@
 #define NBUCKETS 64  /* power of two */
 
 static tk__bucket buckets[NBUCKETS];
+static _Atomic(int (*)(void)) block_begin_hook;
+static _Atomic(void (*)(void)) block_end_hook;
+
+void tk__set_block_hooks(int (*begin)(void), void (*end)(void)) {
+  atomic_store_explicit(&block_end_hook, end, memory_order_release);
+  atomic_store_explicit(&block_begin_hook, begin, memory_order_release);
+}
+
+int tk__block_begin(void) {
+  int (*begin)(void) =
+      atomic_load_explicit(&block_begin_hook, memory_order_acquire);
+  return begin != NULL ? begin() : 0;
+}
+
+void tk__block_end(void) {
+  void (*end)(void) =
+      atomic_load_explicit(&block_end_hook, memory_order_acquire);
+  if (end != NULL) end();
+}
 static pthread_once_t buckets_once = PTHREAD_ONCE_INIT;
 
 int tk__cond_init(pthread_cond_t *cv) {
@@ -22,7 +41,7 @@ int tk__cond_init(pthread_cond_t *cv) {
 }
 
 int tk__cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu, uint64_t deadline) {
-  if (deadline == UINT64_MAX) {
+  if (deadline == TK__NO_DEADLINE) {
     pthread_cond_wait(cv, mu);
     return 0;
   }
@@ -34,9 +53,9 @@ int tk__cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu, uint64_t deadline) {
 
 int tk__cond_wait_blocking(pthread_cond_t *cv, pthread_mutex_t *mu,
                            uint64_t deadline) {
-  tk_pool_block_begin();
+  tk__block_begin();
   int rc = tk__cond_wait(cv, mu, deadline);
-  tk_pool_block_end();
+  tk__block_end();
   return rc;
 }
 

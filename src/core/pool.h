@@ -1,19 +1,12 @@
 /*
-** pool.h - what jobs, queues and schedules need from their pool.
+** pool.h - what queues and schedules need from their pool (a job's side
+** of the contract with its pool is in job.h).
 ** Private to src/core. See LICENSE for copyright and licence.
 */
 #ifndef TK_POOL_H
 #define TK_POOL_H
 
 #include "tk_common.h"
-
-/* Accounting for a PENDING job that was just cancelled (by anyone). Takes
-** it off the held list if it was there. The last touch of the pool. */
-TK_INTERNAL void tk__pool_job_cancelled(tk_pool_t *pool, tk_job_t *job);
-/* Every dependency of a held job completed: queue it (or cancel it if the
-** pool's workers are gone). */
-TK_INTERNAL void tk__pool_deps_ready(tk_pool_t *pool, tk_job_t *job);
-
 
 /* Runner jobs (queue.c) run calls that count in the pool's metrics as
 ** jobs of their own: a runner's job, submitted quiet, stays out of the
@@ -35,14 +28,22 @@ TK_INTERNAL int tk__pool_has_queued(tk_pool_t *pool);
 ** calls of its queues are cancelled too. */
 TK_INTERNAL int tk__pool_cancelling(tk_pool_t *pool);
 
-/* Schedules: the pool keeps a reference to each active one, ends them at
-** shutdown, and counts them in its metrics (schedule.c). */
-struct tk_schedule;
+/* The pool's use of the shared timer, taken on first need (schedules and
+** job timeouts); 0 or an error. */
 TK_INTERNAL int tk__pool_timer(tk_pool_t *pool);
-TK_INTERNAL int tk__pool_add_schedule(tk_pool_t *pool, struct tk_schedule *s);
-TK_INTERNAL void tk__pool_remove_schedule(tk_pool_t *pool,
-                                          struct tk_schedule *s);
-TK_INTERNAL void tk__schedule_end(struct tk_schedule *s);
-TK_INTERNAL struct tk_schedule **tk__schedule_link(struct tk_schedule *s);
+
+/* Something that lives on a pool until the pool shuts down (a schedule):
+** the pool lists it while it is attached, counts it in its metrics as a
+** schedule, and at tk_pool_shutdown detaches it and calls at_shutdown on
+** it (outside the pool's lock), once. */
+typedef struct tk__pool_hook tk__pool_hook;
+struct tk__pool_hook {
+  tk__pool_hook *next;           /* the pool's list (pool mutex) */
+  void (*at_shutdown)(tk__pool_hook *h);
+};
+/* 0, or TK_ESHUTDOWN (not attached) once the pool is shut down. */
+TK_INTERNAL int tk__pool_attach(tk_pool_t *pool, tk__pool_hook *h);
+/* 1 when this call detached h, 0 when it was not attached (any more). */
+TK_INTERNAL int tk__pool_detach(tk_pool_t *pool, tk__pool_hook *h);
 
 #endif

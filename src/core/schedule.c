@@ -26,11 +26,12 @@ struct tk_schedule {
   int active;                    /* more ticks to come */
   int running;                   /* a run has not finished yet */
   uint64_t runs, missed;
-  struct tk_schedule *link;      /* the pool's list (pool mutex) */
+  tk__pool_hook hook;            /* while attached: the pool's reference */
 };
 
-struct tk_schedule **tk__schedule_link(struct tk_schedule *s) {
-  return &s->link;
+/* Takes s off its pool's list; the pool's reference goes with it. */
+static void detach(tk_schedule_t *s) {
+  if (tk__pool_detach(s->pool, &s->hook)) tk_schedule_release(s);
 }
 
 void tk_schedule_release(tk_schedule_t *s) {
@@ -93,7 +94,7 @@ static void fire(tk__timer_entry *e) {
     over = 1;
   }
   /* A one-shot leaves the pool's list before its run can end. */
-  if (over) tk__pool_remove_schedule(s->pool, s);
+  if (over) detach(s);
   if (submit) {
     void *arg = s->tick_arg ? s->tick_arg(s->arg) : s->arg;
     tk_job_opts_t o = {0};
@@ -114,17 +115,21 @@ static void fire(tk__timer_entry *e) {
       s->running = 0;
       if (rc == TK_ESHUTDOWN) s->active = 0;
       pthread_mutex_unlock(&s->mu);
-      if (rc == TK_ESHUTDOWN) tk__pool_remove_schedule(s->pool, s);
+      if (rc == TK_ESHUTDOWN) detach(s);
     }
   }
   tk_schedule_release(s);  /* the claim's reference */
 }
 
-void tk__schedule_end(tk_schedule_t *s) {
+/* The pool shut down (it detached s): no more ticks, and the pool's
+** reference goes. */
+static void at_shutdown(tk__pool_hook *h) {
+  tk_schedule_t *s = tk_container_of(h, tk_schedule_t, hook);
   pthread_mutex_lock(&s->mu);
   s->active = 0;
   pthread_mutex_unlock(&s->mu);
   tk__timer_disarm(&s->timer);
+  tk_schedule_release(s);
 }
 
 int tk_pool_schedule(tk_pool_t *pool, const tk_schedule_opts_t *opts,
@@ -167,10 +172,11 @@ int tk_pool_schedule(tk_pool_t *pool, const tk_schedule_opts_t *opts,
   pthread_mutex_init(&s->mu, NULL);
   tk__timer_entry_init(&s->timer, claim, fire);
   s->next = tk__now_ns() + tk__ns(first);
-  rc = tk__pool_add_schedule(pool, s);
+  s->hook.at_shutdown = at_shutdown;
+  rc = tk__pool_attach(pool, &s->hook);
   if (rc == 0) rc = tk__timer_arm(&s->timer, s->next);
   if (rc != 0) {
-    tk__pool_remove_schedule(pool, s);
+    tk__pool_detach(pool, &s->hook);
     s->arg_free = NULL;  /* a failed call leaves arg to the caller */
     atomic_store(&s->refs, 1);
     tk_schedule_release(s);
@@ -187,7 +193,7 @@ int tk_schedule_cancel(tk_schedule_t *s) {
   s->active = 0;
   pthread_mutex_unlock(&s->mu);
   tk__timer_disarm(&s->timer);
-  if (was) tk__pool_remove_schedule(s->pool, s);
+  if (was) detach(s);
   return was ? 0 : TK_EINVAL;
 }
 

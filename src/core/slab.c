@@ -5,15 +5,15 @@
 ** Jobs and Lua tasks are made and freed by the hundred thousand, in an
 ** order the Lua collector picks. Taken from malloc they end up scattered
 ** between the submitting state's own objects, and every later sweep of
-** that state walks cold memory: a Lua submit loop ran 3x slower after a
-** few rounds. Here they live in blocks of their own, apart from the
-** rest of the heap. A block goes back to the allocator once its last
-** object is freed, except one spare per slab (so that a loop which makes
-** and frees one object at a time does not allocate a block each time);
-** tk__slab_trim_all gives the spares back too. The price: a block lives
-** as long as any of its objects, so a few long-kept jobs can hold blocks
-** of otherwise freed ones (as malloc's heap cannot shrink past them
-** either, but here that room serves only jobs and tasks).
+** that state walks cold memory. Here they live in blocks of their own,
+** apart from the rest of the heap. A block goes back to the allocator
+** once its last object is freed, except one spare per slab (so that a
+** loop which makes and frees one object at a time does not allocate a
+** block each time); tk__slab_trim_all gives the spares back too. The
+** price: a block lives as long as any of its objects, so a few long-kept
+** jobs can hold blocks of otherwise freed ones (as malloc's heap cannot
+** shrink past them either, but here that room serves only jobs and
+** tasks).
 **
 ** Under AddressSanitizer, or with TK_SLAB_OFF (make valgrind), every
 ** object is its own malloc: the tools then see each one, its overruns and

@@ -65,19 +65,26 @@ static inline uint64_t tk__now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The longest wait, in seconds (~31 years): every longer time counts as
+** this long, so that no double is converted out of range (undefined), and
+** a timeout this long never ends (TK__NO_DEADLINE). */
+#define TK__LONGEST_WAIT 1e9
+#define TK__NS_MAX ((uint64_t)TK__LONGEST_WAIT * 1000000000u)
+/* The deadline of a wait that never times out. */
+#define TK__NO_DEADLINE UINT64_MAX
+
 /* Nanoseconds in `secs` seconds, saturating: 0 for none (or NaN), and at
-** most ~31 years, so that no double converts out of range (undefined). */
-#define TK__NS_MAX ((uint64_t)1e9 * 1000000000u)
+** most TK__NS_MAX. */
 static inline uint64_t tk__ns(double secs) {
   if (!(secs > 0)) return 0;
-  if (secs >= 1e9) return TK__NS_MAX;
+  if (secs >= TK__LONGEST_WAIT) return TK__NS_MAX;
   return (uint64_t)(secs * 1e9);
 }
 
-/* Deadline for a timeout in seconds: UINT64_MAX for "forever" (negative or
-** NaN, or longer than ~31 years). */
+/* Deadline for a timeout in seconds: TK__NO_DEADLINE for "forever"
+** (negative or NaN, or at least TK__LONGEST_WAIT). */
 static inline uint64_t tk__deadline(double timeout) {
-  if (!(timeout >= 0) || timeout >= 1e9) return UINT64_MAX;
+  if (!(timeout >= 0) || timeout >= TK__LONGEST_WAIT) return TK__NO_DEADLINE;
   return tk__now_ns() + tk__ns(timeout);
 }
 

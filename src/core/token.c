@@ -2,7 +2,6 @@
 ** token.c - cancellation tokens: exactly-once callbacks, children, deadlines.
 ** See LICENSE for copyright and licence.
 */
-#include "job.h"
 #include "park.h"
 #include "token.h"
 
@@ -13,6 +12,7 @@ static void init_common(tk_token_t *t) {
   tk__atomic_init(&t->refs, 1);
   tk__atomic_init(&t->cancelled, 0);
   t->owner = NULL;
+  t->owner_ops = NULL;
   t->head = t->tail = NULL;
   t->running_id = 0;
   t->next_id = 0;
@@ -22,13 +22,15 @@ static void init_common(tk_token_t *t) {
   tk__timer_entry_init(&t->deadline, claim_deadline, fire_deadline);
 }
 
-void tk__token_init_embedded(tk_token_t *t, tk_job_t *owner) {
+void tk__token_init_embedded(tk_token_t *t, void *owner,
+                             const tk__token_owner_ops *ops) {
   init_common(t);
   t->owner = owner;
+  t->owner_ops = ops;
 }
 
 static int try_retain(tk_token_t *t) {
-  if (t->owner != NULL) return tk__try_retain(tk__job_refs(t->owner));
+  if (t->owner != NULL) return t->owner_ops->try_retain(t->owner);
   return tk__try_retain(&t->refs);
 }
 
@@ -123,14 +125,14 @@ void tk__token_fini(tk_token_t *t) { tk_token_release(fini_keep_parent(t)); }
 
 void tk_token_retain(tk_token_t *t) {
   if (t == NULL) return;
-  if (t->owner != NULL) tk_job_retain(t->owner);
+  if (t->owner != NULL) t->owner_ops->retain(t->owner);
   else atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
 }
 
 void tk_token_release(tk_token_t *t) {
   while (t != NULL) {
     if (t->owner != NULL) {
-      tk_job_release(t->owner);
+      t->owner_ops->release(t->owner);
       return;
     }
     if (!tk__ref_drop(&t->refs)) return;
@@ -178,9 +180,9 @@ static int mark_cancelled(tk_token_t *t) {
   t->runner = pthread_self();
   pthread_cond_broadcast(&b->cv);
   pthread_mutex_unlock(&b->mu);
-  /* A pending job whose token is cancelled ends at once, before anything
-  ** registered on the token hears about it. */
-  if (t->owner != NULL) tk__job_token_cancelled(t->owner);
+  /* The owner first (a pending job whose token is cancelled ends at once),
+  ** before anything registered on the token hears about it. */
+  if (t->owner != NULL) t->owner_ops->cancelled(t->owner);
   return 1;
 }
 
@@ -241,8 +243,8 @@ int tk_token_wait(tk_token_t *t, double timeout) {
   uint64_t deadline = tk__deadline(timeout);
   tk__bucket *b = tk__park_bucket(t);
   int rc = 0;
-  tk_pool_block_begin();  /* on a worker: a spare meanwhile (before the
-                             bucket: pool mu comes first) */
+  tk__block_begin();  /* on a worker: a spare meanwhile (before the
+                         bucket: pool mu comes first) */
   pthread_mutex_lock(&b->mu);
   while (!atomic_load_explicit(&t->cancelled, memory_order_relaxed)) {
     if (tk__bucket_wait(b, deadline) == TK_ETIMEDOUT) {
@@ -251,7 +253,7 @@ int tk_token_wait(tk_token_t *t, double timeout) {
     }
   }
   pthread_mutex_unlock(&b->mu);
-  tk_pool_block_end();
+  tk__block_end();
   return rc;
 }
 
@@ -308,7 +310,7 @@ int tk_token_off_cancel(tk_token_t *t, uint64_t id) {
   if (rc != 0) {
     /* Running now: wait until it returned, unless we are inside it. */
     while (t->running_id == id && !pthread_equal(t->runner, pthread_self()))
-      tk__bucket_wait(b, UINT64_MAX);
+      tk__bucket_wait(b, TK__NO_DEADLINE);
   }
   pthread_mutex_unlock(&b->mu);
   if (found != NULL) {

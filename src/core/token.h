@@ -1,5 +1,5 @@
 /*
-** token.h - the token's layout, so a job can embed its own token.
+** token.h - the token's layout, so an owner (a job) can embed a token.
 ** Private to src/core. See LICENSE for copyright and licence.
 */
 #ifndef TK_TOKEN_H
@@ -20,11 +20,22 @@ struct tk__cb_node {
   int linked;                    /* still in the list (guarded by the lock) */
 };
 
+/* The owner of an embedded token (a job embeds its own): the token's
+** references are the owner's, and the owner hears of its cancellation
+** first, before anything registered on the token. */
+typedef struct tk__token_owner_ops {
+  void (*retain)(void *owner);
+  int (*try_retain)(void *owner);  /* 0 once the owner is being freed */
+  void (*release)(void *owner);
+  void (*cancelled)(void *owner);
+} tk__token_owner_ops;
+
 /* Fields under "lock" are guarded by the park bucket of the token. */
 struct tk_token {
   atomic_int refs;               /* unused when owner != NULL */
   atomic_int cancelled;          /* 0 -> 1 once, under lock */
-  tk_job_t *owner;               /* embedded in this job: refs are its refs */
+  void *owner;                   /* embedded in it: refs are its refs */
+  const tk__token_owner_ops *owner_ops;
   tk__cb_node *head, *tail;      /* lock: callbacks not run yet */
   uint64_t running_id;           /* lock: id of the callback running now */
   pthread_t runner;              /* lock: thread running the callbacks */
@@ -39,8 +50,9 @@ struct tk_token {
                                     cancellation reached it (tk_token_cancel) */
 };
 
-/* Initialises a token embedded in `owner` (refcount forwarded to the job). */
-TK_INTERNAL void tk__token_init_embedded(tk_token_t *t, tk_job_t *owner);
+/* Initialises a token embedded in `owner`, which ops act on. */
+TK_INTERNAL void tk__token_init_embedded(tk_token_t *t, void *owner,
+                                         const tk__token_owner_ops *ops);
 /* Makes t a child of parent (retains parent). Returns 1 if the parent is
 ** already cancelled: the caller then cancels t when it is ready to. */
 TK_INTERNAL int tk__token_link(tk_token_t *t, tk_token_t *parent);

@@ -324,13 +324,11 @@ static void give(lua_State *L, work_box *b, lua_KFunction k) {
   lua_settop(L, top);
 }
 
-/* How often w:queue hands out what has arrived. Not at all, a long loop of
-** queue calls kept every finished call until w:wait: 200 000 calls held
-** some 90 MB, and the loop ran at 0.55-0.67 M calls/s; every 1024 calls
-** 0.94-1.16 M/s, in the same runs. More often was slower (every 64:
-** 0.59-0.61), likely because the next calls then reuse at once the jobs
-** and tasks a hand-out frees, while their lines sit in the workers'
-** caches. */
+/* How often w:queue hands out what has arrived. Without it a long loop of
+** queue calls would keep every finished call until w:wait; much more often
+** is slower, likely because the next calls then reuse at once the tasks a
+** hand-out frees, while their lines sit in the workers' caches (see
+** docs/performance.md). */
 #define HAND_OUT_EVERY 1024
 
 static int queue_k(lua_State *L, int status, lua_KContext ctx);
