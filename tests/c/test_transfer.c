@@ -9,7 +9,8 @@
 
 #include "lauxlib.h"
 #include "lualib.h"
-#include "tkl.h"
+#include "lcycles.h"
+#include "transfer.h"
 
 int luaopen_threadkit(lua_State *L);
 
