@@ -120,17 +120,23 @@ static void register_cfuncs(lua_State *L, int module) {
 }
 
 /* The module's parts, in the order they open: the context first (the
-** others register into it), then what the handle kinds use (the box
-** cache, buffer guards, the coder's tables), then each kind of object,
-** then the functions that use them; the parts written in Lua last (their
-** code binds the module's functions when it loads). */
+** others register into it), and what its close does (callbacks, the
+** default pool, cycles); then what the handle kinds use (the box cache,
+** buffer guards, the coder's tables); then each kind of object, and the
+** functions that use them. The parts written in Lua come last, outside
+** this list: their code binds the module's functions when it loads. */
 typedef void (*opener)(lua_State *L);
 static const opener openers[] = {
-    tkl_open_ctx,   tkl_open_callbacks, tkl_open_default, tkl_open_cycles,
+    /* the context, and what its close does */
+    tkl_open_ctx, tkl_open_callbacks, tkl_open_default, tkl_open_cycles,
+    /* what every kind of handle uses */
     tkl_open_handles, tkl_open_buffers, tkl_open_transfer,
-    tkl_open_pool,  tkl_open_job,       tkl_open_token,   tkl_open_channel,
-    tkl_open_shared, tkl_open_task,     tkl_open_group,   tkl_open_completed,
-    tkl_open_dot,   tkl_open_trace,     tkl_open_stats};
+    /* the kinds, each with its functions */
+    tkl_open_pool, tkl_open_job, tkl_open_token, tkl_open_channel,
+    tkl_open_shared, tkl_open_group,
+    /* functions over them */
+    tkl_open_task, tkl_open_completed, tkl_open_dot, tkl_open_trace,
+    tkl_open_stats};
 
 int luaopen_threadkit(lua_State *L) {
   luaL_checkversion(L);
