@@ -63,7 +63,7 @@ $(BUILD)/src/lua_bindings/%.o: src/lua_bindings/%.c
 
 $(BUILD)/src/cli/%.o: src/cli/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -Isrc/lua_bindings -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -c $< -o $@
 
 # The module resolves Lua's symbols from the interpreter that loads it.
 $(MODULE): $(LUA_OBJ) $(CORE_OBJ)
@@ -275,7 +275,7 @@ bench: deps lib module
 install: lib module cli $(LIB_LUA)
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	  $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/lua/5.4
-	install -m 644 include/threadkit.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 include/threadkit.h include/threadkit_lua.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(LIB_A) $(LIB_LUA) $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(MODULE) $(DESTDIR)$(PREFIX)/lib/lua/5.4/

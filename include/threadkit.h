@@ -570,28 +570,6 @@ TK_API int tk_group_wait_activity(uint64_t seen, double timeout);
 
 /* }====================================================== */
 
-/* {====================================================== embedding Lua */
-
-/* These live in the Lua layer: link libthreadkit_lua.a (the core and the
-** Lua bindings) and Lua 5.4 itself. */
-struct lua_State;
-
-/* Opens the threadkit module in the host's state L and pushes it (as
-** require "threadkit" would). If pool is not NULL it becomes the default
-** pool behind tk.submit, tk.wait_all and tk.metrics until L closes; the
-** host keeps ownership and frees it after closing L. Closing L with work
-** in flight is safe: the host's pool runs its queued tasks on; threadkit's
-** own default pool finishes them before lua_close returns.
-** TK_EINVAL if L is NULL. */
-TK_API int tk_lua_open(struct lua_State *L, tk_pool_t *pool);
-/* Runs hook(L) in every new worker state, after the standard libraries
-** and threadkit, before the pool's init function: the place to register
-** the host's own C functions for tasks. Set it before tasks run; NULL
-** removes it. */
-TK_API void tk_lua_set_worker_hook(void (*hook)(struct lua_State *L));
-
-/* }====================================================== */
-
 #ifdef __cplusplus
 }
 #endif
