@@ -6,11 +6,18 @@
 #   make helgrind   the C tests under helgrind
 #   make soak       the randomized long run (SOAK_SECONDS, default 600)
 #   make bench      benchmarks against peers (not a test)
-#   make install    PREFIX=/usr/local by default
+#   make install    PREFIX=/usr/local by default (see "install" below)
+#   V=1             prints every command (quiet by default)
 
 CC      ?= gcc
-PREFIX  ?= /usr/local
 BUILD   ?= build
+# Where `make install` puts things (DESTDIR is prepended to each).
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+LIBDIR      ?= $(PREFIX)/lib
+INCLUDEDIR  ?= $(PREFIX)/include
+LUA_CMODDIR ?= $(LIBDIR)/lua/5.4
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 OPT     ?= -O2
 SAN     ?=
 # Scales every test's time limit (sanitizers and valgrind are slower).
@@ -24,10 +31,28 @@ CFLAGS_ALL := -std=c11 $(OPT) -g $(WARN) -D_POSIX_C_SOURCE=200809L \
               -fPIC -fvisibility=hidden -Iinclude -MMD -MP $(SAN) $(CFLAGS)
 LDLIBS_ALL := -lpthread $(LDLIBS)
 
+# Quiet rules: one line per target; V=1 shows the commands.
+ifeq ($(V),1)
+Q :=
+say := @true
+else
+Q := @
+say := @printf '  %-6s %s\n'
+endif
+
+# The version lives in include/threadkit.h; the SONAME, the .pc files and
+# the module's _VERSION all read it from there.
+version_part = $(shell sed -n 's/^\#define TK_VERSION_$(1) \([0-9]*\)$$/\1/p' include/threadkit.h)
+VERSION_MAJOR := $(call version_part,MAJOR)
+VERSION := $(VERSION_MAJOR).$(call version_part,MINOR).$(call version_part,PATCH)
+
 CORE_SRC := $(wildcard src/core/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 LIB_A    := $(BUILD)/libthreadkit.a
+# libthreadkit.so -> libthreadkit.so.0 (the SONAME) -> libthreadkit.so.0.x.y
 LIB_SO   := $(BUILD)/libthreadkit.so
+SONAME   := libthreadkit.so.$(VERSION_MAJOR)
+LIB_SO_REAL := $(BUILD)/libthreadkit.so.$(VERSION)
 
 # The Lua layer. LUA_INC / LUA_LIB may be overridden.
 LUA      ?= lua5.4
@@ -46,7 +71,7 @@ DEMO_C := $(BUILD)/demo_c
 
 .PHONY: all lib module cli demo test test-c deps sanitize tsan asan valgrind bench install soak-memory \
         clean check-layering readme-example demo-check test-lua fuzz soak \
-        helgrind
+        helgrind test-one-core uninstall test-install
 
 all: lib module cli $(LIB_LUA)
 lib: $(LIB_A) $(LIB_SO)
@@ -54,66 +79,103 @@ module: $(MODULE)
 cli: $(TKLUA)
 
 $(BUILD)/%.o: %.c
+	$(say) CC $<
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 $(BUILD)/src/lua_bindings/%.o: src/lua_bindings/%.c
+	$(say) CC $<
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -c $< -o $@
 
 $(BUILD)/src/cli/%.o: src/cli/%.c
+	$(say) CC $<
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -c $< -o $@
 
-# The module resolves Lua's symbols from the interpreter that loads it.
-$(MODULE): $(LUA_OBJ) $(CORE_OBJ)
-	$(CC) $(SAN) -shared -o $@ $^ -lpthread
+# One core per process. The module links libthreadkit.so.0 (found next to
+# it, or in LIBDIR) and carries no core of its own, so that a C host that
+# links libthreadkit and requires the module shares one core with it. Until
+# the bindings reach the core only through threadkit.h (the "bindings-"
+# lines of scripts/layering_allow.txt), they need core internals that the
+# shared library does not export: the module then carries its own copy of
+# the core, and such a host gets two (scripts/check_one_core.sh says so).
+# Either way the module exports luaopen_threadkit alone and resolves Lua's
+# symbols from the interpreter that loads it.
+MODULE_CORE ?= $(if $(shell grep -s '^bindings-' scripts/layering_allow.txt),own,shared)
+ifeq ($(MODULE_CORE),shared)
+MODULE_DEPS := $(LUA_OBJ) $(BUILD)/$(SONAME)
+MODULE_LINK := $(LUA_OBJ) -L$(BUILD) -lthreadkit -Wl,-rpath,'$$ORIGIN:$(LIBDIR)'
+else
+MODULE_DEPS := $(LUA_OBJ) $(CORE_OBJ)
+MODULE_LINK := $(LUA_OBJ) $(CORE_OBJ)
+endif
+$(MODULE): $(MODULE_DEPS) scripts/module.map
+	$(say) LD $@
+	$(Q)$(CC) $(SAN) -shared -Wl,--version-script=scripts/module.map -o $@ \
+	  $(MODULE_LINK) -lpthread
 
 # tklua links Lua statically and exports its symbols for C modules.
 $(TKLUA): $(BUILD)/src/cli/tklua.o $(LUA_OBJ) $(LIB_A)
-	$(CC) $(SAN) -Wl,-E -o $@ $^ $(LUA_LIB) -lm -ldl -lpthread
+	$(say) LD $@
+	$(Q)$(CC) $(SAN) -Wl,-E -o $@ $^ $(LUA_LIB) -lm -ldl -lpthread
 
-# For C hosts that embed Lua with threadkit (threadkit.h, "embedding Lua").
+# For C hosts that embed Lua with threadkit (threadkit_lua.h): the Lua
+# layer and the core, not to be linked with libthreadkit as well.
 $(LIB_LUA): $(LUA_OBJ) $(CORE_OBJ)
+	$(say) AR $@
 	@rm -f $@
-	ar rcs $@ $^
+	$(Q)ar rcs $@ $^
 
 $(BUILD)/host: scripts/examples/host.c $(LIB_LUA)
-	$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -o $@ $< $(LIB_LUA) $(LUA_LIB) -lm -ldl -lpthread
+	$(say) CC $@
+	$(Q)$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -o $@ $< $(LIB_LUA) $(LUA_LIB) -lm -ldl -lpthread
 
 $(LIB_A): $(CORE_OBJ)
+	$(say) AR $@
 	@rm -f $@
-	ar rcs $@ $^
+	$(Q)ar rcs $@ $^
 
-$(LIB_SO): $(CORE_OBJ)
-	$(CC) $(SAN) -shared -o $@ $^ $(LDLIBS_ALL)
+$(LIB_SO_REAL): $(CORE_OBJ)
+	$(say) LD $@
+	$(Q)$(CC) $(SAN) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/$(SONAME): $(LIB_SO_REAL)
+	$(Q)ln -sf $(notdir $<) $@
+
+$(LIB_SO): $(BUILD)/$(SONAME)
+	$(Q)ln -sf $(notdir $<) $@
 
 $(BUILD)/tests/%: tests/c/%.c tests/c/tk_test.h $(LIB_A)
+	$(say) CC $@
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Isrc/core -o $@ $< $(LIB_A) -lcmocka $(LDLIBS_ALL)
+	$(Q)$(CC) $(CFLAGS_ALL) -Isrc/core -o $@ $< $(LIB_A) -lcmocka $(LDLIBS_ALL)
 
 # The transfer and embedding tests reach into the Lua layer: they link it
 # and Lua.
 LUA_TESTS := $(BUILD)/tests/test_transfer $(BUILD)/tests/test_embed
 $(LUA_TESTS): $(BUILD)/tests/%: tests/c/%.c tests/c/tk_test.h $(LIB_LUA)
+	$(say) CC $@
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -Isrc/lua_bindings -o $@ $< $(LIB_LUA) \
+	$(Q)$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -Isrc/lua_bindings -o $@ $< $(LIB_LUA) \
 	  -lcmocka $(LUA_LIB) -lm -ldl $(LDLIBS_ALL)
 
 deps:
 	@sh scripts/deps.sh
 
 $(DEMO_C): scripts/examples/demo.c $(LIB_A)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LDLIBS_ALL)
+	$(say) CC $@
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LDLIBS_ALL)
 
 # The README's first command: build everything, run the Lua demo.
-demo: deps $(TKLUA)
+demo: deps all
 	@$(TKLUA) scripts/examples/demo.lua $(BUILD)/demo-trace.json
 
 # Results of every suite go to $(BUILD)/results; scripts/summary.sh adds up.
 test: deps
 	@rm -f $(BUILD)/results
-	@$(MAKE) --no-print-directory test-c test-lua check-layering readme-example demo-check test-programs
+	@$(MAKE) --no-print-directory test-c test-lua check-layering readme-example \
+	  demo-check test-programs test-one-core test-install
 	@sh scripts/summary.sh $(BUILD)/results
 
 test-c: $(TEST_BIN)
@@ -130,8 +192,9 @@ test-lua: $(MODULE) $(TKLUA) $(BUILD)/host $(if $(SAN),,$(CLOCK_SHIFT))
 	@sh scripts/run_lua_tests.sh $(BUILD) $(TK_LUA_INTERP)
 
 $(CLOCK_SHIFT): tests/lua/clock_shift.c
+	$(say) CC $@
 	@mkdir -p $(dir $@)
-	$(CC) -shared -fPIC -O1 -o $@ $< -ldl
+	$(Q)$(CC) -shared -fPIC -O1 -o $@ $< -ldl
 
 # The corpus of real programs (tests/programs): each checks its work against
 # a serial run. Under tsan/asan $(TKLUA) is the sanitized one.
@@ -139,35 +202,34 @@ $(CLOCK_SHIFT): tests/lua/clock_shift.c
 test-programs: $(TKLUA)
 	@sh scripts/run_programs.sh $(BUILD) $(TKLUA)
 
+# The layers reach each other through the public headers only; the
+# second script proves the check catches each kind of violation.
 check-layering:
-	@if grep -rlE '#include *[<"](lua|lauxlib|lualib)\.h' src/core; then \
-	  echo "src/core must not include Lua headers"; exit 1; fi
+	@sh scripts/run_check.sh check-layering $(BUILD) sh scripts/check_layering.sh
+	@sh scripts/run_check.sh check-layering-catches $(BUILD) \
+	  sh scripts/test_check_layering.sh
 
 # The README's C example must compile and run.
 readme-example: $(LIB_A)
-	@mkdir -p $(BUILD)/readme
-	@sed -n '/^```c$$/,/^```$$/p' README.md | sed '1d;$$d' > $(BUILD)/readme/example.c
-	@$(CC) $(CFLAGS_ALL) -o $(BUILD)/readme/example $(BUILD)/readme/example.c \
-	  $(LIB_A) $(LDLIBS_ALL)
-	@if $(BUILD)/readme/example > $(BUILD)/readme/out.txt; then \
-	  echo "readme example: ok"; echo "readme-example 1 0" >> $(BUILD)/results; \
-	else echo "readme example: FAILED"; echo "readme-example 0 1" >> $(BUILD)/results; exit 1; fi
+	@CC="$(CC)" CFLAGS="$(CFLAGS_ALL)" LIBS="$(LIB_A) $(LDLIBS_ALL)" \
+	  sh scripts/run_check.sh readme-example $(BUILD) \
+	  sh scripts/readme_example.sh $(BUILD)
 
 # The demos must run and tell their story.
 demo-check: $(TKLUA) $(DEMO_C)
-	@if $(TKLUA) scripts/examples/demo.lua $(BUILD)/demo-trace.json > $(BUILD)/demo.out 2>&1 && \
-	  grep -q "fetch mirror-b *completed *after 3 attempts" $(BUILD)/demo.out && \
-	  grep -q "parse c *cancelled *(dependency 'fetch mirror-c' was cancelled)" $(BUILD)/demo.out && \
-	  grep -q "aggregate = 160" $(BUILD)/demo.out && \
-	  grep -q "verifier 2 found it" $(BUILD)/demo.out && \
-	  grep -q "^threadkit stats" $(BUILD)/demo.out && \
-	  grep -q "events written to" $(BUILD)/demo.out && \
-	  test -s $(BUILD)/demo-trace.json && \
-	  $(DEMO_C) > $(BUILD)/demo_c.out 2>&1 && \
-	  grep -q "report (50 ms budget) *cancelled" $(BUILD)/demo_c.out; then \
-	  echo "demo: ok"; echo "demo 1 0" >> $(BUILD)/results; \
-	else echo "demo: FAILED"; cat $(BUILD)/demo.out $(BUILD)/demo_c.out; \
-	  echo "demo 0 1" >> $(BUILD)/results; exit 1; fi
+	@sh scripts/run_check.sh demo $(BUILD) \
+	  sh scripts/check_demo.sh $(BUILD) $(TKLUA) $(DEMO_C)
+
+# Each supported way of combining the module, tklua and a C host has one
+# core in the process (scripts/check_one_core.sh).
+ONE_CORE_HOST := $(BUILD)/one_core_host
+$(ONE_CORE_HOST): scripts/one_core_host.c $(LIB_SO)
+	$(say) CC $@
+	$(Q)$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -o $@ $< -L$(BUILD) -lthreadkit \
+	  -Wl,-rpath,'$$ORIGIN' -Wl,-E $(LUA_LIB) -lm -ldl $(LDLIBS_ALL)
+test-one-core: $(MODULE) $(TKLUA) $(ONE_CORE_HOST) $(BUILD)/host
+	@MODULE_CORE=$(MODULE_CORE) sh scripts/run_check.sh one-core $(BUILD) \
+	  sh scripts/check_one_core.sh $(BUILD) $(LUA)
 
 # The randomized long run (scripts/soak.lua): every kind of work, invariants
 # checked each round, RSS floor slope reported. SOAK_SECONDS sets the length
@@ -272,16 +334,41 @@ helgrind: deps
 bench: deps lib module
 	@$(MAKE) --no-print-directory -C scripts/bench BUILD=$(abspath $(BUILD))
 
+# The pkg-config files: threadkit.pc for the core, threadkit-lua.pc for
+# hosts that embed Lua with threadkit (libthreadkit_lua.a and Lua).
+PC_SED := sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+  -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|'
+
+# What install puts where; uninstall removes exactly these.
+INSTALLED := $(BINDIR)/tklua $(INCLUDEDIR)/threadkit.h \
+  $(INCLUDEDIR)/threadkit_lua.h $(LIBDIR)/libthreadkit.a \
+  $(LIBDIR)/libthreadkit_lua.a $(LIBDIR)/libthreadkit.so.$(VERSION) \
+  $(LIBDIR)/$(SONAME) $(LIBDIR)/libthreadkit.so $(LUA_CMODDIR)/threadkit.so \
+  $(PKGCONFIGDIR)/threadkit.pc $(PKGCONFIGDIR)/threadkit-lua.pc
+
 install: lib module cli $(LIB_LUA)
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
-	  $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/lua/5.4
-	install -m 644 include/threadkit.h include/threadkit_lua.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 $(LIB_A) $(LIB_LUA) $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(MODULE) $(DESTDIR)$(PREFIX)/lib/lua/5.4/
-	install -m 755 $(TKLUA) $(DESTDIR)$(PREFIX)/bin/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' threadkit.pc.in \
-	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/threadkit.pc
+	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(INCLUDEDIR) \
+	  $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LUA_CMODDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	$(Q)install -m 755 $(TKLUA) $(DESTDIR)$(BINDIR)/
+	$(Q)install -m 644 include/threadkit.h include/threadkit_lua.h \
+	  $(DESTDIR)$(INCLUDEDIR)/
+	$(Q)install -m 644 $(LIB_A) $(LIB_LUA) $(DESTDIR)$(LIBDIR)/
+	$(Q)install -m 755 $(LIB_SO_REAL) $(DESTDIR)$(LIBDIR)/
+	$(Q)ln -sf libthreadkit.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	$(Q)ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libthreadkit.so
+	$(Q)install -m 755 $(MODULE) $(DESTDIR)$(LUA_CMODDIR)/
+	$(Q)$(PC_SED) threadkit.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/threadkit.pc
+	$(Q)$(PC_SED) threadkit-lua.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/threadkit-lua.pc
+	@echo "installed threadkit $(VERSION) under $(DESTDIR)$(PREFIX)"
+
+uninstall:
+	$(Q)rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	@echo "removed threadkit from $(DESTDIR)$(PREFIX)"
+
+# install and uninstall into a temporary DESTDIR; an example host built
+# with pkg-config against the installed files (scripts/check_install.sh).
+test-install: all
+	@sh scripts/run_check.sh install $(BUILD) sh scripts/check_install.sh $(BUILD)
 
 clean:
 	rm -rf build
