@@ -86,7 +86,15 @@ $(BUILD)/%.o: %.c
 $(BUILD)/src/lua_bindings/%.o: src/lua_bindings/%.c
 	$(say) CC $<
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -I$(BUILD)/gen -c $< -o $@
+
+# The parts of the module written in Lua are .lua files, compiled in as C
+# strings made here.
+$(BUILD)/gen/%_lua.h: src/lua_bindings/%.lua scripts/embed_lua.lua
+	$(say) GEN $@
+	@mkdir -p $(dir $@)
+	$(Q)$(LUA) scripts/embed_lua.lua $< $@ script_lua
+$(BUILD)/src/lua_bindings/lscript.o: $(BUILD)/gen/lscript_lua.h
 
 $(BUILD)/src/cli/%.o: src/cli/%.c
 	$(say) CC $<
@@ -236,14 +244,14 @@ test-one-core: $(MODULE) $(TKLUA) $(ONE_CORE_HOST) $(BUILD)/host
 # (SOAK_SEED replays a run); CI runs 60 s. RSS per round: build/soak/rss.log.
 SOAK_SECONDS ?= 600
 soak: deps $(TKLUA)
-	@mkdir -p build/soak
-	@rm -f build/soak/results
+	@mkdir -p $(BUILD)/soak
+	@rm -f $(BUILD)/soak/results
 	@# Two malloc arenas: with one per thread, pools that come and go each
 	@# round and megabyte values spread memory over arenas whose floors
 	@# creep up for minutes (no leak: flat with two); a leak still shows.
-	@if MALLOC_ARENA_MAX=2 SOAK_RSS_LOG=build/soak/rss.log $(TKLUA) scripts/soak.lua \
-	  $(SOAK_SECONDS); then echo "soak 1 0" > build/soak/results; \
-	else echo "soak 0 1" > build/soak/results; exit 1; fi
+	@if MALLOC_ARENA_MAX=2 SOAK_RSS_LOG=$(BUILD)/soak/rss.log $(TKLUA) scripts/soak.lua \
+	  $(SOAK_SECONDS); then echo "soak 1 0" > $(BUILD)/soak/results; \
+	else echo "soak 0 1" > $(BUILD)/soak/results; exit 1; fi
 
 # The RSS slope of each memory workload of the soak alone (functions made
 # by load, large values, a long-lived group, cycles of shared objects), for
@@ -255,26 +263,26 @@ soak-memory: deps $(TKLUA)
 
 # libFuzzer on the value transfer (clang, ASan+UBSan): arbitrary buffers
 # into the decoder, arbitrary values through encode and decode. FUZZ_SECONDS
-# sets the length; make sanitize runs 60 s. The log is build/fuzz/log.
+# sets the length; make sanitize runs 60 s. The log is $(BUILD)/fuzz/log.
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 FUZZ_SRC := tests/fuzz/fuzz_transfer.c $(LUA_SRC) $(CORE_SRC)
-fuzz: deps
+fuzz: deps $(BUILD)/gen/lscript_lua.h
 	@sh scripts/deps.sh clang libclang-rt-14-dev
-	@mkdir -p build/fuzz/corpus
-	@rm -f build/fuzz/results
+	@mkdir -p $(BUILD)/fuzz/corpus
+	@rm -f $(BUILD)/fuzz/results
 	$(FUZZ_CC) -std=c11 -O1 -g -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc/core \
-	  -Isrc/lua_bindings -I$(LUA_INC) -fsanitize=fuzzer,address,undefined \
+	  -Isrc/lua_bindings -I$(BUILD)/gen -I$(LUA_INC) -fsanitize=fuzzer,address,undefined \
 	  -fno-sanitize-recover=undefined \
-	  -o build/fuzz/fuzz_transfer $(FUZZ_SRC) $(LUA_LIB) -lm -ldl -lpthread
+	  -o $(BUILD)/fuzz/fuzz_transfer $(FUZZ_SRC) $(LUA_LIB) -lm -ldl -lpthread
 	@echo "fuzzing for $(FUZZ_SECONDS) s"
-	@if build/fuzz/fuzz_transfer -max_total_time=$(FUZZ_SECONDS) \
-	  -max_len=4096 -print_final_stats=1 -artifact_prefix=build/fuzz/ \
-	  build/fuzz/corpus tests/fuzz/corpus > build/fuzz/log 2>&1; then \
-	  grep -E 'DONE|number_of_executed_units' build/fuzz/log; \
-	  echo "fuzz_transfer: ok"; echo "fuzz_transfer 1 0" > build/fuzz/results; \
-	else tail -60 build/fuzz/log; echo "fuzz_transfer: FAILED"; \
-	  echo "fuzz_transfer 0 1" > build/fuzz/results; exit 1; fi
+	@if $(BUILD)/fuzz/fuzz_transfer -max_total_time=$(FUZZ_SECONDS) \
+	  -max_len=4096 -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/ \
+	  $(BUILD)/fuzz/corpus tests/fuzz/corpus > $(BUILD)/fuzz/log 2>&1; then \
+	  grep -E 'DONE|number_of_executed_units' $(BUILD)/fuzz/log; \
+	  echo "fuzz_transfer: ok"; echo "fuzz_transfer 1 0" > $(BUILD)/fuzz/results; \
+	else tail -60 $(BUILD)/fuzz/log; echo "fuzz_transfer: FAILED"; \
+	  echo "fuzz_transfer 0 1" > $(BUILD)/fuzz/results; exit 1; fi
 
 sanitize: deps
 	@rm -f build/tsan/results build/asan/results build/fuzz/results
@@ -371,6 +379,6 @@ test-install: all
 	@sh scripts/run_check.sh install $(BUILD) sh scripts/check_install.sh $(BUILD)
 
 clean:
-	rm -rf build
+	rm -rf $(BUILD)
 
 -include $(CORE_OBJ:.o=.d) $(LUA_OBJ:.o=.d)

@@ -9,113 +9,17 @@
 
 #include "tkl.h"
 
-/* The chunk runs once per state, when the module opens (in a worker, before
-** any task), and receives the module table, the pool methods and its
-** private C helpers, which are never on the module table: nothing private
-** is reachable from Lua. Every library function it uses is bound to a
+/* The chunk (lscript.lua) runs once per state, when the module opens (in
+** a worker, before any task), and receives the module table, the pool
+** methods and its private C helpers, never on the module table:
+** nothing private is reachable from Lua. Every library function it uses is bound to a
 ** local right then: a script or a task that later sets `table = nil`,
 ** `pcall = nil`... must not break threadkit. Its functions never travel:
 ** a task carries a C entry (retry_entry, batch_entry) that finds the
 ** receiving state's own copy of them. A batch task carries its slice of
 ** the list, the index of its first item in the whole list (for error
 ** messages) and its length (the slice may have holes, so # cannot tell). */
-static const char script_lua[] =
-    "local tk, methods, batch_entry, note_attempt, list_length, list_slice = ...\n"
-    "local error, next, pcall, tostring, type =\n"
-    "      error, next, pcall, tostring, type\n"
-    "local math_ceil, math_max, math_min, math_tointeger, math_type =\n"
-    "      math.ceil, math.max, math.min, math.tointeger, math.type\n"
-    "local string_format = string.format\n"
-    "local table_move, table_pack, table_unpack =\n"
-    "      table.move, table.pack, table.unpack\n"
-    "local checkpoint, cancelled, sleep = tk.checkpoint, tk.cancelled, tk.sleep\n"
-    "-- Runs fn with retries (submit's {retry = ...}); the wait between two\n"
-    "-- attempts is a tk.sleep, so it holds no worker.\n"
-    "local function retry_runner(fn, policy, ...)\n"
-    "  local delay = policy.delay\n"
-    "  for attempt = 1, policy.attempts do\n"
-    "    local r = table_pack(pcall(fn, ...))\n"
-    "    note_attempt(not r[1] and tostring(r[2]) or nil)\n"
-    "    if r[1] then return table_unpack(r, 2, r.n) end\n"
-    "    local err = r[2]\n"
-    "    if cancelled() or attempt == policy.attempts or\n"
-    "       (policy.on and not policy.on(err)) then\n"
-    "      checkpoint()  -- a cancellation is never retried\n"
-    "      error(err, 0)\n"
-    "    end\n"
-    "    if not sleep(delay) then checkpoint() end\n"
-    "    delay = math_min(delay * policy.backoff, policy.max_delay)\n"
-    "  end\n"
-    "end\n"
-    "local function run_batch(fn, items, first, count)\n"
-    "  local out, at = {}, 0\n"
-    "  -- One pcall per batch; `at` says which item failed.\n"
-    "  local ok, err = pcall(function()\n"
-    "    for i = 1, count do\n"
-    "      at = i\n"
-    "      if i % 1024 == 0 then checkpoint() end\n"
-    "      out[i] = fn(items[i])\n"
-    "    end\n"
-    "  end)\n"
-    "  if not ok then\n"
-    "    checkpoint()  -- a cancellation stays one\n"
-    "    error(string_format('map: item #%d: %s', first + at - 1, tostring(err)), 0)\n"
-    "  end\n"
-    "  return out\n"
-    "end\n"
-    "function methods.map(pool, fn, list, opts)\n"
-    "  if type(fn) ~= 'function' then\n"
-    "    error(\"bad argument #1 to 'map' (function expected, got \" .. type(fn) .. ')', 2)\n"
-    "  end\n"
-    "  if type(list) ~= 'table' then\n"
-    "    error(\"bad argument #2 to 'map' (table expected, got \" .. type(list) .. ')', 2)\n"
-    "  end\n"
-    "  local n, bad = list_length(list)\n"
-    "  if not n then\n"
-    "    error(\"bad argument #2 to 'map' (a list expected: key \" .. tostring(bad) .. ')', 2)\n"
-    "  end\n"
-    "  if opts ~= nil and type(opts) ~= 'table' then\n"
-    "    error(\"bad argument #3 to 'map' (table expected, got \" .. type(opts) .. ')', 2)\n"
-    "  end\n"
-    "  opts = opts or {}\n"
-    "  for k in next, opts do\n"
-    "    if k ~= 'batch' and k ~= 'priority' and k ~= 'name' then\n"
-    "      error(\"bad argument #3 to 'map' (unknown option '\" .. tostring(k) .. \"')\", 2)\n"
-    "    end\n"
-    "  end\n"
-    "  local size = opts.batch or math_max(1, math_ceil(n / (pool.workers * 4)))\n"
-    "  if math_type(size) == 'float' then size = math_tointeger(size) or size end\n"
-    "  if math_type(size) ~= 'integer' or size < 1 then\n"
-    "    error(\"bad argument #3 to 'map' (batch must be a positive integer)\", 2)\n"
-    "  end\n"
-    "  local sub = {priority = opts.priority, name = opts.name}\n"
-    "  local jobs, firsts, counts, nb = {}, {}, {}, 0\n"
-    "  for first = 1, n, size do\n"
-    "    local count = math_min(size, n - first + 1)  -- first + size may wrap\n"
-    "    nb = nb + 1\n"
-    "    -- Called through pcall, the error names no line in here; raised\n"
-    "    -- again at the caller of map, with the items it is about.\n"
-    "    local ok, job = pcall(pool.submit, pool, sub, batch_entry, fn,\n"
-    "                          list_slice(list, first, count), first, count)\n"
-    "    if not ok then\n"
-    "      error(string_format('map: items #%d to #%d: %s', first, first + count - 1,\n"
-    "                          tostring(job)), 2)\n"
-    "    end\n"
-    "    jobs[nb] = job\n"
-    "    firsts[nb], counts[nb] = first, count\n"
-    "  end\n"
-    "  local out = {}\n"
-    "  for b = 1, nb do\n"
-    "    local ok, part = pcall(jobs[b].result, jobs[b])\n"
-    "    if not ok then\n"
-    "      for c = b + 1, nb do jobs[c]:cancel() end\n"
-    "      error(part, 0)\n"
-    "    end\n"
-    "    table_move(part, 1, counts[b], firsts[b], out)\n"
-    "  end\n"
-    "  return out\n"
-    "end\n"
-    "return retry_runner, run_batch\n";
+#include "lscript_lua.h"  /* script_lua: lscript.lua, made at build time */
 
 /* note_attempt(err): the retry runner calls it after each attempt with the
 ** error as a string (nil after a success): the job keeps the count and the
