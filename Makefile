@@ -7,7 +7,7 @@
 #   make soak       the randomized long run (SOAK_SECONDS, default 600)
 #   make bench      benchmarks against peers (not a test)
 #   make install    PREFIX=/usr/local by default (see "install" below)
-#   V=1             prints every command (quiet by default)
+#   V=1             prints every command (V=0: nothing; default: one line each)
 
 CC      ?= gcc
 BUILD   ?= build
@@ -34,6 +34,9 @@ LDLIBS_ALL := -lpthread $(LDLIBS)
 # Quiet rules: one line per target; V=1 shows the commands.
 ifeq ($(V),1)
 Q :=
+say := @true
+else ifeq ($(V),0)
+Q := @
 say := @true
 else
 Q := @
@@ -168,23 +171,43 @@ $(LUA_TESTS): $(BUILD)/tests/%: tests/c/%.c tests/c/tk_test.h $(LIB_LUA)
 	$(Q)$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -Isrc/lua_bindings -o $@ $< $(LIB_LUA) \
 	  -lcmocka $(LUA_LIB) -lm -ldl $(LDLIBS_ALL)
 
+# The Debian packages each kind of target needs (scripts/deps.sh installs
+# the missing ones); `make deps` installs them all.
+DEPS_BUILD := liblua5.4-dev lua5.4
+DEPS_TEST := $(DEPS_BUILD) lua-busted libcmocka-dev pkg-config graphviz
+DEPS_VALGRIND := $(DEPS_TEST) valgrind
+DEPS_BENCH := $(DEPS_BUILD) libglib2.0-dev libuv1-dev lua-luv pkg-config
+.PHONY: deps-build deps-test deps-valgrind deps-bench
 deps:
-	@sh scripts/deps.sh
+	@sh scripts/deps.sh $(sort $(DEPS_VALGRIND) $(DEPS_BENCH))
+deps-build:
+	@sh scripts/deps.sh $(DEPS_BUILD)
+deps-test:
+	@sh scripts/deps.sh $(DEPS_TEST)
+deps-valgrind:
+	@sh scripts/deps.sh $(DEPS_VALGRIND)
+deps-bench:
+	@sh scripts/deps.sh $(DEPS_BENCH)
 
 $(DEMO_C): scripts/examples/demo.c $(LIB_A)
 	$(say) CC $@
 	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LDLIBS_ALL)
 
-# The README's first command: build everything, run the Lua demo.
-demo: deps all
+# The README's first command: build everything (quietly: V=1 shows the
+# commands), run the Lua demo.
+demo: deps-build
+	@echo "building threadkit $(VERSION)..."
+	@$(MAKE) --no-print-directory V=$(or $(V),0) all
+	@echo "built $(LIB_A), $(LIB_SO), $(LIB_LUA), $(MODULE) and $(TKLUA)"
+	@echo
 	@$(TKLUA) scripts/examples/demo.lua $(BUILD)/demo-trace.json
 
 # Results of every suite go to $(BUILD)/results; scripts/summary.sh adds up.
-test: deps
+test: deps-test
 	@rm -f $(BUILD)/results
-	@$(MAKE) --no-print-directory test-c test-lua check-layering readme-example \
-	  demo-check test-programs test-one-core test-install
-	@sh scripts/summary.sh $(BUILD)/results
+	@$(MAKE) -k --no-print-directory test-c test-lua check-layering \
+	  readme-example demo-check test-programs test-one-core test-install; \
+	  sh scripts/summary.sh --status $$? $(BUILD)/results
 
 test-c: $(TEST_BIN)
 	@sh scripts/run_c_tests.sh $(BUILD) $(TEST_BIN)
@@ -243,7 +266,7 @@ test-one-core: $(MODULE) $(TKLUA) $(ONE_CORE_HOST) $(BUILD)/host
 # checked each round, RSS floor slope reported. SOAK_SECONDS sets the length
 # (SOAK_SEED replays a run); CI runs 60 s. RSS per round: build/soak/rss.log.
 SOAK_SECONDS ?= 600
-soak: deps $(TKLUA)
+soak: deps-build $(TKLUA)
 	@mkdir -p $(BUILD)/soak
 	@rm -f $(BUILD)/soak/results
 	@# Two malloc arenas: with one per thread, pools that come and go each
@@ -256,7 +279,7 @@ soak: deps $(TKLUA)
 # The RSS slope of each memory workload of the soak alone (functions made
 # by load, large values, a long-lived group, cycles of shared objects), for
 # SOAK_SECONDS each (default here 120). Not a test: figures to read.
-soak-memory: deps $(TKLUA)
+soak-memory: deps-build $(TKLUA)
 	@for k in loaded large long_group cycles; do \
 	  MALLOC_ARENA_MAX=2 SOAK_ONLY=$$k $(TKLUA) scripts/soak.lua \
 	    $${SOAK_SECONDS:-120} | tail -n 2; done
@@ -267,7 +290,7 @@ soak-memory: deps $(TKLUA)
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 FUZZ_SRC := tests/fuzz/fuzz_transfer.c $(LUA_SRC) $(CORE_SRC)
-fuzz: deps $(BUILD)/gen/lscript_lua.h
+fuzz: deps-build $(BUILD)/gen/lscript_lua.h
 	@sh scripts/deps.sh clang libclang-rt-14-dev
 	@mkdir -p $(BUILD)/fuzz/corpus
 	@rm -f $(BUILD)/fuzz/results
@@ -284,7 +307,7 @@ fuzz: deps $(BUILD)/gen/lscript_lua.h
 	else tail -60 $(BUILD)/fuzz/log; echo "fuzz_transfer: FAILED"; \
 	  echo "fuzz_transfer 0 1" > $(BUILD)/fuzz/results; exit 1; fi
 
-sanitize: deps
+sanitize: deps-test
 	@rm -f build/tsan/results build/asan/results build/fuzz/results
 	@$(MAKE) --no-print-directory tsan
 	@$(MAKE) --no-print-directory asan
@@ -299,47 +322,49 @@ tsan:
 	  SAN="-fsanitize=thread" TK_TEST_TIMEOUT_MULTIPLIER=10 \
 	  TK_LUA_INTERP=$(CURDIR)/build/tsan/tklua \
 	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
-	  $(SAN_TESTS)
-	@sh scripts/summary.sh build/tsan/results
+	  $(SAN_TESTS); \
+	  sh scripts/summary.sh --status $$? build/tsan/results
 
 asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
 	  SAN="-fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  TK_TEST_TIMEOUT_MULTIPLIER=5 TK_LUA_INTERP=$(CURDIR)/build/asan/tklua \
-	  ASAN_OPTIONS="detect_leaks=1" $(SAN_TESTS)
-	@sh scripts/summary.sh build/asan/results
+	  ASAN_OPTIONS="detect_leaks=1" $(SAN_TESTS); \
+	  sh scripts/summary.sh --status $$? build/asan/results
 
 # Jobs and tasks are each their own malloc there (TK_SLAB_OFF, slab.c), so
 # that memcheck sees every one.
-valgrind: deps
+# The CLI specs too (abrupt ends: errors with work queued, Ctrl-C, os.exit
+# in a task, a busy pool collected), with tklua under memcheck; fair
+# scheduling, or spinning tasks starve the thread that takes Ctrl-C.
+valgrind: deps-valgrind
 	@rm -f build/valgrind/results
-	@$(MAKE) --no-print-directory BUILD=build/valgrind OPT=-O1 CFLAGS=-DTK_SLAB_OFF \
+	@status=0; \
+	$(MAKE) --no-print-directory BUILD=build/valgrind OPT=-O1 CFLAGS=-DTK_SLAB_OFF \
 	  TK_TEST_TIMEOUT_MULTIPLIER=30 TK_TEST_WRAPPER="valgrind -q \
 	  --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,possible \
-	  --show-leak-kinds=definite,possible" TK_STRESS_SCALE=20 test-c
-	@# The CLI specs (abrupt ends: errors with work queued, Ctrl-C, os.exit
-	@# in a task, a busy pool collected) with tklua under memcheck; fair
-	@# scheduling, or spinning tasks starve the thread that takes Ctrl-C.
-	@$(MAKE) --no-print-directory BUILD=build/valgrind OPT=-O1 CFLAGS=-DTK_SLAB_OFF \
+	  --show-leak-kinds=definite,possible" TK_STRESS_SCALE=20 test-c || status=1; \
+	$(MAKE) --no-print-directory BUILD=build/valgrind OPT=-O1 CFLAGS=-DTK_SLAB_OFF \
 	  TK_TEST_TIMEOUT_MULTIPLIER=30 TK_SPECS="cli_spec.lua exit_spec.lua" \
 	  TK_TKLUA_WRAPPER="valgrind -q --fair-sched=yes --error-exitcode=99 \
 	  --leak-check=full \
-	  --errors-for-leak-kinds=definite --show-leak-kinds=definite" test-lua
-	@sh scripts/summary.sh build/valgrind/results
+	  --errors-for-leak-kinds=definite --show-leak-kinds=definite" test-lua \
+	  || status=1; \
+	sh scripts/summary.sh --status $$status build/valgrind/results
 
 # Helgrind over the C tests, in a build that declares the atomics' ordering
 # to it (TK_HELGRIND, see tk_hg.h). Any report fails the run;
 # tests/helgrind.supp holds one false report from inside glibc.
-helgrind: deps
+helgrind: deps-valgrind
 	@rm -f build/helgrind/results
 	@$(MAKE) --no-print-directory BUILD=build/helgrind OPT=-O1 \
 	  SAN=-DTK_HELGRIND TK_TEST_TIMEOUT_MULTIPLIER=30 \
 	  TK_TEST_WRAPPER="valgrind -q --tool=helgrind --error-exitcode=99 \
 	  --suppressions=$(CURDIR)/tests/helgrind.supp" \
-	  TK_STRESS_SCALE=20 test-c
-	@sh scripts/summary.sh build/helgrind/results
+	  TK_STRESS_SCALE=20 test-c; \
+	  sh scripts/summary.sh --status $$? build/helgrind/results
 
-bench: deps lib module
+bench: deps-bench lib module
 	@$(MAKE) --no-print-directory -C scripts/bench BUILD=$(abspath $(BUILD))
 
 # The pkg-config files: threadkit.pc for the core, threadkit-lua.pc for
