@@ -74,7 +74,7 @@ DEMO_C := $(BUILD)/demo_c
 
 .PHONY: all lib module cli demo test test-c deps sanitize tsan asan valgrind bench install soak-memory \
         clean check-layering readme-example demo-check test-lua fuzz soak \
-        helgrind test-one-core uninstall test-install
+        helgrind test-one-core uninstall test-install install-module
 
 all: lib module cli $(LIB_LUA)
 lib: $(LIB_A) $(LIB_SO)
@@ -393,6 +393,11 @@ install: lib module cli $(LIB_LUA)
 	$(Q)$(PC_SED) threadkit.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/threadkit.pc
 	$(Q)$(PC_SED) threadkit-lua.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/threadkit-lua.pc
 	@echo "installed threadkit $(VERSION) under $(DESTDIR)$(PREFIX)"
+
+# The module alone, into LUA_CMODDIR (LuaRocks: threadkit-scm-1.rockspec).
+install-module: module
+	$(Q)install -d $(DESTDIR)$(LUA_CMODDIR)
+	$(Q)install -m 755 $(MODULE) $(DESTDIR)$(LUA_CMODDIR)/
 
 uninstall:
 	$(Q)rm -f $(addprefix $(DESTDIR),$(INSTALLED))

@@ -4,7 +4,8 @@
 # tklua) and busted's TAP output, appends "busted passed failed" to
 # BUILD/results. TK_SPECS picks
 # spec files (default: all); TK_TKLUA_WRAPPER prefixes every tklua the
-# specs run (valgrind). TK_CLOCK_SHIFT names the clock shim when the build
+# specs run (valgrind); TK_MODULE_DIR is where threadkit.so is found
+# (default BUILD; a LuaRocks tree's, scripts/check_rock.sh). TK_CLOCK_SHIFT names the clock shim when the build
 # has one.
 build=$(cd "$1" && pwd); shift
 here=$(cd "$(dirname "$0")" && pwd)
@@ -15,7 +16,7 @@ log="$build/busted.log"
 cd "$(dirname "$0")/../tests/lua" || exit 1
 shim="$build/clock_shift.so"
 [ -f "$shim" ] && export TK_CLOCK_SHIFT="$shim"
-LUA_CPATH="$build/?.so;;" TKLUA="${TK_TKLUA_WRAPPER:+$TK_TKLUA_WRAPPER }$build/tklua" \
+LUA_CPATH="${TK_MODULE_DIR:-$build}/?.so;;" TKLUA="${TK_TKLUA_WRAPPER:+$TK_TKLUA_WRAPPER }$build/tklua" \
   timeout --kill-after=10 $((300 * mult)) "$@" "$busted" -o TAP \
   ${TK_SPECS:-.} >"$log" 2>&1
 rc=$?
