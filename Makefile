@@ -48,6 +48,9 @@ endif
 version_part = $(shell sed -n 's/^\#define TK_VERSION_$(1) \([0-9]*\)$$/\1/p' include/threadkit.h)
 VERSION_MAJOR := $(call version_part,MAJOR)
 VERSION := $(VERSION_MAJOR).$(call version_part,MINOR).$(call version_part,PATCH)
+ifneq ($(words $(subst ., ,$(VERSION))),3)
+$(error cannot read the version from include/threadkit.h)
+endif
 
 CORE_SRC := $(wildcard src/core/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)

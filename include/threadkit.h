@@ -33,10 +33,16 @@ extern "C" {
 #define TK_API
 #endif
 
+/* The version, in this one place: the Makefile reads these three for the
+** shared library's name and the pkg-config files. */
 #define TK_VERSION_MAJOR 0
 #define TK_VERSION_MINOR 1
 #define TK_VERSION_PATCH 0
-#define TK_VERSION_STRING "0.1.0"
+#define TK_VERSION_STR_(n) #n
+#define TK_VERSION_XSTR_(n) TK_VERSION_STR_(n)
+#define TK_VERSION_STRING                                       \
+  TK_VERSION_XSTR_(TK_VERSION_MAJOR) "." TK_VERSION_XSTR_(TK_VERSION_MINOR) \
+  "." TK_VERSION_XSTR_(TK_VERSION_PATCH)
 
 /* {====================================================== errors */
 
