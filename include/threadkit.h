@@ -34,10 +34,16 @@ extern "C" {
 #define TK_API
 #endif
 
+/* The version, in this one place: the Makefile reads these three for the
+** shared library's name and the pkg-config files. */
 #define TK_VERSION_MAJOR 0
 #define TK_VERSION_MINOR 1
 #define TK_VERSION_PATCH 0
-#define TK_VERSION_STRING "0.1.0"
+#define TK_VERSION_STR_(n) #n
+#define TK_VERSION_XSTR_(n) TK_VERSION_STR_(n)
+#define TK_VERSION_STRING                                       \
+  TK_VERSION_XSTR_(TK_VERSION_MAJOR) "." TK_VERSION_XSTR_(TK_VERSION_MINOR) \
+  "." TK_VERSION_XSTR_(TK_VERSION_PATCH)
 
 /* {====================================================== errors */
 
@@ -737,28 +743,6 @@ TK_API void tk_group_poke(void);
 /* Blocks until the activity counter differs from `seen` (0) or the
 ** timeout passes (TK_ETIMEDOUT). */
 TK_API int tk_group_wait_activity(uint64_t seen, double timeout);
-
-/* }====================================================== */
-
-/* {====================================================== embedding Lua */
-
-/* These live in the Lua layer: link libthreadkit_lua.a (the core and the
-** Lua bindings) and Lua 5.4 itself. */
-struct lua_State;
-
-/* Opens the threadkit module in the host's state L and pushes it (as
-** require "threadkit" would). If pool is not NULL it becomes the default
-** pool behind tk.submit, tk.wait_all and tk.metrics until L closes; the
-** host keeps ownership and frees it after closing L. Closing L with work
-** in flight is safe: the host's pool runs its queued tasks on; threadkit's
-** own default pool finishes them before lua_close returns.
-** TK_EINVAL if L is NULL. */
-TK_API int tk_lua_open(struct lua_State *L, tk_pool_t *pool);
-/* Runs hook(L) in every new worker state, after the standard libraries
-** and threadkit, before the pool's init function: the place to register
-** the host's own C functions for tasks. Set it before tasks run; NULL
-** removes it. */
-TK_API void tk_lua_set_worker_hook(void (*hook)(struct lua_State *L));
 
 /* }====================================================== */
 

@@ -9,7 +9,7 @@
 #include "lauxlib.h"
 #include "lua.h"
 #include "lualib.h"
-#include "threadkit.h"
+#include "threadkit_lua.h"
 
 /* A host function tasks call: a simple checksum of a string. */
 static int checksum(lua_State *L) {

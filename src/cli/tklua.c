@@ -24,16 +24,7 @@
 #include "lua.h"
 #include "lualib.h"
 #include "threadkit.h"
-
-int luaopen_threadkit(lua_State *L);
-size_t tkl_wait_live_pools(lua_State *L);
-void tkl_cancel_live_pools(void);
-void tkl_interrupt_all(void);
-void tkl_set_closing(int on);
-void tkl_set_default_workers(int n);
-void tkl_print_stats(FILE *f);
-int tkl_trace_start(const char *path);
-long tkl_trace_stop(void);
+#include "threadkit_lua.h"
 
 static const char *progname = "tklua";
 static pthread_mutex_t global_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -77,8 +68,7 @@ static void *sigint_thread(void *arg) {
     if (sigwait(set, &sig) != 0) continue;
     if (atomic_exchange(&got_sigint, 1)) continue;
     sem_post(&fallback_sem);
-    tkl_interrupt_all();
-    tkl_cancel_live_pools();
+    tk_lua_stop_all();
     pthread_mutex_lock(&global_mu);
     if (globalL != NULL)
       lua_sethook(globalL, lstop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
@@ -298,7 +288,7 @@ static void doREPL(lua_State *L) {
 
 /* {====================================================== --stats */
 
-static void print_stats(void) { tkl_print_stats(stderr); }
+static void print_stats(void) { tk_lua_print_stats(stderr); }
 
 /* }====================================================== */
 
@@ -381,8 +371,7 @@ static int runargs(lua_State *L, char **argv, int n) {
 /* Cancels queued work and stops running tasks, so that the exit is prompt
 ** (Ctrl-C, a failed script, daemon work left at the end). */
 static void stop_all_work(void) {
-  tkl_interrupt_all();
-  tkl_cancel_live_pools();
+  tk_lua_stop_all();
 }
 
 /* Writes the trace and the stats: at the end of every run, however it
@@ -392,7 +381,7 @@ static int finish(int args) {
   if (done) return 1;
   done = 1;
   int ok = 1;
-  if ((args & has_trace) && tkl_trace_stop() < 0) {
+  if ((args & has_trace) && tk_lua_trace_stop() < 0) {
     fprintf(stderr, "%s: cannot write the trace to %s\n", progname, trace_file);
     ok = 0;
   }
@@ -424,12 +413,12 @@ static int pmain(lua_State *L) {
         message("-j needs a number of workers from 1 to 4096");
         return 0;
       }
-      tkl_set_default_workers(w);
+      tk_lua_set_default_workers(w);
     }
   }
   if (args & has_v) print_version();
   if (args & has_trace) {
-    int rc = tkl_trace_start(trace_file);
+    int rc = tk_lua_trace_start(trace_file);
     if (rc != 0) {
       message(lua_pushfstring(L, "cannot write the trace to %s: %s",
                               trace_file, strerror(errno)));
@@ -454,7 +443,7 @@ static int pmain(lua_State *L) {
     }
   }
   /* Daemon work is not waited for: it is stopped, as at Ctrl-C. */
-  if (tkl_wait_live_pools(L) > 0) stop_all_work();
+  if (tk_lua_wait_all(L) > 0) stop_all_work();
   if (atomic_load(&got_sigint)) return luaL_error(L, "interrupted!");
   lua_pushboolean(L, finish(args));
   return 1;
@@ -488,9 +477,7 @@ int main(int argc, char **argv) {
   pthread_mutex_lock(&global_mu);
   globalL = NULL;
   pthread_mutex_unlock(&global_mu);
-  tkl_set_closing(1);  /* the finalizers of the script's objects run */
-  lua_close(L);
-  tkl_set_closing(0);
+  tk_lua_close(L);  /* the finalizers of the script's objects run */
   if (atomic_load(&got_sigint)) return 130;
   return (result && status == LUA_OK) ? EXIT_SUCCESS : EXIT_FAILURE;
 }

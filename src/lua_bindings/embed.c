@@ -1,13 +1,10 @@
 /*
-** embed.c - the embedding API of threadkit.h: a host's state and pool.
+** embed.c - the API of threadkit_lua.h: a host's state and pool, and the
+** runtime calls an interpreter around the module makes.
 ** See LICENSE for copyright and licence.
 */
-#include "tkl.h"
-
-int luaopen_threadkit(lua_State *L);
-tkl_pool *tkl_pool_wrap(tk_pool_t *core);
-void tkl_set_default_pool(lua_State *L, tkl_pool *p);
-extern void (*tkl_worker_hook)(lua_State *L);
+#include "threadkit_lua.h"
+#include "tkl_runtime.h"
 
 int tk_lua_open(lua_State *L, tk_pool_t *pool) {
   if (L == NULL) return TK_EINVAL;
@@ -23,3 +20,37 @@ int tk_lua_open(lua_State *L, tk_pool_t *pool) {
 void tk_lua_set_worker_hook(void (*hook)(lua_State *L)) {
   tkl_worker_hook = hook;
 }
+
+void tk_lua_close(lua_State *L) {
+  if (L == NULL) return;
+  tkl_set_closing(1);
+  lua_close(L);
+  tkl_set_closing(0);
+}
+
+int tk_lua_set_default_workers(int workers) {
+  if (workers < 0 || workers > 4096) return TK_EINVAL;
+  tkl_set_default_workers(workers);
+  return 0;
+}
+
+size_t tk_lua_wait_all(lua_State *L) {
+  return L != NULL ? tkl_wait_live_pools(L) : 0;
+}
+
+/* Running tasks first: a cancelled job's on_cancel callbacks may submit,
+** and the interrupt makes what they submit stop too. */
+void tk_lua_stop_all(void) {
+  tkl_interrupt_all();
+  tkl_cancel_live_pools();
+}
+
+void tk_lua_print_stats(FILE *f) {
+  if (f != NULL) tkl_print_stats(f);
+}
+
+int tk_lua_trace_start(const char *path) {
+  return path != NULL ? tkl_trace_start(path) : TK_EINVAL;
+}
+
+long tk_lua_trace_stop(void) { return tkl_trace_stop(); }

@@ -8,6 +8,7 @@
 
 #include "lauxlib.h"
 #include "lualib.h"
+#include "threadkit_lua.h"
 
 static atomic_int bumps;
 static gate hold_gate;
@@ -208,6 +209,20 @@ static void host_c_function_refused_at_submit(void **state) {
   lua_close(L);
 }
 
+/* The interpreter's calls of threadkit_lua.h with NULL or out of range:
+** an error code or nothing, never a crash. */
+static void runtime_calls_take_null(void **state) {
+  (void)state;
+  tk_lua_close(NULL);
+  assert_int_equal(0, (int)tk_lua_wait_all(NULL));
+  tk_lua_print_stats(NULL);
+  assert_int_equal(TK_EINVAL, tk_lua_trace_start(NULL));
+  assert_int_equal(0, (int)tk_lua_trace_stop());  /* no trace records */
+  assert_int_equal(TK_EINVAL, tk_lua_set_default_workers(-1));
+  assert_int_equal(TK_EINVAL, tk_lua_set_default_workers(4097));
+  assert_int_equal(0, tk_lua_set_default_workers(0));
+}
+
 int main(void) {
   tk_lua_set_worker_hook(register_host);
   const struct CMUnitTest tests[] = {
@@ -217,6 +232,7 @@ int main(void) {
       cmocka_unit_test(host_states_share_the_default_pool),
       cmocka_unit_test(host_null_state_and_hook),
       cmocka_unit_test(host_c_function_refused_at_submit),
+      cmocka_unit_test(runtime_calls_take_null),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

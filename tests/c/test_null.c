@@ -1,8 +1,8 @@
 /*
 ** test_null.c - every public function of threadkit.h called with NULL for
 ** each pointer it takes: an error code or the documented neutral value,
-** never a crash. (tk_lua_open and tk_lua_set_worker_hook, which live in
-** the Lua layer, are in test_embed.c.) docs_spec checks that every
+** never a crash. (threadkit_lua.h, the Lua layer's API, is tested in
+** test_embed.c and the CLI specs.) docs_spec checks that every
 ** function the header declares is called here.
 ** See LICENSE for copyright and licence.
 */
