@@ -109,14 +109,12 @@ $(BUILD)/src/cli/%.o: src/cli/%.c
 
 # One core per process. The module links libthreadkit.so.0 (found next to
 # it, or in LIBDIR) and carries no core of its own, so that a C host that
-# links libthreadkit and requires the module shares one core with it. Until
-# the bindings reach the core only through threadkit.h (the "bindings-"
-# lines of scripts/layering_allow.txt), they need core internals that the
-# shared library does not export: the module then carries its own copy of
-# the core, and such a host gets two (scripts/check_one_core.sh says so).
-# Either way the module exports luaopen_threadkit alone and resolves Lua's
-# symbols from the interpreter that loads it.
-MODULE_CORE ?= $(if $(shell grep -s '^bindings-' scripts/layering_allow.txt),own,shared)
+# links libthreadkit and requires the module shares one core with it.
+# MODULE_CORE=own builds a module that carries its core, to be installed
+# alone (the rockspec does). Either way the module exports
+# luaopen_threadkit alone and resolves Lua's symbols from the interpreter
+# that loads it.
+MODULE_CORE ?= shared
 ifeq ($(MODULE_CORE),shared)
 MODULE_DEPS := $(LUA_OBJ) $(BUILD)/$(SONAME)
 MODULE_LINK := $(LUA_OBJ) -L$(BUILD) -lthreadkit -Wl,-rpath,'$$ORIGIN:$(LIBDIR)'

@@ -12,7 +12,6 @@ fresh() {
   mkdir -p "$tmp/tree/scripts"
   cp -R "$root/src" "$root/include" "$tmp/tree/"
   cp "$here/check_layering.sh" "$tmp/tree/scripts/"
-  [ -f "$here/layering_allow.txt" ] && cp "$here/layering_allow.txt" "$tmp/tree/scripts/"
 }
 
 # expect_failure WHAT FILE LINE: LINE appended to FILE must fail the check.
