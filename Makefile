@@ -69,9 +69,13 @@ $(BUILD)/src/cli/%.o: src/cli/%.c
 $(MODULE): $(LUA_OBJ) $(CORE_OBJ)
 	$(CC) $(SAN) -shared -o $@ $^ -lpthread
 
-# tklua links Lua statically and exports its symbols for C modules.
-$(TKLUA): $(BUILD)/src/cli/tklua.o $(LUA_OBJ) $(LIB_A)
-	$(CC) $(SAN) -Wl,-E -o $@ $^ $(LUA_LIB) -lm -ldl -lpthread
+# tklua links Lua statically and exports its symbols for C modules. Its
+# REPL edits lines with readline where its headers are (libreadline-dev).
+CLI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard src/cli/*.c))
+READLINE ?= $(if $(wildcard /usr/include/readline/readline.h),-lreadline)
+$(BUILD)/src/cli/repl.o: CFLAGS_ALL += $(if $(READLINE),-DTK_USE_READLINE)
+$(TKLUA): $(CLI_OBJ) $(LUA_OBJ) $(LIB_A)
+	$(CC) $(SAN) -Wl,-E -o $@ $^ $(LUA_LIB) $(READLINE) -lm -ldl -lpthread
 
 # For C hosts that embed Lua with threadkit (threadkit.h, "embedding Lua").
 $(LIB_LUA): $(LUA_OBJ) $(CORE_OBJ)

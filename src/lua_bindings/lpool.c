@@ -283,6 +283,15 @@ void tkl_cancel_live_pools(void) {
   snapshot_free(all, n);
 }
 
+/* tklua's REPL after Ctrl-C cancelled every live pool's work
+** (tkl_cancel_live_pools): waits up to `timeout` s for their stopped tasks
+** to end, closes those pools and forgets the default one, so that the
+** next prompt's work gets a fresh default pool (pools the user made stay
+** shut down). L is the REPL's state: its sentinel stops naming the old
+** default, whose memory a new pool may reuse. Returns 0 if some task was
+** still running at the timeout. */
+int tkl_settle_interrupt(lua_State *L, double timeout);
+
 /* Shuts the pool down, waiting for its work if `wait` (unless called from
 ** one of its own workers, which cannot wait for themselves). Any thread
 ** may call it, at once with others: the core shutdown is idempotent, the
@@ -309,6 +318,32 @@ static void pool_close_wait(tkl_pool *p, int cancel_pending, int wait) {
 
 static void pool_close(tkl_pool *p, int cancel_pending) {
   pool_close_wait(p, cancel_pending, 1);
+}
+
+int tkl_settle_interrupt(lua_State *L, double timeout) {
+  uint64_t deadline = tk_now_ns() + (uint64_t)(timeout * 1e9);
+  int settled = 1;
+  size_t n;
+  tkl_pool **all = live_snapshot(&n);
+  for (size_t i = 0; i < n; i++) {
+    uint64_t now = tk_now_ns();
+    double left = now < deadline ? (double)(deadline - now) / 1e9 : 0;
+    if (tk_pool_wait_all(all[i]->pool, left) != 0) settled = 0;
+    pool_close_wait(all[i], 1, 0);
+  }
+  snapshot_free(all, n);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, "threadkit.default_sentinel") ==
+      LUA_TUSERDATA)
+    *(tkl_pool **)lua_touserdata(L, -1) = NULL;
+  lua_pop(L, 1);
+  lua_pushnil(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, "threadkit.default_sentinel");
+  pthread_mutex_lock(&live_mu);
+  tkl_pool *old = default_pool;
+  default_pool = NULL;
+  pthread_mutex_unlock(&live_mu);
+  if (old != NULL) tkl_pool_release(old);
+  return settled;
 }
 
 void tkl_pool_retain_handle(tkl_pool *p) {

@@ -413,6 +413,11 @@ void tkl_interrupt_all(void) {
 
 int tkl_interrupted(void) { return atomic_load(&interrupted); }
 
+/* tklua's REPL, once the interrupted work has stopped
+** (tkl_settle_interrupt): the next prompt's work runs again. */
+void tkl_clear_interrupt(void);
+void tkl_clear_interrupt(void) { atomic_store(&interrupted, 0); }
+
 double tkl_block_slice(double left) {
   return left < 0 || left > TKL_BLOCK_SLICE ? TKL_BLOCK_SLICE : left;
 }
