@@ -331,6 +331,9 @@ local function repl(args)
       if out:find(text, 1, true) then return end
       os.execute("sleep 0.05")
     end
+    r.ctrl_c()  -- for its pid
+    os.execute("kill -KILL " .. pid)
+    p:close()
     error("no '" .. text .. "' in the output")
   end
   function r.finish()
@@ -361,8 +364,8 @@ describe("tklua's REPL on Ctrl-C", function()
     -- queued ones cancelled.
     r.send("print('result', tk.submit(function() return 6 * 7 end):result())")
     r.send("spun = shared.spin tk.sleep(0.3) print('stopped', shared.spin == spun)")
-    r.send("print('pcall', pcall(function() while true do end end))")
-    r.wait_for("result")
+    r.send("print('looping') print('pcall', pcall(function() while true do end end))")
+    r.wait_for("looping")
     r.ctrl_c()
     r.wait_for("pcall\tfalse")
     r.send("print('after', shared.n < 1000)")
