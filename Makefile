@@ -284,6 +284,7 @@ install: lib module cli $(LIB_LUA)
 	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(MODULE) $(DESTDIR)$(PREFIX)/lib/lua/5.4/
 	install -m 755 $(TKLUA) $(DESTDIR)$(PREFIX)/bin/
+	install -D -m 644 tklua.1 $(DESTDIR)$(PREFIX)/share/man/man1/tklua.1
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' threadkit.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/threadkit.pc
 
