@@ -409,3 +409,68 @@ describe("tklua's REPL on Ctrl-C", function()
     assert.are.equal(130, code)
   end)
 end)
+
+describe("tklua's REPL in a terminal", function()
+  it("edits lines and recalls history with readline; Ctrl-C interrupts a chunk", function()
+    local linked = io.popen("ldd " .. PROGNAME .. " 2>/dev/null"):read("a")
+    if not linked:find("libreadline", 1, true) then
+      pending("tklua was built without readline")
+      return
+    end
+    if not os.execute("command -v script > /dev/null") then
+      pending("no script(1) to give tklua a terminal")
+      return
+    end
+    local fifo, outfile = os.tmpname(), os.tmpname()
+    os.remove(fifo)
+    assert.is_true(os.execute("mkfifo " .. fifo))
+    -- script(1) runs tklua on a pseudo-terminal fed from the FIFO.
+    local done = os.tmpname()
+    os.remove(done)
+    os.execute("(timeout " .. 30 * support.MULT .. " script -qec '" .. TKLUA ..
+               "' /dev/null < " .. fifo .. " > " .. outfile .. " 2>&1; touch " ..
+               done .. ") &")
+    local input = assert(io.open(fifo, "w"))
+    local function type_in(keys)
+      input:write(keys)
+      input:flush()
+    end
+    local function wait_for(text)
+      for _ = 1, 400 * support.MULT do
+        local f = io.open(outfile)
+        local out = f:read("a")
+        f:close()
+        if out:find(text, 1, true) then return end
+        os.execute("sleep 0.05")
+      end
+      error("no '" .. text .. "' in the output")
+    end
+    type_in("print(20+1)\r")
+    wait_for("21")
+    type_in("\27[A\r")             -- up: the line before, again
+    type_in("print(4+)\27[D4\r")   -- left, then a character inserted
+    wait_for("8")
+    type_in("print('loop') while true do end\r")
+    wait_for("loop")
+    type_in("\3")                  -- Ctrl-C
+    wait_for("interrupted!")
+    type_in("print('back')\r\4")   -- then Ctrl-D ends the session
+    input:close()
+    for _ = 1, 400 * support.MULT do
+      if io.open(done) then break end
+      os.execute("sleep 0.05")
+    end
+    os.remove(done)
+    local f = io.open(outfile)
+    local out = f:read("a"):gsub("\r", "")
+    f:close()
+    os.remove(fifo)
+    os.remove(outfile)
+    -- Each result line ends what readline's terminal codes begin.
+    local _, twice = out:gsub("[^%d]21\n", "")
+    assert.are.equal(2, twice, out)
+    assert.matches("[^%d]8\n", out)
+    assert.matches("print%('back'%)\n[^\n]*back\n", out)
+    assert.is_falsy(out:find("unexpected symbol", 1, true), out)
+  end)
+end)
