@@ -1,6 +1,7 @@
 /*
 ** cli.h - what the parts of tklua share: messages and protected calls
-** (tklua.c), the REPL (repl.c), Ctrl-C (interrupt.c).
+** (messages.c), the REPL (repl.c), Ctrl-C (interrupt.c); tklua.c holds
+** the options and main.
 ** See LICENSE for copyright and licence.
 */
 #ifndef TK_CLI_H
@@ -12,7 +13,7 @@
 ** whose errors come without it (as lua's). */
 extern const char *cli_progname;
 
-/* "name: msg" on stderr (just msg for a NULL name). */
+/* messages.c: "name: msg" on stderr (just msg for a NULL name). */
 void cli_message(const char *name, const char *msg);
 /* Prints and pops the error message of a failed status; returns it. */
 int cli_report(lua_State *L, int status);
