@@ -1,7 +1,8 @@
 ---@meta threadkit
 -- LuaLS definitions of the threadkit module, for editors: completion,
 -- hover text and type checks of code that does `require "threadkit"`.
--- Add this directory to "workspace.library" (see docs/api.md, "Editors").
+-- Point LuaLS at this directory, in the project's .luarc.json:
+--   { "workspace.library": ["<threadkit checkout>/types"] }
 -- docs/api.md is the reference; tests/lua/types_spec.lua checks that these
 -- definitions name exactly what the module has.
 
