@@ -58,6 +58,18 @@ describe("tklua", function()
     assert.matches("unrecognized option '%-%-bogus'\nusage: ", err3)
   end)
 
+  it("gives tasks the paths of the state that made their pool, -E included", function()
+    local code = [[ -e "print(require('threadkit').submit(function()
+      return package.path end):result())"]]
+    local out, _, status = run("env LUA_PATH=xxx " .. TKLUA .. code)
+    assert.are.equal(0, status)
+    assert.are.equal("xxx\n", out)
+    local out2, _, status2 = run("env LUA_PATH=xxx " .. TKLUA .. " -E" .. code)
+    assert.are.equal(0, status2)
+    assert.is_falsy(out2:find("xxx", 1, true))
+    assert.matches("%?%.lua", out2)
+  end)
+
   it("says which option lacks its argument", function()
     for _, opt in ipairs{"-e", "-l", "-j", "--trace"} do
       local _, err, code = run(TKLUA .. " " .. opt)
