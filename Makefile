@@ -18,6 +18,7 @@ LIBDIR      ?= $(PREFIX)/lib
 INCLUDEDIR  ?= $(PREFIX)/include
 LUA_CMODDIR ?= $(LIBDIR)/lua/5.4
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+MANDIR  ?= $(PREFIX)/share/man
 OPT     ?= -O2
 SAN     ?=
 # Scales every test's time limit (sanitizers and valgrind are slower).
@@ -127,10 +128,14 @@ $(MODULE): $(MODULE_DEPS) scripts/module.map
 	$(Q)$(CC) $(SAN) -shared -Wl,--version-script=scripts/module.map -o $@ \
 	  $(MODULE_LINK) -lpthread
 
-# tklua links Lua statically and exports its symbols for C modules.
-$(TKLUA): $(BUILD)/src/cli/tklua.o $(LUA_OBJ) $(LIB_A)
+# tklua links Lua statically and exports its symbols for C modules. Its
+# REPL edits lines with readline where its headers are (libreadline-dev).
+CLI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard src/cli/*.c))
+READLINE ?= $(if $(wildcard /usr/include/readline/readline.h),-lreadline)
+$(BUILD)/src/cli/repl.o: CFLAGS_ALL += $(if $(READLINE),-DTK_USE_READLINE)
+$(TKLUA): $(CLI_OBJ) $(LUA_OBJ) $(LIB_A)
 	$(say) LD $@
-	$(Q)$(CC) $(SAN) -Wl,-E -o $@ $^ $(LUA_LIB) -lm -ldl -lpthread
+	$(Q)$(CC) $(SAN) -Wl,-E -o $@ $^ $(LUA_LIB) $(READLINE) -lm -ldl -lpthread
 
 # For C hosts that embed Lua with threadkit (threadkit_lua.h): the Lua
 # layer and the core, not to be linked with libthreadkit as well.
@@ -378,7 +383,8 @@ INSTALLED := $(BINDIR)/tklua $(INCLUDEDIR)/threadkit.h \
   $(INCLUDEDIR)/threadkit_lua.h $(LIBDIR)/libthreadkit.a \
   $(LIBDIR)/libthreadkit_lua.a $(LIBDIR)/libthreadkit.so.$(VERSION) \
   $(LIBDIR)/$(SONAME) $(LIBDIR)/libthreadkit.so $(LUA_CMODDIR)/threadkit.so \
-  $(PKGCONFIGDIR)/threadkit.pc $(PKGCONFIGDIR)/threadkit-lua.pc
+  $(PKGCONFIGDIR)/threadkit.pc $(PKGCONFIGDIR)/threadkit-lua.pc \
+  $(MANDIR)/man1/tklua.1
 
 install: lib module cli $(LIB_LUA)
 	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(INCLUDEDIR) \
@@ -391,6 +397,7 @@ install: lib module cli $(LIB_LUA)
 	$(Q)ln -sf libthreadkit.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	$(Q)ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libthreadkit.so
 	$(Q)install -m 755 $(MODULE) $(DESTDIR)$(LUA_CMODDIR)/
+	$(Q)install -D -m 644 tklua.1 $(DESTDIR)$(MANDIR)/man1/tklua.1
 	$(Q)$(PC_SED) threadkit.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/threadkit.pc
 	$(Q)$(PC_SED) threadkit-lua.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/threadkit-lua.pc
 	@echo "installed threadkit $(VERSION) under $(DESTDIR)$(PREFIX)"

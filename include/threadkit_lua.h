@@ -70,6 +70,15 @@ TK_API size_t tk_lua_wait_all(struct lua_State *L);
 ** called from any thread, a signal-waiting one included (not from a
 ** signal handler). */
 TK_API void tk_lua_stop_all(void);
+/* After tk_lua_stop_all, for an interpreter that goes on (tklua's REPL):
+** waits up to `timeout` seconds in all for the stopped tasks to end, shuts
+** down every pool the Lua layer knows (pools made before stay shut down)
+** and forgets the default pool, so that the next tk.submit from L makes a
+** new one. Returns 1 if every task had ended, 0 if some still ran at the
+** timeout (they were cancelled), 1 for a NULL L. */
+TK_API int tk_lua_stop_settle(struct lua_State *L, double timeout);
+/* Lifts the stop of tk_lua_stop_all: tasks submitted from now on run. */
+TK_API void tk_lua_stop_end(void);
 /* Writes the metrics of every pool (closed ones too) and of every group
 ** still alive to f, as tables (tklua --stats, tk.stats()). NULL is
 ** ignored. */

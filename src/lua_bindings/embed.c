@@ -45,6 +45,12 @@ void tk_lua_stop_all(void) {
   tkl_cancel_live_pools();
 }
 
+int tk_lua_stop_settle(lua_State *L, double timeout) {
+  return L != NULL ? tkl_settle_stop(L, timeout) : 1;
+}
+
+void tk_lua_stop_end(void) { tkl_clear_interrupt(); }
+
 void tk_lua_print_stats(FILE *f) {
   if (f != NULL) tkl_print_stats(f);
 }

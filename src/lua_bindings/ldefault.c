@@ -12,6 +12,7 @@
 #include "ltask.h"
 #include "lwait.h"
 #include "pool.h"
+#include "tkl_runtime.h"
 
 /* Written under default_mu; read bare only to compare with a pool the
 ** reader holds (tkl_default_pool_ctx). */
@@ -20,7 +21,6 @@ static _Atomic(tkl_pool *) default_pool;
 static int default_workers;      /* 0: one per CPU */
 
 /* tklua -j N */
-void tkl_set_default_workers(int n);
 void tkl_set_default_workers(int n) { default_workers = n; }
 
 /* The default pool: made on first use (or given by an embedding host),
@@ -105,7 +105,6 @@ tkl_pool *tkl_default_pool(lua_State *L) {
 
 /* For the embedding API: the host's pool becomes the default until L
 ** closes. */
-void tkl_set_default_pool(lua_State *L, tkl_pool *p);
 void tkl_set_default_pool(lua_State *L, tkl_pool *p) {
   pthread_mutex_lock(&default_mu);
   tkl_pool *old = default_pool;
@@ -116,6 +115,24 @@ void tkl_set_default_pool(lua_State *L, tkl_pool *p) {
     tkl_pool_release(old);
   }
   set_sentinel(L, p);
+}
+
+/* After Ctrl-C stopped everything in the REPL (tk_lua_stop_settle): the
+** default pool, shut down, stops being the default, so that the next
+** submit makes a new one. L's sentinel stops naming the old pool, whose
+** memory a new pool may reuse. */
+void tkl_forget_default_pool(lua_State *L) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, "threadkit.default_sentinel") ==
+      LUA_TUSERDATA)
+    *(tkl_pool **)lua_touserdata(L, -1) = NULL;
+  lua_pop(L, 1);
+  lua_pushnil(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, "threadkit.default_sentinel");
+  pthread_mutex_lock(&default_mu);
+  tkl_pool *old = default_pool;
+  default_pool = NULL;
+  pthread_mutex_unlock(&default_mu);
+  if (old != NULL) tkl_pool_release(old);
 }
 
 /* The state's hold on the default pool goes with its context. */

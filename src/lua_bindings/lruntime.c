@@ -11,6 +11,7 @@
 #include "lopen.h"
 #include "ltask.h"
 #include "pool.h"
+#include "tkl_runtime.h"
 
 /* Waits until the live pools hold no work but daemon groups' (tklua, at the
 ** end of a script), running L's fired on_cancel callbacks meanwhile;
@@ -19,7 +20,6 @@
 ** every pool's unfinished jobs, waits a slice on a pool with more than
 ** daemon work, and the wait ends after two rounds that saw nothing but
 ** daemon work and no new submit anywhere. Ends early on Ctrl-C. */
-size_t tkl_wait_live_pools(lua_State *L);
 size_t tkl_wait_live_pools(lua_State *L) {
   uint64_t last_submitted = UINT64_MAX;
   size_t daemon = 0;
@@ -49,12 +49,30 @@ size_t tkl_wait_live_pools(lua_State *L) {
 /* Cancels everything in every live pool (tklua on Ctrl-C, at the end of a
 ** failed script, and for daemon work at the end of any script). On_cancel
 ** callbacks run here and may submit or make pools: no lock is held. */
-void tkl_cancel_live_pools(void);
 void tkl_cancel_live_pools(void) {
   size_t n;
   tkl_pool **all = tkl_live_pools(&n);
   for (size_t i = 0; i < n; i++) tk_pool_shutdown(all[i]->pool, 0, 1);
   tkl_live_pools_free(all, n);
+}
+
+/* The REPL after Ctrl-C stopped all work (tk_lua_stop_all): waits up to
+** `timeout` s in all for the live pools' stopped tasks to end, closes those
+** pools and forgets the default one. 0 if a task still ran at the end. */
+int tkl_settle_stop(lua_State *L, double timeout) {
+  uint64_t deadline = tk_deadline_ns(timeout);
+  int settled = 1;
+  size_t n;
+  tkl_pool **all = tkl_live_pools(&n);
+  for (size_t i = 0; i < n; i++) {
+    uint64_t now = tk_now_ns();
+    double left = now < deadline ? (double)(deadline - now) / 1e9 : 0;
+    if (tk_pool_wait_all(all[i]->pool, left) != 0) settled = 0;
+    tkl_pool_shut(all[i], 1, 0);
+  }
+  tkl_live_pools_free(all, n);
+  tkl_forget_default_pool(L);
+  return settled;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -132,7 +150,6 @@ static void print_pool(FILE *f, const char *name, const tk_pool_metrics_t *m) {
 
 /* tklua --stats: every pool (closed ones too), then every group still
 ** alive, as tables. */
-void tkl_print_stats(FILE *f);
 void tkl_print_stats(FILE *f) {
   fprintf(f, "threadkit stats (times in ms; pool percentiles within a factor "
              "of 1.4)\n");

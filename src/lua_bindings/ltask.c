@@ -22,6 +22,7 @@
 #include "pool.h"
 #include "tkl_atomic.h"
 #include "transfer.h"
+#include "tkl_runtime.h"
 
 /* {====================================================== worker states */
 
@@ -318,7 +319,6 @@ static void hard_stop_cb(void *arg) {
 }
 
 /* Ctrl-C in tklua: every running task stops, and every later one too. */
-void tkl_interrupt_all(void);
 void tkl_interrupt_all(void) {
   atomic_store(&interrupted, 1);
   pthread_mutex_lock(&slots_mu);
@@ -341,6 +341,8 @@ void tkl_interrupt_all(void) {
 }
 
 int tkl_interrupted(void) { return atomic_load(&interrupted); }
+
+void tkl_clear_interrupt(void) { atomic_store(&interrupted, 0); }
 
 /* The base of every task's coroutine: decodes the function and its
 ** arguments, calls it and encodes its results into the task, all in one

@@ -22,6 +22,7 @@
 #include "ltask.h"
 #include "ltrace.h"
 #include "lwait.h"
+#include "tkl_runtime.h"
 
 /* What is recorded, in the order it happened (under tr_mu): a run of a
 ** task that suspended (RUN), and a job that became final (END), which
@@ -231,7 +232,6 @@ void tkl_trace_mark(const char *what) {
 /* Starts recording into a file opened now, so that a bad path fails here,
 ** not after the work. 0, TK_EBUSY while a trace records, or TK_ESYS with
 ** errno set when the file cannot be opened. */
-int tkl_trace_start(const char *path);
 int tkl_trace_start(const char *path) {
   pthread_mutex_lock(&tr_mu);
   if (tracing) {
@@ -433,7 +433,6 @@ static void runs(writer *w, const rec *r, const char *name, size_t first,
 
 /* Writes the file and forgets the events; returns how many were written
 ** (jobs and marks), or -1 if the file could not be written. */
-long tkl_trace_stop(void);
 long tkl_trace_stop(void) {
   tk_set_finish_hook(NULL);
   tk_set_run_hook(NULL);

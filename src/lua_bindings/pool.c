@@ -12,6 +12,7 @@
 #include "buffer.h"
 #include "pool.h"
 #include "tkl_atomic.h"
+#include "tkl_runtime.h"
 
 /* Pools that tklua waits for at the end of a script. */
 static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -123,7 +124,7 @@ void tkl_pool_release(tkl_pool *p) {
 ** may call it, at once with others: the core shutdown is idempotent, the
 ** first close takes the pool off the live list. The core pool is freed
 ** with the last reference (tkl_pool_release). */
-static void pool_close_wait(tkl_pool *p, int cancel_pending, int wait) {
+void tkl_pool_shut(tkl_pool *p, int cancel_pending, int wait) {
   if (!p->owned) return;
   /* Still on the live list while it waits for its work: Ctrl-C may have
   ** to cancel that work (tkl_cancel_live_pools). */
@@ -133,7 +134,7 @@ static void pool_close_wait(tkl_pool *p, int cancel_pending, int wait) {
 }
 
 void tkl_pool_close(tkl_pool *p, int cancel_pending) {
-  pool_close_wait(p, cancel_pending, 1);
+  tkl_pool_shut(p, cancel_pending, 1);
 }
 
 /* A handle on p (a box but those in p's own workers' states, a value in
@@ -146,14 +147,14 @@ void tkl_pool_retain_handle(void *p) {
 }
 
 void tkl_pool_release_handle(tkl_pool *p, int wait) {
-  if (atomic_fetch_sub(&p->handles, 1) == 1) pool_close_wait(p, 0, wait);
+  if (atomic_fetch_sub(&p->handles, 1) == 1) tkl_pool_shut(p, 0, wait);
   tkl_pool_release(p);
 }
 
 void tkl_pool_drop_handle(void *p) { tkl_pool_release_handle(p, 0); }
 
 void tkl_pool_drop_own_handle(tkl_pool *p) {
-  if (atomic_fetch_sub(&p->handles, 1) == 1) pool_close_wait(p, 0, 0);
+  if (atomic_fetch_sub(&p->handles, 1) == 1) tkl_pool_shut(p, 0, 0);
 }
 
 tkl_pool *tkl_pool_make(lua_State *L, int workers, const char *name,
@@ -195,7 +196,6 @@ tkl_pool *tkl_pool_make(lua_State *L, int workers, const char *name,
 }
 
 /* For the embedding API: a pool made by the host, not owned. */
-tkl_pool *tkl_pool_wrap(tk_pool_t *core);
 tkl_pool *tkl_pool_wrap(tk_pool_t *core) {
   tkl_pool *p = calloc(1, sizeof *p);
   if (p == NULL) return NULL;

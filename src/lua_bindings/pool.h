@@ -42,6 +42,10 @@ TKL_INTERNAL tkl_pool *tkl_pool_make(lua_State *L, int workers,
 /* Shuts an owned pool down and waits for its work (unless called from one
 ** of its own workers); cancel_pending cancels what has not started. */
 TKL_INTERNAL void tkl_pool_close(tkl_pool *p, int cancel_pending);
+/* The same, waiting only if `wait`: any thread may call it, at once with
+** others (the core shutdown is idempotent; the first takes the pool off
+** the live list). */
+TKL_INTERNAL void tkl_pool_shut(tkl_pool *p, int cancel_pending, int wait);
 
 
 /* A handle on a pool (a box but those in its own workers' states, a

@@ -3,6 +3,8 @@ local TKLUA = assert(os.getenv("TKLUA"), "TKLUA must name the tklua binary")
 
 local support = require "support"
 local run, script, MULT = support.run, support.script, support.MULT
+-- Messages start with the program's name as it was run (argv[0]).
+local NAME = TKLUA:match("(%S+)$"):gsub("%p", "%%%0")
 
 describe("tklua", function()
   it("runs a script with arguments in arg and ...", function()
@@ -40,31 +42,47 @@ describe("tklua", function()
     assert.matches("6\n", out)
   end)
 
-  it("prints the version with -v and usage with -h", function()
+  it("prints the version with -v and help with -h and --help", function()
     local out, _, code = run(TKLUA .. " -v")
     assert.are.equal(0, code)
     assert.matches("^tklua %(Lua 5%.4", out)
-    local _, err, code2 = run(TKLUA .. " -h")
-    assert.are.equal(0, code2)
-    assert.matches("usage: tklua", err)
+    for _, opt in ipairs{"-h", "--help", "-e 'x=1' -h"} do
+      local help, err2, code2 = run(TKLUA .. " " .. opt)
+      assert.are.equal(0, code2)
+      assert.are.equal("", err2)
+      assert.matches("^usage: " .. NAME .. " %[options%]", help)
+      assert.matches("\n  %-h, %-%-help ", help)
+    end
     local _, err3, code3 = run(TKLUA .. " --bogus")
     assert.are.equal(1, code3)
-    assert.matches("unrecognized option '%-%-bogus'", err3)
+    assert.matches("unrecognized option '%-%-bogus'\nusage: ", err3)
+  end)
+
+  it("gives tasks the paths of the state that made their pool, -E included", function()
+    local code = [[ -e "print(require('threadkit').submit(function()
+      return package.path end):result())"]]
+    local out, _, status = run("env LUA_PATH=xxx " .. TKLUA .. code)
+    assert.are.equal(0, status)
+    assert.are.equal("xxx\n", out)
+    local out2, _, status2 = run("env LUA_PATH=xxx " .. TKLUA .. " -E" .. code)
+    assert.are.equal(0, status2)
+    assert.is_falsy(out2:find("xxx", 1, true))
+    assert.matches("%?%.lua", out2)
   end)
 
   it("says which option lacks its argument", function()
     for _, opt in ipairs{"-e", "-l", "-j", "--trace"} do
       local _, err, code = run(TKLUA .. " " .. opt)
       assert.are.equal(1, code)
-      assert.matches("^tklua: '" .. opt:gsub("%-", "%%-") .. "' needs argument\n", err)
+      assert.matches("^" .. NAME .. ": '" .. opt:gsub("%-", "%%-") .. "' needs argument\n", err)
     end
   end)
 
-  it("exits 1 with 'tklua: message' and a traceback on error", function()
+  it("exits 1 with 'name: message' and a traceback on error", function()
     local f = script("local x = nil\nprint(x.y)\n")
     local _, err, code = run(TKLUA .. " " .. f)
     assert.are.equal(1, code)
-    assert.matches("^tklua: [^\n]*:2: attempt to index a nil value", err)
+    assert.matches("^" .. NAME .. ": [^\n]*:2: attempt to index a nil value", err)
     assert.matches("stack traceback:", err)
     os.remove(f)
   end)
