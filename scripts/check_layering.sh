@@ -6,7 +6,8 @@
 #                    bindings or the CLI (only its own headers, threadkit.h)
 #   bindings-include src/lua_bindings includes no src/core header
 #   bindings-tk__    src/lua_bindings uses no tk__ (core-internal) symbol
-#   cli-include      src/cli includes only include/*.h and Lua's headers
+#   cli-include      src/cli includes only include/*.h, its own headers
+#                    and Lua's headers
 #   foreign-decl     no .c file declares at file scope (not static) a
 #                    function it does not define, or an extern variable:
 #                    shared declarations live in headers
@@ -56,7 +57,11 @@ for f in src/cli/*.c src/cli/*.h; do
   [ -f "$f" ] || continue
   quoted_includes "$f" | while read -r inc; do
     if echo "$inc" | grep -qxE "$lua_hdr"; then continue; fi
-    [ -f "include/$inc" ] || echo "cli-include $f $inc"
+    case $inc in
+      */*) echo "cli-include $f $inc" ;;
+      *) [ -f "include/$inc" ] || [ -f "src/cli/$inc" ] ||
+           echo "cli-include $f $inc" ;;
+    esac
   done >> "$found"
 done
 

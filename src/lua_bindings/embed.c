@@ -4,6 +4,7 @@
 ** See LICENSE for copyright and licence.
 */
 #include "threadkit_lua.h"
+#include "handles.h"
 #include "tkl_runtime.h"
 
 int tk_lua_open(lua_State *L, tk_pool_t *pool) {
