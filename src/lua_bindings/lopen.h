@@ -6,14 +6,8 @@
 #ifndef TKL_LOPEN_H
 #define TKL_LOPEN_H
 
+#include "threadkit_lua.h"  /* luaopen_threadkit, the module (module.c) */
 #include "tkl_common.h"
-
-/* The module (module.c): what require "threadkit" calls, and what each
-** worker state opens. Exported: a host or an interpreter loads it. */
-#if defined(__GNUC__)
-__attribute__((visibility("default")))
-#endif
-int luaopen_threadkit(lua_State *L);
 
 /* Makes this state's context, which the parts below register into. */
 TKL_INTERNAL void tkl_open_ctx(lua_State *L);

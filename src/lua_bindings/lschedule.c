@@ -4,6 +4,8 @@
 */
 #include <stdlib.h>
 
+#include <string.h>
+
 #include "buffer.h"
 #include "handles.h"
 #include "lopen.h"
@@ -123,9 +125,11 @@ static int sched_index(lua_State *L) {
   if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
   tk_schedule_t *s = *check_sched(L);
   const char *k = luaL_checkstring(L, 2);
-  if (k[0] == 'a') lua_pushboolean(L, tk_schedule_active(s));       /* active */
-  else if (k[0] == 'r') lua_pushinteger(L, (lua_Integer)tk_schedule_runs(s));
-  else if (k[0] == 'm') lua_pushinteger(L, (lua_Integer)tk_schedule_missed(s));
+  if (strcmp(k, "active") == 0) lua_pushboolean(L, tk_schedule_active(s));
+  else if (strcmp(k, "runs") == 0)
+    lua_pushinteger(L, (lua_Integer)tk_schedule_runs(s));
+  else if (strcmp(k, "missed") == 0)
+    lua_pushinteger(L, (lua_Integer)tk_schedule_missed(s));
   else lua_pushnil(L);
   return 1;
 }

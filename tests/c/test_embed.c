@@ -221,6 +221,33 @@ static void runtime_calls_take_null(void **state) {
   assert_int_equal(TK_EINVAL, tk_lua_set_default_workers(-1));
   assert_int_equal(TK_EINVAL, tk_lua_set_default_workers(4097));
   assert_int_equal(0, tk_lua_set_default_workers(0));
+  assert_int_equal(1, tk_lua_stop_settle(NULL, 0));
+}
+
+/* An interpreter that goes on after Ctrl-C (tklua's REPL): stop_all stops
+** a spinning task and cancels the queued one, stop_settle waits for them
+** and retires the default pool, and after stop_end work runs again, on a
+** new default pool. */
+static void stop_settle_then_work_again(void **state) {
+  (void)state;
+  gate_init(&hold_gate);
+  lua_State *L = run_host(NULL,
+      "local tk = ...\n"
+      "spinner = tk.submit(function() host.hold() while true do end end)\n"
+      "queued = {}\n"
+      "for i = 1, 64 do queued[i] = tk.submit(function() return i end) end\n");
+  assert_true(gate_wait_arrived(&hold_gate, 1));  /* the spinner runs */
+  gate_open(&hold_gate);  /* it spins in Lua, where a stop reaches it */
+  tk_lua_stop_all();
+  assert_int_equal(1, tk_lua_stop_settle(L, 10.0));
+  tk_lua_stop_end();
+  assert_int_equal(LUA_OK, luaL_loadstring(L,
+      "local tk = require 'threadkit'\n"
+      "assert(spinner:wait(5), 'the spinner ended')\n"
+      "assert(spinner.state ~= 'completed', spinner.state)\n"
+      "assert(tk.submit(function() return 7 end):result() == 7)\n"));
+  if (lua_pcall(L, 0, 0, 0) != LUA_OK) fail_msg("%s", lua_tostring(L, -1));
+  tk_lua_close(L);
 }
 
 int main(void) {
@@ -233,6 +260,7 @@ int main(void) {
       cmocka_unit_test(host_null_state_and_hook),
       cmocka_unit_test(host_c_function_refused_at_submit),
       cmocka_unit_test(runtime_calls_take_null),
+      cmocka_unit_test(stop_settle_then_work_again),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

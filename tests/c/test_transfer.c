@@ -11,8 +11,8 @@
 #include "lualib.h"
 #include "lcycles.h"
 #include "transfer.h"
+#include "threadkit_lua.h"
 
-int luaopen_threadkit(lua_State *L);
 
 static lua_State *new_state(void) {
   lua_State *L = luaL_newstate();

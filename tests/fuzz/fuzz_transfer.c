@@ -20,8 +20,8 @@
 #include "lauxlib.h"
 #include "lualib.h"
 #include "tkl.h"
+#include "threadkit_lua.h"
 
-int luaopen_threadkit(lua_State *L);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 enum { MAX_STACK = 32 };

@@ -95,3 +95,19 @@ describe("include/threadkit.h", function()
     assert.is_true(checked >= 80)
   end)
 end)
+
+describe("include/threadkit_lua.h", function()
+  it("has every function called with NULL or out of range by test_embed.c", function()
+    local header = slurp("include/threadkit_lua.h")
+    local calls = slurp("tests/c/test_embed.c")
+    local checked = 0
+    for name in header:gmatch("TK_API[^;(]-([%w_]+)%(") do
+      if name:match("^tk_lua_") then
+        checked = checked + 1
+        assert(calls:find(name .. "(", 1, true),
+               name .. " is not called in test_embed.c")
+      end
+    end
+    assert.is_true(checked >= 10)
+  end)
+end)
