@@ -203,7 +203,7 @@ $(DEMO_C): scripts/examples/demo.c $(LIB_A)
 # commands), run the Lua demo.
 demo: deps-build
 	@echo "building threadkit $(VERSION)..."
-	@$(MAKE) -s --no-print-directory V=$(or $(V),0) all
+	@$(MAKE) $(if $(filter 1,$(V)),,-s) --no-print-directory V=$(or $(V),0) all
 	@echo "built $(LIB_A), $(LIB_SO), $(LIB_LUA), $(MODULE) and $(TKLUA)"
 	@echo
 	@$(TKLUA) scripts/examples/demo.lua $(BUILD)/demo-trace.json
