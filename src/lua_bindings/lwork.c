@@ -178,35 +178,6 @@ static uint64_t finished_at(const tkl_arrival *a) {
   return finished;
 }
 
-static int init_monotonic_cond(pthread_cond_t *cv) {
-  pthread_condattr_t attr;
-  if (pthread_condattr_init(&attr) != 0) return TK_ENOMEM;
-  int rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 &&
-                   pthread_cond_init(cv, &attr) == 0
-               ? 0
-               : TK_ENOMEM;
-  pthread_condattr_destroy(&attr);
-  return rc;
-}
-
-/* Waits on w's condvar, a blocking region meanwhile (a task's worker gets
-** a spare): mu stays held, as it comes before the pool's own mutex. */
-static int wait_blocking(tkl_work *w, double timeout) {
-  uint64_t deadline = tk_deadline_ns(timeout);
-  tk_pool_block_begin();
-  int rc = 0;
-  if (deadline == UINT64_MAX) {
-    pthread_cond_wait(&w->cv, &w->mu);
-  } else {
-    struct timespec ts = {(time_t)(deadline / 1000000000u),
-                          (long)(deadline % 1000000000u)};
-    if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) == ETIMEDOUT)
-      rc = TK_ETIMEDOUT;
-  }
-  tk_pool_block_end();
-  return rc;
-}
-
 /* Takes the arrivals onto the ready list in the order they finished (each
 ** lane's, reversed, then merged); 0 if none. */
 static int take_arrivals(work_box *b) {
@@ -250,19 +221,20 @@ static int take_arrivals(work_box *b) {
 static int await(lua_State *L, work_box *b, double deadline,
                  lua_KFunction k) {
   tkl_work *w = b->w;
-  double wait = deadline < 0 ? -1 : deadline - tkl_now();
-  if (deadline >= 0 && wait <= 0) return 1;
+  double left = tkl_left(deadline);
+  if (left == 0) return 1;
   tkl_task *t = tkl_yieldable_task(L);
   void *wk = NULL;
-  if (t == NULL && tkl_block_given_up()) return 1;  /* as a suspended wait */
   if (t != NULL) {
     pthread_mutex_lock(&w->mu);
     int busy = w->waker != NULL;
     pthread_mutex_unlock(&w->mu);
     if (busy) return luaL_error(L, "another task already waits for this work");
-    wk = tkl_wait_begin_waker(L, t, wait);
+    wk = tkl_wait_begin_waker(L, t, left);
   }
-  int rc = 0;
+  int over = 0;
+  tkl_block blk;
+  tkl_block_start(&blk, L, deadline);
   pthread_mutex_lock(&w->mu);
   /* Announce, then look: a finishing thread pushes, then reads waiting. */
   atomic_store_explicit(&w->waiting, 1, memory_order_seq_cst);
@@ -272,15 +244,20 @@ static int await(lua_State *L, work_box *b, double deadline,
     pthread_mutex_unlock(&w->mu);
     return tkl_wait_suspend(L, k, 1);
   }
-  if (empty)  /* a task's worker gets a spare meanwhile */
-    rc = wait_blocking(w, tkl_block_slice(wait));
+  if (empty) {  /* one slice; a task's worker gets a spare meanwhile */
+    double secs = tkl_block_next(&blk);
+    if (secs > 0) tkl_cond_wait(&w->cv, &w->mu, secs);
+    else over = 1;  /* the deadline passed, or the task was cancelled */
+  }
   atomic_store_explicit(&w->waiting, 0, memory_order_relaxed);
   pthread_mutex_unlock(&w->mu);
   if (wk != NULL) {  /* arrived meanwhile: wake at once */
     tkl_waker_fire(wk);
     return tkl_wait_suspend(L, k, 1);
   }
-  return rc == TK_ETIMEDOUT && deadline - tkl_now() <= 0;
+  if (empty && !over) tkl_block_between(&blk);
+  tkl_block_stop(&blk);
+  return over;
 }
 
 /* Ends a suspended wait: the waker goes if it did not fire. When it timed
@@ -421,7 +398,7 @@ static int l_wait(lua_State *L) {
   check_work(L);
   double timeout = tkl_opt_timeout(L, 2);
   lua_settop(L, 1);
-  lua_pushnumber(L, timeout < 0 ? -1 : tkl_now() + timeout);
+  lua_pushnumber(L, tkl_deadline(timeout));
   return wait_k(L, LUA_OK, 0);
 }
 
@@ -507,7 +484,7 @@ static int make_work(lua_State *L, tkl_pool *p, int pool_idx, int oidx,
   b->runners = o.token == NULL && !(o.timeout > 0) && p->capacity == 0;
   int rc = w == NULL || (o.name != NULL && name == NULL)
                ? TK_ENOMEM
-               : init_monotonic_cond(&w->cv);
+               : tkl_cond_init(&w->cv);
   if (rc == 0 && b->runners) {
     tk_queue_opts_t qo = {o.priority, o.name, run_call, call_ended, NULL};
     if ((rc = tk_queue_new(p->pool, &qo, &w->queue)) != 0)
@@ -558,7 +535,6 @@ static int l_work(lua_State *L) {
   return make_work(L, p, 0, 0, 1);
 }
 
-void tkl_open_work(lua_State *L, int module, int pool_methods);
 void tkl_open_work(lua_State *L, int module, int pool_methods) {
   static const luaL_Reg meta[] = {{"__gc", l_gc},
                                   {"__len", l_len},

@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 
+#include "lopen.h"
 #include "tkl.h"
 
 /* A cache line: what the threads ending calls write is kept apart. */
