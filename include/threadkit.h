@@ -406,8 +406,8 @@ typedef struct tk_pool_metrics {
 
 /* Creates a pool and starts its workers (opts may be NULL). Errors:
 ** TK_EINVAL for workers < 0 or > TK_MAX_WORKERS or an absurd capacity,
-** TK_ENOMEM,
-** TK_ESYS when threads cannot be created, or what worker_init returned. */
+** TK_ENOMEM, TK_ESYS when threads cannot be created, or what worker_init
+** returned. */
 TK_API int tk_pool_new(const tk_pool_opts_t *opts, tk_pool_t **out);
 /* Shuts down (wait, not cancelling), joins the workers and frees the pool.
 ** Job handles stay valid. Must not be called from one of its own workers

@@ -1,78 +1,13 @@
 /*
-** pool_ready.c - what every part of the pool does under its mutex: the
-** ready queue, parking and waking workers, the held and suspended lists,
-** and counting what ended.
+** pool_ready.c - the lists a pool keeps under its mutex (held jobs,
+** suspended jobs, a worker's resumed ones), pushing to the ready queue,
+** and the pool's side of its contract with jobs.
 ** See LICENSE for copyright and licence.
 */
 #include "pool_layout.h"
 
-/* With mu held: mirrors whether the ready queue has tasks, for pollers. */
-void tk__pool_note_queue(tk_pool_t *pool) {
-  int ne = pool->q.total > 0;
-  if (atomic_load_explicit(&pool->nonempty, memory_order_relaxed) != ne)
-    atomic_store_explicit(&pool->nonempty, ne, memory_order_relaxed);
-}
-
-/* With mu held: moves what submitters left in the inbox into the ready
-** queue, counting it as submitted and pending. If the queue cannot grow
-** (out of memory) the rest stays in the inbox for a later try. */
-void tk__pool_drain(tk_pool_t *pool) {
-  int prio;
-  tk__task t;
-  size_t n = 0;
-  for (;;) {
-    size_t pos = atomic_load_explicit(&pool->inbox.head, memory_order_relaxed);
-    tk__slot *s = &pool->inbox.slots[pos & (TK__INBOX_SLOTS - 1)];
-    if (atomic_load_explicit(&s->seq, memory_order_acquire) != pos + 1) break;
-    TK_HG_ACQUIRE(s);
-    if (tk__readyq_reserve(&pool->q, s->prio, 1) != 0) break;
-    tk__inbox_pop(&pool->inbox, &prio, &t);
-    tk__readyq_push(&pool->q, prio, &t);  /* cannot fail: reserved */
-    n++;
-  }
-  if (n == 0) return;
-  pool->submitted += n;
-  pool->pending += (int64_t)n;
-  if (pool->pending > (int64_t)pool->peak_pending)
-    pool->peak_pending = (uint64_t)pool->pending;
-  tk__pool_note_queue(pool);
-}
-
-void tk__pool_lock(tk_pool_t *pool) {
-  pthread_mutex_lock(&pool->mu);
-  tk__pool_drain(pool);
-}
-
-/* With mu held: wakes wait_all (and free) once nothing is pending or
-** running. Every path that ends a job passes here under mu. */
-void tk__pool_check_idle(tk_pool_t *pool) {
-  if (pool->idle_waiters > 0 && pool->pending == 0 && pool->busy == 0 &&
-      pool->suspended == 0 && tk__inbox_count(&pool->inbox) == 0)
-    pthread_cond_broadcast(&pool->idle_cv);
-}
-
-/* With mu held: wakes w if it is parked. */
-void tk__pool_unpark(tk_pool_t *pool, worker *w) {
-  if (!w->parked) return;
-  worker **pp = &pool->parked;
-  while (*pp != w) pp = &(*pp)->park_next;
-  *pp = w->park_next;
-  w->parked = 0;
-  tk__pool_add_sleepers(pool, -1);
-  pthread_cond_signal(&w->cv);
-}
-
 void tk__pool_unpark_all(tk_pool_t *pool) {
   while (pool->parked != NULL) tk__pool_unpark(pool, pool->parked);
-}
-
-/* With mu held: wakes a sleeper if the polling workers cannot take every
-** queued task next. */
-void tk__pool_wake_locked(tk_pool_t *pool) {
-  int spinning = atomic_load_explicit(&pool->spinning, memory_order_relaxed);
-  if (pool->parked != NULL && !pool->paused &&
-      pool->q.total + tk__inbox_count(&pool->inbox) > (size_t)spinning)
-    tk__pool_unpark(pool, pool->parked);
 }
 
 void tk__pool_held_push(tk_pool_t *pool, tk_job_t *job) {
