@@ -13,9 +13,18 @@ local pool <close> = tk.pool{workers = 2, name = "init", init = function()
   runs:incr("init")
 end}
 
+-- The first two tasks wait for each other without suspending (each holds
+-- its worker meanwhile), so that both workers start and run init.
+local met = tk.shared{n = 0}
 local jobs = {}
 for i = 1, 8 do
-  jobs[i] = pool:submit(function(n) return WORDS[(n - 1) % #WORDS + 1] end, i)
+  jobs[i] = pool:submit(function(n)
+    if n <= 2 then
+      met:incr("n")
+      while met.n < 2 do end
+    end
+    return WORDS[(n - 1) % #WORDS + 1]
+  end, i)
 end
 local out = {}
 for i, j in ipairs(jobs) do out[i] = j:result() end

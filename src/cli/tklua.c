@@ -246,8 +246,11 @@ static int set_workers(char **argv, int script) {
     if (argv[i][0] == '-' && argv[i][1] == 'j') {
       const char *n = argv[i][2] ? argv[i] + 2 : argv[i + 1];
       int w = atoi(n);
-      if (w < 1 || w > 4096) {
-        cli_message(cli_progname, "-j needs a number of workers from 1 to 4096");
+      if (w < 1 || w > TK_MAX_WORKERS) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "-j needs a number of workers from 1 to %d",
+                 TK_MAX_WORKERS);
+        cli_message(cli_progname, msg);
         return 0;
       }
       tk_lua_set_default_workers(w);

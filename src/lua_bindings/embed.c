@@ -30,7 +30,7 @@ void tk_lua_close(lua_State *L) {
 }
 
 int tk_lua_set_default_workers(int workers) {
-  if (workers < 0 || workers > 4096) return TK_EINVAL;
+  if (workers < 0 || workers > TK_MAX_WORKERS) return TK_EINVAL;
   tkl_set_default_workers(workers);
   return 0;
 }

@@ -75,7 +75,9 @@ static int l_pool(lua_State *L) {
   const char *name = NULL;
   if (lua_isinteger(L, 1)) {
     lua_Integer n = lua_tointeger(L, 1);
-    luaL_argcheck(L, n >= 1 && n <= 4096, 1, "workers must be 1..4096");
+    if (n < 1 || n > TK_MAX_WORKERS)
+      luaL_argerror(L, 1, lua_pushfstring(L, "workers must be 1..%d",
+                                          TK_MAX_WORKERS));
     workers = (int)n;
   } else if (lua_istable(L, 1)) {
     static const char *const known[] = {"workers", "name", "init", "capacity",
@@ -83,8 +85,10 @@ static int l_pool(lua_State *L) {
     tkl_check_options(L, 1, 1, "", known);
     if (lua_getfield(L, 1, "workers") != LUA_TNIL) {
       lua_Integer n = lua_tointeger(L, -1);
-      if (!lua_isinteger(L, -1) || n < 1 || n > 4096)
-        luaL_argerror(L, 1, "workers must be an integer 1..4096");
+      if (!lua_isinteger(L, -1) || n < 1 || n > TK_MAX_WORKERS)
+        luaL_argerror(L, 1, lua_pushfstring(
+                                L, "workers must be an integer 1..%d",
+                                TK_MAX_WORKERS));
       workers = (int)n;
     }
     if (lua_getfield(L, 1, "name") != LUA_TNIL) {
