@@ -1,6 +1,6 @@
 /*
 ** tk_hg.h - what helgrind must be told about threadkit's atomics, and the
-** reference drop that tells it. Private to src/core and the Lua layer.
+** reference drop that tells it. Private to src/core.
 ** See LICENSE for copyright and licence.
 */
 #ifndef TK_HG_H

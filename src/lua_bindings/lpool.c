@@ -1,7 +1,7 @@
 /*
-** lpool.c - pools in Lua: tk.pool, submit, wait_all, metrics, shutdown,
-** and the default pool behind tk.submit. See LICENSE for copyright and
-** licence.
+** lpool.c - pools in Lua: tk.pool, submit, wait_all, metrics, shutdown
+** (the default pool behind tk.submit: ldefault.c). See LICENSE for
+** copyright and licence.
 */
 #include <limits.h>
 #include <pthread.h>
