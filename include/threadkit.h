@@ -669,11 +669,12 @@ TK_API int tk_group_join(tk_group_t *g, double timeout);
 ** its descendants is final, which is what tk_group_join waits for. If g
 ** is idle already, fn runs at once on this thread and *id (if given) is
 ** 0; otherwise *id receives a non-zero handle for tk_group_off_idle, and
-** fn runs once, on the thread that ended the task that made g idle (outside any
-** lock of threadkit's), even if tasks are submitted to g again later. A
-** registration keeps g alive until fn has run or it is taken off. Unlike
-** a join, it forgets no task (see tk_group_join): a caller that wants
-** that calls tk_group_join(g, 0) once fn ran. TK_EINVAL for a NULL g or fn, TK_ENOMEM (fn will not run). */
+** fn runs once, on the thread that ended the task that made g idle
+** (outside any lock of threadkit's), even if tasks are submitted to g
+** again later. A registration keeps g alive until fn has run or it is
+** taken off. Unlike a join, it forgets no task (see tk_group_join): a
+** caller that wants that calls tk_group_join(g, 0) once fn ran.
+** TK_EINVAL for a NULL g or fn, TK_ENOMEM (fn will not run). */
 TK_API int tk_group_on_idle(tk_group_t *g, tk_cancel_fn fn, void *arg,
                             uint64_t *id);
 /* Takes off a registration of tk_group_on_idle. 0: it was taken off and
