@@ -75,15 +75,18 @@ function M.rss_kib()
   return tonumber(pages) * 4
 end
 
--- Whether RSS tells what the process holds: not under a sanitizer, whose
--- allocator keeps freed memory in quarantine (hundreds of MiB).
-M.RSS_MEANINGFUL = (function()
+-- Whether this process runs under a sanitizer (nil where /proc tells
+-- nothing), and whether RSS tells what the process holds: not under a
+-- sanitizer, whose allocator keeps freed memory in quarantine (hundreds of
+-- MiB).
+do
   local f = io.open("/proc/self/maps")
-  if f == nil then return false end
-  local maps = f:read("a")
-  f:close()
-  return not (maps:find("libasan", 1, true) or maps:find("libtsan", 1, true))
-end)()
+  local maps = f and f:read("a")
+  if f then f:close() end
+  M.SANITIZED = maps and (maps:find("libasan", 1, true) or
+                          maps:find("libtsan", 1, true)) ~= nil
+  M.RSS_MEANINGFUL = M.SANITIZED == false
+end
 
 -- A small strict JSON reader: errors on anything malformed.
 function M.decode_json(s)

@@ -128,6 +128,7 @@ end
 local function option_calls(tk, objects)
   local pool, group = objects.pool, objects.group
   local function fn() end
+  local probe_pool
   return {
     ["tk.pool"] = {base = {workers = 0},
                    probe = function(o) return tk.pool(o) end},
@@ -148,13 +149,16 @@ local function option_calls(tk, objects)
                     probe = function(o) return pool:map(fn, {}, o) end},
     ["group:add_task"] = {base = {timeout = -1},
                           probe = function(o) return group:add_task(o, fn) end},
-    -- pool:shutdown refuses nothing it knows: a known name shuts down a
-    -- pool of its own, made for the probe.
+    -- pool:shutdown refuses nothing it knows: a known name shuts down the
+    -- probe's own pool, which the next probe then replaces (one pool per
+    -- known name, not one per candidate: a sanitizer keeps every thread's
+    -- history).
     ["pool:shutdown"] = {base = {},
                          probe = function(o)
-                           local p = tk.pool(1)
+                           probe_pool = probe_pool or tk.pool(1)
+                           local p = probe_pool
                            local ok, err = pcall(p.shutdown, p, o)
-                           if not ok then p:shutdown() error(err, 0) end
+                           if ok then probe_pool = nil else error(err, 0) end
                          end},
   }
 end
