@@ -179,7 +179,7 @@ $(LUA_TESTS): $(BUILD)/tests/%: tests/c/%.c tests/c/tk_test.h $(LIB_LUA)
 
 # The Debian packages each kind of target needs (scripts/deps.sh installs
 # the missing ones); `make deps` installs them all.
-DEPS_BUILD := liblua5.4-dev lua5.4
+DEPS_BUILD := liblua5.4-dev lua5.4 libreadline-dev
 DEPS_TEST := $(DEPS_BUILD) lua-busted libcmocka-dev pkg-config graphviz
 DEPS_VALGRIND := $(DEPS_TEST) valgrind
 DEPS_BENCH := $(DEPS_BUILD) libglib2.0-dev libuv1-dev lua-luv pkg-config
