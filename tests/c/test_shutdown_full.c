@@ -8,7 +8,9 @@
 */
 #include "tk_test.h"
 
+#ifndef WATCHDOG_S
 #define WATCHDOG_S 60  /* generous: a loaded machine, or a sanitizer */
+#endif
 
 static void resume_cb(void *arg) { tk_job_resume(arg); }
 
