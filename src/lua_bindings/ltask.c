@@ -133,7 +133,11 @@ static int setup_state(lua_State *L) {
   lua_pop(L, 1);
   if (tkl_worker_hook != NULL) tkl_worker_hook(L);
   if (p->init.len > 0) {
-    int n = tkl_decode(L, &p->init);
+    /* The workers start at once and decoding moves a read position: each
+    ** reads the pool's buffer through a copy of its own. */
+    tkl_buf view = p->init;
+    view.borrowed = 1;
+    int n = tkl_decode(L, &view);
     lua_call(L, n - 1, 0);
   }
   return 0;

@@ -296,6 +296,23 @@ describe("pool", function()
     local p <close> = tk.pool{workers = 2, init = function() greeting = "hi" end}
     assert.are.equal("hi", p:submit(function() return greeting end):result())
   end)
+
+  it("gives every worker state the whole init, states made at once", function()
+    local words = {}
+    for i = 1, 20000 do words[i] = "w" .. i end
+    for _ = 1, 5 do
+      local p <close> = tk.pool{workers = 4, init = function() WORDS = words end}
+      local jobs = {}
+      for i = 1, 4 do  -- each holds its worker: four states start together
+        jobs[i] = p:submit(function()
+          local t0 = tk.now()
+          while tk.now() - t0 < 0.02 do end
+          return #WORDS
+        end)
+      end
+      for i = 1, 4 do assert.are.equal(20000, jobs[i]:result(60)) end
+    end
+  end)
 end)
 
 describe("memory_limit", function()
