@@ -304,9 +304,13 @@ TK_API double tk_job_finished_at(const tk_job_t *job);
 TK_API void tk_job_times_ns(const tk_job_t *job, uint64_t *submitted,
                             uint64_t *started, uint64_t *finished);
 TK_API uint64_t tk_now_ns(void);
+/* The longest wait, in seconds (~31 years): threadkit counts every longer
+** time as this long, so that no time converts out of range, and a wait
+** this long never ends. */
+#define TK_LONGEST_WAIT 1e9
 /* The tk_now_ns time `timeout` seconds from now, for a wait until a
-** deadline: UINT64_MAX (never) for a negative or NaN timeout, or one
-** beyond ~31 years. */
+** deadline: UINT64_MAX (never) for a negative or NaN timeout, or one of
+** TK_LONGEST_WAIT or more. */
 TK_API uint64_t tk_deadline_ns(double timeout);
 /* The pool the job was submitted to (borrowed), NULL for NULL. */
 TK_API tk_pool_t *tk_job_pool(const tk_job_t *job);

@@ -65,11 +65,10 @@ static inline uint64_t tk__now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* The longest wait, in seconds (~31 years): every longer time counts as
-** this long, so that no double is converted out of range (undefined), and
-** a timeout this long never ends (TK__NO_DEADLINE). */
-#define TK__LONGEST_WAIT 1e9
-#define TK__NS_MAX ((uint64_t)TK__LONGEST_WAIT * 1000000000u)
+/* TK_LONGEST_WAIT (threadkit.h) in nanoseconds: no double is converted
+** out of range (undefined), and a timeout this long never ends
+** (TK__NO_DEADLINE). */
+#define TK__NS_MAX ((uint64_t)TK_LONGEST_WAIT * 1000000000u)
 /* The deadline of a wait that never times out. */
 #define TK__NO_DEADLINE UINT64_MAX
 
@@ -77,14 +76,14 @@ static inline uint64_t tk__now_ns(void) {
 ** most TK__NS_MAX. */
 static inline uint64_t tk__ns(double secs) {
   if (!(secs > 0)) return 0;
-  if (secs >= TK__LONGEST_WAIT) return TK__NS_MAX;
+  if (secs >= TK_LONGEST_WAIT) return TK__NS_MAX;
   return (uint64_t)(secs * 1e9);
 }
 
 /* Deadline for a timeout in seconds: TK__NO_DEADLINE for "forever"
-** (negative or NaN, or at least TK__LONGEST_WAIT). */
+** (negative or NaN, or at least TK_LONGEST_WAIT). */
 static inline uint64_t tk__deadline(double timeout) {
-  if (!(timeout >= 0) || timeout >= TK__LONGEST_WAIT) return TK__NO_DEADLINE;
+  if (!(timeout >= 0) || timeout >= TK_LONGEST_WAIT) return TK__NO_DEADLINE;
   return tk__now_ns() + tk__ns(timeout);
 }
 

@@ -36,7 +36,7 @@ static int l_checkpoint(lua_State *L) {
 
 static void nap(double s) {
   struct timespec ts;
-  if (s > TKL_LONGEST_WAIT) s = TKL_LONGEST_WAIT;
+  if (s > TK_LONGEST_WAIT) s = TK_LONGEST_WAIT;
   ts.tv_sec = (time_t)s;
   ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
   /* Ctrl-C in tklua wakes the main thread (EINTR) to end its naps. */

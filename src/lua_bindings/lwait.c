@@ -234,7 +234,7 @@ void tkl_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu, double secs) {
     pthread_cond_wait(cv, mu);
     return;
   }
-  if (secs > TKL_LONGEST_WAIT) secs = TKL_LONGEST_WAIT;
+  if (secs > TK_LONGEST_WAIT) secs = TK_LONGEST_WAIT;
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   time_t whole = (time_t)secs;

@@ -21,9 +21,6 @@
 
 typedef struct tkl_task tkl_task;
 
-/* Longer waits are this long (~31 years): no time converts out of
-** range. */
-#define TKL_LONGEST_WAIT 1e9
 /* Monotonic seconds (tk.now, deadlines). */
 TKL_INTERNAL double tkl_now(void);
 /* The deadline `timeout` seconds from now, in tkl_now's seconds; < 0 (no
