@@ -117,8 +117,13 @@ $(BUILD)/src/cli/%.o: src/cli/%.c
 # that loads it.
 MODULE_CORE ?= shared
 ifeq ($(MODULE_CORE),shared)
+# The library by its path (with -lthreadkit, ld could take libthreadkit.a
+# when the .so link is not there yet). Its runpath finds it next to the
+# module (the build tree), two levels up (LUA_CMODDIR under LIBDIR, where
+# ever it was installed), or in LIBDIR.
 MODULE_DEPS := $(LUA_OBJ) $(BUILD)/$(SONAME)
-MODULE_LINK := $(LUA_OBJ) -L$(BUILD) -lthreadkit -Wl,-rpath,'$$ORIGIN:$(LIBDIR)'
+MODULE_LINK := $(LUA_OBJ) $(BUILD)/$(SONAME) \
+  -Wl,-rpath,'$$ORIGIN:$$ORIGIN/../..:$(LIBDIR)'
 else
 MODULE_DEPS := $(LUA_OBJ) $(CORE_OBJ)
 MODULE_LINK := $(LUA_OBJ) $(CORE_OBJ)

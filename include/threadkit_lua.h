@@ -72,10 +72,11 @@ TK_API size_t tk_lua_wait_all(struct lua_State *L);
 TK_API void tk_lua_stop_all(void);
 /* After tk_lua_stop_all, for an interpreter that goes on (tklua's REPL):
 ** waits up to `timeout` seconds in all for the stopped tasks to end, shuts
-** down every pool the Lua layer knows (pools made before stay shut down)
+** down every pool the Lua layer made (pools made before stay shut down)
 ** and forgets the default pool, so that the next tk.submit from L makes a
-** new one. Returns 1 if every task had ended, 0 if some still ran at the
-** timeout (they were cancelled), 1 for a NULL L. */
+** new one (a host's pool given to tk_lua_open is the host's: it is not
+** shut down, and stays the default). Returns 1 if every task had ended, 0
+** if some still ran at the timeout (they were cancelled), 1 for a NULL L. */
 TK_API int tk_lua_stop_settle(struct lua_State *L, double timeout);
 /* Lifts the stop of tk_lua_stop_all: tasks submitted from now on run. */
 TK_API void tk_lua_stop_end(void);

@@ -3,7 +3,8 @@
 # its own BINDIR, LIBDIR, INCLUDEDIR, LUA_CMODDIR) puts the expected files
 # there and `make uninstall` leaves no file behind; installed under a
 # temporary PREFIX, a C host built with `pkg-config --cflags --libs
-# threadkit-lua` and a core program built with threadkit.pc run.
+# threadkit-lua`, a core program built with threadkit.pc and the Lua
+# module (from lua5.4, no library path set) run.
 build=$1
 root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d) || exit 1
@@ -54,6 +55,12 @@ if [ -x "$tmp/demo_c" ]; then
   LD_LIBRARY_PATH="$prefix/lib" ldd "$tmp/demo_c" | grep -q "libthreadkit.so.0 => $prefix/lib/" ||
     { echo "demo_c does not load the installed libthreadkit.so.0"; status=1; }
 fi
+
+# The module installed under the PREFIX finds its libthreadkit.so.0 there
+# by itself (its runpath), whatever PREFIX the build was made for.
+out=$(cd / && env -u LD_LIBRARY_PATH LUA_CPATH="$prefix/lib/lua/5.4/?.so" \
+      ${LUA:-lua5.4} -e 'print(require("threadkit").submit(function() return 6 * 7 end):result())' 2>&1)
+[ "$out" = 42 ] || { echo "the installed module does not load: $out"; status=1; }
 
 [ "$status" -eq 0 ] && echo "install, pkg-config (threadkit, threadkit-lua) and uninstall work"
 exit $status

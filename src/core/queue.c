@@ -347,7 +347,10 @@ static int run_calls(void *arg) {
       return 0;
     }
     if (start - slice >= SLICE_NS) {
-      if (tk__pool_has_queued(q->pool)) {  /* others wait: behind them */
+      /* Others wait: behind them. Not once the pool shuts down: no new
+      ** runner could start then, and a waiting shutdown runs every call
+      ** queued before it. */
+      if (tk__pool_has_queued(q->pool) && !tk_pool_is_shutdown(q->pool)) {
         leave(q);
         return 0;
       }

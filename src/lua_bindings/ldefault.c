@@ -120,19 +120,22 @@ void tkl_set_default_pool(lua_State *L, tkl_pool *p) {
 /* After Ctrl-C stopped everything in the REPL (tk_lua_stop_settle): the
 ** default pool, shut down, stops being the default, so that the next
 ** submit makes a new one. L's sentinel stops naming the old pool, whose
-** memory a new pool may reuse. */
+** memory a new pool may reuse. A host's pool (tk_lua_open) stays the
+** default: the host owns it, and the stop did not shut it down. */
 void tkl_forget_default_pool(lua_State *L) {
+  pthread_mutex_lock(&default_mu);
+  tkl_pool *old = default_pool;
+  if (old != NULL && old->owned) default_pool = NULL;
+  else old = NULL;
+  pthread_mutex_unlock(&default_mu);
+  if (old == NULL) return;
   if (lua_getfield(L, LUA_REGISTRYINDEX, "threadkit.default_sentinel") ==
       LUA_TUSERDATA)
     *(tkl_pool **)lua_touserdata(L, -1) = NULL;
   lua_pop(L, 1);
   lua_pushnil(L);
   lua_setfield(L, LUA_REGISTRYINDEX, "threadkit.default_sentinel");
-  pthread_mutex_lock(&default_mu);
-  tkl_pool *old = default_pool;
-  default_pool = NULL;
-  pthread_mutex_unlock(&default_mu);
-  if (old != NULL) tkl_pool_release(old);
+  tkl_pool_release(old);
 }
 
 /* The state's hold on the default pool goes with its context. */

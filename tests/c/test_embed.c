@@ -250,6 +250,32 @@ static void stop_settle_then_work_again(void **state) {
   tk_lua_close(L);
 }
 
+/* After a stop, a host's pool is still the host's, and still the
+** default: the work submitted after stop_end runs on it. */
+static void stop_settle_keeps_the_hosts_pool(void **state) {
+  (void)state;
+  tk_pool_t *pool;
+  tk_pool_opts_t opts = {.workers = 1, .name = "host"};
+  assert_ok(tk_pool_new(&opts, &pool));
+  lua_State *L = run_host(pool, "local tk = ...\n"
+                                "assert(tk.submit(function() return 1 end):result() == 1)\n");
+  tk_lua_stop_all();
+  assert_int_equal(1, tk_lua_stop_settle(L, 10.0));
+  tk_lua_stop_end();
+  assert_false(tk_pool_is_shutdown(pool));
+  tk_pool_metrics_t before;
+  assert_ok(tk_pool_metrics(pool, &before));
+  assert_int_equal(LUA_OK, luaL_loadstring(L,
+      "local tk = require 'threadkit'\n"
+      "assert(tk.submit(function() return 7 end):result() == 7)\n"));
+  if (lua_pcall(L, 0, 0, 0) != LUA_OK) fail_msg("%s", lua_tostring(L, -1));
+  tk_pool_metrics_t after;
+  assert_ok(tk_pool_metrics(pool, &after));
+  assert_int_equal(before.submitted + 1, after.submitted);
+  tk_lua_close(L);
+  assert_ok(tk_pool_free(pool));
+}
+
 int main(void) {
   tk_lua_set_worker_hook(register_host);
   const struct CMUnitTest tests[] = {
@@ -261,6 +287,7 @@ int main(void) {
       cmocka_unit_test(host_c_function_refused_at_submit),
       cmocka_unit_test(runtime_calls_take_null),
       cmocka_unit_test(stop_settle_then_work_again),
+      cmocka_unit_test(stop_settle_keeps_the_hosts_pool),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

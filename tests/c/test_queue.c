@@ -249,6 +249,33 @@ static void cancelling_shutdown_ends_the_queued_calls(void **state) {
 }
 
 /* The owner may let go of the queue with calls in it: they still run. */
+/* A shutdown that waits runs every call queued before it, even when its
+** runner would give its worker up to another job meanwhile (a call's
+** slice ends while the pool's queue holds that job). */
+static void waiting_shutdown_runs_the_queued_calls(void **state) {
+  (void)state;
+  tk_pool_t *p = new_pool(1);
+  log_t lg;
+  log_init(&lg);
+  lg.sleep_us = 100;  /* 200 calls: some 20 ms, many slices */
+  tk_queue_t *q = new_queue(p, &lg);
+  static my_call calls[N];
+  for (int i = 0; i < N; i++) {
+    calls[i] = (my_call){.index = i};
+    assert_ok(tk_queue_push(q, &calls[i].call));
+  }
+  assert_ok(tk_pool_submit(p, NULL, noop_task, NULL, NULL));
+  assert_ok(tk_pool_shutdown(p, 1, 0));
+  assert_true(wait_ended(&lg, N));
+  for (int i = 0; i < N; i++) {
+    assert_int_equal(1, calls[i].runs);
+    assert_int_not_equal(TK_JOB_CANCELLED, lg.state[i]);
+  }
+  tk_queue_release(q);
+  tk_pool_free(p);
+  log_free(&lg, N);
+}
+
 static void released_queue_runs_its_calls(void **state) {
   (void)state;
   tk_pool_t *p = new_pool(2);
@@ -289,6 +316,7 @@ int main(void) {
       cmocka_unit_test(at_most_one_runner_per_worker),
       cmocka_unit_test(a_suspended_call_lets_the_others_run),
       cmocka_unit_test(cancelling_shutdown_ends_the_queued_calls),
+      cmocka_unit_test(waiting_shutdown_runs_the_queued_calls),
       cmocka_unit_test(released_queue_runs_its_calls),
       cmocka_unit_test(bad_arguments),
   };
