@@ -19,9 +19,20 @@ trap 'rm -f "$found"' EXIT
 
 lua_hdr='(lua|lauxlib|lualib|luaconf)\.h'
 
-# The quoted includes of FILE, one per line.
+# The includes of FILE that may name the project's headers, one per line:
+# the quoted ones, and those in angle brackets that name a header of src/
+# or include/ (a build with -I to a layer's folder would find them).
 quoted_includes() {
-  sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$1"
+  sed -n -e 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' \
+         -e 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*<\([^>]*\)>.*/<\1/p' "$1" |
+    while read -r inc; do
+      case $inc in
+        "<"*) inc=${inc#<}
+              [ -n "$(find src include -name "$(basename "$inc")" -print | head -n 1)" ] &&
+                echo "$inc" ;;
+        *) echo "$inc" ;;
+      esac
+    done
 }
 
 for f in src/core/*.c src/core/*.h; do

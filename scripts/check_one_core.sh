@@ -32,6 +32,9 @@ others=$(nm -D --defined-only "$build/libthreadkit.so" | awk '$2 ~ /^[A-Z]$/ && 
 [ -z "$others" ] || fail "libthreadkit.so exports non-API names: $others"
 internal=$(nm -D --defined-only "$build/libthreadkit.so" | awk '$3 ~ /^tk__/ {print $3}')
 [ -z "$internal" ] || fail "libthreadkit.so exports internal names: $internal"
+# The core calls nothing of the layers above it (Lua, the bindings).
+upward=$(nm -D --undefined-only "$build/libthreadkit.so" | awk '$2 ~ /^(lua|luaL|tkl|tk_lua)_/ {print $2}')
+[ -z "$upward" ] || fail "libthreadkit.so calls the layers above it: $upward"
 
 # Stock lua5.4 loads the module and runs work through it.
 out=$(cd "$build" && LUA_CPATH="$build/?.so" "$lua" -e '
