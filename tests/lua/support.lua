@@ -34,8 +34,9 @@ M.MULT = tonumber(os.getenv("TK_TEST_TIMEOUT_MULTIPLIER") or "1")
 -- the background, sends SIGINT once it is ready, and checks that it
 -- exits 130 within a second (sanitizer builds scale the bound). `env`
 -- prefixes the command (variables, a timeout); `opts.args` go before the
--- script; tklua reads `opts.input` (then end of file), or with
--- `opts.open_stdin` a pipe that stays open and empty.
+-- script; tklua reads `opts.input` (then end of file; %q there too), or
+-- with `opts.open_stdin` a pipe that stays open and empty. `opts.settle`
+-- is how long after the file appears the signal comes (default 0.1 s).
 function M.exits_130_on_ctrl_c(text, env, opts)
   opts = opts or {}
   local ready = os.tmpname()
@@ -43,7 +44,7 @@ function M.exits_130_on_ctrl_c(text, env, opts)
   local f = M.script(text:format(ready))
   local input, writer = "/dev/null", ""
   if opts.input then
-    input = M.script(opts.input)
+    input = M.script(opts.input:format(ready))
   elseif opts.open_stdin then
     input = os.tmpname()
     os.remove(input)
@@ -54,7 +55,7 @@ function M.exits_130_on_ctrl_c(text, env, opts)
               (opts.args or "") .. " " .. f .. " < " .. input ..
               " > /dev/null & pid=$!; " ..
               "n=0; while [ ! -e " .. ready .. " ] && [ $n -lt 200 ]; do " ..
-              "sleep 0.05; n=$((n+1)); done; sleep 0.1; " ..
+              "sleep 0.05; n=$((n+1)); done; sleep " .. (opts.settle or 0.1) .. "; " ..
               "start=$(date +%s%N); kill -INT $pid; wait $pid; " ..
               "code=$?; echo $code $(( ($(date +%s%N) - start) / 1000000 )); " ..
               (writer ~= "" and "kill $w" or "") .. "'"
