@@ -22,14 +22,14 @@ lua_hdr='(lua|lauxlib|lualib|luaconf)\.h'
 # The includes of FILE that may name the project's headers, one per line:
 # the quoted ones, and those in angle brackets that name a header of src/
 # or include/ (a build with -I to a layer's folder would find them).
+headers=$(find src include -name '*.h' -exec basename {} \; | sort -u)
 quoted_includes() {
   sed -n -e 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' \
          -e 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*<\([^>]*\)>.*/<\1/p' "$1" |
     while read -r inc; do
       case $inc in
         "<"*) inc=${inc#<}
-              [ -n "$(find src include -name "$(basename "$inc")" -print | head -n 1)" ] &&
-                echo "$inc" ;;
+              echo "$headers" | grep -qxF "$(basename "$inc")" && echo "$inc" ;;
         *) echo "$inc" ;;
       esac
     done

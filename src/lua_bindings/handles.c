@@ -239,21 +239,23 @@ static int tkl_type(lua_State *L) {
   return 1;
 }
 
+/* A new table with weak keys or values (mode "k" or "v") in the registry
+** under key. */
+static void registry_weak_table(lua_State *L, const void *key,
+                                const char *mode) {
+  lua_newtable(L);
+  lua_newtable(L);
+  lua_pushstring(L, mode);
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, key);
+}
+
 void tkl_open_handles(lua_State *L) {
   /* The per-state box cache: weak values, so boxes die normally. */
-  lua_newtable(L);
-  lua_newtable(L);
-  lua_pushstring(L, "v");
-  lua_setfield(L, -2, "__mode");
-  lua_setmetatable(L, -2);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &boxes_key);
+  registry_weak_table(L, &boxes_key, "v");
   /* What objects keep alive: weak keys. */
-  lua_newtable(L);
-  lua_newtable(L);
-  lua_pushstring(L, "k");
-  lua_setfield(L, -2, "__mode");
-  lua_setmetatable(L, -2);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &anchors_key);
+  registry_weak_table(L, &anchors_key, "k");
   lua_pushcfunction(L, tkl_type);
   lua_setfield(L, -2, "type");
 }
